@@ -1,0 +1,3 @@
+export * from './kinds.js';
+export * from './topics.js';
+export * from './reasons.js';

@@ -1,0 +1,38 @@
+// MQTT topic names and device ids of SPEC §3, parsed and built in one place.
+import { isKind, type Kind } from './kinds.js';
+
+export const DEVICE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
+
+export type TopicChannel = 'telemetry' | 'status' | 'rejections';
+
+export interface DeviceTopic {
+  kind: Kind;
+  deviceId: string;
+  channel: TopicChannel;
+}
+
+const CHANNELS: readonly string[] = ['telemetry', 'status', 'rejections'];
+
+export function isDeviceId(value: unknown): value is string {
+  return typeof value === 'string' && DEVICE_ID_PATTERN.test(value);
+}
+
+/** `sensors/{kind}/{deviceId}/{channel}` → its parts, or null for any other topic. */
+export function parseDeviceTopic(topic: string): DeviceTopic | null {
+  const parts = topic.split('/');
+  if (parts.length !== 4 || parts[0] !== 'sensors') return null;
+  const [, kind, deviceId, channel] = parts as [string, string, string, string];
+  if (!isKind(kind) || !isDeviceId(deviceId) || !CHANNELS.includes(channel)) return null;
+  return { kind, deviceId, channel: channel as TopicChannel };
+}
+
+export function deviceTopic(kind: Kind, deviceId: string, channel: TopicChannel): string {
+  return `sensors/${kind}/${deviceId}/${channel}`;
+}
+
+export function alertTopic(kind: Kind, deviceId: string): string {
+  return `alerts/${kind}/${deviceId}`;
+}
+
+/** Shared subscription used by scale-out ingest workers (SPEC §7). */
+export const SHARED_TELEMETRY_SUBSCRIPTION = '$share/pantau-ingest/sensors/+/+/telemetry';
