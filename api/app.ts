@@ -1,0 +1,90 @@
+// The fastify app: one plugin per API area; route schemas (zod) validate input, serialise output and produce
+// the OpenAPI document at once.
+import Fastify, { type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Server } from 'node:https';
+import { fingerprint } from '../registry/secrets.js';
+import { installAuth, presentedKey } from './auth.js';
+import type { ApiContext } from './context.js';
+import { devicesPlugin } from './devices.js';
+import { healthPlugin } from './health.js';
+import { keysPlugin } from './keys.js';
+import { installProblemHandlers } from './problem.js';
+import { readingsPlugin } from './readings.js';
+
+export interface ApiOptions {
+  https?: { cert: Buffer; key: Buffer };
+  /** Extra plugins (alerts, stream, summary) registered by the platform. */
+  plugins?: Array<(app: FastifyInstance) => Promise<void>>;
+}
+
+export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.log.child({ component: 'api' }),
+    bodyLimit: 64 * 1024,
+    trustProxy: false,
+    ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
+    routerOptions: { maxParamLength: 200 },
+  }) as unknown as FastifyInstance<Server>;
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installProblemHandlers(app);
+
+  await app.register(helmet, {
+    // the Swagger UI page needs its own inline script and styles
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'", "'unsafe-inline'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:', 'validator.swagger.io'],
+      },
+    },
+  });
+  await app.register(cors, { origin: ctx.corsOrigins.length > 0 ? ctx.corsOrigins : false });
+  if (ctx.apiRateLimit > 0) {
+    await app.register(rateLimit, {
+      max: ctx.apiRateLimit,
+      timeWindow: 60_000,
+      // per API key when one is presented, else per client address
+      keyGenerator: (request) => {
+        const key = presentedKey(request);
+        return key ? `key:${fingerprint(key).toString('base64')}` : `ip:${request.ip}`;
+      },
+      errorResponseBuilder: (_request, context) => ({
+        statusCode: 429,
+        message: `rate limit of ${context.max} requests per minute exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`,
+      }),
+    });
+  }
+  installAuth(app, ctx.registry);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Pantau sensor API',
+        description: 'Smart-city sensor platform for East Kalimantan: devices, readings, indices, alerts.',
+        version: '1.0.0',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Pantau API key' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+  await typed.register(healthPlugin(ctx));
+  await typed.register(devicesPlugin(ctx));
+  await typed.register(readingsPlugin(ctx));
+  await typed.register(keysPlugin(ctx));
+  for (const plugin of options.plugins ?? []) await typed.register(plugin);
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,55 @@
+// API authentication (SPEC §5): `Authorization: Bearer <api key>`; the stream route also takes
+// `?access_token=` because a browser's EventSource cannot send headers. Each route states its role in
+// `config.role`; routes without one are public. Missing or bad key → 401, insufficient role → 403.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ApiPrincipal, Role } from '../registry/device.js';
+import { roleAllows } from '../registry/device.js';
+import type { Registry } from '../registry/registry.js';
+import { HttpProblem } from './problem.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    role?: Role;
+    queryToken?: boolean;
+  }
+  interface FastifyRequest {
+    principal: ApiPrincipal | null;
+  }
+}
+
+export function presentedKey(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    return match ? match[1] : '';
+  }
+  if (request.routeOptions.config.queryToken) {
+    const token = (request.query as Record<string, unknown> | undefined)?.access_token;
+    if (typeof token === 'string') return token;
+  }
+  return undefined;
+}
+
+export function installAuth(app: FastifyInstance, registry: Registry): void {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request) => {
+    const needed = request.routeOptions.config.role;
+    if (!needed) return;
+    const key = presentedKey(request);
+    const unauthorized = (detail: string) =>
+      new HttpProblem(401, detail, 'unauthorized', { 'www-authenticate': 'Bearer realm="pantau"' });
+    if (key === undefined) throw unauthorized('this route needs an API key: Authorization: Bearer <key>');
+    const principal = key ? await registry.authenticateKey(key) : null;
+    if (!principal) throw unauthorized('the API key is not valid (unknown, revoked or mistyped)');
+    if (!roleAllows(principal.role, needed)) {
+      throw new HttpProblem(403, `this route needs the ${needed} role; the key "${principal.name}" has ${principal.role}`, 'forbidden');
+    }
+    request.principal = principal;
+  });
+}
+
+/** Who did it, for the audit log. */
+export function actorOf(request: FastifyRequest): string {
+  const p = request.principal;
+  return p ? `key:${p.keyId} (${p.name})` : 'anonymous';
+}

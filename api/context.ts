@@ -1,0 +1,24 @@
+// What the API plugins are given by the platform. The API reads; it never imports the broker or ingest.
+import type { Logger } from 'pino';
+import type { InfluxClient } from '../influx/client.js';
+import type { Metrics } from '../platform/metrics.js';
+import type { Registry } from '../registry/registry.js';
+import type { LatestReadings } from './latest-cache.js';
+
+export interface Readiness {
+  /** Name → usable? `/readyz` answers 503 naming each false one. */
+  checks(): Promise<Record<string, { ok: boolean; detail?: string }>>;
+}
+
+export interface ApiContext {
+  registry: Registry;
+  influx: InfluxClient;
+  metrics: Metrics;
+  log: Logger;
+  latest: LatestReadings;
+  readiness: Readiness;
+  apiRateLimit: number;
+  corsOrigins: string[];
+  /** Extra fields for `/readyz` (spool depth, InfluxDB state). */
+  status?: () => Record<string, unknown>;
+}

@@ -1,0 +1,81 @@
+// RFC 9457 problem details: every error the API answers is `application/problem+json` with type, title,
+// status and detail — never a stack trace.
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  406: 'Not acceptable',
+  409: 'Conflict',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  429: 'Too many requests',
+  500: 'Internal error',
+  503: 'Service unavailable',
+};
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string().optional(),
+  })
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+    readonly slug?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+    this.name = 'HttpProblem';
+  }
+}
+
+export const badRequest = (detail: string) => new HttpProblem(400, detail, 'bad-request');
+export const notFound = (detail: string) => new HttpProblem(404, detail, 'not-found');
+
+export function sendProblem(reply: FastifyReply, status: number, detail: string, slug?: string): FastifyReply {
+  const title = TITLES[status] ?? (status >= 500 ? 'Server error' : 'Client error');
+  return reply
+    .code(status)
+    .type('application/problem+json')
+    .send({ type: `https://pantau.dev/problems/${slug ?? title.toLowerCase().replace(/\s+/g, '-')}`, title, status, detail });
+}
+
+export function installProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof HttpProblem) {
+      for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
+      return sendProblem(reply, error.status, error.detail, error.slug);
+    }
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const where = error.validationContext ?? 'request';
+      const first = error.validation[0];
+      const path = first ? String(first.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.') : '';
+      const message = first?.message ?? 'invalid';
+      return sendProblem(reply, 400, `${where}${path ? `.${path}` : ''}: ${message}`, 'invalid-parameter');
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      if (status === 429) return sendProblem(reply, 429, error.message || 'rate limit exceeded', 'rate-limited');
+      // fastify's own client errors (bad JSON body, unsupported content type, body too large)
+      return sendProblem(reply, status, sanitize(error.message), undefined);
+    }
+    request.log.error({ err: error }, 'request failed');
+    return sendProblem(reply, status >= 500 && status < 600 ? status : 500, 'the server could not complete the request; the error is logged');
+  });
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`));
+}
+
+function sanitize(message: string): string {
+  return message.replace(/\s+at\s.+/gs, '').slice(0, 300);
+}

@@ -1,0 +1,247 @@
+// Readings (SPEC §5): `latest` with indices, raw readings with cursor paging, aggregated windows, CSV, and the
+// rejections of a device. Every parameter is parsed to a number or a whitelisted word before it is used; values
+// go to InfluxDB as bound parameters.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { fieldNames, type Kind } from '../catalog/index.js';
+import { quoteIdentifier } from '../influx/client.js';
+import { DeviceIdSchema } from '../registry/device.js';
+import type { DeviceRecord } from '../registry/registry.js';
+import type { ApiContext } from './context.js';
+import { computeIndices } from './indices.js';
+import { badRequest, HttpProblem, notFound, ProblemSchema } from './problem.js';
+import { AGGREGATES, isoMs, parseEvery, parseInstant } from './time-range.js';
+
+const IdParams = z.object({ id: DeviceIdSchema });
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
+const MAX_RAW = 10_000;
+const MAX_WINDOWS = 10_000;
+
+const Point = z.object({ ts: z.string(), values: z.record(z.string(), z.number()) });
+const ReadingsAnswer = z.object({
+  deviceId: z.string(),
+  kind: z.string(),
+  from: z.string(),
+  to: z.string(),
+  every: z.string().nullable(),
+  agg: z.string().nullable(),
+  points: z.array(Point),
+  next: z.string().optional(),
+});
+
+const ReadingsQuery = z.strictObject({
+  from: z.string().max(64).optional(),
+  to: z.string().max(64).optional(),
+  fields: z.string().max(1000).optional(),
+  every: z.string().max(16).optional(),
+  agg: z.enum(AGGREGATES).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_RAW).optional(),
+  cursor: z.string().max(200).optional(),
+});
+
+export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
+  return async (app) => {
+    const { registry, influx, latest } = ctx;
+
+    const requireDevice = (id: string): DeviceRecord => {
+      const device = registry.device(id);
+      if (!device) throw notFound(`device ${id} does not exist`);
+      return device;
+    };
+
+    app.get('/api/v1/devices/:id/latest', {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['readings'],
+        summary: 'Newest reading of a device, with its indices (ISPU, flood alert level, level of service)',
+        params: IdParams,
+        response: {
+          200: z.object({
+            deviceId: z.string(),
+            kind: z.string(),
+            ts: z.string(),
+            values: z.record(z.string(), z.number()),
+            indices: z.record(z.string(), z.unknown()),
+          }),
+          ...errors,
+        },
+      },
+    }, async (request) => {
+      const device = requireDevice(request.params.id);
+      let reading = latest.get(device.id);
+      if (!reading) {
+        const fields = fieldNames(device.kind);
+        const series = await influx.query(
+          `SELECT ${fields.map(quoteIdentifier).join(', ')} FROM ${quoteIdentifier(device.kind)} WHERE "device_id" = $device ORDER BY time DESC LIMIT 1`,
+          { device: device.id },
+        );
+        const row = series[0]?.values[0];
+        if (!row) throw notFound(`device ${device.id} has never reported`);
+        reading = { deviceId: device.id, kind: device.kind, ts: Number(row[0]), values: rowValues(series[0]!.columns, row) };
+        latest.update(reading);
+      }
+      const indices = await computeIndices(influx, device, reading.values);
+      return { deviceId: device.id, kind: device.kind, ts: isoMs(reading.ts), values: reading.values, indices: indices as Record<string, unknown> };
+    });
+
+    app.get('/api/v1/devices/:id/readings', {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['readings'],
+        summary: 'Readings in a time range: raw (cursor paging) or aggregated per window; JSON or CSV (Accept: text/csv)',
+        params: IdParams,
+        querystring: ReadingsQuery,
+        response: { 200: ReadingsAnswer, ...errors },
+      },
+    }, async (request, reply) => {
+      const device = requireDevice(request.params.id);
+      const q = request.query;
+      const now = Date.now();
+      const from = parseInstant('from', q.from ?? '-1h', now);
+      const to = parseInstant('to', q.to ?? 'now', now);
+      if (from > to) throw badRequest(`from: ${isoMs(from)} is after to ${isoMs(to)}`);
+      const fields = parseFields(device.kind, q.fields);
+      const select = (fn?: string) => fields.map((f) => (fn ? `${fn}(${quoteIdentifier(f)}) AS ${quoteIdentifier(f)}` : quoteIdentifier(f))).join(', ');
+      const measurement = quoteIdentifier(device.kind);
+      const params: Record<string, string> = { device: device.id, from: isoMs(from), to: isoMs(to) };
+
+      let answer: z.infer<typeof ReadingsAnswer>;
+      if (q.every !== undefined) {
+        if (q.cursor !== undefined) throw badRequest('cursor: paging applies to raw readings, not to aggregated ones');
+        const every = parseEvery(q.every);
+        const windows = Math.ceil((to - from) / every.ms);
+        if (windows > MAX_WINDOWS) {
+          throw badRequest(`every: ${every.text} gives ${windows} windows between from and to; the limit is ${MAX_WINDOWS} — use a larger every`);
+        }
+        const agg = q.agg ?? 'mean';
+        const series = await influx.query(
+          `SELECT ${select(agg)} FROM ${measurement} WHERE "device_id" = $device AND time >= $from AND time <= $to GROUP BY time(${every.text}) fill(none)`,
+          params,
+        );
+        answer = {
+          deviceId: device.id, kind: device.kind, from: isoMs(from), to: isoMs(to), every: every.text, agg,
+          points: toPoints(series[0]),
+        };
+      } else {
+        if (q.agg !== undefined) throw badRequest('agg: needs every (the aggregation window)');
+        const limit = q.limit ?? 1000;
+        let after = from - 1;
+        if (q.cursor !== undefined) after = decodeCursor(q.cursor, from, to);
+        params.after = isoMs(after);
+        const series = await influx.query(
+          `SELECT ${select()} FROM ${measurement} WHERE "device_id" = $device AND time > $after AND time >= $from AND time <= $to ORDER BY time ASC LIMIT ${limit + 1}`,
+          params,
+        );
+        const points = toPoints(series[0]);
+        answer = { deviceId: device.id, kind: device.kind, from: isoMs(from), to: isoMs(to), every: null, agg: null, points };
+        if (points.length > limit) {
+          points.length = limit;
+          const last = Date.parse(points[limit - 1]!.ts);
+          answer.next = nextUrl(request, from, to, encodeCursor(last));
+        }
+      }
+      if (wantsCsv(request)) return sendCsv(reply, fields, answer.points);
+      return answer;
+    });
+
+    app.get('/api/v1/devices/:id/rejections', {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['readings'],
+        summary: 'Rejected readings of a device, newest first',
+        params: IdParams,
+        querystring: z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).optional() }),
+        response: {
+          200: z.object({ items: z.array(z.object({ ts: z.string(), reason: z.string(), detail: z.string() })) }),
+          ...errors,
+        },
+      },
+    }, async (request) => {
+      const id = request.params.id;
+      if (!registry.device(id)) {
+        // a removed device's rejections stay readable only while it is registered
+        throw notFound(`device ${id} does not exist`);
+      }
+      const series = await influx.query(
+        `SELECT "detail", "reason" FROM "rejections" WHERE "device_id" = $device ORDER BY time DESC LIMIT ${request.query.limit ?? 100}`,
+        { device: id },
+      );
+      const s = series[0];
+      const items = (s?.values ?? []).map((row) => ({
+        ts: isoMs(Number(row[0])),
+        detail: String(row[s!.columns.indexOf('detail')] ?? ''),
+        reason: String(row[s!.columns.indexOf('reason')] ?? ''),
+      }));
+      return { items };
+    });
+  };
+}
+
+function parseFields(kind: Kind, text: string | undefined): string[] {
+  const known = fieldNames(kind);
+  if (text === undefined || text.trim() === '') return known;
+  const asked = text.split(',').map((f) => f.trim()).filter(Boolean);
+  const unknown = asked.filter((f) => !known.includes(f));
+  if (unknown.length > 0) {
+    throw badRequest(`fields: ${unknown.slice(0, 3).map((f) => JSON.stringify(f.slice(0, 40))).join(', ')} not a field of ${kind}; known: ${known.join(', ')}`);
+  }
+  if (asked.length === 0) throw badRequest('fields: name at least one field');
+  return [...new Set(asked)];
+}
+
+function rowValues(columns: string[], row: unknown[]): Record<string, number> {
+  const values: Record<string, number> = {};
+  for (let i = 1; i < columns.length; i++) {
+    const v = row[i];
+    if (typeof v === 'number') values[columns[i]!] = v;
+  }
+  return values;
+}
+
+function toPoints(series: { columns: string[]; values: unknown[][] } | undefined): Array<z.infer<typeof Point>> {
+  if (!series) return [];
+  const out: Array<z.infer<typeof Point>> = [];
+  for (const row of series.values) {
+    const values = rowValues(series.columns, row);
+    if (Object.keys(values).length === 0) continue;
+    out.push({ ts: isoMs(Number(row[0])), values });
+  }
+  return out;
+}
+
+// Cursor: the last returned timestamp, opaque to clients. Checked strictly so it cannot carry anything else.
+function encodeCursor(lastTs: number): string {
+  return Buffer.from(`t${lastTs}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string, from: number, to: number): number {
+  const text = /^[A-Za-z0-9_-]{1,40}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  const m = /^t(\d{1,16})$/.exec(text);
+  const ts = m ? Number(m[1]) : NaN;
+  if (!Number.isSafeInteger(ts) || ts < from - 1 || ts > to) {
+    throw badRequest('cursor: not a cursor from this query; take the next URL of the previous page as it is');
+  }
+  return ts;
+}
+
+function nextUrl(request: FastifyRequest, from: number, to: number, cursor: string): string {
+  const url = new URL(request.url, 'http://placeholder');
+  url.searchParams.set('from', isoMs(from));
+  url.searchParams.set('to', isoMs(to));
+  url.searchParams.set('cursor', cursor);
+  return `${url.pathname}?${url.searchParams.toString()}`;
+}
+
+function wantsCsv(request: FastifyRequest): boolean {
+  const accept = request.headers.accept ?? '';
+  return /\btext\/csv\b/i.test(accept) && !/\bapplication\/json\b/i.test(accept.split(',')[0] ?? '');
+}
+
+function sendCsv(reply: FastifyReply, fields: string[], points: Array<z.infer<typeof Point>>): FastifyReply {
+  let out = `ts,${fields.join(',')}\n`;
+  for (const p of points) out += `${p.ts},${fields.map((f) => (p.values[f] === undefined ? '' : String(p.values[f]))).join(',')}\n`;
+  return reply.type('text/csv; charset=utf-8').serializer((x: unknown) => x as string).send(out);
+}
+
+export { HttpProblem };

@@ -1,0 +1,33 @@
+// CONNECT: username = device id, password = the device's token (SPEC §3). Anything else gets CONNACK return
+// code 4, "bad username or password", and is counted.
+import type { Client } from 'aedes';
+import type { Registry } from '../registry/registry.js';
+
+export const BAD_CREDENTIALS = 4;
+
+export function makeAuthenticate(registry: Registry, onFailure: (reason: string, username: string | undefined) => void) {
+  return function authenticate(
+    client: Client,
+    username: Readonly<string | undefined>,
+    password: Readonly<Buffer | undefined>,
+    done: (err: (Error & { returnCode?: number }) | null, success: boolean | null) => void,
+  ): void {
+    const refuse = (reason: string) => {
+      onFailure(reason, username);
+      const err = Object.assign(new Error('bad username or password'), { returnCode: BAD_CREDENTIALS });
+      done(err, false);
+    };
+    if (!username || !password || password.length === 0 || password.length > 512) return refuse('missing credentials');
+    registry.authenticateDevice(username, password.toString('utf8')).then(
+      (device) => {
+        if (!device) return refuse('unknown device or wrong token');
+        (client as PantauClient).deviceId = device.id;
+        done(null, true);
+      },
+      () => refuse('authentication error'),
+    );
+  };
+}
+
+/** An aedes client once authenticated: which device it is. */
+export type PantauClient = Client & { deviceId?: string };

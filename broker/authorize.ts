@@ -1,0 +1,63 @@
+// Topic rules (SPEC §3): a device publishes only to its own telemetry and status topics and subscribes only to
+// its own rejections topic. A publish elsewhere is an ACL violation: the error disconnects the client. A bad
+// payload is never an error here — ingest turns it into a rejection and the publish is acknowledged.
+//
+// Telemetry is handed to ingest *inside* authorizePublish because aedes runs this hook before it sends
+// PUBACK/PUBREC: the callback fires only once ingest says the readings are durable.
+import type { AedesOptions, Client, PublishPacket, Subscription } from 'aedes';
+import type { Logger } from 'pino';
+import { parseDeviceTopic } from '../catalog/index.js';
+import type { DeviceRecord, Registry } from '../registry/registry.js';
+import type { PantauClient } from './authenticate.js';
+
+type AuthorizePublishHandler = NonNullable<AedesOptions['authorizePublish']>;
+type AuthorizeSubscribeHandler = NonNullable<AedesOptions['authorizeSubscribe']>;
+
+export interface TelemetryHandler {
+  (device: DeviceRecord, payload: Buffer, qos: 0 | 1 | 2): Promise<void>;
+}
+
+export interface AuthorizeOptions {
+  registry: Registry;
+  log: Logger;
+  onTelemetry: TelemetryHandler;
+  onDenied: (action: 'publish' | 'subscribe', deviceId: string | undefined, topic: string) => void;
+}
+
+export function makeAuthorizePublish(options: AuthorizeOptions): AuthorizePublishHandler {
+  const { registry, onTelemetry, onDenied } = options;
+  return function authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void) {
+    const deviceId = (client as PantauClient | null)?.deviceId;
+    const device = deviceId ? registry.device(deviceId) : undefined;
+    const topic = parseDeviceTopic(packet.topic);
+    if (!device || !topic || topic.deviceId !== device.id || topic.kind !== device.kind || topic.channel === 'rejections') {
+      onDenied('publish', deviceId, packet.topic);
+      return done(new Error(`not authorised to publish to ${packet.topic.slice(0, 200)}`));
+    }
+    if (topic.channel === 'status') {
+      const status = packet.payload.toString('utf8');
+      if (status === 'online' || status === 'offline') registry.setStatus(device.id, status);
+      return done(null);
+    }
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    onTelemetry(device, payload, packet.qos).then(
+      () => done(null),
+      // not durable (spool failure or shutdown): no acknowledgement; the device resends after reconnecting
+      (err: Error) => done(err),
+    );
+  };
+}
+
+export function makeAuthorizeSubscribe(options: Pick<AuthorizeOptions, 'registry' | 'onDenied'>): AuthorizeSubscribeHandler {
+  return function authorizeSubscribe(client: Client | null, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void) {
+    const deviceId = (client as PantauClient | null)?.deviceId;
+    const device = deviceId ? options.registry.device(deviceId) : undefined;
+    const topic = parseDeviceTopic(sub.topic);
+    if (device && topic && topic.deviceId === device.id && topic.kind === device.kind && topic.channel === 'rejections') {
+      return done(null, sub);
+    }
+    options.onDenied('subscribe', deviceId, sub.topic);
+    // SUBACK return code 0x80 (failure) for this topic; the connection stays
+    done(null, null);
+  };
+}

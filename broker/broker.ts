@@ -1,0 +1,231 @@
+// The embedded MQTT broker: aedes with Pantau's device authentication and topic rules, listening on TCP,
+// optionally TLS and WebSocket (path /mqtt). It knows devices (the registry) and hands telemetry to whoever
+// the platform wires in; it does not know what ingest does with it.
+import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { deviceTopic, parseDeviceTopic, type Kind } from '../catalog/index.js';
+import type { Registry } from '../registry/registry.js';
+import { makeAuthenticate, type PantauClient } from './authenticate.js';
+import { makeAuthorizePublish, makeAuthorizeSubscribe, type TelemetryHandler } from './authorize.js';
+import { installPacketLimit, limitClientPackets } from './packet-limit.js';
+
+export interface BrokerOptions {
+  registry: Registry;
+  log: Logger;
+  host: string;
+  /** 0 = off. */
+  port: number;
+  tlsPort?: number;
+  wsPort?: number;
+  tls?: { cert: Buffer; key: Buffer };
+  maxPacketBytes?: number;
+  /** Connections allowed per client IP (0 = unlimited). */
+  maxConnectionsPerIp?: number;
+  onTelemetry: TelemetryHandler;
+  onAuthFailure?: (reason: string) => void;
+  onDenied?: (action: 'publish' | 'subscribe', deviceId: string | undefined, topic: string) => void;
+  onConnectionsChanged?: (count: number) => void;
+}
+
+export interface BrokerAddress {
+  port: number;
+  tlsPort?: number;
+  wsPort?: number;
+}
+
+export class Broker {
+  readonly aedes: Aedes;
+  private readonly options: BrokerOptions;
+  private readonly servers: Array<net.Server | tls.Server | HttpServer> = [];
+  private readonly clientsByDevice = new Map<string, Set<Client>>();
+  private readonly connectionsByIp = new Map<string, number>();
+  private wss: WebSocketServer | undefined;
+  address: BrokerAddress = { port: 0 };
+
+  constructor(options: BrokerOptions) {
+    installPacketLimit();
+    this.options = options;
+    const { registry, log } = options;
+    const onDenied =
+      options.onDenied ??
+      ((action, deviceId, topic) => log.warn({ deviceId, topic: topic.slice(0, 200), action }, 'MQTT ACL: denied'));
+    const aedesOptions: AedesOptions = {
+      authenticate: makeAuthenticate(registry, (reason, username) => {
+        log.info({ username: username?.slice(0, 64), reason }, 'MQTT CONNECT refused');
+        options.onAuthFailure?.(reason);
+      }) as AedesOptions['authenticate'],
+      authorizePublish: makeAuthorizePublish({ registry, log, onTelemetry: options.onTelemetry, onDenied }),
+      authorizeSubscribe: makeAuthorizeSubscribe({ registry, onDenied }),
+      // Telemetry has no MQTT subscribers (no device may subscribe to it): skip aedes' fan-out for it below.
+      concurrency: 1000,
+      connectTimeout: 10_000,
+      queueLimit: 100,
+      maxClientsIdLength: 128,
+      // generous: a slow network should not disconnect a device whose publishes wait for the spool
+      drainTimeout: 30_000,
+    };
+    this.aedes = new Aedes(aedesOptions);
+    // Telemetry was fully handled in authorizePublish; routing it through mqemitter would only cost CPU.
+    const aedesInternals = this.aedes as unknown as { publish: (packet: PublishPacket, client: unknown, done?: (err?: Error) => void) => void };
+    const publish = aedesInternals.publish.bind(this.aedes);
+    aedesInternals.publish = (packet, client, done) => {
+      if (client && typeof client === 'object' && packet.topic.endsWith('/telemetry') && parseDeviceTopic(packet.topic)) {
+        done?.();
+        return;
+      }
+      publish(packet, client, done);
+    };
+
+    this.aedes.on('clientReady', (client: Client) => {
+      const deviceId = (client as PantauClient).deviceId;
+      if (!deviceId) return;
+      let set = this.clientsByDevice.get(deviceId);
+      if (!set) this.clientsByDevice.set(deviceId, (set = new Set()));
+      set.add(client);
+      registry.setStatus(deviceId, 'online');
+      options.onConnectionsChanged?.(this.aedes.connectedClients);
+    });
+    this.aedes.on('clientDisconnect', (client: Client) => {
+      const deviceId = (client as PantauClient).deviceId;
+      if (!deviceId) return;
+      const set = this.clientsByDevice.get(deviceId);
+      set?.delete(client);
+      if (!set || set.size === 0) {
+        this.clientsByDevice.delete(deviceId);
+        registry.setStatus(deviceId, 'offline');
+      }
+      options.onConnectionsChanged?.(this.aedes.connectedClients);
+    });
+    this.aedes.on('clientError', (client: Client, err: Error) => {
+      log.debug({ clientId: client.id, deviceId: (client as PantauClient).deviceId, err: err.message }, 'MQTT client error');
+    });
+    this.aedes.on('connectionError', (_client: Client, err: Error) => {
+      log.debug({ err: err.message }, 'MQTT connection error before CONNECT');
+    });
+
+    // a removed device or a rotated token stops working at once
+    registry.on('device-removed', (id: string) => this.disconnectDevice(id));
+    registry.on('token-rotated', (id: string) => this.disconnectDevice(id));
+  }
+
+  async listen(): Promise<BrokerAddress> {
+    const { host, port, tlsPort, wsPort } = this.options;
+    await this.aedes.listen();
+    const handle = (conn: Duplex, remote: string | undefined) => this.handle(conn, remote);
+    if (port >= 0 && !(port === 0 && (tlsPort || wsPort) && this.options.tls)) {
+      const server = net.createServer((socket) => handle(socket, socket.remoteAddress));
+      this.address.port = await listenOn(server, port, host);
+      this.servers.push(server);
+    }
+    if (this.options.tls && tlsPort !== undefined) {
+      const server = tls.createServer({ cert: this.options.tls.cert, key: this.options.tls.key, minVersion: 'TLSv1.2' }, (socket) =>
+        handle(socket, socket.remoteAddress),
+      );
+      server.on('tlsClientError', (err) => this.options.log.debug({ err: err.message }, 'MQTT TLS handshake failed'));
+      this.address.tlsPort = await listenOn(server, tlsPort, host);
+      this.servers.push(server);
+    }
+    if (wsPort !== undefined) {
+      const server = this.options.tls
+        ? createHttpsServer({ cert: this.options.tls.cert, key: this.options.tls.key })
+        : createHttpServer();
+      const wss = new WebSocketServer({ server, path: '/mqtt', maxPayload: this.maxPacketBytes() + 16 });
+      wss.on('connection', (socket, req) => {
+        const stream = createWebSocketStream(socket);
+        stream.on('error', () => socket.terminate());
+        handle(stream, req.socket.remoteAddress);
+      });
+      this.wss = wss;
+      this.address.wsPort = await listenOn(server, wsPort, host);
+      this.servers.push(server);
+    }
+    return this.address;
+  }
+
+  /** Publish a rejection notice to the device's rejections topic (QoS 0, not retained). */
+  publishRejection(kind: Kind, deviceId: string, body: { reason: string; detail: string; ts: string }): void {
+    this.aedes.publish(
+      { cmd: 'publish', topic: deviceTopic(kind, deviceId, 'rejections'), payload: Buffer.from(JSON.stringify(body)), qos: 0, retain: false, dup: false },
+      () => undefined,
+    );
+  }
+
+  /** Publish any message from the platform itself (alerts for city systems, for example). */
+  publish(topic: string, payload: string, options: { qos?: 0 | 1; retain?: boolean } = {}): void {
+    this.aedes.publish(
+      { cmd: 'publish', topic, payload: Buffer.from(payload), qos: options.qos ?? 0, retain: options.retain ?? false, dup: false },
+      () => undefined,
+    );
+  }
+
+  disconnectDevice(deviceId: string): void {
+    const set = this.clientsByDevice.get(deviceId);
+    if (!set) return;
+    for (const client of [...set]) client.close();
+  }
+
+  get connections(): number {
+    return this.aedes.connectedClients ?? 0;
+  }
+
+  isListening(): boolean {
+    return !this.aedes.closed && this.servers.length > 0 && this.servers.every((s) => s.listening);
+  }
+
+  /** Stop accepting connections. Connected clients stay until `close`. */
+  async stopAccepting(): Promise<void> {
+    for (const server of this.servers) server.close();
+  }
+
+  async close(): Promise<void> {
+    for (const server of this.servers) server.close();
+    this.wss?.close();
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+  }
+
+  private maxPacketBytes(): number {
+    return this.options.maxPacketBytes ?? 1024 * 1024;
+  }
+
+  private handle(conn: Duplex, remote: string | undefined): void {
+    const limit = this.options.maxConnectionsPerIp ?? 0;
+    const ip = remote ?? 'unknown';
+    if (limit > 0) {
+      const count = this.connectionsByIp.get(ip) ?? 0;
+      if (count >= limit) {
+        this.options.log.warn({ ip, limit }, 'MQTT connection refused: too many connections from this address');
+        conn.destroy();
+        return;
+      }
+      this.connectionsByIp.set(ip, count + 1);
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        const n = (this.connectionsByIp.get(ip) ?? 1) - 1;
+        if (n <= 0) this.connectionsByIp.delete(ip);
+        else this.connectionsByIp.set(ip, n);
+      };
+      conn.once('close', release);
+    }
+    conn.on('error', () => undefined);
+    const client = this.aedes.handle(conn as net.Socket);
+    limitClientPackets(client, this.maxPacketBytes());
+  }
+}
+
+function listenOn(server: net.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}

@@ -1,0 +1,200 @@
+// Colour scales, thresholds and value mappings, derived from the catalog's domain tables so that no breakpoint or
+// category name is typed twice. Colours that the regulations do not fix (flood levels, device state) live here.
+import {
+  MappingType,
+  type Threshold,
+  ThresholdsConfigBuilder,
+  ThresholdsMode,
+  type ValueMapping,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  FLOOD_LEVEL_LABELS,
+  FLOOD_LEVEL_ORDER,
+  FLOOD_LEVELS,
+  type FloodLevel,
+} from '../catalog/flood-levels.js';
+import {
+  ISPU_BREAKPOINTS,
+  ISPU_CATEGORIES,
+  ISPU_LEVELS,
+  ISPU_MAX,
+  type IspuPollutant,
+} from '../catalog/ispu.js';
+import { LOS_GRADES, LOS_ORDER, type Los } from '../catalog/traffic-los.js';
+
+export const OFFLINE_COLOR = '#8e8e8e';
+
+/** Flood levels as the BPBD signboards colour them. */
+export const FLOOD_LEVEL_COLORS: Readonly<Record<FloodLevel, string>> = {
+  normal: 'green',
+  waspada: 'yellow',
+  siaga: 'orange',
+  awas: 'red',
+};
+
+function thresholds(steps: Threshold[]): ThresholdsConfigBuilder {
+  return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(steps);
+}
+
+// --- ISPU -------------------------------------------------------------------------------------------------
+
+/**
+ * Where each ISPU category starts on the unrounded index: the index is rounded before categorising, so
+ * "Sedang from 51" begins at 50.5.
+ */
+function ispuCategoryStarts(): Array<{ start: number | null; color: string }> {
+  return ISPU_CATEGORIES.map((c, i) => ({ start: i === 0 ? null : c.from - 0.5, color: c.color }));
+}
+
+/** Thresholds colouring an ISPU value by its official category. */
+export function ispuThresholds(): ThresholdsConfigBuilder {
+  return thresholds(ispuCategoryStarts().map(({ start, color }) => ({ value: start, color })));
+}
+
+/** "Baik (good)" … "Berbahaya (hazardous)" for an ISPU value, in the category colour. */
+export function ispuMappings(): ValueMapping[] {
+  return ISPU_CATEGORIES.map((c, i) => ({
+    type: MappingType.RangeToText,
+    options: {
+      from: i === 0 ? 0 : c.from - 0.5,
+      // Grafana's ranges include both ends; stop just short of where the next category starts.
+      to: Number.isFinite(c.to) ? c.to + 0.499 : ISPU_MAX,
+      result: { text: bilingual(c.label), color: c.color, index: i },
+    },
+  }));
+}
+
+/** The concentration at which a pollutant's unrounded sub-index reaches `index` (inverse of the band interpolation). */
+export function concentrationAtIndex(pollutant: IspuPollutant, index: number): number {
+  const x = ISPU_BREAKPOINTS[pollutant];
+  for (let band = 1; band < ISPU_LEVELS.length; band++) {
+    const ia = ISPU_LEVELS[band]!;
+    if (index > ia) continue;
+    const ib = ISPU_LEVELS[band - 1]!;
+    const xb = x[band - 1]!;
+    const xa = x[band]!;
+    return Number((xb + ((index - ib) * (xa - xb)) / (ia - ib)).toFixed(3));
+  }
+  return x[x.length - 1]!;
+}
+
+/**
+ * Thresholds on a pollutant's concentration that colour it by the ISPU category its sub-index would fall in.
+ * The ISPU breakpoints are 24-hour means; on an hourly series the bands are a guide, not a verdict.
+ */
+export function concentrationThresholds(pollutant: IspuPollutant): ThresholdsConfigBuilder {
+  return thresholds(
+    ispuCategoryStarts().map(({ start, color }) => ({
+      value: start === null ? null : concentrationAtIndex(pollutant, start),
+      color,
+    })),
+  );
+}
+
+// --- flood levels -------------------------------------------------------------------------------------------
+
+/** `alert_level_num` (0–3) → "Siaga (warning)" in the level's colour. */
+export function floodLevelMappings(): ValueMapping[] {
+  return [
+    {
+      type: MappingType.ValueToText,
+      options: Object.fromEntries(
+        FLOOD_LEVELS.map((level, index) => [
+          String(FLOOD_LEVEL_ORDER[level]),
+          { text: bilingual(FLOOD_LEVEL_LABELS[level]), color: FLOOD_LEVEL_COLORS[level], index },
+        ]),
+      ),
+    },
+  ];
+}
+
+export function floodLevelThresholds(): ThresholdsConfigBuilder {
+  return thresholds(
+    FLOOD_LEVELS.map((level, i) => ({ value: i === 0 ? null : FLOOD_LEVEL_ORDER[level], color: FLOOD_LEVEL_COLORS[level] })),
+  );
+}
+
+// --- traffic level of service ------------------------------------------------------------------------------
+
+/** Level of service A–F, from free flow to forced flow. */
+export const LOS_DISPLAY: Readonly<Record<Los, { readonly id: string; readonly en: string; readonly color: string }>> = {
+  A: { id: 'arus bebas', en: 'free flow', color: 'dark-green' },
+  B: { id: 'arus stabil', en: 'stable flow', color: 'green' },
+  C: { id: 'stabil, mulai terbatas', en: 'stable, restricted', color: 'yellow' },
+  D: { id: 'mendekati tidak stabil', en: 'approaching unstable', color: 'orange' },
+  E: { id: 'tidak stabil', en: 'unstable', color: 'red' },
+  F: { id: 'macet', en: 'forced flow', color: 'dark-red' },
+};
+
+/** `los_num` (A = 1 … F = 6) → "C — stabil, mulai terbatas (stable, restricted)" in the grade's colour. */
+export function losMappings(): ValueMapping[] {
+  return [
+    {
+      type: MappingType.ValueToText,
+      options: Object.fromEntries(
+        LOS_GRADES.map((grade, index) => [
+          String(LOS_ORDER[grade]),
+          {
+            text: `${grade} — ${LOS_DISPLAY[grade].id} (${LOS_DISPLAY[grade].en})`,
+            color: LOS_DISPLAY[grade].color,
+            index,
+          },
+        ]),
+      ),
+    },
+  ];
+}
+
+export function losThresholds(): ThresholdsConfigBuilder {
+  return thresholds(
+    LOS_GRADES.map((grade, i) => ({ value: i === 0 ? null : LOS_ORDER[grade], color: LOS_DISPLAY[grade].color })),
+  );
+}
+
+// --- device state (city map) -----------------------------------------------------------------------------------
+
+/**
+ * One number per device for the map: 0 offline, else 1 + severity (`device_state.severity`: 0 none, 1 waspada,
+ * 2 siaga, 3 awas). Computed in InfluxQL as `(last(severity) + 1) * last(online)`.
+ */
+export const DEVICE_STATES = [
+  { value: 0, id: 'Luring', en: 'offline', color: OFFLINE_COLOR },
+  { value: 1, id: 'Normal', en: 'normal', color: FLOOD_LEVEL_COLORS.normal },
+  { value: 2, id: 'Waspada', en: 'watch', color: FLOOD_LEVEL_COLORS.waspada },
+  { value: 3, id: 'Siaga', en: 'warning', color: FLOOD_LEVEL_COLORS.siaga },
+  { value: 4, id: 'Awas', en: 'danger', color: FLOOD_LEVEL_COLORS.awas },
+] as const;
+
+export function deviceStateThresholds(): ThresholdsConfigBuilder {
+  return thresholds(DEVICE_STATES.map((s, i) => ({ value: i === 0 ? null : s.value, color: s.color })));
+}
+
+export function deviceStateMappings(): ValueMapping[] {
+  return [
+    {
+      type: MappingType.ValueToText,
+      options: Object.fromEntries(
+        DEVICE_STATES.map((s, index) => [String(s.value), { text: `${s.id} (${s.en})`, color: s.color, index }]),
+      ),
+    },
+  ];
+}
+
+// --- helpers ----------------------------------------------------------------------------------------------------
+
+export function bilingual(label: { readonly id: string; readonly en: string }): string {
+  return label.id === label.en ? label.id : `${label.id} (${label.en.toLowerCase()})`;
+}
+
+/** Plain thresholds: one colour below `value`, another from it. */
+export function twoStep(below: string, value: number, from: string): ThresholdsConfigBuilder {
+  return thresholds([
+    { value: null, color: below },
+    { value, color: from },
+  ]);
+}
+
+/** A single colour, for values with no good or bad. */
+export function neutral(color = 'blue'): ThresholdsConfigBuilder {
+  return thresholds([{ value: null, color }]);
+}

@@ -1,0 +1,143 @@
+// A small client for InfluxDB's v1 HTTP API (`/write` line protocol, `/query` InfluxQL, `/ping`). The same API is
+// served by InfluxDB 1.x, 2.x (compatibility endpoints) and 3.x, so it is the one dialect Pantau speaks.
+// `@influxdata/influxdb-client` only writes through `/api/v2/write`, which 1.x lacks.
+
+export interface InfluxOptions {
+  url: string;
+  database: string;
+  token?: string;
+  username?: string;
+  password?: string;
+  timeoutMs?: number;
+}
+
+export interface Series {
+  name: string;
+  tags?: Record<string, string>;
+  columns: string[];
+  values: unknown[][];
+}
+
+/** InfluxDB answered, and refused the request (4xx): retrying the same body will not help. */
+export class InfluxRefusedError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InfluxRefusedError';
+  }
+}
+
+/** InfluxDB could not be reached or failed (network error, timeout, 5xx): retry later. */
+export class InfluxUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InfluxUnavailableError';
+  }
+}
+
+export class InfluxClient {
+  readonly database: string;
+  private readonly base: string;
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
+
+  constructor(options: InfluxOptions) {
+    this.base = options.url.replace(/\/+$/, '');
+    this.database = options.database;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.headers = {};
+    if (options.token) this.headers.authorization = `Token ${options.token}`;
+    else if (options.username)
+      this.headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      const res = await this.request('/ping', { method: 'GET' }, 2_000);
+      return res.status === 204 || res.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Write line protocol (timestamps in ms). Throws InfluxRefusedError on 4xx, InfluxUnavailableError otherwise. */
+  async write(body: string): Promise<void> {
+    const query = new URLSearchParams({ db: this.database, precision: 'ms' });
+    const res = await this.request(`/write?${query}`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+    });
+    if (res.status === 204 || res.status === 200) {
+      await res.body?.cancel();
+      return;
+    }
+    const text = await res.text();
+    const message = errorMessage(text) ?? `HTTP ${res.status}`;
+    if (res.status >= 400 && res.status < 500) throw new InfluxRefusedError(res.status, message);
+    throw new InfluxUnavailableError(`InfluxDB write failed: ${message}`);
+  }
+
+  /**
+   * Run one InfluxQL statement. Values must come in `params` (bound by InfluxDB); only identifiers and
+   * durations from Pantau's own whitelists may be part of `q`.
+   */
+  async query(q: string, params?: Record<string, string | number>): Promise<Series[]> {
+    if (q.includes(';')) throw new Error('one statement per query');
+    const form = new URLSearchParams({ db: this.database, q, epoch: 'ms' });
+    if (params) form.set('params', JSON.stringify(params));
+    const res = await this.request('/query', {
+      method: 'POST',
+      body: form,
+    });
+    const text = await res.text();
+    if (res.status >= 500) throw new InfluxUnavailableError(`InfluxDB query failed: HTTP ${res.status}`);
+    let json: { results?: Array<{ series?: Series[]; error?: string }>; error?: string };
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new InfluxUnavailableError(`InfluxDB answered HTTP ${res.status} with a body that is not JSON`);
+    }
+    const error = json.error ?? json.results?.[0]?.error;
+    if (error) throw new InfluxRefusedError(res.status, error);
+    return json.results?.[0]?.series ?? [];
+  }
+
+  async createDatabase(): Promise<void> {
+    const form = new URLSearchParams({ q: `CREATE DATABASE ${quoteIdentifier(this.database)}` });
+    const res = await this.request('/query', { method: 'POST', body: form });
+    const text = await res.text();
+    if (res.status >= 500) throw new InfluxUnavailableError(`CREATE DATABASE failed: HTTP ${res.status}`);
+    const error = errorMessage(text);
+    if (res.status >= 400 || error) throw new InfluxRefusedError(res.status, `CREATE DATABASE failed: ${error ?? res.status}`);
+  }
+
+  private async request(path: string, init: RequestInit, timeoutMs = this.timeoutMs): Promise<Response> {
+    try {
+      return await fetch(`${this.base}${path}`, {
+        ...init,
+        headers: { ...this.headers, ...(init.headers as Record<string, string> | undefined) },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      throw new InfluxUnavailableError(`InfluxDB unreachable at ${this.base} (${cause})`);
+    }
+  }
+}
+
+/** Double-quoted InfluxQL identifier. Used only for names from Pantau's own whitelists and config. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function errorMessage(body: string): string | undefined {
+  try {
+    const json = JSON.parse(body) as { error?: string; results?: Array<{ error?: string }> };
+    return json.error ?? json.results?.[0]?.error;
+  } catch {
+    return body.trim() || undefined;
+  }
+}

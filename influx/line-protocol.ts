@@ -1,0 +1,64 @@
+// Line protocol for InfluxDB's v1 `/write`, written by hand for our fixed schema: measurements and tag keys are
+// constants, tag values come from the validated registry, number fields are floats, and the only free text
+// (rejection details, alert messages) goes through `stringField`. The client library's `Point` leaves a trailing
+// backslash in a tag and a newline in a string unescaped, which is why this file exists.
+
+const TAG_SPECIALS = /[,= \\\n\r\t]/g;
+const MEASUREMENT_SPECIALS = /[, \\\n\r\t]/g;
+const CONTROL = /[\u0000-\u001f\u007f]/g;
+
+/** Tag key or value: commas, equals and spaces escaped; backslashes and control characters removed. */
+export function escapeTag(value: string): string {
+  return value.replace(TAG_SPECIALS, (c) => (c === ',' || c === '=' || c === ' ' ? `\\${c}` : c === '\\' ? '/' : ' '));
+}
+
+export function escapeMeasurement(value: string): string {
+  return value.replace(MEASUREMENT_SPECIALS, (c) => (c === ',' || c === ' ' ? `\\${c}` : c === '\\' ? '/' : ' '));
+}
+
+/** A string field value, quoted; newlines and other control characters become spaces; at most `max` chars. */
+export function stringField(value: string, max = 1024): string {
+  const clean = value.length > max ? value.slice(0, max) : value;
+  return `"${clean.replace(CONTROL, ' ').replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** A float field value. Integers stay floats in line protocol when written without the `i` suffix. */
+export function floatField(value: number): string {
+  if (!Number.isFinite(value)) throw new RangeError(`not a finite number: ${value}`);
+  return String(value);
+}
+
+/** `measurement,tagA=x,tagB=y` — tags sorted by key, as InfluxDB stores them. */
+export function seriesKey(measurement: string, tags: Record<string, string>): string {
+  let key = escapeMeasurement(measurement);
+  for (const name of Object.keys(tags).sort()) {
+    const value = tags[name];
+    if (value === undefined || value === '') continue; // InfluxDB rejects empty tag values
+    key += `,${escapeTag(name)}=${escapeTag(value)}`;
+  }
+  return key;
+}
+
+export type FieldValue = number | string;
+
+/** One line: series key, fields (numbers as floats, strings quoted), timestamp in ms. */
+export function line(series: string, fields: Record<string, FieldValue>, tsMs: number): string {
+  let out = '';
+  for (const name in fields) {
+    const value = fields[name]!;
+    out += `${out ? ',' : ''}${escapeTag(name)}=${typeof value === 'number' ? floatField(value) : stringField(value)}`;
+  }
+  return `${series} ${out} ${Math.trunc(tsMs)}`;
+}
+
+/** Measurement and the value of one tag of a line we wrote — used to attribute a line InfluxDB refused. */
+export function describeLine(text: string): { measurement: string; tags: Record<string, string> } {
+  const head = text.slice(0, text.search(/(?<!\\) /) >>> 0);
+  const parts = head.split(/(?<!\\),/);
+  const tags: Record<string, string> = {};
+  for (const part of parts.slice(1)) {
+    const eq = part.search(/(?<!\\)=/);
+    if (eq > 0) tags[part.slice(0, eq).replace(/\\(.)/g, '$1')] = part.slice(eq + 1).replace(/\\(.)/g, '$1');
+  }
+  return { measurement: (parts[0] ?? '').replace(/\\(.)/g, '$1'), tags };
+}

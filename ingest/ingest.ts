@@ -1,0 +1,182 @@
+// Ingest: from an MQTT telemetry payload to durable points. decode → validate (each reading alone) →
+// line protocol → spool. The promise `accept` returns settles once the message's points and rejections are
+// fsync'd in the spool: only then may the broker acknowledge the publish (SPEC §3 "acknowledgement means
+// durable"). Nothing here throws on input; every refusal becomes a rejection with a reason code.
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import {
+  DEFAULT_MAX_AGE_MS,
+  MAX_FUTURE_SKEW_MS,
+  type Kind,
+  type RejectionReason,
+} from '../catalog/index.js';
+import { line, seriesKey, type FieldValue } from '../influx/line-protocol.js';
+import type { Metrics } from '../platform/metrics.js';
+import { decodePayload } from './decode.js';
+import { DeviceRateLimiter } from './rate-limit.js';
+import type { Spool } from './spool.js';
+import { validateReading } from './validate.js';
+
+/** What ingest needs to know of a device: its registry tags. Never taken from a payload. */
+export interface IngestDevice {
+  id: string;
+  kind: Kind;
+  city: string;
+  district: string;
+}
+
+export interface Reading {
+  deviceId: string;
+  kind: Kind;
+  ts: number;
+  values: Record<string, number>;
+}
+
+export interface Rejection {
+  deviceId: string;
+  kind: Kind;
+  ts: number;
+  reason: RejectionReason;
+  detail: string;
+}
+
+export interface IngestOptions {
+  spool: Spool;
+  metrics: Metrics;
+  log: Logger;
+  deviceRateLimit: number;
+  maxAgeMs?: number;
+}
+
+/** Events: `readings` (Reading[] of one message, once durable), `rejection` (Rejection). */
+export class Ingest extends EventEmitter {
+  private readonly spool: Spool;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
+  private readonly maxAgeMs: number;
+  private readonly limiter: DeviceRateLimiter;
+  private readonly series = new Map<string, { city: string; district: string; key: string }>();
+  /** Last timestamp handed out per device and stream, so server-assigned timestamps never collide. */
+  private readonly lastAssigned = new Map<string, number>();
+  private lastDropLog = 0;
+  blockedPublishes = 0;
+
+  constructor(options: IngestOptions) {
+    super();
+    this.setMaxListeners(100);
+    this.spool = options.spool;
+    this.metrics = options.metrics;
+    this.log = options.log;
+    this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
+    this.limiter = new DeviceRateLimiter(options.deviceRateLimit);
+  }
+
+  /**
+   * Take one telemetry message. Resolves when its outcome is durable; the broker acknowledges then.
+   * QoS 0 while the spool is at its budget: dropped and counted, resolves at once.
+   */
+  async accept(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, receivedAt = Date.now()): Promise<void> {
+    this.metrics.messages.inc({ qos: String(qos) });
+    const lines: string[] = [];
+    const readings: Reading[] = [];
+    const rejections: Rejection[] = [];
+
+    if (!this.limiter.take(device.id, receivedAt)) {
+      rejections.push(this.rejection(device, 'rate_limited', 'over the per-device message rate; slow down or batch readings', receivedAt));
+    } else {
+      const decoded = decodePayload(payload);
+      if (!decoded.ok) {
+        rejections.push(this.rejection(device, decoded.reason, decoded.detail, receivedAt));
+      } else {
+        const key = this.seriesKey(device);
+        const options = { now: receivedAt, maxAgeMs: this.maxAgeMs, maxFutureMs: MAX_FUTURE_SKEW_MS };
+        const many = decoded.readings.length > 1;
+        for (let i = 0; i < decoded.readings.length; i++) {
+          const judged = validateReading(device.kind, decoded.readings[i], options);
+          if (!judged.ok) {
+            const detail = many ? `reading ${i}: ${judged.detail}` : judged.detail;
+            rejections.push(this.rejection(device, judged.reason, detail, receivedAt));
+            continue;
+          }
+          const ts = judged.ts ?? this.uniqueTs(device.id, receivedAt);
+          lines.push(line(key, judged.values as Record<string, FieldValue>, ts));
+          readings.push({ deviceId: device.id, kind: device.kind, ts, values: judged.values });
+        }
+      }
+    }
+
+    for (const r of rejections) lines.push(this.rejectionLine(device, r));
+    if (lines.length === 0) return;
+
+    if (!this.spool.hasRoom) {
+      if (qos === 0) {
+        this.metrics.dropped.inc(readings.length + rejections.length);
+        if (receivedAt - this.lastDropLog > 10_000) {
+          this.lastDropLog = receivedAt;
+          this.log.warn({ spoolBytes: this.spool.pendingBytes }, 'spool at its disk budget: QoS 0 readings are dropped (counted in pantau_ingest_dropped_total)');
+        }
+        return;
+      }
+      this.blockedPublishes++;
+      this.metrics.spoolWaiting.set(this.blockedPublishes);
+      try {
+        await this.spool.waitForRoom();
+      } finally {
+        this.blockedPublishes--;
+        this.metrics.spoolWaiting.set(this.blockedPublishes);
+      }
+    }
+    await this.spool.append(lines.join('\n'));
+    if (readings.length > 0) {
+      this.metrics.readings.inc({ kind: device.kind }, readings.length);
+      this.emit('readings', readings);
+    }
+    for (const r of rejections) {
+      this.metrics.rejected.inc({ reason: r.reason });
+      this.emit('rejection', r);
+    }
+  }
+
+  /** A refusal that did not come from a payload (InfluxDB refused a point). Spooled like any rejection. */
+  async reject(device: IngestDevice, reason: RejectionReason, detail: string, at = Date.now()): Promise<void> {
+    const r = this.rejection(device, reason, detail, at);
+    await this.spool.append(this.rejectionLine(device, r));
+    this.metrics.rejected.inc({ reason });
+    this.emit('rejection', r);
+  }
+
+  /** Derived points (alerts, indices, device state, platform health) take the same durable path. */
+  async writeLines(lines: string[]): Promise<void> {
+    if (lines.length === 0) return;
+    await this.spool.append(lines.join('\n'));
+  }
+
+  /** Timestamp for a point of `stream` (device id + measurement) at `at`: unique and increasing. */
+  uniqueTs(stream: string, at: number): number {
+    const last = this.lastAssigned.get(stream) ?? 0;
+    const ts = at > last ? at : last + 1;
+    this.lastAssigned.set(stream, ts);
+    return ts;
+  }
+
+  forgetDevice(id: string): void {
+    this.series.delete(id);
+    this.limiter.forget(id);
+  }
+
+  private seriesKey(device: IngestDevice): string {
+    const cached = this.series.get(device.id);
+    if (cached && cached.city === device.city && cached.district === device.district) return cached.key;
+    const key = seriesKey(device.kind, { device_id: device.id, city: device.city, district: device.district });
+    this.series.set(device.id, { city: device.city, district: device.district, key });
+    return key;
+  }
+
+  private rejection(device: IngestDevice, reason: RejectionReason, detail: string, at: number): Rejection {
+    return { deviceId: device.id, kind: device.kind, ts: this.uniqueTs(`${device.id}\u0000rejections`, at), reason, detail: detail.slice(0, 500) };
+  }
+
+  private rejectionLine(device: IngestDevice, r: Rejection): string {
+    return line(seriesKey('rejections', { device_id: device.id, kind: device.kind, reason: r.reason }), { detail: r.detail, count: 1 }, r.ts);
+  }
+}

@@ -1,0 +1,43 @@
+// Prometheus metrics of one Pantau process (SPEC §5 `/metrics`). One registry per platform instance, so tests
+// can run several platforms in one process.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { REJECTION_REASONS } from '../catalog/index.js';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'pantau_process_' });
+  const metrics = {
+    registry,
+    messages: new Counter({ name: 'pantau_ingest_messages_total', help: 'MQTT telemetry messages received', labelNames: ['qos'], registers: [registry] }),
+    readings: new Counter({ name: 'pantau_ingest_readings_total', help: 'Readings accepted and spooled', labelNames: ['kind'], registers: [registry] }),
+    rejected: new Counter({ name: 'pantau_ingest_rejected_total', help: 'Readings rejected, by reason', labelNames: ['reason'], registers: [registry] }),
+    dropped: new Counter({
+      name: 'pantau_ingest_dropped_total',
+      help: 'QoS 0 readings dropped because the spool was at its disk budget',
+      registers: [registry],
+    }),
+    written: new Counter({ name: 'pantau_influx_points_written_total', help: 'Points written to InfluxDB', registers: [registry] }),
+    writeSeconds: new Histogram({
+      name: 'pantau_influx_write_duration_seconds',
+      help: 'Duration of InfluxDB /write requests',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    influxUp: new Gauge({ name: 'pantau_influx_up', help: '1 when the last InfluxDB write succeeded', registers: [registry] }),
+    spoolBytes: new Gauge({ name: 'pantau_spool_bytes', help: 'Bytes in the spool not yet written to InfluxDB', registers: [registry] }),
+    spoolOldest: new Gauge({ name: 'pantau_spool_oldest_age_seconds', help: 'Age of the oldest reading waiting in the spool', registers: [registry] }),
+    spoolWaiting: new Gauge({
+      name: 'pantau_spool_blocked_publishes',
+      help: 'QoS 1/2 publishes waiting for spool space (not yet acknowledged)',
+      registers: [registry],
+    }),
+    connections: new Gauge({ name: 'pantau_mqtt_connections', help: 'Connected MQTT clients', registers: [registry] }),
+    authFailures: new Counter({ name: 'pantau_mqtt_auth_failures_total', help: 'Refused MQTT CONNECTs', registers: [registry] }),
+    aclDenials: new Counter({ name: 'pantau_mqtt_acl_denied_total', help: 'Publishes or subscriptions outside a device’s topics', labelNames: ['action'], registers: [registry] }),
+    alertChanges: new Counter({ name: 'pantau_alert_changes_total', help: 'Alert lifecycle changes', labelNames: ['change'], registers: [registry] }),
+  };
+  for (const reason of REJECTION_REASONS) metrics.rejected.inc({ reason }, 0);
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,73 @@
+// The device and API key shapes of SPEC §5, as zod schemas: the API validates and documents with them, the
+// registry stores what they let through. Types are inferred from them, not written twice.
+import { z } from 'zod';
+import { DEVICE_ID_PATTERN, KINDS } from '../catalog/index.js';
+
+// Names end up as InfluxDB tag values and in dashboards: printable text, no backslash, no control characters.
+const label = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .regex(/^[^\\\u0000-\u001f\u007f]+$/, 'must be printable text without backslashes');
+
+export const KindSchema = z.enum(KINDS);
+export const DeviceIdSchema = z.string().regex(DEVICE_ID_PATTERN, 'device id must match ^[a-z0-9][a-z0-9-]{1,62}$');
+export const LocationSchema = z.object({
+  lat: z.number().min(-90).max(90),
+  lon: z.number().min(-180).max(180),
+});
+export const ThresholdsSchema = z.record(z.string().max(64), z.union([z.number(), z.record(z.string().max(64), z.number())])).nullable();
+
+export const DeviceStatusSchema = z.enum(['online', 'offline', 'never_seen']);
+
+export const DeviceSchema = z.object({
+  id: z.string(),
+  kind: KindSchema,
+  name: z.string(),
+  city: z.string(),
+  district: z.string(),
+  location: LocationSchema,
+  thresholds: ThresholdsSchema,
+  status: DeviceStatusSchema,
+  lastSeen: z.string().nullable(),
+});
+export type Device = z.infer<typeof DeviceSchema>;
+
+export const NewDeviceSchema = z.strictObject({
+  id: DeviceIdSchema,
+  kind: KindSchema,
+  name: label(200),
+  city: label(100),
+  district: label(100),
+  location: LocationSchema,
+  thresholds: ThresholdsSchema.optional(),
+});
+export type NewDevice = z.infer<typeof NewDeviceSchema>;
+
+export const DevicePatchSchema = z.strictObject({
+  name: label(200).optional(),
+  city: label(100).optional(),
+  district: label(100).optional(),
+  location: LocationSchema.optional(),
+  thresholds: ThresholdsSchema.optional(),
+});
+export type DevicePatch = z.infer<typeof DevicePatchSchema>;
+
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export const RoleSchema = z.enum(ROLES);
+export type Role = z.infer<typeof RoleSchema>;
+
+export const NewKeySchema = z.strictObject({ name: label(100), role: RoleSchema });
+
+export interface ApiPrincipal {
+  keyId: string;
+  name: string;
+  role: Role;
+}
+
+/** True when `role` may do what `needed` allows (admin ⊃ operator ⊃ viewer). */
+export function roleAllows(role: Role, needed: Role): boolean {
+  return ROLES.indexOf(role) >= ROLES.indexOf(needed);
+}
