@@ -25,7 +25,8 @@ export interface ApiOptions {
 
 export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: ctx.log.child({ component: 'api' }),
+    // request lines would drown the log at API load; errors are still logged
+    loggerInstance: ctx.log.child({ component: 'api' }, { level: ctx.log.level === 'debug' || ctx.log.level === 'trace' ? ctx.log.level : 'warn' }),
     bodyLimit: 64 * 1024,
     trustProxy: false,
     ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),

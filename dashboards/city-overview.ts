@@ -15,7 +15,7 @@ import {
   TableCellDisplayMode,
   TableSortByFieldStateBuilder,
 } from '@grafana/grafana-foundation-sdk/common';
-import * as units from '@grafana/grafana-foundation-sdk/units';
+import { units } from './units.js';
 import { CATALOG } from '../catalog/index.js';
 import { describe, pantauDashboard, thresholdColors } from './dashboard.js';
 import { DATASOURCE, TIME_FILTER, and, ident, influxql, literal } from './influxql.js';
