@@ -70,12 +70,17 @@ describe('flood gauge alerts', () => {
   });
 
   it('needs the hysteresis margin: without it a slowly hovering level flaps', () => {
-    const engine = newEngine();
-    const device = manggarai({ hysteresisCm: 0 });
-    const hover = repeat([...Array(6).fill(845), ...Array(6).fill(855)], 2);
-    const changes = feed(engine, device, levels(800, 830, ...hover), T0);
+    const hover = levels(800, 830, ...repeat([...Array(6).fill(845), ...Array(6).fill(855)], 2));
+    const withMargin = feed(newEngine(), manggarai(), hover, T0);
+    const without = feed(newEngine(), manggarai({ hysteresisCm: 0 }), hover, T0);
 
-    expect(summary(changes).filter((s) => s.startsWith('de-escalated'))).toHaveLength(2);
+    expect(summary(withMargin)).toEqual(['opened flood_level waspada', 'escalated flood_level siaga']);
+    expect(summary(without)).toEqual([
+      'opened flood_level waspada',
+      'escalated flood_level siaga',
+      'de-escalated flood_level waspada',
+      'escalated flood_level siaga',
+    ]);
   });
 
   it('steps down and resolves only once the level has stayed clear for the clear time', () => {
@@ -175,7 +180,8 @@ describe('acknowledgement', () => {
     feed(engine, device, levels(800, 860), T0);
     engine.acknowledge('alert-1', 'op', T0 + 2 * MIN);
     const [down] = feed(engine, device, levels(830), T0 + 3 * MIN);
-    expect(down!.alert).toMatchObject({ type: undefined, severity: 'waspada', state: 'acknowledged' });
+    expect(down).toMatchObject({ type: 'de-escalated', previousSeverity: 'siaga' });
+    expect(down!.alert).toMatchObject({ severity: 'waspada', state: 'acknowledged', acknowledgedAt: T0 + 2 * MIN });
   });
 });
 
@@ -240,9 +246,19 @@ describe('silent devices', () => {
     engine.tick(T0 + H, registry);
     const back = T0 + H + 30 * S;
 
-    expect(feed(engine, station, pm(1), back)).toEqual([]);
-    expect(engine.tick(back + 2 * MIN, registry)).toEqual([]);
+    expect(feed(engine, station, pm(5), back)).toEqual([]); // back … back + 4 min
+    expect(engine.tick(back + 4 * MIN + 30 * S, registry)).toEqual([]);
     expect(summary(engine.tick(back + 5 * MIN, registry))).toEqual(['resolved silent warning']);
+  });
+
+  it('does not resolve while the device keeps dropping out', () => {
+    const engine = newEngine();
+    feed(engine, station, pm(10), T0);
+    const registry = [{ ...station, lastSeen: null }];
+    engine.tick(T0 + H, registry);
+    feed(engine, station, pm(1), T0 + H + 30 * S); // one reading, then silence again
+    expect(engine.tick(T0 + H + 30 * S + 5 * MIN, registry)).toEqual([]);
+    expect(engine.activeAlerts().map((a) => a.rule)).toEqual(['silent']);
   });
 });
 
