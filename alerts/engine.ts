@@ -15,7 +15,7 @@ import { KINDS, trafficLos, type Kind } from '../catalog/index.js';
 import {
   RULE_DEFAULTS,
   SEVERITY_RANK,
-  describe,
+  alertMessage,
   floodFinding,
   ispuFinding,
   ladder,
@@ -324,7 +324,7 @@ export class AlertEngine {
         severity: finding.severity,
         state: 'open',
         value: finding.value,
-        message: describe(device.kind, rule, finding.severity, finding.value),
+        message: alertMessage(device.kind, rule, finding.severity, finding.value),
         openedAt: at,
         acknowledgedAt: null,
         resolvedAt: null,
@@ -347,7 +347,7 @@ export class AlertEngine {
       const previousSeverity = alert.severity;
       alert.severity = finding.severity;
       alert.value = finding.value;
-      alert.message = describe(alert.kind, rule, finding.severity, finding.value);
+      alert.message = alertMessage(alert.kind, rule, finding.severity, finding.value);
       alert.state = 'open';
       alert.acknowledgedAt = null;
       tracked.belowSince = {};
@@ -371,7 +371,7 @@ export class AlertEngine {
     const previousSeverity = alert.severity;
     alert.severity = holding;
     alert.value = tracked.lastValue;
-    alert.message = describe(alert.kind, alert.rule, holding, tracked.lastValue);
+    alert.message = alertMessage(alert.kind, alert.rule, holding, tracked.lastValue);
     for (const severity of Object.keys(tracked.belowSince) as Severity[]) {
       if (SEVERITY_RANK[severity] > SEVERITY_RANK[holding]) delete tracked.belowSince[severity];
     }

@@ -1,6 +1,6 @@
 // The alert rules: what each one watches, its severities, its defaults and its words. Each rule is a pure
-// function from what was observed to a finding (a severity and a value) or null when its condition is clear;
-// the engine (engine.ts) turns findings into alerts that open, escalate, step down and resolve.
+// function from what was observed to a finding — the severity its condition is at (null when clear) and the value
+// an alert reports; the engine (engine.ts) turns findings into alerts that open, escalate, step down and resolve.
 import { z } from 'zod';
 import {
   FLOOD_ALERT_LEVELS,
@@ -29,7 +29,7 @@ export const SEVERITIES = ['waspada', 'siaga', 'awas', 'warning', 'critical'] as
 export const severitySchema = z.enum(SEVERITIES);
 export type Severity = z.infer<typeof severitySchema>;
 
-/** Comparable rank (also `device_state.severity` in catalog/derived.ts): 1 waspada/warning, 2 siaga, 3 awas/critical. */
+/** Comparable rank (also `device_state.severity`, catalog/derived.ts): 1 waspada/warning, 2 siaga, 3 awas/critical. */
 export const SEVERITY_RANK: Readonly<Record<Severity, number>> = {
   waspada: 1,
   warning: 1,
@@ -180,6 +180,7 @@ function isFloodLevel(severity: Severity | null): severity is FloodAlertLevel {
 export function floodFinding(waterLevelCm: number, config: RuleConfig, current: Severity | null): Finding {
   let level = floodLevel(waterLevelCm, config.flood);
   if (isFloodLevel(current) && FLOOD_LEVEL_ORDER[current] > FLOOD_LEVEL_ORDER[level]) {
+    // FLOOD_ALERT_LEVELS[i] has order i + 1: walk down from the alert's level to just above the raw level.
     for (let i = FLOOD_LEVEL_ORDER[current] - 1; i >= FLOOD_LEVEL_ORDER[level]; i--) {
       const held = FLOOD_ALERT_LEVELS[i]!;
       const from = config.flood[held];
@@ -313,7 +314,7 @@ function fieldWords(kind: Kind, field: string | undefined): { id: string; en: st
 }
 
 /** The alert's message in Indonesian, then English: "Siaga: tinggi muka air 790 cm / water level 790 cm". */
-export function describe(kind: Kind, rule: string, severity: Severity, value: number): string {
+export function alertMessage(kind: Kind, rule: string, severity: Severity, value: number): string {
   const family = ruleFamily(rule);
   const field = fieldWords(kind, rule.includes(':') ? rule.slice(rule.indexOf(':') + 1) : undefined);
   const v = round1(value);
@@ -338,8 +339,14 @@ export function describe(kind: Kind, rule: string, severity: Severity, value: nu
       return `Sensor tidak mengirim data selama ${d.id} / no readings for ${d.en}`;
     }
     case 'stuck':
-      return `Sensor macet: ${field.id} tetap ${v} ${field.unit} / sensor stuck: ${field.en.toLowerCase()} unchanged at ${v} ${field.unit}`;
+      return (
+        `Sensor macet: ${field.id} tetap ${v} ${field.unit} / ` +
+        `sensor stuck: ${field.en.toLowerCase()} unchanged at ${v} ${field.unit}`
+      );
     case 'spike':
-      return `Lonjakan tidak wajar: ${field.id} berubah ${v} ${field.unit}/menit / implausible jump: ${field.en.toLowerCase()} changed ${v} ${field.unit}/min`;
+      return (
+        `Lonjakan tidak wajar: ${field.id} berubah ${v} ${field.unit}/menit / ` +
+        `implausible jump: ${field.en.toLowerCase()} changed ${v} ${field.unit}/min`
+      );
   }
 }

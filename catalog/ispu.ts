@@ -10,7 +10,7 @@
 export const ISPU_POLLUTANTS = ['pm10', 'pm25', 'so2', 'co', 'o3', 'no2', 'hc'] as const;
 export type IspuPollutant = (typeof ISPU_POLLUTANTS)[number];
 
-/** ISPU values at the breakpoints: `ISPU_BREAKPOINTS[p][i]` is the concentration at which the index is `ISPU_LEVELS[i]`. */
+/** ISPU at the breakpoints: `ISPU_BREAKPOINTS[p][i]` is the concentration at which the index is `ISPU_LEVELS[i]`. */
 export const ISPU_LEVELS = [0, 50, 100, 200, 300, 500] as const;
 
 type Breakpoints = readonly [number, number, number, number, number, number];

@@ -102,7 +102,6 @@ export function tagMatchesVariable(tag: string, variable: string): string {
 /** Grafana's InfluxQL macros, kept in one place so tests substitute exactly these. */
 export const TIME_FILTER = '$timeFilter';
 export const INTERVAL = '$__interval';
-export const GROUP_BY_INTERVAL = `time(${INTERVAL})`;
 
 /** Joins conditions of a WHERE clause. */
 export function and(...conditions: readonly string[]): string {

@@ -1,5 +1,5 @@
 // The shapes of InfluxQL the dashboards use again and again, so each dashboard reads as what it shows.
-import { GROUP_BY_INTERVAL, TIME_FILTER, and, ident } from './influxql.js';
+import { INTERVAL, TIME_FILTER, and, ident } from './influxql.js';
 
 export type Fill = 'none' | 'null' | 'previous' | 'linear' | number;
 
@@ -9,16 +9,25 @@ export interface SelectSpec {
   from: string;
   /** Conditions besides `$timeFilter`, which every query carries. */
   where?: readonly string[];
-  /** Tags to group by; `time` adds `time($__interval)` first. */
-  groupBy?: ReadonlyArray<string | typeof BY_TIME>;
+  /** Tags to group by, and time buckets (`BY_TIME`, `byTime('1h')`). */
+  groupBy?: ReadonlyArray<string | TimeBucket>;
   fill?: Fill;
 }
 
-/** Marker for `GROUP BY time($__interval)`. */
-export const BY_TIME = Symbol('time($__interval)');
+export interface TimeBucket {
+  readonly every: string;
+}
+
+/** `GROUP BY time(1h)` — fixed buckets. */
+export function byTime(every: string): TimeBucket {
+  return { every };
+}
+
+/** `GROUP BY time($__interval)` — buckets as wide as Grafana makes one pixel of the panel. */
+export const BY_TIME: TimeBucket = byTime(INTERVAL);
 
 export function selectQuery(spec: SelectSpec): string {
-  const groupBy = (spec.groupBy ?? []).map((g) => (g === BY_TIME ? GROUP_BY_INTERVAL : ident(g)));
+  const groupBy = (spec.groupBy ?? []).map((g) => (typeof g === 'string' ? ident(g) : `time(${g.every})`));
   return (
     `SELECT ${spec.select} FROM ${ident(spec.from)} WHERE ${and(TIME_FILTER, ...(spec.where ?? []))}` +
     (groupBy.length ? ` GROUP BY ${groupBy.join(', ')}` : '') +

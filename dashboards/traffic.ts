@@ -16,7 +16,7 @@ import { describe, field, pantauDashboard, thresholdColors } from './dashboard.j
 import { DATASOURCE, influxql } from './influxql.js';
 import { INDEX_FIELDS, MEASUREMENT } from './measurements.js';
 import { lastValue, stat, timeSeries } from './panels.js';
-import { agg, selectQuery, seriesBy } from './queries.js';
+import { agg, byTime, selectQuery, seriesBy } from './queries.js';
 import { LOS_DISPLAY, losMappings, losThresholds, neutral } from './scales.js';
 import { suffix, unitOf, units } from './units.js';
 import { PLACE_FILTER, kindIs } from './variables.js';
@@ -140,8 +140,9 @@ export function traffic(): Dashboard {
               select: agg('sum', vehicleCount.name),
               from: READINGS,
               where: [PLACE_FILTER],
-              groupBy: ['device_id'],
-            }).replace(' GROUP BY ', ' GROUP BY time(1h), ') + ' fill(none)',
+              groupBy: [byTime('1h'), 'device_id'],
+              fill: 'none',
+            }),
           )
             .refId('A')
             .alias('$tag_device_id'),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AlertEngine, type AlertChange, type EngineDevice } from '../../alerts/engine.js';
+import { thresholdsSchema, type Kind } from '../../catalog/index.js';
 
 const S = 1000;
 const MIN = 60 * S;
@@ -461,5 +462,27 @@ describe('engine state', () => {
   it('refuses a reading given for another device', () => {
     const reading = { deviceId: 'other', kind: 'flood' as const, ts: T0, values: { waterLevel: 1 } };
     expect(() => newEngine().evaluate(manggarai(), reading, T0)).toThrow(/given for device/);
+  });
+});
+
+describe('device thresholds (what PATCH /devices accepts)', () => {
+  it.each([
+    ['flood', { siaga: 775, awas: 825, hysteresisCm: 5, silentAfterSeconds: 900 }],
+    ['traffic', { freeFlowSpeed: 40, capacity: 1200, losAlertAfterSeconds: 300 }],
+    ['air', { ispuAlertFrom: 151, maxRatePerMinute: { pm25: 300 } }],
+    ['air', {}],
+  ] as [Kind, object][])('accepts for %s: %j', (kind, thresholds) => {
+    expect(thresholdsSchema(kind).parse(thresholds)).toEqual(thresholds);
+  });
+
+  it.each([
+    ['flood', { waspada: 900, siaga: 850 }, 'flood levels out of order'],
+    ['flood', { freeFlowSpeed: 50 }, 'another kind’s setting'],
+    ['air', { maxRatePerMinute: { 'pm2.5': 300 } }, 'a rate for a field the kind does not have'],
+    ['air', { ispuAlertFrom: 600 }, 'an ISPU beyond the scale'],
+    ['traffic', { stuckAfterSeconds: 0 }, 'a zero stuck time'],
+    ['traffic', { silentAfterSeconds: '60' }, 'a number as a string'],
+  ] as [Kind, object, string][])('refuses for %s: %j (%s)', (kind, thresholds) => {
+    expect(thresholdsSchema(kind).safeParse(thresholds).success).toBe(false);
   });
 });

@@ -36,7 +36,7 @@ describe('ISPU (P.14/2020)', () => {
   });
 
   it.each(COLUMNS.flatMap((p) => TABLE.map((row, i) => [p, row[COLUMNS.indexOf(p) + 1]!, row[0], i] as const)))(
-    '%s at %d µg/m³ is ISPU %d',
+    '%s at %s µg/m³ is ISPU %s',
     (pollutant, concentration, expected) => {
       expect(subIndex(pollutant, concentration)).toBe(expected);
       expect(ispu({ [pollutant]: concentration })?.value).toBe(expected);

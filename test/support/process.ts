@@ -1,0 +1,60 @@
+// Pantau as a real child process (`tsx platform/main.ts`), for tests that kill it, stop it or restart it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { freePort } from './ports.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+
+export interface PlatformProcess {
+  child: ChildProcess;
+  httpUrl: string;
+  mqttUrl: string;
+  mqttPort: number;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export async function spawnPlatform(env: Record<string, string>, ports?: { http: number; mqtt: number }): Promise<PlatformProcess> {
+  const http = ports?.http ?? (await freePort());
+  const mqtt = ports?.mqtt ?? (await freePort());
+  const child = spawn(TSX, [join(ROOT, 'platform', 'main.ts')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PANTAU_HOST: '127.0.0.1',
+      PANTAU_HTTP_PORT: String(http),
+      PANTAU_MQTT_PORT: String(mqtt),
+      PANTAU_LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (chunk: Buffer) => {
+    out = (out + chunk.toString()).slice(-200_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const httpUrl = `http://127.0.0.1:${http}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`platform exited during start: ${out}`);
+    try {
+      const res = await fetch(`${httpUrl}/healthz`);
+      if (res.ok) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`platform did not start within 30 s: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, httpUrl, mqttUrl: `mqtt://127.0.0.1:${mqtt}`, mqttPort: mqtt, output: () => out, exited };
+}
