@@ -34,6 +34,8 @@ export interface Config {
   mqttMaxConnectionsPerIp: number;
   workerId: string;
   workers: number;
+  /** Benchmark baseline only: acknowledge before the spool fsync (no durability). Never in production. */
+  unsafeAckBeforeDurable: boolean;
 }
 
 export class ConfigError extends Error {
@@ -70,7 +72,7 @@ const KNOWN = new Set([
   'PANTAU_DEVICE_RATE_LIMIT', 'PANTAU_API_RATE_LIMIT', 'PANTAU_BROKER_URL', 'PANTAU_LOG_LEVEL',
   'PANTAU_SPOOL_MAX_BYTES', 'PANTAU_MAX_READING_AGE', 'PANTAU_WEBHOOK_URL', 'PANTAU_WEBHOOK_SECRET',
   'PANTAU_FLEET_FILE', 'PANTAU_CORS_ORIGINS', 'PANTAU_SHUTDOWN_TIMEOUT', 'PANTAU_MQTT_MAX_PACKET_BYTES',
-  'PANTAU_MQTT_MAX_CONNECTIONS_PER_IP', 'PANTAU_WORKER_ID', 'PANTAU_WORKERS',
+  'PANTAU_MQTT_MAX_CONNECTIONS_PER_IP', 'PANTAU_WORKER_ID', 'PANTAU_WORKERS', 'PANTAU_UNSAFE_ACK_BEFORE_DURABLE',
 ]);
 
 export function loadConfig(env: Env = process.env, argv: string[] = []): Config {
@@ -172,6 +174,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     mqttMaxConnectionsPerIp: count('PANTAU_MQTT_MAX_CONNECTIONS_PER_IP', 0),
     workerId: str('PANTAU_WORKER_ID') ?? `${hostname()}-${process.pid}`,
     workers,
+    unsafeAckBeforeDurable: str('PANTAU_UNSAFE_ACK_BEFORE_DURABLE') === '1',
   };
 }
 

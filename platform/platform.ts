@@ -53,6 +53,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   mkdirSync(config.dataDir, { recursive: true });
   const registry = new Registry(config.dataDir);
   const adminKey = await ensureAdminKey(registry, config.dataDir, config.adminKey, log);
+  if (config.unsafeAckBeforeDurable) log.warn('PANTAU_UNSAFE_ACK_BEFORE_DURABLE=1: acknowledgements do not wait for durability (benchmark baseline only)');
   if (config.fleetFile) await seedFleet(registry, config.fleetFile, log);
 
   const metrics = createMetrics();
@@ -118,7 +119,13 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       tls,
       maxPacketBytes: config.mqttMaxPacketBytes,
       maxConnectionsPerIp: config.mqttMaxConnectionsPerIp,
-      onTelemetry: (device, payload, qos) => ingest.accept(device, payload, qos),
+      onTelemetry: config.unsafeAckBeforeDurable
+        ? (device, payload, qos) => {
+            // benchmark baseline: the acknowledgement does not wait for the fsync
+            ingest.accept(device, Buffer.from(payload), qos).catch(() => undefined);
+            return Promise.resolve();
+          }
+        : (device, payload, qos) => ingest.accept(device, payload, qos),
       onAuthFailure: () => metrics.authFailures.inc(),
       onDenied: (action, deviceId, topic) => {
         metrics.aclDenials.inc({ action });

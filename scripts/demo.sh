@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# `npm run demo`: everything on one machine — installs what is missing, starts a private InfluxDB (unless one
+# answers at PANTAU_INFLUX_URL / 127.0.0.1:8086), the Pantau platform and the simulated Kaltim fleet, then
+# prints where to look. Ctrl-C stops all of it; data stays in .pantau-demo/ for the next run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DEMO="$ROOT/.pantau-demo"
+mkdir -p "$DEMO/data" "$DEMO/influxdb"
+
+bash scripts/ensure-deps.sh
+
+HTTP_PORT=${PANTAU_HTTP_PORT:-8080}
+MQTT_PORT=${PANTAU_MQTT_PORT:-1883}
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in "$HTTP_PORT" "$MQTT_PORT"; do
+  if port_busy "$p"; then
+    echo "pantau demo: port $p is already in use; stop what uses it or set PANTAU_HTTP_PORT / PANTAU_MQTT_PORT" >&2
+    exit 1
+  fi
+done
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo
+  echo "pantau demo: stopping…"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup INT TERM EXIT
+
+INFLUX_URL=${PANTAU_INFLUX_URL:-http://127.0.0.1:8086}
+if curl -fsS -o /dev/null "$INFLUX_URL/ping" 2>/dev/null; then
+  echo "pantau demo: using the InfluxDB at $INFLUX_URL"
+else
+  INFLUXD=$(command -v influxd || echo /usr/bin/influxd)
+  INFLUX_PORT=$(echo "$INFLUX_URL" | sed -E 's#.*:([0-9]+)/?$#\1#')
+  cat > "$DEMO/influxdb/influxdb.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:18088"
+[meta]
+  dir = "$DEMO/influxdb/meta"
+[data]
+  dir = "$DEMO/influxdb/data"
+  wal-dir = "$DEMO/influxdb/wal"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  bind-address = "127.0.0.1:$INFLUX_PORT"
+  log-enabled = false
+[logging]
+  level = "warn"
+CONF
+  echo "pantau demo: starting a private InfluxDB on $INFLUX_URL (data in .pantau-demo/influxdb)"
+  "$INFLUXD" -config "$DEMO/influxdb/influxdb.conf" > "$DEMO/influxdb.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do curl -fsS -o /dev/null "$INFLUX_URL/ping" 2>/dev/null && break; sleep 0.2; done
+  curl -fsS -o /dev/null "$INFLUX_URL/ping" || { echo "pantau demo: InfluxDB did not start; see .pantau-demo/influxdb.log" >&2; exit 1; }
+fi
+
+export PANTAU_INFLUX_URL="$INFLUX_URL"
+export PANTAU_DATA_DIR="${PANTAU_DATA_DIR:-$DEMO/data}"
+export PANTAU_HTTP_PORT="$HTTP_PORT" PANTAU_MQTT_PORT="$MQTT_PORT"
+echo "pantau demo: starting the platform (log: .pantau-demo/pantau.log)"
+node_modules/.bin/tsx platform/main.ts > "$DEMO/pantau.log" 2>&1 &
+pids+=($!)
+API="http://127.0.0.1:$HTTP_PORT"
+for _ in $(seq 1 150); do curl -fsS -o /dev/null "$API/readyz" 2>/dev/null && break; sleep 0.2; done
+curl -fsS -o /dev/null "$API/readyz" || { echo "pantau demo: the platform did not become ready; see .pantau-demo/pantau.log:" >&2; tail -20 "$DEMO/pantau.log" >&2; exit 1; }
+
+if [ -z "${PANTAU_ADMIN_KEY:-}" ]; then PANTAU_ADMIN_KEY=$(cat "$PANTAU_DATA_DIR/admin.key"); fi
+export PANTAU_ADMIN_KEY PANTAU_API_URL="$API" PANTAU_MQTT_URL="mqtt://127.0.0.1:$MQTT_PORT"
+
+cat <<BANNER
+
+  Pantau is running.
+    API         $API        (docs: $API/docs)
+    MQTT        mqtt://127.0.0.1:$MQTT_PORT
+    Admin key   $PANTAU_ADMIN_KEY
+                (stored in ${PANTAU_DATA_DIR}/admin.key)
+
+  Try:
+    curl -s -H "Authorization: Bearer $PANTAU_ADMIN_KEY" $API/api/v1/devices?kind=flood
+    curl -s -H "Authorization: Bearer $PANTAU_ADMIN_KEY" $API/api/v1/devices/smd-flood-01/latest
+    curl -s -H "Authorization: Bearer $PANTAU_ADMIN_KEY" "$API/api/v1/devices/smd-air-01/readings?from=-15m"
+
+  Starting the simulated Kaltim fleet (Ctrl-C stops everything)…
+
+BANNER
+
+node_modules/.bin/tsx devices/simulate.ts ${PANTAU_DEMO_SIMULATE_ARGS:---speed 60} &
+pids+=($!)
+wait "${pids[-1]}"
