@@ -47,7 +47,7 @@ describe('MQTT topic rules', () => {
     const a = await tp.register('air');
     const b = await tp.register('air');
     const client = await tp.connect(a.id, a.token);
-    const closed = new Promise((resolve) => client.once('close', resolve));
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     client.publish(`sensors/air/${b.id}/telemetry`, JSON.stringify({ pm25: 99 }), { qos: 1 });
     await closed;
     await tp.drained();
@@ -59,7 +59,7 @@ describe('MQTT topic rules', () => {
     const a = await tp.register('air');
     for (const topic of [`sensors/flood/${a.id}/telemetry`, 'alerts/air/x', `sensors/air/${a.id}/rejections`, '$SYS/x']) {
       const client = await tp.connect(a.id, a.token);
-      const closed = new Promise((resolve) => client.once('close', resolve));
+      const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
       client.publish(topic, JSON.stringify({ pm25: 1 }), { qos: 1 });
       await closed;
     }
@@ -82,7 +82,7 @@ describe('MQTT topic rules', () => {
     const a = await tp.register('flood');
     const client = await tp.connect(a.id, a.token);
     await client.publishAsync(`sensors/flood/${a.id}/telemetry`, JSON.stringify({ waterLevel: 100 }), { qos: 1 });
-    const closed = new Promise((resolve) => client.once('close', resolve));
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     expect((await tp.api('DELETE', `/api/v1/devices/${a.id}`)).status).toBe(204);
     await closed;
     expect((await connectError(a.id, a.token)).code).toBe(4);
@@ -94,7 +94,7 @@ describe('MQTT topic rules', () => {
   it('a rotated token stops working at once; the new one works', async () => {
     const a = await tp.register('traffic');
     const client = await tp.connect(a.id, a.token);
-    const closed = new Promise((resolve) => client.once('close', resolve));
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     const rotated = await tp.api('POST', `/api/v1/devices/${a.id}/token`);
     expect(rotated.status).toBe(200);
     await closed;

@@ -208,8 +208,8 @@ describe('the spool under damage and pressure', () => {
       const body = (await res.json()) as { items: Array<{ reason: string; detail: string }> };
       return body.items.length > 0 ? body.items : null;
     });
-    expect(rejections[0]!.reason).toBe('storage_refused');
-    expect(rejections[0]!.detail).toMatch(/field type conflict/);
+    expect(rejections![0]!.reason).toBe('storage_refused');
+    expect(rejections![0]!.detail).toMatch(/field type conflict/);
     p.child.kill('SIGTERM');
     await p.exited;
   }, 60_000);

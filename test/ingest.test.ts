@@ -106,8 +106,8 @@ describe('rejections', () => {
       const seen = notices.length;
       await client.publishAsync(topic(), payload, { qos: 1 });
       const notice = await eventually(() => notices.slice(seen).find((n) => n.payload.reason === reason));
-      expect(notice.payload.detail).toContain(hint);
-      expect(Date.parse(notice.payload.ts)).toBeGreaterThan(Date.now() - 60_000);
+      expect(notice!.payload.detail).toContain(hint);
+      expect(Date.parse(notice!.payload.ts)).toBeGreaterThan(Date.now() - 60_000);
       expect(await metricValue('pantau_ingest_rejected_total', `reason="${reason}"`)).toBe(before + 1);
       await tp.drained();
       const listed = await tp.api('GET', `/api/v1/devices/${dev.id}/rejections?limit=1`);

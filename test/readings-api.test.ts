@@ -78,7 +78,7 @@ describe('raw readings', () => {
     let url: string | undefined = `/api/v1/devices/${dev.id}/readings?${range}&limit=37`;
     let pages = 0;
     while (url) {
-      const res = await tp.api('GET', url);
+      const res: { status: number; body: any } = await tp.api("GET", url);
       expect(res.status).toBe(200);
       expect(res.body.points.length).toBeLessThanOrEqual(37);
       seen.push(...res.body.points.map((p: { ts: string }) => Date.parse(p.ts)));
