@@ -12,7 +12,20 @@ import {
 import { ConflictError, NotFoundError, toApiDevice } from '../registry/registry.js';
 import { actorOf } from './auth.js';
 import type { ApiContext } from './context.js';
-import { HttpProblem, ProblemSchema, notFound } from './problem.js';
+import { HttpProblem, ProblemSchema, badRequest, notFound } from './problem.js';
+import { thresholdsSchema } from '../catalog/thresholds.js';
+import type { Kind } from '../catalog/index.js';
+
+/** Thresholds are checked against the device kind's own schema (flood levels, road capacity, rule overrides). */
+function checkThresholds(kind: Kind, thresholds: unknown): void {
+  if (thresholds === undefined || thresholds === null) return;
+  const result = thresholdsSchema(kind).safeParse(thresholds);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const path = ['thresholds', ...issue.path.map(String)].join('.');
+    throw badRequest(`body.${path}: ${issue.message}`);
+  }
+}
 
 const IdParams = z.object({ id: DeviceIdSchema });
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
@@ -57,6 +70,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         response: { 201: z.object({ device: DeviceSchema, token: z.string() }), 409: ProblemSchema, ...errors },
       },
     }, async (request, reply) => {
+      checkThresholds(request.body.kind, request.body.thresholds);
       try {
         const { device, token } = await registry.createDevice(request.body, actorOf(request));
         return reply.code(201).header('location', `/api/v1/devices/${device.id}`).send({ device: toApiDevice(device), token });
@@ -76,6 +90,9 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         response: { 200: DeviceSchema, ...errors },
       },
     }, async (request) => {
+      const current = registry.device(request.params.id);
+      if (!current) throw notFound(`device ${request.params.id} does not exist`);
+      checkThresholds(current.kind, request.body.thresholds);
       try {
         return toApiDevice(registry.updateDevice(request.params.id, request.body, actorOf(request)));
       } catch (err) {

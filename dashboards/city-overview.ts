@@ -30,6 +30,7 @@ import { MERGE, organize, stat, table } from './panels.js';
 import {
   DEVICE_STATES,
   OFFLINE_COLOR,
+  bilingual,
   deviceStateMappings,
   deviceStateThresholds,
   floodLevelMappings,
@@ -228,9 +229,9 @@ export function cityOverview(): Dashboard {
   // --- the map and the devices that need a visit ---
   grid.add(sensorMap(), 16, 18).add(
     table({
-      title: 'Perangkat luring',
+      title: 'Daftar perangkat luring',
       description: describe(
-        'Offline devices',
+        'Offline devices list',
         'Devices whose latest state is offline or never seen, with their place (measurement device_state).',
       ),
     })
@@ -326,7 +327,7 @@ export function cityOverview(): Dashboard {
 }
 
 function sensorMap(): GeomapPanelBuilder {
-  const legend = DEVICE_STATES.map((s) => `${s.id} (${s.en})`).join(', ');
+  const legend = DEVICE_STATES.map((s) => bilingual(s)).join(', ');
   return new GeomapPanelBuilder()
     .title('Peta sensor')
     .description(
@@ -365,7 +366,7 @@ function sensorMap(): GeomapPanelBuilder {
     ])
     .tooltip(new TooltipOptionsBuilder().mode(TooltipMode.Details))
     .overrideByName(STATE_FIELD, [
-      { id: 'displayName', value: 'Status' },
+      { id: 'displayName', value: 'Keadaan (state)' },
       { id: 'color', value: { mode: FieldColorModeId.Thresholds } },
       { id: 'thresholds', value: deviceStateThresholds().build() },
       { id: 'mappings', value: deviceStateMappings() },

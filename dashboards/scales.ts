@@ -174,7 +174,7 @@ export function deviceStateMappings(): ValueMapping[] {
     {
       type: MappingType.ValueToText,
       options: Object.fromEntries(
-        DEVICE_STATES.map((s, index) => [String(s.value), { text: `${s.id} (${s.en})`, color: s.color, index }]),
+        DEVICE_STATES.map((s, index) => [String(s.value), { text: bilingual(s), color: s.color, index }]),
       ),
     },
   ];
@@ -183,7 +183,7 @@ export function deviceStateMappings(): ValueMapping[] {
 // --- helpers ----------------------------------------------------------------------------------------------------
 
 export function bilingual(label: { readonly id: string; readonly en: string }): string {
-  return label.id === label.en ? label.id : `${label.id} (${label.en.toLowerCase()})`;
+  return label.id.toLowerCase() === label.en.toLowerCase() ? label.id : `${label.id} (${label.en.toLowerCase()})`;
 }
 
 /** Plain thresholds: one colour below `value`, another from it. */

@@ -6,7 +6,15 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi } from '../api/app.js';
-import { computeIndices } from '../api/indices.js';
+import { computeIndices, type Indices } from '../api/indices.js';
+import { alertsPlugin } from '../api/alerts.js';
+import { StreamHub, streamPlugin } from '../api/stream.js';
+import { summaryPlugin } from '../api/summary.js';
+import { AlertService, formatAlert } from '../alerts/service.js';
+import { AlertStore } from '../alerts/store.js';
+import { WebhookSender } from '../alerts/webhook.js';
+import { floodLevel, type FloodThresholds } from '../catalog/flood-levels.js';
+import { trafficLos, type TrafficThresholds } from '../catalog/traffic-los.js';
 import { LatestReadings } from '../api/latest-cache.js';
 import { Broker } from '../broker/broker.js';
 import { DEVICE_STATE_INTERVAL_MS, INDICES_INTERVAL_MS, PLATFORM_INTERVAL_MS, isKind } from '../catalog/index.js';
@@ -15,7 +23,7 @@ import { describeLine } from '../influx/line-protocol.js';
 import { Ingest } from '../ingest/ingest.js';
 import { InfluxWriter } from '../ingest/influx-writer.js';
 import { Spool } from '../ingest/spool.js';
-import { Registry } from '../registry/registry.js';
+import { Registry, type DeviceRecord } from '../registry/registry.js';
 import { ensureAdminKey } from './admin-key.js';
 import type { Config } from './config.js';
 import { deviceStateLine, indicesLine, platformLine } from './derived-points.js';
@@ -35,6 +43,8 @@ export interface Platform {
   metrics: Metrics;
   influx: InfluxClient;
   latest: LatestReadings;
+  alerts: AlertService;
+  hub: StreamHub;
   adminKey: string | undefined;
   httpUrl: string;
   mqttUrl: string | undefined;
@@ -93,16 +103,51 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   writer.start();
 
   const latest = new LatestReadings();
+  // a device's state point for the city map: status, location and its worst active alert
+  const stateLine = (d: DeviceRecord, at = Date.now()) => deviceStateLine(d, alerts.severity(d.id), ingest.uniqueTs(`${d.id}\u0000state`, at));
+  const hub = new StreamHub();
+  const alertStore = new AlertStore(registry.db);
+  const webhook = config.webhookUrl && config.webhookSecret
+    ? new WebhookSender({ url: config.webhookUrl, secret: config.webhookSecret, log: log.child({ component: 'webhook' }) })
+    : undefined;
+  let publishAlert: ((topic: string, payload: string, options: { qos: 0 | 1; retain: boolean }) => void) | undefined;
+  const alerts = new AlertService(registry, alertStore, {
+    writeLines: (lines) => ingest.writeLines(lines),
+    uniqueTs: (stream, at) => ingest.uniqueTs(stream, at),
+    publish: (topic, payload, options) => publishAlert?.(topic, payload, options),
+    stream: (seq, change) => hub.alert(seq, change.alert.kind, change.alert.deviceId, { type: change.type, alert: formatAlert(change.alert) }),
+    webhook,
+    onChange: (change) => {
+      metrics.alertChanges.inc({ change: change.type });
+      const d = registry.device(change.alert.deviceId);
+      if (d) void ingest.writeLines([stateLine(d)]).catch(() => undefined);
+    },
+  }, log.child({ component: 'alerts' }));
+  // ISPU needs 24 h of history (a query); flood level and LOS come from the newest reading alone
+  const ispuCache = new Map<string, Indices['ispu']>();
+  const currentIndices = (deviceId: string): Indices | undefined => {
+    const d = registry.device(deviceId);
+    const r = latest.get(deviceId);
+    if (!d) return undefined;
+    if (d.kind === 'air') return ispuCache.has(deviceId) ? { ispu: ispuCache.get(deviceId) ?? null } : undefined;
+    if (!r) return undefined;
+    if (d.kind === 'flood') return r.values.waterLevel === undefined ? undefined : { alertLevel: floodLevel(r.values.waterLevel, d.thresholds as FloodThresholds | null) };
+    const los = trafficLos(r.values, d.thresholds as TrafficThresholds | null);
+    return los ? { los: los.los } : undefined;
+  };
   ingest.on('readings', (readings: Array<{ deviceId: string; kind: never; ts: number; values: Record<string, number> }>) => {
     const last = readings[readings.length - 1]!;
     let newest = last;
     for (const r of readings) if (r.ts > newest.ts) newest = r;
     latest.update(newest);
     registry.touch(last.deviceId, Date.now());
+    for (const r of readings) hub.reading(r.kind, r.deviceId, { deviceId: r.deviceId, kind: r.kind, ts: new Date(r.ts).toISOString(), values: r.values });
+    alerts.onReadings(readings);
   });
   registry.on('device-removed', (id: string) => {
     latest.forget(id);
     ingest.forgetDevice(id);
+    alerts.forget(id);
   });
 
   let broker: Broker | undefined;
@@ -134,6 +179,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       onConnectionsChanged: (n) => metrics.connections.set(n),
     });
     const b = broker;
+    publishAlert = (topic, payload, options) => b.publish(topic, payload, options);
     ingest.on('rejection', (r: { deviceId: string; kind: never; ts: number; reason: string; detail: string }) =>
       b.publishRejection(r.kind, r.deviceId, { reason: r.reason, detail: r.detail, ts: new Date(r.ts).toISOString() }),
     );
@@ -169,7 +215,26 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         },
       },
     },
-    { https: tls },
+    {
+      https: tls,
+      plugins: [
+        alertsPlugin({
+          list: (filter) => alertStore.list(filter),
+          get: (id) => alertStore.get(id),
+          acknowledge: (id, actor) => alerts.acknowledge(id, actor),
+        }),
+        streamPlugin(hub, {
+          alertEventsAfter: (seq) =>
+            alertStore.eventsAfter(seq).map((e) => ({
+              seq: e.seq,
+              kind: e.change.alert.kind,
+              deviceId: e.change.alert.deviceId,
+              data: { type: e.change.type, alert: formatAlert(e.change.alert) },
+            })),
+        }),
+        summaryPlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
+      ] as never,
+    },
   );
 
   // periodic work: gauges, registry status, derived points
@@ -193,6 +258,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     metrics.spoolOldest.set(s.spool.oldestAgeSeconds);
   });
   every(5000, () => registry.flushStatus());
+  every(config.alertTickMs, () => alerts.tick());
+  every(config.sseHeartbeatMs, () => hub.heartbeat());
   every(PLATFORM_INTERVAL_MS, async () => {
     const s = stateOf();
     const readings = await sumCounter(metrics.readings);
@@ -215,14 +282,13 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     lastReadings = readings;
     lastRejections = rejections;
   });
-  const severityOf = new Map<string, number>();
   const writeDeviceStates = async () => {
     const now = Date.now();
-    await ingest.writeLines(registry.listDevices().map((d) => deviceStateLine(d, severityOf.get(d.id) ?? 0, ingest.uniqueTs(`${d.id}\u0000state`, now))));
+    await ingest.writeLines(registry.listDevices().map((d) => stateLine(d, now)));
   };
   every(DEVICE_STATE_INTERVAL_MS, writeDeviceStates);
-  registry.on('status', (d) => void ingest.writeLines([deviceStateLine(d, severityOf.get(d.id) ?? 0, ingest.uniqueTs(`${d.id}\u0000state`, Date.now()))]).catch(() => undefined));
-  registry.on('device-changed', (d) => void ingest.writeLines([deviceStateLine(d, severityOf.get(d.id) ?? 0, ingest.uniqueTs(`${d.id}\u0000state`, Date.now()))]).catch(() => undefined));
+  registry.on('status', (d) => void ingest.writeLines([stateLine(d)]).catch(() => undefined));
+  registry.on('device-changed', (d) => void ingest.writeLines([stateLine(d)]).catch(() => undefined));
   every(INDICES_INTERVAL_MS, async () => {
     const now = Date.now();
     const lines: string[] = [];
@@ -230,6 +296,10 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       const reading = latest.get(d.id);
       if (!reading || now - reading.ts > 3_600_000) continue;
       const indices = await computeIndices(influx, d, reading.values, now);
+      if (d.kind === 'air') {
+        ispuCache.set(d.id, indices.ispu ?? null);
+        alerts.onIspu(d, indices.ispu?.value ?? null);
+      }
       const extra: Record<string, number> = {};
       if (d.kind === 'traffic' && reading.values.vehicleCount !== undefined) {
         extra.flow_per_hour = (reading.values.vehicleCount * 3600) / (reading.values.intervalSeconds ?? 60);
@@ -251,18 +321,21 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
 
   let stopping: Promise<void> | undefined;
   const platform: Platform = {
-    config, log, registry, ingest, spool, writer, broker, api, metrics, influx, latest, adminKey, httpUrl, mqttUrl,
+    config, log, registry, ingest, spool, writer, broker, api, metrics, influx, latest, alerts, hub, adminKey, httpUrl, mqttUrl,
     stop() {
       stopping ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;
         log.info('stopping: no new connections; flushing the spool');
         for (const t of timers) clearInterval(t);
         await broker?.stopAccepting();
+        hub.closeAll();
         const apiClosed = api.close();
         await broker?.close();
         await spool.close().catch((err) => log.error({ err }, 'spool close failed'));
         await writer.stop(Math.max(0, deadline - Date.now() - 200));
         await Promise.race([apiClosed, new Promise((r) => setTimeout(r, 1000))]);
+        alerts.saveNow();
+        await webhook?.close();
         registry.close();
         const left = spool.pendingBytes;
         log.info({ spoolBytesLeft: left }, left > 0 ? 'stopped; the rest of the spool is written after the next start' : 'stopped; spool empty');

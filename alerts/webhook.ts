@@ -1,0 +1,99 @@
+// Alert changes POSTed to PANTAU_WEBHOOK_URL, for city systems (sirens, SMS gateways, BPBD dispatch).
+// Each delivery is signed: `X-Pantau-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` with
+// `X-Pantau-Timestamp` (ms), so a receiver can check origin and reject replays. Failed deliveries are retried with
+// exponential backoff and jitter, in order, up to `maxAttempts`; the queue is bounded and drops are logged.
+import { createHmac } from 'node:crypto';
+import type { Logger } from 'pino';
+
+export interface WebhookOptions {
+  url: string;
+  secret: string;
+  log: Logger;
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  maxQueue?: number;
+  timeoutMs?: number;
+}
+
+export function signature(secret: string, timestamp: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+export class WebhookSender {
+  private readonly queue: string[] = [];
+  private sending = false;
+  private closed = false;
+  private wake: (() => void) | null = null;
+  delivered = 0;
+  failed = 0;
+
+  constructor(private readonly options: WebhookOptions) {}
+
+  send(payload: unknown): void {
+    if (this.closed) return;
+    if (this.queue.length >= (this.options.maxQueue ?? 10_000)) {
+      this.failed++;
+      this.options.log.error({ url: this.options.url }, 'webhook queue full; an alert change was not delivered');
+      return;
+    }
+    this.queue.push(JSON.stringify(payload));
+    if (!this.sending) void this.pump();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake?.();
+  }
+
+  private async pump(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.queue.length > 0 && !this.closed) {
+        const body = this.queue[0]!;
+        const ok = await this.deliver(body);
+        this.queue.shift();
+        if (ok) this.delivered++;
+        else this.failed++;
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  private async deliver(body: string): Promise<boolean> {
+    const { url, secret, log } = this.options;
+    const maxAttempts = this.options.maxAttempts ?? 8;
+    const base = this.options.baseDelayMs ?? 500;
+    for (let attempt = 1; attempt <= maxAttempts && !this.closed; attempt++) {
+      const timestamp = String(Date.now());
+      try {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': 'pantau-webhook/1',
+            'x-pantau-timestamp': timestamp,
+            'x-pantau-signature': signature(secret, timestamp, body),
+          },
+          body,
+          signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000),
+        });
+        await res.body?.cancel();
+        if (res.ok) return true;
+        log.warn({ url, status: res.status, attempt }, 'webhook refused an alert change; retrying');
+      } catch (err) {
+        log.warn({ url, err: (err as Error).message, attempt }, 'webhook unreachable; retrying');
+      }
+      const delay = Math.min(60_000, base * 2 ** (attempt - 1));
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay / 2 + Math.random() * (delay / 2));
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    log.error({ url, attempts: maxAttempts }, 'webhook delivery abandoned after all retries');
+    return false;
+  }
+}

@@ -1,0 +1,69 @@
+// Alerts (SPEC §5): list with filters, and acknowledgement by an operator.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { ALERT_STATES, type Alert } from '../alerts/engine.js';
+import { SEVERITIES } from '../alerts/rules.js';
+import { formatAlert } from '../alerts/service.js';
+import type { AlertFilter } from '../alerts/store.js';
+import { DeviceIdSchema, KindSchema } from '../registry/device.js';
+import { actorOf } from './auth.js';
+import { HttpProblem, notFound, ProblemSchema } from './problem.js';
+
+export const AlertSchema = z
+  .object({
+    id: z.string(),
+    deviceId: z.string(),
+    kind: KindSchema,
+    rule: z.string(),
+    severity: z.enum(SEVERITIES),
+    state: z.enum(ALERT_STATES),
+    value: z.number(),
+    message: z.string(),
+    openedAt: z.string(),
+    acknowledgedAt: z.string().nullable(),
+    resolvedAt: z.string().nullable(),
+  })
+  .meta({ id: 'Alert' });
+
+export interface AlertsBackend {
+  list(filter: AlertFilter): Alert[];
+  get(id: string): Alert | undefined;
+  acknowledge(id: string, actor: string): Alert | null;
+}
+
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
+
+export function alertsPlugin(backend: AlertsBackend): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get('/api/v1/alerts', {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['alerts'],
+        summary: 'Alerts, newest first',
+        querystring: z.strictObject({
+          state: z.enum(ALERT_STATES).optional(),
+          kind: KindSchema.optional(),
+          deviceId: DeviceIdSchema.optional(),
+          limit: z.coerce.number().int().min(1).max(1000).optional(),
+        }),
+        response: { 200: z.object({ items: z.array(AlertSchema) }), ...errors },
+      },
+    }, async (request) => ({ items: backend.list(request.query).map(formatAlert) }));
+
+    app.post('/api/v1/alerts/:id/ack', {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['alerts'],
+        summary: 'Acknowledge an open alert',
+        params: z.object({ id: z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, 'not an alert id') }),
+        response: { 200: AlertSchema, 409: ProblemSchema, ...errors },
+      },
+    }, async (request) => {
+      const existing = backend.get(request.params.id);
+      if (!existing) throw notFound(`alert ${request.params.id} does not exist`);
+      const acked = backend.acknowledge(request.params.id, actorOf(request));
+      if (!acked) throw new HttpProblem(409, `alert ${existing.id} is ${existing.state}; only an open alert can be acknowledged`, 'conflict');
+      return formatAlert(acked);
+    });
+  };
+}
