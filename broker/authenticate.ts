@@ -5,6 +5,12 @@ import type { Registry } from '../registry/registry.js';
 
 export const BAD_CREDENTIALS = 4;
 
+/**
+ * City systems (sirens, dispatch consoles) log in with username `pantau-api-key` and an API key as password;
+ * they may only subscribe to `alerts/#` — never publish.
+ */
+export const API_KEY_USERNAME = 'pantau-api-key';
+
 export function makeAuthenticate(registry: Registry, onFailure: (reason: string, username: string | undefined) => void) {
   return function authenticate(
     client: Client,
@@ -18,6 +24,17 @@ export function makeAuthenticate(registry: Registry, onFailure: (reason: string,
       done(err, false);
     };
     if (!username || !password || password.length === 0 || password.length > 512) return refuse('missing credentials');
+    if (username === API_KEY_USERNAME) {
+      registry.authenticateKey(password.toString('utf8')).then(
+        (principal) => {
+          if (!principal) return refuse('unknown API key');
+          (client as PantauClient).apiKeyId = principal.keyId;
+          done(null, true);
+        },
+        () => refuse('authentication error'),
+      );
+      return;
+    }
     registry.authenticateDevice(username, password.toString('utf8')).then(
       (device) => {
         if (!device) return refuse('unknown device or wrong token');
@@ -30,4 +47,4 @@ export function makeAuthenticate(registry: Registry, onFailure: (reason: string,
 }
 
 /** An aedes client once authenticated: which device it is. */
-export type PantauClient = Client & { deviceId?: string };
+export type PantauClient = Client & { deviceId?: string; apiKeyId?: string };

@@ -50,6 +50,9 @@ export function makeAuthorizePublish(options: AuthorizeOptions): AuthorizePublis
 
 export function makeAuthorizeSubscribe(options: Pick<AuthorizeOptions, 'registry' | 'onDenied'>): AuthorizeSubscribeHandler {
   return function authorizeSubscribe(client: Client | null, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void) {
+    if ((client as PantauClient | null)?.apiKeyId && /^alerts\/(#|[a-z]+\/(#|\+|[a-z0-9-]+))$/.test(sub.topic)) {
+      return done(null, sub);
+    }
     const deviceId = (client as PantauClient | null)?.deviceId;
     const device = deviceId ? options.registry.device(deviceId) : undefined;
     const topic = parseDeviceTopic(sub.topic);

@@ -27,6 +27,16 @@ const INDICES = MEASUREMENT.indices;
 const ISPU = INDEX_FIELDS.air;
 const AIR_INDICES = [PLACE_FILTER, kindIs(READINGS)];
 
+/** Columns of the station table, in order, with their Indonesian headers. */
+const STATION_COLUMNS = {
+  device_id: 'Stasiun',
+  city: 'Kota',
+  district: 'Kecamatan',
+  [ISPU.ispu]: 'ISPU',
+  [ISPU.category]: 'Kategori',
+  [ISPU.dominant]: 'Polutan dominan',
+} as const;
+
 const CATEGORY_LEGEND = ISPU_CATEGORIES.map(
   (c) => `${bilingual(c.label)} ${Number.isFinite(c.to) ? `${c.from}–${c.to}` : `from ${c.from}`}`,
 ).join(', ');
@@ -101,18 +111,12 @@ export function airQuality(): Dashboard {
         .withTransformation(
           organize({
             exclude: ['Time'],
-            rename: {
-              device_id: 'Stasiun',
-              city: 'Kota',
-              district: 'Kecamatan',
-              [ISPU.ispu]: 'ISPU',
-              [ISPU.category]: 'Kategori',
-              [ISPU.dominant]: 'Polutan dominan',
-            },
-            order: ['device_id', 'city', 'district', ISPU.ispu, ISPU.category, ISPU.dominant],
+            rename: STATION_COLUMNS,
+            order: Object.keys(STATION_COLUMNS),
           }),
         )
-        .overrideByName(ISPU.ispu, [
+        // Overrides see the columns by their new names.
+        .overrideByName(STATION_COLUMNS[ISPU.ispu], [
           { id: 'custom.cellOptions', value: { type: TableCellDisplayMode.ColorBackground } },
           { id: 'thresholds', value: ispuThresholds().build() },
           { id: 'color', value: { mode: 'thresholds' } },

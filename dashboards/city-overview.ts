@@ -40,6 +40,7 @@ import {
   losMappings,
   losThresholds,
   neutral,
+  severityMappings,
   twoStep,
 } from './scales.js';
 import { DEVICE_FILTER, PLACE_FILTER, kindIs } from './variables.js';
@@ -50,6 +51,18 @@ export const UID = 'pantau-city-overview';
 export const ALERT_LOOKBACK = '7d';
 
 const STATE_FIELD = 'state';
+
+/** Columns of the active alerts table, in order, with their Indonesian headers. */
+const ALERT_COLUMNS = {
+  Time: 'Sejak (since)',
+  severity: 'Tingkat',
+  state: 'Status',
+  device_id: 'Perangkat',
+  kind: 'Jenis',
+  rule: 'Aturan',
+  value: 'Nilai',
+  message: 'Pesan',
+} as const;
 
 /** Latest point of every device: `(severity + 1) × online` gives 0 offline, 1 normal … 4 awas. */
 const deviceStateQuery = `
@@ -289,34 +302,15 @@ export function cityOverview(): Dashboard {
       .withTransformation(MERGE)
       .withTransformation(
         organize({
-          rename: {
-            Time: 'Sejak (since)',
-            device_id: 'Perangkat',
-            kind: 'Jenis',
-            rule: 'Aturan',
-            state: 'Status',
-            severity: 'Tingkat',
-            value: 'Nilai',
-            message: 'Pesan',
-          },
-          order: ['Time', 'severity', 'state', 'device_id', 'kind', 'rule', 'value', 'message'],
+          rename: ALERT_COLUMNS,
+          order: Object.keys(ALERT_COLUMNS),
         }),
       )
-      .sortBy([new TableSortByFieldStateBuilder().displayName('Sejak (since)').desc(true)])
-      .overrideByName('severity', [
+      // Overrides and sorting see the columns by their new names.
+      .sortBy([new TableSortByFieldStateBuilder().displayName(ALERT_COLUMNS.Time).desc(true)])
+      .overrideByName(ALERT_COLUMNS.severity, [
         { id: 'custom.cellOptions', value: { type: TableCellDisplayMode.ColorText } },
-        {
-          id: 'mappings',
-          value: [
-            {
-              type: 'value',
-              options: {
-                warning: { text: 'Peringatan (warning)', color: 'orange', index: 0 },
-                critical: { text: 'Kritis (critical)', color: 'red', index: 1 },
-              },
-            },
-          ],
-        },
+        { id: 'mappings', value: severityMappings() },
       ])
       .noValue('Tidak ada peringatan aktif (no active alerts)'),
     24,

@@ -127,14 +127,14 @@ export function platform(): Dashboard {
         {
           title: 'Antrean spool',
           description: describe(
-            'Spool depth',
-            'Acknowledged readings on disk waiting to be written to InfluxDB (spool_records); 0 when InfluxDB ' +
-              'keeps up.',
+            'Spool size',
+            'Acknowledged readings on disk waiting to be written to InfluxDB, in bytes (spool_bytes); 0 when ' +
+              'InfluxDB keeps up.',
           ),
         },
-        units.Short,
+        units.BytesIEC,
       )
-        .withTarget(influxql(acrossInstances('sum', P.spoolRecords)).refId('A'))
+        .withTarget(influxql(acrossInstances('sum', P.spoolBytes)).refId('A'))
         .thresholds(twoStep('green', 1, 'orange')),
       4,
       4,

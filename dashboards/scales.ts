@@ -21,6 +21,7 @@ import {
   type IspuPollutant,
 } from '../catalog/ispu.js';
 import { LOS_GRADES, LOS_ORDER, type Los } from '../catalog/traffic-los.js';
+import { SEVERITIES, SEVERITY_RANK, type Severity } from '../alerts/rules.js';
 
 export const OFFLINE_COLOR = '#8e8e8e';
 
@@ -175,6 +176,31 @@ export function deviceStateMappings(): ValueMapping[] {
       type: MappingType.ValueToText,
       options: Object.fromEntries(
         DEVICE_STATES.map((s, index) => [String(s.value), { text: bilingual(s), color: s.color, index }]),
+      ),
+    },
+  ];
+}
+
+// --- alert severities -------------------------------------------------------------------------------------------
+
+const SEVERITY_LABELS: Readonly<Record<Severity, { readonly id: string; readonly en: string }>> = {
+  waspada: FLOOD_LEVEL_LABELS.waspada,
+  siaga: FLOOD_LEVEL_LABELS.siaga,
+  awas: FLOOD_LEVEL_LABELS.awas,
+  warning: { id: 'Peringatan', en: 'warning' },
+  critical: { id: 'Kritis', en: 'critical' },
+};
+
+/** An alert's `severity` tag → its name in the colour of the device state it gives (rank 1 yellow … 3 red). */
+export function severityMappings(): ValueMapping[] {
+  return [
+    {
+      type: MappingType.ValueToText,
+      options: Object.fromEntries(
+        SEVERITIES.map((severity, index) => [
+          severity,
+          { text: bilingual(SEVERITY_LABELS[severity]), color: DEVICE_STATES[SEVERITY_RANK[severity] + 1]!.color, index },
+        ]),
       ),
     },
   ];

@@ -76,6 +76,7 @@ export class FileStore implements IStore {
       return this;
     }
     this.packets.set(id, packet);
+    this.maybeCompact();
     cb();
     return this;
   }
@@ -101,6 +102,7 @@ export class FileStore implements IStore {
       return this;
     }
     this.packets.delete(id);
+    this.maybeCompact();
     cb(undefined, stored);
     return this;
   }
@@ -149,8 +151,17 @@ export class FileStore implements IStore {
     writeSync(this.fd, encode(line) + '\n');
     if (this.fsyncEach) fsyncSync(this.fd);
     this.linesInLog++;
-    // Mostly puts followed by their dels: rewrite once the log is mostly dead lines.
-    if (this.linesInLog > 2000 && this.linesInLog > 4 * this.packets.size + 1000) this.compact();
+  }
+
+  /** Mostly puts followed by their dels: rewrite once the log is mostly dead lines (after the map is current). */
+  private maybeCompact(): void {
+    if (this.linesInLog <= 2000 || this.linesInLog <= 4 * this.packets.size + 1000) return;
+    try {
+      this.compact();
+    } catch {
+      // Compaction only saves space; the log itself is complete. Try again after the next batch of writes.
+      this.linesInLog = this.packets.size;
+    }
   }
 
   private load(): number {
