@@ -25,6 +25,8 @@ export interface BrokerOptions {
   wsPort?: number;
   tls?: { cert: Buffer; key: Buffer };
   maxPacketBytes?: number;
+  /** Keepalive a client may ask for, in seconds; 0 (never time out) and more are refused. 0 here = any. */
+  maxKeepaliveSeconds?: number;
   /** Connections allowed per client IP (0 = unlimited). */
   maxConnectionsPerIp?: number;
   onTelemetry: TelemetryHandler;
@@ -69,6 +71,8 @@ export class Broker {
       maxClientsIdLength: 128,
       // generous: a slow network should not disconnect a device whose publishes wait for the spool
       drainTimeout: 30_000,
+      // a connection that never pings cannot be told from a dead one
+      keepaliveLimit: options.maxKeepaliveSeconds ?? 0,
     };
     this.aedes = new Aedes(aedesOptions);
     // Telemetry was fully handled in authorizePublish; routing it through mqemitter would only cost CPU.

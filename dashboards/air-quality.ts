@@ -13,7 +13,7 @@ import { ISPU_CATEGORIES, ISPU_MAX, ISPU_POLLUTANTS, type IspuPollutant, type Ki
 import { describe, field, pantauDashboard, thresholdColors } from './dashboard.js';
 import { DATASOURCE, ident, influxql } from './influxql.js';
 import { INDEX_FIELDS, MEASUREMENT } from './measurements.js';
-import { MERGE, lastValue, organize, table, thresholdBands, timeSeries } from './panels.js';
+import { MERGE, lastValue, organize, perDevice, table, thresholdBands, timeSeries } from './panels.js';
 import { agg, ofLatestPerDevice, selectQuery, seriesBy } from './queries.js';
 import { bilingual, concentrationThresholds, ispuThresholds } from './scales.js';
 import { unitOf, units } from './units.js';
@@ -137,7 +137,9 @@ export function airQuality(): Dashboard {
         units.NoUnit,
         0,
       )
-        .withTarget(influxql(seriesBy('max', ISPU.ispu, INDICES, AIR_INDICES, ['district'])).refId('A').alias('$tag_district'))
+        .withTarget(
+          influxql(seriesBy('max', ISPU.ispu, INDICES, AIR_INDICES, ['district'])).refId('A').alias('$tag_district'),
+        )
         .thresholds(ispuThresholds())
         .thresholdsStyle(thresholdBands())
         .min(0),
@@ -160,7 +162,7 @@ export function airQuality(): Dashboard {
       units.NoUnit,
       0,
     )
-      .withTarget(influxql(seriesBy('mean', ISPU.pm25Hourly, INDICES, AIR_INDICES, ['device_id'])).refId('A').alias('$tag_device_id'))
+      .withTarget(perDevice('mean', ISPU.pm25Hourly, INDICES, AIR_INDICES))
       .thresholds(ispuThresholds())
       .thresholdsStyle(thresholdBands())
       .min(0),
@@ -193,7 +195,7 @@ function concentrationPanel(pollutant: IspuPollutant) {
     unitOf(spec),
     1,
   )
-    .withTarget(influxql(seriesBy('mean', spec.name, READINGS, [PLACE_FILTER], ['device_id'])).refId('A').alias('$tag_device_id'))
+    .withTarget(perDevice('mean', spec.name, READINGS, [PLACE_FILTER]))
     .thresholds(concentrationThresholds(pollutant))
     .thresholdsStyle(thresholdBands())
     .min(0);
@@ -213,12 +215,8 @@ function weatherPanel() {
     unitOf(temperature),
     1,
   )
-    .withTarget(
-      influxql(seriesBy('mean', temperature.name, READINGS, [PLACE_FILTER], ['device_id'])).refId('A').alias(`$tag_device_id ${temperature.label.id.toLowerCase()}`),
-    )
-    .withTarget(
-      influxql(seriesBy('mean', humidity.name, READINGS, [PLACE_FILTER], ['device_id'])).refId('B').alias(`$tag_device_id ${humidity.label.id.toLowerCase()}`),
-    )
+    .withTarget(perDevice('mean', temperature.name, READINGS, [PLACE_FILTER], 'A', `$tag_device_id ${temperature.label.id}`))
+    .withTarget(perDevice('mean', humidity.name, READINGS, [PLACE_FILTER], 'B', `$tag_device_id ${humidity.label.id}`))
     .fillOpacity(0)
     .overrideByQuery('B', [
       { id: 'unit', value: unitOf(humidity) },

@@ -16,7 +16,7 @@ import {
   TableSortByFieldStateBuilder,
 } from '@grafana/grafana-foundation-sdk/common';
 import { units } from './units.js';
-import { CATALOG } from '../catalog/index.js';
+import { CATALOG, type Kind } from '../catalog/index.js';
 import { describe, pantauDashboard, thresholdColors } from './dashboard.js';
 import { DATASOURCE, TIME_FILTER, and, ident, influxql, literal } from './influxql.js';
 import {
@@ -27,6 +27,7 @@ import {
   MEASUREMENT,
 } from './measurements.js';
 import { MERGE, organize, stat, table } from './panels.js';
+import { ofLatestPerDevice } from './queries.js';
 import {
   DEVICE_STATES,
   OFFLINE_COLOR,
@@ -73,10 +74,14 @@ const deviceStateQuery = `
   WHERE ${and(TIME_FILTER, PLACE_FILTER)}
   GROUP BY "device_id", "kind", "city", "district"`;
 
-function lastPerDevice(expression: string, as: string): string {
-  return `SELECT ${expression} AS ${ident(as)} FROM ${ident(MEASUREMENT.deviceState)}
-    WHERE ${and(TIME_FILTER, PLACE_FILTER)} GROUP BY "device_id"`;
+/** Sum over the chosen devices of `expression` on each one's latest state (1 when online / offline). */
+function countDevices(expression: string, as: string): string {
+  return `SELECT sum(${ident(as)}) AS ${ident(as)} FROM (
+      SELECT ${expression} AS ${ident(as)} FROM ${ident(MEASUREMENT.deviceState)}
+      WHERE ${and(TIME_FILTER, PLACE_FILTER)} GROUP BY "device_id")`;
 }
+const devicesOnline = countDevices(`last(${ident(DS.online)})`, 'online');
+const devicesOffline = countDevices(`1 - last(${ident(DS.online)})`, 'offline');
 
 /** How many alerts (one per device and rule) are now in `state`. */
 function alertsInState(state: string): string {
@@ -86,11 +91,20 @@ function alertsInState(state: string): string {
     WHERE ${ident(ALERT_FIELDS.state)} = ${literal(state)}`;
 }
 
+/** Each alert (device and rule) whose latest change left it open or acknowledged. */
+const activeAlertsQuery = (() => {
+  const { state, value, message } = ALERT_FIELDS;
+  return `SELECT ${ident(state)}, "severity", ${ident(value)}, ${ident(message)} FROM (
+      SELECT last(${ident(state)}) AS ${ident(state)}, "severity", ${ident(value)}, ${ident(message)}
+      FROM ${ident(MEASUREMENT.alerts)} WHERE ${and(TIME_FILTER, DEVICE_FILTER)}
+      GROUP BY "device_id", "kind", "rule")
+    WHERE ${ident(state)} <> ${literal(ALERT_STATES.resolved)}
+    GROUP BY "device_id", "kind", "rule"`;
+})();
+
 /** Highest current value of an index field over the chosen devices of one kind. */
-function worstIndex(kind: 'air' | 'flood' | 'traffic', field: string): string {
-  return `SELECT max(${ident(field)}) AS ${ident(field)} FROM (
-      SELECT last(${ident(field)}) AS ${ident(field)} FROM ${ident(MEASUREMENT.indices)}
-      WHERE ${and(TIME_FILTER, PLACE_FILTER, kindIs(kind))} GROUP BY "device_id")`;
+function worstIndex(kind: Kind, field: string): string {
+  return ofLatestPerDevice('max', field, MEASUREMENT.indices, [PLACE_FILTER, kindIs(kind)]);
 }
 
 export function cityOverview(): Dashboard {
@@ -116,7 +130,7 @@ export function cityOverview(): Dashboard {
         },
         units.Short,
       )
-        .withTarget(influxql(`SELECT sum("online") AS "online" FROM (${lastPerDevice(`last(${ident(DS.online)})`, 'online')})`).refId('A'))
+        .withTarget(influxql(devicesOnline).refId('A'))
         .thresholds(neutral('green')),
       6,
       4,
@@ -132,11 +146,7 @@ export function cityOverview(): Dashboard {
         },
         units.Short,
       )
-        .withTarget(
-          influxql(`SELECT sum("offline") AS "offline" FROM (${lastPerDevice(`1 - last(${ident(DS.online)})`, 'offline')})`).refId(
-            'A',
-          ),
-        )
+        .withTarget(influxql(devicesOffline).refId('A'))
         .thresholds(twoStep('green', 1, OFFLINE_COLOR)),
       6,
       4,
@@ -288,13 +298,7 @@ export function cityOverview(): Dashboard {
       ),
     })
       .withTarget(
-        influxql(`SELECT ${ident(ALERT_FIELDS.state)}, "severity", ${ident(ALERT_FIELDS.value)}, ${ident(ALERT_FIELDS.message)} FROM (
-            SELECT last(${ident(ALERT_FIELDS.state)}) AS ${ident(ALERT_FIELDS.state)}, "severity",
-                   ${ident(ALERT_FIELDS.value)}, ${ident(ALERT_FIELDS.message)}
-            FROM ${ident(MEASUREMENT.alerts)} WHERE ${and(TIME_FILTER, DEVICE_FILTER)}
-            GROUP BY "device_id", "kind", "rule")
-          WHERE ${ident(ALERT_FIELDS.state)} <> ${literal(ALERT_STATES.resolved)}
-          GROUP BY "device_id", "kind", "rule"`)
+        influxql(activeAlertsQuery)
           .refId('A')
           .format('table'),
       )

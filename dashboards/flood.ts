@@ -16,8 +16,8 @@ import { FLOOD_ALERT_LEVELS, FLOOD_LEVEL_LABELS, FLOOD_LEVELS, type Kind } from 
 import { describe, field, pantauDashboard, thresholdColors } from './dashboard.js';
 import { DATASOURCE, ident, influxql } from './influxql.js';
 import { INDEX_FIELDS, MEASUREMENT, floodThresholdField } from './measurements.js';
-import { lastValue, stat, timeSeries } from './panels.js';
-import { BY_TIME, agg, selectQuery, seriesBy } from './queries.js';
+import { lastValue, perDevice, stat, timeSeries } from './panels.js';
+import { BY_TIME, agg, selectQuery } from './queries.js';
 import { FLOOD_LEVEL_COLORS, bilingual, floodLevelMappings, floodLevelThresholds, neutral } from './scales.js';
 import { unitOf, units } from './units.js';
 import { DEVICE, PLACE_FILTER, kindIs } from './variables.js';
@@ -89,7 +89,7 @@ export function flood(): Dashboard {
         unitOf(rainfall),
         1,
       )
-        .withTarget(influxql(seriesBy('mean', rainfall.name, READINGS, [PLACE_FILTER], ['device_id'])).refId('A').alias('$tag_device_id'))
+        .withTarget(perDevice('mean', rainfall.name, READINGS, [PLACE_FILTER]))
         .drawStyle(GraphDrawStyle.Bars)
         .fillOpacity(60)
         .min(0),
@@ -146,7 +146,7 @@ export function flood(): Dashboard {
         )
         .datasource(DATASOURCE)
         .withTarget(
-          influxql(seriesBy('max', INDEX_FIELDS.flood.levelNum, INDICES, FLOOD_INDICES, ['device_id'])).refId('A').alias('$tag_device_id'),
+          perDevice('max', INDEX_FIELDS.flood.levelNum, INDICES, FLOOD_INDICES),
         )
         .showValue(VisibilityMode.Never)
         .mergeValues(true)
@@ -166,7 +166,7 @@ export function flood(): Dashboard {
         unitOf(flowRate),
         1,
       )
-        .withTarget(influxql(seriesBy('mean', flowRate.name, READINGS, [PLACE_FILTER], ['device_id'])).refId('A').alias('$tag_device_id'))
+        .withTarget(perDevice('mean', flowRate.name, READINGS, [PLACE_FILTER]))
         .min(0),
       12,
       8,

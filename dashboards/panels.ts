@@ -21,7 +21,8 @@ import type { DataTransformerConfig } from '@grafana/grafana-foundation-sdk/dash
 import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as TablePanelBuilder } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
-import { DATASOURCE } from './influxql.js';
+import { DATASOURCE, type InfluxQLBuilder, influxql } from './influxql.js';
+import { seriesBy } from './queries.js';
 
 export interface PanelText {
   /** Panel title, in Indonesian. */
@@ -103,4 +104,16 @@ export function organize(options: {
       indexByName: Object.fromEntries((options.order ?? []).map((name, index) => [name, index])),
     },
   };
+}
+
+/** Target: one time series per device, `fn(field)` in `$__interval` buckets, named by device id. */
+export function perDevice(
+  fn: string,
+  field: string,
+  from: string,
+  where: readonly string[],
+  refId = 'A',
+  alias = '$tag_device_id',
+): InfluxQLBuilder {
+  return influxql(seriesBy(fn, field, from, where, ['device_id'])).refId(refId).alias(alias);
 }

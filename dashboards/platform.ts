@@ -29,6 +29,13 @@ const REJECTIONS = MEASUREMENT.rejections;
 const BY_INSTANCE = [PLATFORM_INSTANCE_TAG];
 const REASONS = REJECTION_REASONS.join(', ');
 
+/** Target: one series per Pantau process, `fn(field)` per `$__interval`. */
+function perInstance(fn: string, field: string, refId: string, label = '') {
+  return influxql(seriesBy(fn, field, PLATFORM, [], BY_INSTANCE))
+    .refId(refId)
+    .alias(`${label}$tag_instance`);
+}
+
 /** `outer` over the latest value of `field` from every Pantau process. */
 function acrossInstances(outer: string, field: string): string {
   const inner = selectQuery({ select: agg('last', field), from: PLATFORM, groupBy: BY_INSTANCE });
@@ -170,10 +177,10 @@ export function platform(): Dashboard {
         1,
       )
         .withTarget(
-          influxql(seriesBy('mean', P.readingsPerSecond, PLATFORM, [], BY_INSTANCE)).refId('A').alias('disimpan (stored) $tag_instance'),
+          perInstance('mean', P.readingsPerSecond, 'A', 'disimpan (stored) '),
         )
         .withTarget(
-          influxql(seriesBy('mean', P.rejectionsPerSecond, PLATFORM, [], BY_INSTANCE)).refId('B').alias('ditolak (rejected) $tag_instance'),
+          perInstance('mean', P.rejectionsPerSecond, 'B', 'ditolak (rejected) '),
         )
         .overrideByQuery('B', [{ id: 'color', value: { mode: 'fixed', fixedColor: 'orange' } }])
         .min(0),
@@ -186,14 +193,17 @@ export function platform(): Dashboard {
           title: 'Penolakan per alasan',
           description: describe(
             'Rejections by reason',
-            `Rejected readings per time bucket, stacked by reason (measurement rejections, sum of count). Reasons: ${REASONS}.`,
+            'Rejected readings per time bucket, stacked by reason (measurement rejections, sum of count). ' +
+              `Reasons: ${REASONS}.`,
           ),
         },
         units.Short,
         0,
       )
         .withTarget(
-          influxql(seriesBy('sum', REJECTION_FIELDS.count, REJECTIONS, [DEVICE_FILTER], ['reason'])).refId('A').alias('$tag_reason'),
+          influxql(seriesBy('sum', REJECTION_FIELDS.count, REJECTIONS, [DEVICE_FILTER], ['reason']))
+            .refId('A')
+            .alias('$tag_reason'),
         )
         .drawStyle(GraphDrawStyle.Bars)
         .fillOpacity(70)
@@ -217,8 +227,8 @@ export function platform(): Dashboard {
         units.Short,
         0,
       )
-        .withTarget(influxql(seriesBy('max', P.spoolRecords, PLATFORM, [], BY_INSTANCE)).refId('A').alias('bacaan (readings) $tag_instance'))
-        .withTarget(influxql(seriesBy('max', P.spoolBytes, PLATFORM, [], BY_INSTANCE)).refId('B').alias('bita (bytes) $tag_instance'))
+        .withTarget(perInstance('max', P.spoolRecords, 'A', 'bacaan (readings) '))
+        .withTarget(perInstance('max', P.spoolBytes, 'B', 'bita (bytes) '))
         .overrideByQuery('B', [
           { id: 'unit', value: units.BytesIEC },
           { id: 'custom.axisPlacement', value: 'right' },
@@ -241,7 +251,7 @@ export function platform(): Dashboard {
         units.Seconds,
         0,
       )
-        .withTarget(influxql(seriesBy('max', P.spoolOldestAge, PLATFORM, [], BY_INSTANCE)).refId('A').alias('$tag_instance'))
+        .withTarget(perInstance('max', P.spoolOldestAge, 'A'))
         .thresholds(twoStep('green', 60, 'orange'))
         .min(0),
       12,
@@ -260,7 +270,14 @@ export function platform(): Dashboard {
         )
         .datasource(DATASOURCE)
         .withTarget(
-          influxql(selectQuery({ select: agg('sum', REJECTION_FIELDS.count), from: REJECTIONS, where: [DEVICE_FILTER], groupBy: ['reason'] }))
+          influxql(
+            selectQuery({
+              select: agg('sum', REJECTION_FIELDS.count),
+              from: REJECTIONS,
+              where: [DEVICE_FILTER],
+              groupBy: ['reason'],
+            }),
+          )
             .refId('A')
             .alias('$tag_reason'),
         )

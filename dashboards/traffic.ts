@@ -15,8 +15,8 @@ import { LOS_GRADES, type Kind } from '../catalog/index.js';
 import { describe, field, pantauDashboard, thresholdColors } from './dashboard.js';
 import { DATASOURCE, influxql } from './influxql.js';
 import { INDEX_FIELDS, MEASUREMENT } from './measurements.js';
-import { lastValue, stat, timeSeries } from './panels.js';
-import { agg, byTime, selectQuery, seriesBy } from './queries.js';
+import { lastValue, perDevice, stat, timeSeries } from './panels.js';
+import { agg, byTime, selectQuery } from './queries.js';
 import { LOS_DISPLAY, losMappings, losThresholds, neutral } from './scales.js';
 import { suffix, unitOf, units } from './units.js';
 import { PLACE_FILTER, kindIs } from './variables.js';
@@ -63,7 +63,9 @@ export function traffic(): Dashboard {
         units.NoUnit,
       )
         .withTarget(
-          influxql(selectQuery({ select: agg('last', LOS.losNum), from: INDICES, where: TRAFFIC_INDICES, groupBy: ['device_id'] }))
+          influxql(
+            selectQuery({ select: agg('last', LOS.losNum), from: INDICES, where: TRAFFIC_INDICES, groupBy: ['device_id'] }),
+          )
             .refId('A')
             .alias('$tag_device_id'),
         )
@@ -85,7 +87,14 @@ export function traffic(): Dashboard {
         )
         .datasource(DATASOURCE)
         .withTarget(
-          influxql(selectQuery({ select: agg('sum', vehicleCount.name), from: READINGS, where: [PLACE_FILTER], groupBy: ['device_id'] }))
+          influxql(
+            selectQuery({
+              select: agg('sum', vehicleCount.name),
+              from: READINGS,
+              where: [PLACE_FILTER],
+              groupBy: ['device_id'],
+            }),
+          )
             .refId('A')
             .alias('$tag_device_id'),
         )
@@ -116,7 +125,7 @@ export function traffic(): Dashboard {
         FLOW_UNIT,
         0,
       )
-        .withTarget(influxql(seriesBy('mean', LOS.flowPerHour, INDICES, TRAFFIC_INDICES, ['device_id'])).refId('A').alias('$tag_device_id'))
+        .withTarget(perDevice('mean', LOS.flowPerHour, INDICES, TRAFFIC_INDICES))
         .min(0),
       12,
       8,
@@ -162,7 +171,7 @@ export function traffic(): Dashboard {
         unitOf(avgSpeed),
         0,
       )
-        .withTarget(influxql(seriesBy('mean', avgSpeed.name, READINGS, [PLACE_FILTER], ['device_id'])).refId('A').alias('$tag_device_id'))
+        .withTarget(perDevice('mean', avgSpeed.name, READINGS, [PLACE_FILTER]))
         .min(0),
       12,
       8,
@@ -179,7 +188,7 @@ export function traffic(): Dashboard {
         unitOf(occupancy),
         0,
       )
-        .withTarget(influxql(seriesBy('mean', occupancy.name, READINGS, [PLACE_FILTER], ['device_id'])).refId('A').alias('$tag_device_id'))
+        .withTarget(perDevice('mean', occupancy.name, READINGS, [PLACE_FILTER]))
         .min(0)
         .max(occupancy.max),
       12,
@@ -195,7 +204,7 @@ export function traffic(): Dashboard {
           ),
         )
         .datasource(DATASOURCE)
-        .withTarget(influxql(seriesBy('max', LOS.losNum, INDICES, TRAFFIC_INDICES, ['device_id'])).refId('A').alias('$tag_device_id'))
+        .withTarget(perDevice('max', LOS.losNum, INDICES, TRAFFIC_INDICES))
         .showValue(VisibilityMode.Auto)
         .mergeValues(true)
         .fillOpacity(80)

@@ -1,7 +1,7 @@
 // The shape of a simulated fleet: what the API registers (id, kind, name, city, district, location, thresholds)
 // plus the model parameters that make each sensor behave like its place.
 import { z } from 'zod';
-import { DEVICE_ID_PATTERN } from '../catalog/index.js';
+import { DEVICE_ID_PATTERN, floodThresholdsSchema, trafficThresholdsSchema } from '../catalog/index.js';
 import { AirModelSchema } from './models/air.js';
 import { FloodModelSchema } from './models/flood.js';
 import { TrafficModelSchema } from './models/traffic.js';
@@ -29,20 +29,14 @@ export const CitySchema = z.object({
 });
 export type City = z.infer<typeof CitySchema>;
 
-/** Flood alert levels of the gauge, cm above its zero; a gauge may leave one out (SPEC §5). */
-export const FloodThresholdsSchema = z
-  .object({ waspada: z.number().optional(), siaga: z.number().optional(), awas: z.number().optional() })
-  .refine((t) => t.waspada !== undefined || t.siaga !== undefined || t.awas !== undefined, 'no alert level given')
-  .refine((t) => {
-    const levels = [t.waspada, t.siaga, t.awas].filter((v): v is number => v !== undefined);
-    return levels.every((v, i) => i === 0 || v > (levels[i - 1] as number));
-  }, 'levels must rise from waspada to siaga to awas');
+/** A gauge's flood levels (the catalog's schema), with at least one level: a gauge is there to raise alarms. */
+export const FloodThresholdsSchema = floodThresholdsSchema.refine(
+  (t) => t.waspada !== undefined || t.siaga !== undefined || t.awas !== undefined,
+  'a flood gauge needs at least one alert level',
+);
 
-/** The road a traffic counter watches, for level-of-service grading. */
-export const TrafficThresholdsSchema = z.object({
-  freeFlowSpeed: z.number().positive().max(250),
-  capacity: z.number().int().positive(),
-});
+/** The road a traffic counter watches (the catalog's schema); the simulator needs both values to model it. */
+export const TrafficThresholdsSchema = trafficThresholdsSchema.required();
 
 const common = {
   id: z.string().regex(DEVICE_ID_PATTERN, 'device id must match ^[a-z0-9][a-z0-9-]{1,62}$'),

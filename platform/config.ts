@@ -37,6 +37,7 @@ export interface Config {
   /** Benchmark baseline only: acknowledge before the spool fsync (no durability). Never in production. */
   unsafeAckBeforeDurable: boolean;
   alertTickMs: number;
+  mqttMaxKeepaliveSeconds: number;
   sseHeartbeatMs: number;
 }
 
@@ -75,7 +76,7 @@ const KNOWN = new Set([
   'PANTAU_SPOOL_MAX_BYTES', 'PANTAU_MAX_READING_AGE', 'PANTAU_WEBHOOK_URL', 'PANTAU_WEBHOOK_SECRET',
   'PANTAU_FLEET_FILE', 'PANTAU_CORS_ORIGINS', 'PANTAU_SHUTDOWN_TIMEOUT', 'PANTAU_MQTT_MAX_PACKET_BYTES',
   'PANTAU_MQTT_MAX_CONNECTIONS_PER_IP', 'PANTAU_WORKER_ID', 'PANTAU_WORKERS', 'PANTAU_UNSAFE_ACK_BEFORE_DURABLE',
-  'PANTAU_ALERT_TICK', 'PANTAU_SSE_HEARTBEAT',
+  'PANTAU_ALERT_TICK', 'PANTAU_SSE_HEARTBEAT', 'PANTAU_MQTT_MAX_KEEPALIVE',
 ]);
 
 export function loadConfig(env: Env = process.env, argv: string[] = []): Config {
@@ -178,6 +179,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     workerId: str('PANTAU_WORKER_ID') ?? `${hostname()}-${process.pid}`,
     workers,
     unsafeAckBeforeDurable: str('PANTAU_UNSAFE_ACK_BEFORE_DURABLE') === '1',
+    mqttMaxKeepaliveSeconds: Math.round(duration('PANTAU_MQTT_MAX_KEEPALIVE', str('PANTAU_MQTT_MAX_KEEPALIVE'), 3_600_000) / 1000),
     alertTickMs: duration('PANTAU_ALERT_TICK', str('PANTAU_ALERT_TICK'), 5_000),
     sseHeartbeatMs: duration('PANTAU_SSE_HEARTBEAT', str('PANTAU_SSE_HEARTBEAT'), 15_000),
   };

@@ -163,6 +163,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       wsPort: config.mqttWsPort,
       tls,
       maxPacketBytes: config.mqttMaxPacketBytes,
+      maxKeepaliveSeconds: config.mqttMaxKeepaliveSeconds,
       maxConnectionsPerIp: config.mqttMaxConnectionsPerIp,
       onTelemetry: config.unsafeAckBeforeDurable
         ? (device, payload, qos) => {

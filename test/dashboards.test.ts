@@ -21,7 +21,7 @@ import {
   type Kind,
 } from '../catalog/index.js';
 import { DATASOURCE_UID } from '../dashboards/influxql.js';
-import { DASHBOARDS, GENERATED_DIR, renderDashboards } from '../dashboards/index.js';
+import { GENERATED_DIR, renderDashboards } from '../dashboards/index.js';
 import {
   ALERT_STATES,
   DEVICE_STATE_FIELDS,
@@ -63,7 +63,10 @@ interface Panel {
   interval?: string;
   timeFrom?: string;
   maxDataPoints?: number;
-  fieldConfig?: { defaults?: { unit?: string }; overrides?: Array<{ properties: Array<{ id: string; value?: unknown }> }> };
+  fieldConfig?: {
+    defaults?: { unit?: string };
+    overrides?: Array<{ matcher: { id: string; options?: string }; properties: Array<{ id: string; value?: unknown }> }>;
+  };
 }
 interface Variable {
   name: string;
@@ -556,6 +559,25 @@ describe('generated dashboards', () => {
       const alerts = d.annotations.list?.find((a) => a.target?.query?.includes('FROM "alerts"'));
       expect(alerts, 'alert annotations').toBeDefined();
       expect(alerts!.datasource?.uid).toBe(DATASOURCE_UID);
+    },
+  );
+
+  it.each(generated.map((g) => [g.file, g.dashboard] as const))(
+    '%s: overrides and sorting name table columns as the organize transformation renamed them',
+    (_file, d) => {
+      for (const panel of queryPanels(d) as Array<Panel & { transformations?: Array<{ id: string; options: any }>; options?: any }>) {
+        const renamed: Record<string, string> = Object.assign(
+          {},
+          ...(panel.transformations ?? []).filter((t) => t.id === 'organize').map((t) => t.options.renameByName ?? {}),
+        );
+        const names = [
+          ...(panel.fieldConfig?.overrides ?? [])
+            .filter((o) => o.matcher.id === 'byName')
+            .map((o) => o.matcher.options!),
+          ...((panel.options?.sortBy ?? []) as Array<{ displayName: string }>).map((s) => s.displayName),
+        ];
+        for (const name of names) expect(Object.keys(renamed), `${panel.title}: "${name}" was renamed`).not.toContain(name);
+      }
     },
   );
 
