@@ -7,13 +7,13 @@ const TAG_SPECIALS = /[,= \\\n\r\t]/g;
 const MEASUREMENT_SPECIALS = /[, \\\n\r\t]/g;
 const CONTROL = /[\u0000-\u001f\u007f]/g;
 
-/** Tag key or value: commas, equals and spaces escaped; backslashes and control characters removed. */
+/** Tag key or value: commas, equals and spaces escaped; a backslash becomes `/`, a control character an escaped space. */
 export function escapeTag(value: string): string {
-  return value.replace(TAG_SPECIALS, (c) => (c === ',' || c === '=' || c === ' ' ? `\\${c}` : c === '\\' ? '/' : ' '));
+  return value.replace(TAG_SPECIALS, (c) => (c === ',' || c === '=' || c === ' ' ? `\\${c}` : c === '\\' ? '/' : '\\ '));
 }
 
 export function escapeMeasurement(value: string): string {
-  return value.replace(MEASUREMENT_SPECIALS, (c) => (c === ',' || c === ' ' ? `\\${c}` : c === '\\' ? '/' : ' '));
+  return value.replace(MEASUREMENT_SPECIALS, (c) => (c === ',' || c === ' ' ? `\\${c}` : c === '\\' ? '/' : '\\ '));
 }
 
 /** A string field value, quoted; newlines and other control characters become spaces; at most `max` chars. */

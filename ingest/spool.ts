@@ -117,7 +117,7 @@ export class Spool extends EventEmitter {
     this.appendedEnd += frame.length;
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ frame, resolve, reject });
-      if (!this.flushing) void this.flush();
+      if (!this.flushing) this.flush().catch((err) => this.log.error({ err }, 'spool flush failed'));
     });
   }
 
@@ -142,9 +142,16 @@ export class Spool extends EventEmitter {
         const seg = this.segments[this.segments.length - 1]!;
         seg.size += size;
         this.durableEnd += size;
+        if (seg.size >= this.segmentBytes) {
+          try {
+            await this.roll();
+          } catch (err) {
+            // keep appending to the current segment; a later flush tries again
+            this.log.error({ err }, 'spool: could not start a new segment file');
+          }
+        }
         for (const p of batch) p.resolve();
         this.emit('data');
-        if (seg.size >= this.segmentBytes) await this.roll();
       }
     } finally {
       this.flushing = false;
@@ -152,10 +159,11 @@ export class Spool extends EventEmitter {
   }
 
   private async roll(): Promise<void> {
-    await this.active.close();
     const base = this.durableEnd;
     const path = this.segmentPath(base);
-    this.active = await open(path, 'a');
+    const next = await open(path, 'a');
+    await this.active.close();
+    this.active = next;
     this.segments.push({ base, path, size: 0 });
     fsyncDir(this.dir);
   }
