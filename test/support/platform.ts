@@ -115,14 +115,14 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
 }
 
 /** Poll until `fn` returns a truthy value (or throw with the last value after `timeoutMs`). */
-export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 10_000, intervalMs = 50): Promise<T> {
+export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 10_000, intervalMs = 50): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   let lastErr: unknown;
   while (Date.now() < deadline) {
     try {
       last = await fn();
-      if (last) return last;
+      if (last) return last as NonNullable<T>;
     } catch (err) {
       lastErr = err;
     }

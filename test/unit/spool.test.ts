@@ -81,7 +81,7 @@ describe('spool', () => {
     const seg = join(d, segments[0]!);
     const bytes = readFileSync(seg);
     const second = 16 + bytes.readUInt32LE(0);
-    bytes[second + 16] ^= 0xff;
+    bytes[second + 16] = bytes[second + 16]! ^ 0xff;
     writeFileSync(seg, bytes);
     const spool = await Spool.open({ dir: d, maxBytes: 1 << 30, segmentBytes: 60, log });
     const got = drain(spool);
