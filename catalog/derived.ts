@@ -32,7 +32,7 @@ export const INDICES = {
  * `platform` — one point every `PLATFORM_INTERVAL_MS` per Pantau process.
  * tags: instance (host name or worker id)
  * fields (all float): readings_per_s, rejections_per_s, readings_total, rejections_total,
- *   spool_bytes, spool_records, spool_oldest_age_s, influx_up (1/0), mqtt_connections, dropped_total
+ *   spool_bytes, spool_oldest_age_s, influx_up (1/0), mqtt_connections, dropped_total
  */
 export const PLATFORM = {
   measurement: 'platform',

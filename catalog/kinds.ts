@@ -9,7 +9,7 @@ export interface FieldSpec {
   readonly name: string;
   /** Unit as shown to people (Grafana, docs). */
   readonly unit: string;
-  /** Grafana unit id, so dashboards never retype units. */
+  /** Grafana unit id (or Grafana's custom `suffix: …` form), so dashboards never retype units. */
   readonly grafanaUnit: string;
   readonly min: number;
   readonly max: number;
@@ -65,8 +65,8 @@ export const CATALOG: Readonly<Record<Kind, KindSpec>> = {
     label: { id: 'Banjir', en: 'Flood' },
     requiredOneOf: ['waterLevel', 'rainfall'],
     fields: [
-      f('waterLevel', 'cm', 'lengthcm', -1000, 10000, 'Tinggi muka air', 'Water level'),
-      f('rainfall', 'mm/h', 'mmh', 0, 500, 'Curah hujan', 'Rainfall'),
+      f('waterLevel', 'cm', 'suffix: cm', -1000, 10000, 'Tinggi muka air', 'Water level'),
+      f('rainfall', 'mm/h', 'suffix: mm/h', 0, 500, 'Curah hujan', 'Rainfall'),
       f('flowRate', 'm³/s', 'flowcms', 0, 100000, 'Debit', 'Flow rate'),
       ...COMMON,
     ],

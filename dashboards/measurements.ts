@@ -39,7 +39,6 @@ export const PLATFORM_FIELDS = {
   readingsTotal: 'readings_total',
   rejectionsTotal: 'rejections_total',
   spoolBytes: 'spool_bytes',
-  spoolRecords: 'spool_records',
   spoolOldestAge: 'spool_oldest_age_s',
   influxUp: 'influx_up',
   mqttConnections: 'mqtt_connections',

@@ -220,20 +220,14 @@ export function platform(): Dashboard {
           title: 'Kedalaman spool',
           description: describe(
             'Spool depth',
-            'Readings (left axis) and bytes (right axis) held in the spool, per Pantau process. They grow while ' +
-              'InfluxDB is down and drain when it is back.',
+            'Bytes of readings held in the spool, per Pantau process: they grow while InfluxDB is down or ' +
+              'slow and drain when it is back (the disk budget is PANTAU_SPOOL_MAX_BYTES).',
           ),
         },
-        units.Short,
+        units.BytesIEC,
         0,
       )
-        .withTarget(perInstance('max', P.spoolRecords, 'A', 'bacaan (readings) '))
-        .withTarget(perInstance('max', P.spoolBytes, 'B', 'bita (bytes) '))
-        .overrideByQuery('B', [
-          { id: 'unit', value: units.BytesIEC },
-          { id: 'custom.axisPlacement', value: 'right' },
-          { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
-        ])
+        .withTarget(perInstance('max', P.spoolBytes, 'A', 'bita (bytes) '))
         .min(0),
       12,
       8,

@@ -23,5 +23,5 @@ export function suffix(text: string): string {
 
 /** The Grafana unit of a catalog field. */
 export function unitOf(field: FieldSpec): string {
-  return KNOWN.has(field.grafanaUnit) ? field.grafanaUnit : suffix(field.unit);
+  return isGrafanaUnit(field.grafanaUnit) ? field.grafanaUnit : suffix(field.unit);
 }

@@ -363,7 +363,6 @@ function seedLines(now: number): string[] {
           [PLATFORM_FIELDS.readingsTotal]: 7 * i,
           [PLATFORM_FIELDS.rejectionsTotal]: Math.floor(i / 10),
           [PLATFORM_FIELDS.spoolBytes]: spool * 180,
-          [PLATFORM_FIELDS.spoolRecords]: spool,
           [PLATFORM_FIELDS.spoolOldestAge]: spool ? 60 * (10 - (i % 90)) : 0,
           [PLATFORM_FIELDS.influxUp]: spool ? 0 : 1,
           [PLATFORM_FIELDS.mqttConnections]: FLEET.filter((d) => d.online).length,
