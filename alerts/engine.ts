@@ -281,9 +281,19 @@ export class AlertEngine {
     this.#devices = new Map(Object.entries(parsed.data.devices));
   }
 
+  // Parsed rule configs, by thresholds object: evaluate runs for every reading, and the registry replaces a
+  // device's thresholds object when they change, so identity is a safe cache key.
+  #configs = new WeakMap<object, RuleConfig>();
+  #defaultConfigs = new Map<Kind, RuleConfig>();
+
   #config(device: EngineDevice): RuleConfig {
+    const cached = device.thresholds ? this.#configs.get(device.thresholds) : this.#defaultConfigs.get(device.kind);
+    if (cached) return cached;
     try {
-      return ruleConfig(device.kind, device.thresholds, this.#defaults);
+      const config = ruleConfig(device.kind, device.thresholds, this.#defaults);
+      if (device.thresholds) this.#configs.set(device.thresholds, config);
+      else this.#defaultConfigs.set(device.kind, config);
+      return config;
     } catch (error) {
       throw new Error(`device ${device.id}: ${(error as Error).message}`, { cause: error });
     }
