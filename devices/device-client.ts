@@ -168,15 +168,15 @@ export class DeviceClient {
     this.publish(JSON.stringify(reading), 1);
   }
 
-  /** Publish a payload as is (fault injection). Dropped during a dropout. */
-  publishRaw(payload: string): void {
-    if (this.state === 'dropout') return;
-    this.publish(payload, 1);
+  /** Publish a payload as is (fault injection); false when it was not sent (during a dropout). */
+  publishRaw(payload: string): boolean {
+    if (this.state === 'dropout') return false;
+    return this.publish(payload, 1);
   }
 
-  private publish(payload: string, readings: number): void {
+  private publish(payload: string, readings: number): boolean {
     const client = this.client;
-    if (!client || this.state === 'closed' || this.state === 'removed' || client.disconnecting) return;
+    if (!client || this.state === 'closed' || this.state === 'removed' || client.disconnecting) return false;
     const stats = this.options.stats;
     stats.sentMessages++;
     stats.sentReadings += readings;
@@ -184,6 +184,7 @@ export class DeviceClient {
       // QoS 0 offline, or the connection closed under an unacknowledged message (it stays in the store).
       if (error && this.options.qos === 0) stats.dropped++;
     });
+    return true;
   }
 
   /**

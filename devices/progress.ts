@@ -94,11 +94,10 @@ export class ProgressLine {
     const rate = (a: number, b: number) => ((a - b) / seconds).toFixed(1);
     const snap = this.options.snapshot();
     const parts = [
-      `[${snap.simTime}]`,
-      `${snap.connected}/${snap.devices} connected`,
-      `sent ${rate(s.sentMessages, this.last.sent)}/s`,
-      this.options.showAcks ? `acked ${rate(s.acked, this.last.acked)}/s` : 'acks n/a (QoS 0)',
-      `rejected ${rate(s.rejections, this.last.rejections)}/s (${s.rejections} total)`,
+      `[${snap.simTime}] ${snap.connected}/${snap.devices} connected`,
+      `sent ${rate(s.sentMessages, this.last.sent)} msg/s`,
+      this.options.showAcks ? `acked ${rate(s.acked, this.last.acked)}/s` : 'no acks (QoS 0)',
+      `rejections ${s.rejections} (${rate(s.rejections, this.last.rejections)}/s)`,
       `pending ${snap.pending}`,
     ];
     if (s.badSent > 0) parts.push(`bad sent ${s.badSent}`);

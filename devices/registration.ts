@@ -163,19 +163,23 @@ export class PantauApi {
     if (created.status === 201) return { token: tokenOf(created, device.id), created: true };
     if (created.status !== 409) this.refuse(created, `Could not register ${device.id}`);
 
-    // Already registered (an earlier run): refresh its metadata, then take a fresh token.
+    // Already registered (an earlier run): bring its metadata up to date if the fleet changed, then take a
+    // fresh token (tokens are shown only once, so a restarted simulator cannot know the old one).
     const { id, kind: _kind, ...metadata } = body;
     const path = `/api/v1/devices/${encodeURIComponent(id)}`;
-    const patched = await this.call('PATCH', path, metadata);
-    if (patched.status === 200) {
-      const existing = patched.body as { kind?: unknown } | null;
-      if (existing && typeof existing.kind === 'string' && existing.kind !== device.kind) {
-        throw new ApiProblem(409, `Device ${id} exists as a ${existing.kind} device`, `the fleet has it as ${device.kind}`, `delete it (DELETE ${path}) or run with another fleet`);
+    const current = await this.call('GET', path);
+    if (current.status !== 200) this.refuse(current, `Could not read ${id}`);
+    const existing = current.body as Record<string, unknown> | null;
+    if (existing && typeof existing.kind === 'string' && existing.kind !== device.kind) {
+      throw new ApiProblem(409, `Device ${id} exists as a ${existing.kind} device`, `the fleet has it as ${device.kind}`, `delete it (DELETE ${path}) or run with another fleet`);
+    }
+    const changed = Object.entries(metadata).some(([key, value]) => JSON.stringify(existing?.[key]) !== JSON.stringify(value));
+    if (changed) {
+      const patched = await this.call('PATCH', path, metadata);
+      if (patched.status === 401 || patched.status === 403) this.refuse(patched, `Could not update ${id}`);
+      if (patched.status !== 200) {
+        this.options.log(`warning: could not update ${id}'s metadata: ${problemFrom(patched, 'PATCH failed').message}`);
       }
-    } else if (patched.status === 401 || patched.status === 403) {
-      this.refuse(patched, `Could not update ${id}`);
-    } else {
-      this.options.log(`warning: could not update ${id}'s metadata: ${problemFrom(patched, 'PATCH failed').message}`);
     }
     const rotated = await this.call('POST', `${path}/token`, undefined);
     if (rotated.status !== 200 && rotated.status !== 201) this.refuse(rotated, `Could not rotate the token of ${id}`);
@@ -224,8 +228,9 @@ export async function registerFleet(
   const result: RegistrationResult = { tokens: new Map(), created: 0, existing: 0, skipped: new Map() };
   let next = 0;
   let done = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < devices.length) {
+    while (next < devices.length && !failed) {
       const device = devices[next++] as FleetDevice;
       try {
         const { token, created } = await api.register(device);
@@ -233,8 +238,12 @@ export async function registerFleet(
         if (created) result.created++;
         else result.existing++;
       } catch (error) {
-        if (error instanceof ApiProblem && error.status === 409) result.skipped.set(device.id, error.describe());
-        else throw error;
+        if (error instanceof ApiProblem && error.status === 409) {
+          result.skipped.set(device.id, error.describe());
+        } else {
+          failed = true; // stop the other workers too: the run is over
+          throw error;
+        }
       }
       onProgress(++done, devices.length);
     }

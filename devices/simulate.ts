@@ -238,8 +238,7 @@ async function main(): Promise<void> {
     const reading = r.sensor.read(clock.at(now), intervalSeconds);
     if (options.badShare > 0 && rng.chance(options.badShare)) {
       const bad: BadPayload = badPayload(r.sensor.device.kind, reading, now, rng);
-      stats.badSent++;
-      r.client.publishRaw(bad.payload);
+      if (r.client.publishRaw(bad.payload)) stats.badSent++;
     } else {
       r.client.publishReading({ ...reading, ts: now });
     }
@@ -259,7 +258,12 @@ async function main(): Promise<void> {
 
   // ── Dropouts ──
   const flakyCount = Math.round(options.dropoutShare * running.length);
-  const flaky = [...running].sort(() => rng.next() - 0.5).slice(0, flakyCount);
+  const shuffled = [...running];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [shuffled[i], shuffled[j]] = [shuffled[j] as Running, shuffled[i] as Running];
+  }
+  const flaky = shuffled.slice(0, flakyCount);
   const scheduleDropout = (r: Running, first: boolean) => {
     // The first one soon, so a demo shows it; then every few minutes on average.
     const delay = first ? rng.between(20_000, 90_000) : Math.min(900_000, 30_000 - Math.log(1 - rng.next()) * 240_000);

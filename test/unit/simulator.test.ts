@@ -164,9 +164,8 @@ describe('simulated readings', () => {
 });
 
 describe('traffic', () => {
-  const counters = FLEET.filter((d) => d.kind === 'traffic');
-  const road = (d: FleetDevice) => (d.kind === 'traffic' ? { ...d.model, ...d.thresholds } : undefined) as NonNullable<ReturnType<typeof roadOf>>;
-  const roadOf = (d: FleetDevice) => (d.kind === 'traffic' ? { ...d.model, ...d.thresholds } : undefined);
+  const counters = FLEET.filter((d): d is Extract<FleetDevice, { kind: 'traffic' }> => d.kind === 'traffic');
+  const road = (d: (typeof counters)[number]) => ({ ...d.model, ...d.thresholds });
 
   it('is far heavier at 08:00 WITA than at 03:00 on every weekday', () => {
     for (const device of counters) {
