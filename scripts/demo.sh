@@ -25,8 +25,11 @@ cleanup() {
   trap - INT TERM EXIT
   echo
   echo "pantau demo: stopping…"
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # newest first: the fleet says goodbye while the broker is still up, the platform flushes while InfluxDB is
+  for ((i=${#pids[@]}-1; i>=0; i--)); do
+    kill -TERM "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
 }
 trap cleanup INT TERM EXIT
 
