@@ -37,6 +37,9 @@ export interface Config {
   /** Benchmark baseline only: acknowledge before the spool fsync (no durability). Never in production. */
   unsafeAckBeforeDurable: boolean;
   alertTickMs: number;
+  brokerUsername: string | undefined;
+  brokerPassword: string | undefined;
+  brokerAuthSecret: string | undefined;
   mqttMaxKeepaliveSeconds: number;
   sseHeartbeatMs: number;
 }
@@ -77,6 +80,7 @@ const KNOWN = new Set([
   'PANTAU_FLEET_FILE', 'PANTAU_CORS_ORIGINS', 'PANTAU_SHUTDOWN_TIMEOUT', 'PANTAU_MQTT_MAX_PACKET_BYTES',
   'PANTAU_MQTT_MAX_CONNECTIONS_PER_IP', 'PANTAU_WORKER_ID', 'PANTAU_WORKERS', 'PANTAU_UNSAFE_ACK_BEFORE_DURABLE',
   'PANTAU_ALERT_TICK', 'PANTAU_SSE_HEARTBEAT', 'PANTAU_MQTT_MAX_KEEPALIVE',
+  'PANTAU_BROKER_USERNAME', 'PANTAU_BROKER_PASSWORD', 'PANTAU_BROKER_AUTH_SECRET',
 ]);
 
 export function loadConfig(env: Env = process.env, argv: string[] = []): Config {
@@ -145,6 +149,17 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
   const webhookUrl = url('PANTAU_WEBHOOK_URL', ['http:', 'https:']);
   const webhookSecret = str('PANTAU_WEBHOOK_SECRET');
   if (webhookUrl && !webhookSecret) throw new ConfigError('PANTAU_WEBHOOK_SECRET', 'must be set when PANTAU_WEBHOOK_URL is (it signs the webhook body)');
+  const brokerUrl = url('PANTAU_BROKER_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']);
+  const workerId = str('PANTAU_WORKER_ID');
+  if (workerId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(workerId)) throw new ConfigError('PANTAU_WORKER_ID', 'must be 1–64 letters, digits, _ or -');
+  if (brokerUrl && workerId === undefined) {
+    // the broker keeps a worker's unacknowledged messages in a session named after it: the id must survive restarts
+    throw new ConfigError('PANTAU_WORKER_ID', 'must be set (a stable id such as w1) when PANTAU_BROKER_URL is');
+  }
+  const brokerAuthSecret = str('PANTAU_BROKER_AUTH_SECRET');
+  if (brokerAuthSecret !== undefined && (brokerAuthSecret.length < 16 || /\s/.test(brokerAuthSecret))) {
+    throw new ConfigError('PANTAU_BROKER_AUTH_SECRET', 'must be at least 16 characters without spaces');
+  }
   const workers = count('PANTAU_WORKERS', 1);
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new ConfigError('PANTAU_WORKERS', 'must be an integer 1–64');
 
@@ -165,7 +180,10 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     adminKey,
     deviceRateLimit: count('PANTAU_DEVICE_RATE_LIMIT', 100),
     apiRateLimit: count('PANTAU_API_RATE_LIMIT', 6000),
-    brokerUrl: url('PANTAU_BROKER_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']),
+    brokerUrl,
+    brokerUsername: str('PANTAU_BROKER_USERNAME'),
+    brokerPassword: str('PANTAU_BROKER_PASSWORD'),
+    brokerAuthSecret,
     logLevel,
     spoolMaxBytes: bytes('PANTAU_SPOOL_MAX_BYTES', str('PANTAU_SPOOL_MAX_BYTES'), 1024 ** 3),
     maxReadingAgeMs: duration('PANTAU_MAX_READING_AGE', str('PANTAU_MAX_READING_AGE'), 7 * 86_400_000),
@@ -176,7 +194,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     shutdownTimeoutMs: duration('PANTAU_SHUTDOWN_TIMEOUT', str('PANTAU_SHUTDOWN_TIMEOUT'), 10_000),
     mqttMaxPacketBytes: bytes('PANTAU_MQTT_MAX_PACKET_BYTES', str('PANTAU_MQTT_MAX_PACKET_BYTES'), 1024 * 1024),
     mqttMaxConnectionsPerIp: count('PANTAU_MQTT_MAX_CONNECTIONS_PER_IP', 0),
-    workerId: str('PANTAU_WORKER_ID') ?? `${hostname()}-${process.pid}`,
+    workerId: workerId ?? `${hostname()}-${process.pid}`,
     workers,
     unsafeAckBeforeDurable: str('PANTAU_UNSAFE_ACK_BEFORE_DURABLE') === '1',
     mqttMaxKeepaliveSeconds: Math.round(duration('PANTAU_MQTT_MAX_KEEPALIVE', str('PANTAU_MQTT_MAX_KEEPALIVE'), 3_600_000) / 1000),

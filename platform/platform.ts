@@ -6,10 +6,13 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi } from '../api/app.js';
+import type { ApiContext } from '../api/context.js';
 import { computeIndices, type Indices } from '../api/indices.js';
 import { alertsPlugin } from '../api/alerts.js';
 import { StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
+import { brokerAuthPlugin } from '../api/broker-auth.js';
+import { startWorkerSource, type WorkerSource } from './worker.js';
 import { AlertService, formatAlert } from '../alerts/service.js';
 import { AlertStore } from '../alerts/store.js';
 import { WebhookSender } from '../alerts/webhook.js';
@@ -195,8 +198,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     };
   };
 
-  const api = await buildApi(
-    {
+  let worker: WorkerSource | undefined;
+  const apiContext: ApiContext = {
       registry,
       influx,
       metrics,
@@ -209,13 +212,15 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         async checks() {
           const influxOk = (await influx.ping()) && writer.influxUp;
           return {
-            broker: broker ? { ok: broker.isListening() } : { ok: true, detail: `external broker ${config.brokerUrl}` },
+            broker: broker ? { ok: broker.isListening() } : { ok: worker?.connected ?? false, detail: `external broker ${config.brokerUrl}` },
             influxdb: influxOk ? { ok: true } : { ok: false, detail: writer.lastError ?? `no answer from ${config.influxUrl}` },
             registry: { ok: registry.usable() },
           };
         },
       },
-    },
+    };
+  const api = await buildApi(
+    apiContext,
     {
       https: tls,
       plugins: [
@@ -234,6 +239,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
             })),
         }),
         summaryPlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
+        brokerAuthPlugin(apiContext, { secret: config.brokerAuthSecret, workerPassword: config.brokerPassword }),
       ] as never,
     },
   );
@@ -328,6 +334,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         const deadline = Date.now() + config.shutdownTimeoutMs;
         log.info('stopping: no new connections; flushing the spool');
         for (const t of timers) clearInterval(t);
+        await worker?.close();
         await broker?.stopAccepting();
         hub.closeAll();
         const apiClosed = api.close();
@@ -345,6 +352,11 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     },
   };
   platform.adminKey = adminKey;
+  if (config.brokerUrl) {
+    worker = await startWorkerSource(platform);
+    const w = worker;
+    publishAlert = (topic, payload, options) => w.publish(topic, payload, options);
+  }
   await hooks.extend?.(platform);
   return platform;
 }

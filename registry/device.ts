@@ -14,6 +14,8 @@ const label = (max: number) =>
 
 export const KindSchema = z.enum(KINDS);
 export const DeviceIdSchema = z.string().regex(DEVICE_ID_PATTERN, 'device id must match ^[a-z0-9][a-z0-9-]{1,62}$');
+/** Ids a new device may take: `pantau-…` is reserved for Pantau's own MQTT logins (pantau-api-key, pantau-ingest). */
+export const NewDeviceIdSchema = DeviceIdSchema.refine((id) => !id.startsWith('pantau-'), 'device ids starting with pantau- are reserved');
 export const LocationSchema = z.object({
   lat: z.number().min(-90).max(90),
   lon: z.number().min(-180).max(180),
@@ -36,7 +38,7 @@ export const DeviceSchema = z.object({
 export type Device = z.infer<typeof DeviceSchema>;
 
 export const NewDeviceSchema = z.strictObject({
-  id: DeviceIdSchema,
+  id: NewDeviceIdSchema,
   kind: KindSchema,
   name: label(200),
   city: label(100),

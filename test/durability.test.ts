@@ -115,6 +115,8 @@ describe('acknowledged readings survive', () => {
     await new Promise((r) => setTimeout(r, 3000));
     first.child.kill('SIGKILL');
     await first.exited;
+    // really gone: nothing answers on its port any more
+    expect(await fetch(`${first.httpUrl}/healthz`).then(() => 'answered', () => 'refused')).toBe('refused');
     const ackedAtKill = fleet.ackedCount();
     expect(ackedAtKill).toBeGreaterThan(500);
     const second = await spawn(db, dataDir, {}, { http: Number(new URL(first.httpUrl).port), mqtt: first.mqttPort });

@@ -5,7 +5,6 @@ import { dirname, join } from 'node:path';
 import { freePort } from './ports.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 
 export interface PlatformProcess {
   child: ChildProcess;
@@ -19,7 +18,9 @@ export interface PlatformProcess {
 export async function spawnPlatform(env: Record<string, string>, ports?: { http: number; mqtt: number }): Promise<PlatformProcess> {
   const http = ports?.http ?? (await freePort());
   const mqtt = ports?.mqtt ?? (await freePort());
-  const child = spawn(TSX, [join(ROOT, 'platform', 'main.ts')], {
+  // `node --import tsx`, not the tsx CLI: the CLI runs the script in a child process, so a SIGKILL sent to it
+  // would leave the platform itself running.
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'platform', 'main.ts')], {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -1,0 +1,173 @@
+// Device authentication and topic rules for an external broker (SPEC §7), in the shape EMQX 5's HTTP
+// authenticator and HTTP authorizer expect: `POST /api/v1/broker/auth` answers CONNECT, `POST
+// /api/v1/broker/acl` answers each PUBLISH and SUBSCRIBE, both with `{"result": "allow" | "deny" | "ignore"}`.
+// The rules are SPEC §3's, as broker/authorize.ts applies them in the embedded broker, plus the ingest worker
+// account. Only the broker may ask: every request must carry the shared secret (PANTAU_BROKER_AUTH_SECRET) in
+// `x-pantau-broker-secret`, or these routes would be a device-token oracle for anyone who can reach the API.
+//
+// "ignore" (let the broker's next authenticator or authorizer decide) is the answer for usernames that are none
+// of Pantau's: an operator may keep their own accounts (monitoring, bridges) in the broker's built-in database.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { API_KEY_USERNAME } from '../broker/authenticate.js';
+import { SHARED_TELEMETRY_SUBSCRIPTION, isDeviceId, parseDeviceTopic } from '../catalog/index.js';
+import type { ApiContext } from './context.js';
+import { HttpProblem, ProblemSchema } from './problem.js';
+
+/** The account ingest workers log in to the external broker with. */
+export const INGEST_WORKER_USERNAME = 'pantau-ingest';
+/** Client ids ingest workers use; reserved, because taking over a worker's session means reading its telemetry. */
+export const INGEST_CLIENT_ID_PREFIX = 'pantau-ingest';
+export const BROKER_SECRET_HEADER = 'x-pantau-broker-secret';
+
+export interface BrokerAuthOptions {
+  /** Shared secret the broker sends in `x-pantau-broker-secret`. Unset: both routes answer 503. */
+  secret?: string;
+  /** Password of the `pantau-ingest` worker account (the workers' PANTAU_BROKER_PASSWORD). Unset: no worker account. */
+  workerPassword?: string;
+}
+
+const Result = z.enum(['allow', 'deny', 'ignore']);
+type Result = z.infer<typeof Result>;
+
+// EMQX sends what its request template names; fields beyond these (peerhost, qos, retain…) are accepted and ignored.
+const AuthRequest = z.object({
+  username: z.string().max(1024).optional(),
+  password: z.string().max(1024).optional(),
+  clientid: z.string().max(1024).optional(),
+}).meta({ description: 'EMQX HTTP authentication request; body template {"username":"${username}","password":"${password}","clientid":"${clientid}"}' });
+
+const AuthResponse = z.object({
+  result: Result,
+  is_superuser: z.boolean(),
+});
+
+const AclRequest = z.object({
+  username: z.string().max(1024).optional(),
+  clientid: z.string().max(1024).optional(),
+  topic: z.string().max(65535),
+  action: z.string().max(32).describe('publish | subscribe'),
+}).meta({ description: 'EMQX HTTP authorization request; body template {"username":"${username}","clientid":"${clientid}","topic":"${topic}","action":"${action}"}' });
+
+const AclResponse = z.object({ result: Result });
+
+const errors = { 401: ProblemSchema, 503: ProblemSchema };
+
+/** Topic filters city systems logged in with an API key may subscribe to (as in broker/authorize.ts). */
+const ALERT_FILTER = /^alerts\/(#|[a-z]+\/(#|\+|[a-z0-9-]+))$/;
+/** Where ingest workers publish: rejection notices and alerts for city systems. */
+const ALERT_TOPIC = /^alerts\/[a-z]+\/[a-z0-9][a-z0-9-]{1,62}$/;
+const WORKER_SUBSCRIPTIONS = new Set([SHARED_TELEMETRY_SUBSCRIPTION, SHARED_TELEMETRY_SUBSCRIPTION.replace(/^\$share\/[^/]+\//, '')]);
+
+const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+/** Constant-time equality of two secrets of any length. */
+const sameSecret = (given: string, expected: Buffer) => timingSafeEqual(digest(given), expected);
+
+export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): FastifyPluginAsyncZod {
+  return async (app) => {
+    const { registry, log } = ctx;
+    const secret = options.secret ? digest(options.secret) : undefined;
+    const workerPassword = options.workerPassword ? digest(options.workerPassword) : undefined;
+
+    const presentsSecret = (request: FastifyRequest) => {
+      const given = request.headers[BROKER_SECRET_HEADER];
+      return secret !== undefined && typeof given === 'string' && sameSecret(given, secret);
+    };
+
+    // preValidation, not onRequest: the rate limiter (an onRequest hook of the route) must count a wrong secret first
+    app.addHook('preValidation', async (request) => {
+      if (!secret) throw new HttpProblem(503, 'the broker auth endpoints are off: set PANTAU_BROKER_AUTH_SECRET and send it in x-pantau-broker-secret', 'broker-auth-off');
+      if (!presentsSecret(request)) {
+        log.warn({ ip: request.ip, route: request.url }, 'broker auth: request without the shared secret refused');
+        throw new HttpProblem(401, `this route is for the MQTT broker only: send the shared secret in ${BROKER_SECRET_HEADER}`, 'unauthorized');
+      }
+    });
+    // every CONNECT and (uncached) PUBLISH/SUBSCRIBE of the fleet comes through here: the broker, once it has shown
+    // the secret, is not held to the per-client API rate limit; guessing the secret still is
+    const rateLimit = { allowList: (request: FastifyRequest) => presentsSecret(request) };
+
+    const authenticate = async (body: z.infer<typeof AuthRequest>): Promise<{ result: Result; why: string }> => {
+      const { username, password, clientid } = body;
+      const reservedClientId = clientid?.startsWith(INGEST_CLIENT_ID_PREFIX) ?? false;
+      if (username === INGEST_WORKER_USERNAME) {
+        if (!workerPassword) return { result: 'deny', why: 'no ingest worker account configured' };
+        if (!password || !sameSecret(password, workerPassword)) return { result: 'deny', why: 'wrong ingest worker password' };
+        if (!reservedClientId) return { result: 'deny', why: `ingest workers use client ids starting with ${INGEST_CLIENT_ID_PREFIX}` };
+        return { result: 'allow', why: 'ingest worker' };
+      }
+      if (reservedClientId) return { result: 'deny', why: `client id prefix ${INGEST_CLIENT_ID_PREFIX} is reserved for ingest workers` };
+      if (username === API_KEY_USERNAME) {
+        const principal = password ? await registry.authenticateKey(password) : null;
+        return principal ? { result: 'allow', why: 'API key' } : { result: 'deny', why: 'unknown API key' };
+      }
+      if (!isDeviceId(username)) return { result: 'ignore', why: 'not a Pantau account' };
+      if (!password || password.length > 512) return { result: 'deny', why: 'missing credentials' };
+      const device = await registry.authenticateDevice(username, password);
+      return device ? { result: 'allow', why: 'device' } : { result: 'deny', why: 'unknown device or wrong token' };
+    };
+
+    const authorize = (body: z.infer<typeof AclRequest>): { result: Result; why: string } => {
+      const { username, topic, action } = body;
+      if (action !== 'publish' && action !== 'subscribe') return { result: 'deny', why: `unknown action ${action.slice(0, 32)}` };
+      if (username === INGEST_WORKER_USERNAME) {
+        if (action === 'subscribe') {
+          return WORKER_SUBSCRIPTIONS.has(topic) ? { result: 'allow', why: 'ingest worker subscription' } : { result: 'deny', why: 'ingest workers subscribe only to telemetry' };
+        }
+        if (parseDeviceTopic(topic)?.channel === 'rejections' || ALERT_TOPIC.test(topic)) return { result: 'allow', why: 'ingest worker notice' };
+        return { result: 'deny', why: 'ingest workers publish only rejections and alerts' };
+      }
+      if (username === API_KEY_USERNAME) {
+        return action === 'subscribe' && ALERT_FILTER.test(topic) ? { result: 'allow', why: 'alerts for city systems' } : { result: 'deny', why: 'API-key logins only subscribe to alerts' };
+      }
+      if (!isDeviceId(username)) return { result: 'ignore', why: 'not a Pantau account' };
+      const device = registry.device(username);
+      if (!device) return { result: 'deny', why: 'unknown device' };
+      const parsed = parseDeviceTopic(topic);
+      const own = parsed !== null && parsed.deviceId === device.id && parsed.kind === device.kind;
+      if (action === 'publish') {
+        return own && parsed.channel !== 'rejections' ? { result: 'allow', why: 'own telemetry or status' } : { result: 'deny', why: 'devices publish only to their own telemetry and status' };
+      }
+      return own && parsed.channel === 'rejections' ? { result: 'allow', why: 'own rejections' } : { result: 'deny', why: 'devices subscribe only to their own rejections' };
+    };
+
+    app.post('/api/v1/broker/auth', {
+      config: { rateLimit },
+      schema: {
+        tags: ['broker'],
+        summary: 'MQTT CONNECT check for an external broker (EMQX HTTP authentication)',
+        description: `For the broker only: needs the ${BROKER_SECRET_HEADER} header. Devices log in with their id and token, city systems with username ${API_KEY_USERNAME} and an API key, ingest workers with username ${INGEST_WORKER_USERNAME}; other usernames are "ignore".`,
+        security: [],
+        body: AuthRequest,
+        response: { 200: AuthResponse, ...errors },
+      },
+    }, async (request) => {
+      const { result, why } = await authenticate(request.body);
+      if (result === 'deny') {
+        ctx.metrics.authFailures.inc();
+        log.info({ username: request.body.username?.slice(0, 100), clientId: request.body.clientid?.slice(0, 100), why }, 'broker auth: CONNECT denied');
+      }
+      return { result, is_superuser: false };
+    });
+
+    app.post('/api/v1/broker/acl', {
+      config: { rateLimit },
+      schema: {
+        tags: ['broker'],
+        summary: 'MQTT PUBLISH/SUBSCRIBE check for an external broker (EMQX HTTP authorization)',
+        description: `For the broker only: needs the ${BROKER_SECRET_HEADER} header. SPEC §3 topic rules: a device publishes only to its own telemetry and status topics and subscribes only to its own rejections topic.`,
+        security: [],
+        body: AclRequest,
+        response: { 200: AclResponse, ...errors },
+      },
+    }, async (request) => {
+      const { result, why } = authorize(request.body);
+      if (result === 'deny') {
+        ctx.metrics.aclDenials.inc({ action: request.body.action === 'subscribe' ? 'subscribe' : 'publish' });
+        log.warn({ username: request.body.username?.slice(0, 100), action: request.body.action.slice(0, 32), topic: request.body.topic.slice(0, 200), why }, 'broker ACL: denied');
+      }
+      return { result };
+    });
+  };
+}

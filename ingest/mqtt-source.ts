@@ -1,0 +1,255 @@
+// Scale-out input (SPEC §7): an ingest worker's session on an external broker (Mosquitto, EMQX, HiveMQ…).
+//
+// The worker joins the shared subscription `$share/pantau-ingest/sensors/+/+/telemetry` at QoS 1 with a
+// persistent session under a stable client id, so the broker splits telemetry between the N workers and keeps
+// whatever a worker has not acknowledged. A message is acknowledged (PUBACK) only once `Ingest.accept` says its
+// readings are durable in this worker's spool; a worker killed before that simply never acknowledged it, and the
+// broker delivers it again (to the same session when the worker comes back; EMQX may also hand it to another).
+//
+// Why PUBACKs are sent from here and not from mqtt.js: mqtt.js handles incoming packets strictly one at a time
+// and sends a PUBACK only when `handleMessage`'s callback runs, so holding that callback until the spool fsync
+// would allow one message per fsync — and no group commit. Instead the callback is released at once (with a
+// sentinel error, which tells mqtt.js not to acknowledge), up to `maxInFlight` messages are ingested
+// concurrently, and their PUBACKs leave in arrival order (MQTT 3.1.1 §4.6) as each becomes durable. A PUBACK
+// is only ever sent on the connection the message came in on; after a reconnect the broker redelivers.
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { SHARED_TELEMETRY_SUBSCRIPTION, deviceTopic, parseDeviceTopic } from '../catalog/index.js';
+import type { Ingest, IngestDevice, Rejection } from './ingest.js';
+
+export interface MqttSourceOptions {
+  /** External broker, e.g. `mqtt://broker:1883` or `mqtts://…`. */
+  url: string;
+  /** Stable per worker (`pantau-ingest-${PANTAU_WORKER_ID}`): the broker keeps this session's messages. */
+  clientId: string;
+  ingest: Pick<Ingest, 'accept' | 'on' | 'off'>;
+  registry: { device(id: string): IngestDevice | undefined };
+  log: Logger;
+  username?: string;
+  password?: string;
+  /** Messages taken but not yet acknowledged, at most (default 256). 1 = one at a time through mqtt.js. */
+  maxInFlight?: number;
+  /** Reconnect delay: starts at `minMs`, doubles per failed attempt up to `maxMs` (default 500 ms – 30 s). */
+  reconnect?: { minMs: number; maxMs: number };
+  /** A telemetry message for a device the registry does not know (or of another kind): acknowledged, not stored. */
+  onUnknownDevice?: (topic: string, reason: string) => void;
+}
+
+export interface MqttSource {
+  /** Connected to the broker and subscribed. */
+  readonly connected: boolean;
+  readonly stats: { messages: number; unknownDevices: number; inFlight: number; reconnects: number };
+  /** Publish on the external broker (rejection notices, alerts). Dropped while disconnected when QoS 0. */
+  publish(topic: string, payload: string, options?: { qos?: 0 | 1; retain?: boolean }): void;
+  /** Stop taking messages, let the ones in flight become durable and acknowledged, disconnect. */
+  close(): Promise<void>;
+}
+
+/** Tells mqtt.js not to send a PUBACK for this message: the source sends it once the message is durable. */
+const ACK_LATER = Object.freeze(new Error('acknowledged by the Pantau mqtt source once durable'));
+
+type SendPacket = (packet: { cmd: 'puback'; messageId: number }, cb?: (err?: Error) => void) => void;
+
+export function startMqttSource(options: MqttSourceOptions): MqttSource {
+  const { ingest, registry, log } = options;
+  const minMs = options.reconnect?.minMs ?? 500;
+  const maxMs = options.reconnect?.maxMs ?? 30_000;
+  const client: MqttClient = mqtt.connect(options.url, {
+    clientId: options.clientId,
+    username: options.username,
+    password: options.password,
+    clean: false,
+    protocolVersion: 4,
+    keepalive: 30,
+    connectTimeout: 10_000,
+    reconnectPeriod: minMs,
+    resubscribe: false, // subscribed on every CONNACK below, whether the broker kept the session or not
+    queueQoSZero: false,
+    manualConnect: true,
+  });
+
+  // A private mqtt.js method; without it (a future mqtt.js) the source falls back to one message at a time.
+  const sendPacket = (client as unknown as { _sendPacket?: SendPacket })._sendPacket?.bind(client);
+  const maxInFlight = sendPacket ? Math.max(1, Math.floor(options.maxInFlight ?? 256)) : 1;
+  if (!sendPacket) log.warn('mqtt.js has no _sendPacket: taking one message at a time (slower, still safe)');
+
+  const stats = { messages: 0, unknownDevices: 0, inFlight: 0, reconnects: 0 };
+  let subscribed = false;
+  let closing = false;
+  /** Bumped on every CONNACK: a PUBACK goes out only on the connection its PUBLISH came in on. */
+  let generation = 0;
+  /** Generations in which a message could not be made durable: nothing more is acknowledged on them. */
+  let failedGeneration = -1;
+  /** The previous message's acknowledgement, so PUBACKs leave in the order the PUBLISHes came. */
+  let tail: Promise<void> = Promise.resolve();
+  const qos0 = new Set<Promise<void>>();
+  /** mqtt.js callbacks held back while `maxInFlight` messages are in flight (back-pressure to the broker). */
+  const held: Array<() => void> = [];
+  let delay = minMs;
+  let lastUnknownLog = 0;
+  let unknownSinceLog = 0;
+
+  const unknown = (topic: string, reason: string) => {
+    stats.unknownDevices++;
+    unknownSinceLog++;
+    options.onUnknownDevice?.(topic, reason);
+    const now = Date.now();
+    // the broker's ACL should have refused these; a flood of them must not flood the log
+    if (now - lastUnknownLog > 10_000) {
+      log.warn({ topic: topic.slice(0, 200), reason, count: unknownSinceLog }, 'telemetry for a device Pantau does not know: acknowledged, not stored (check the broker ACL)');
+      lastUnknownLog = now;
+      unknownSinceLog = 0;
+    }
+  };
+
+  /** Resolves once the message's outcome is durable (or it was discarded); rejects if it could not be. */
+  const take = async (packet: IPublishPacket): Promise<void> => {
+    stats.messages++;
+    const topic = parseDeviceTopic(packet.topic);
+    if (!topic || topic.channel !== 'telemetry') return unknown(packet.topic, 'not a telemetry topic');
+    const device = registry.device(topic.deviceId);
+    if (!device) return unknown(packet.topic, 'unknown device');
+    if (device.kind !== topic.kind) return unknown(packet.topic, `device is of kind ${device.kind}`);
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    await ingest.accept(device, payload, packet.qos);
+  };
+
+  const notDurable = (gen: number, err: unknown) => {
+    if (failedGeneration === gen) return;
+    failedGeneration = gen;
+    log.error({ err: (err as Error).message }, 'a message could not be made durable: not acknowledging it; reconnecting so the broker redelivers');
+    // MQTT 3.1.1 redelivers unacknowledged messages only on a new connection
+    if (gen === generation && !closing) client.stream?.destroy();
+  };
+
+  const release = () => {
+    while (held.length > 0 && stats.inFlight < maxInFlight) held.shift()!();
+  };
+
+  client.handleMessage = (packet, callback) => {
+    // closing: leave it unacknowledged in the persistent session; the broker delivers it again later
+    if (closing) return callback(ACK_LATER);
+    const gen = generation;
+    const work = take(packet);
+    if (packet.qos === 0) {
+      const p = work.catch((err: Error) => log.warn({ err: err.message }, 'QoS 0 message not stored'));
+      qos0.add(p);
+      void p.finally(() => qos0.delete(p));
+      return callback();
+    }
+    if (maxInFlight === 1 || packet.qos === 2) {
+      // mqtt.js sends the PUBACK (QoS 2: PUBCOMP) when the callback runs without an error
+      stats.inFlight++;
+      const done = work.then(
+        () => callback(),
+        (err) => {
+          notDurable(gen, err);
+          callback(ACK_LATER);
+        },
+      );
+      tail = done.finally(() => stats.inFlight--);
+      return;
+    }
+    stats.inFlight++;
+    const previous = tail;
+    tail = (async () => {
+      let ok = true;
+      try {
+        await work;
+      } catch (err) {
+        ok = false;
+        notDurable(gen, err);
+      }
+      await previous;
+      if (ok && gen === generation && failedGeneration !== gen && client.connected) {
+        sendPacket!({ cmd: 'puback', messageId: packet.messageId! });
+      }
+    })().finally(() => {
+      stats.inFlight--;
+      release();
+    });
+    if (stats.inFlight < maxInFlight) callback(ACK_LATER);
+    else held.push(() => callback(ACK_LATER));
+  };
+
+  const onRejection = (r: Rejection) => {
+    if (!client.connected) return; // a notice, not data: the rejection itself is stored either way
+    client.publish(deviceTopic(r.kind, r.deviceId, 'rejections'), JSON.stringify({ reason: r.reason, detail: r.detail, ts: new Date(r.ts).toISOString() }), { qos: 0, retain: false });
+  };
+  ingest.on('rejection', onRejection);
+
+  client.on('connect', (connack) => {
+    generation++;
+    delay = minMs;
+    client.options.reconnectPeriod = minMs;
+    log.info({ url: redactUrl(options.url), clientId: options.clientId, sessionPresent: connack.sessionPresent }, 'connected to the external broker');
+    client.subscribe(SHARED_TELEMETRY_SUBSCRIPTION, { qos: 1 }, (err, granted) => {
+      const code = granted?.[0]?.qos;
+      if (err || code === undefined || code === 128) {
+        subscribed = false;
+        log.error({ err: err?.message, subscription: SHARED_TELEMETRY_SUBSCRIPTION }, 'the broker refused the shared subscription: check its ACL for the ingest worker account');
+        return;
+      }
+      subscribed = true;
+      log.info({ subscription: SHARED_TELEMETRY_SUBSCRIPTION, maxInFlight }, 'subscribed to the shared telemetry subscription');
+      if (code !== 1) log.warn({ granted: code }, 'the broker granted the shared subscription below QoS 1: acknowledgements cannot mean durable');
+    });
+  });
+  client.on('close', () => {
+    subscribed = false;
+    // held callbacks belong to a connection that is gone: let mqtt.js move on (nothing more is acked on it)
+    for (const cb of held.splice(0)) cb();
+    if (closing) return;
+    stats.reconnects++;
+    // the next attempt waits longer, with jitter, so a fleet of workers does not reconnect in lockstep
+    delay = Math.min(maxMs, delay * 2);
+    client.options.reconnectPeriod = Math.round(delay * (0.75 + Math.random() * 0.5));
+  });
+  client.on('offline', () => {
+    if (!closing) log.warn({ url: redactUrl(options.url), retryInMs: client.options.reconnectPeriod }, 'external broker unreachable; reconnecting');
+  });
+  client.on('error', (err) => {
+    log.warn({ err: err.message, code: (err as { code?: unknown }).code }, 'external broker: connection error');
+  });
+  client.connect();
+
+  let closed: Promise<void> | undefined;
+  return {
+    get connected() {
+      return client.connected && subscribed;
+    },
+    stats,
+    publish(topic, payload, publishOptions = {}) {
+      const qos = publishOptions.qos ?? 0;
+      if (qos === 0 && !client.connected) return;
+      client.publish(topic, payload, { qos, retain: publishOptions.retain ?? false }, (err) => {
+        if (err) log.warn({ err: err.message, topic: topic.slice(0, 200) }, 'publish to the external broker failed');
+      });
+    },
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        ingest.off('rejection', onRejection);
+        // mqtt.js may read on; what arrives from now on is left unacknowledged in the session
+        for (const cb of held.splice(0)) cb();
+        // in-flight messages finish: durable, then acknowledged while the connection still stands
+        await Promise.allSettled([tail, ...qos0]);
+        for (const cb of held.splice(0)) cb();
+        await client.endAsync(false).catch(() => undefined);
+        log.info({ clientId: options.clientId, messages: stats.messages }, 'left the external broker; unacknowledged messages stay in the session');
+      })();
+      return closed;
+    },
+  };
+}
+
+/** The broker URL for a log line, without any password in it. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = 'redacted';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}

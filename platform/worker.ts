@@ -1,0 +1,39 @@
+// Scale-out (SPEC §7): with PANTAU_BROKER_URL set there is no embedded broker; this process is an ingest worker
+// that takes its share of the fleet's telemetry from the external broker's shared subscription.
+// Its client id is stable (`pantau-ingest-${PANTAU_WORKER_ID}`) because its persistent session holds the
+// messages it has not yet acknowledged: restart a worker under the same id (and data dir, for its spool).
+import { hostname } from 'node:os';
+import { INGEST_WORKER_USERNAME } from '../api/broker-auth.js';
+import { startMqttSource, type MqttSource } from '../ingest/mqtt-source.js';
+import type { Platform } from './platform.js';
+
+export interface WorkerSource {
+  /** Connected and subscribed (always true when there is no external broker). */
+  readonly connected: boolean;
+  /** Publish on the external broker (alerts for city systems); a no-op without one. */
+  publish(topic: string, payload: string, options?: { qos?: 0 | 1; retain?: boolean }): void;
+  /** Stop taking messages and let those in flight become durable. Call before the spool closes. */
+  close(): Promise<void>;
+}
+
+export async function startWorkerSource(platform: Platform): Promise<WorkerSource> {
+  const { config, log, metrics } = platform;
+  if (!config.brokerUrl) return { connected: true, publish: () => undefined, close: async () => undefined };
+  const clientId = `pantau-ingest-${config.workerId}`;
+  // config.ts makes sure PANTAU_WORKER_ID is set and stable when PANTAU_BROKER_URL is
+  const password = config.brokerPassword;
+  // the worker account of api/broker-auth.ts unless the broker has its own
+  const username = config.brokerUsername || (password ? INGEST_WORKER_USERNAME : undefined);
+  const source: MqttSource = startMqttSource({
+    url: config.brokerUrl,
+    clientId,
+    username,
+    password,
+    ingest: platform.ingest,
+    registry: platform.registry,
+    log: log.child({ component: 'mqtt-source' }),
+    onUnknownDevice: () => metrics.aclDenials.inc({ action: 'publish' }),
+  });
+  log.info({ clientId, username }, 'ingest worker: taking telemetry from the external broker');
+  return source;
+}
