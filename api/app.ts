@@ -8,13 +8,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Server } from 'node:https';
-import { fingerprint } from '../registry/secrets.js';
 import { installAuth, presentedKey } from './auth.js';
 import type { ApiContext } from './context.js';
 import { devicesPlugin } from './devices.js';
 import { healthPlugin } from './health.js';
 import { keysPlugin } from './keys.js';
-import { installProblemHandlers } from './problem.js';
+import { installProblemHandlers, sendProblem } from './problem.js';
 import { readingsPlugin } from './readings.js';
 
 export interface ApiOptions {
@@ -26,11 +25,16 @@ export interface ApiOptions {
 export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     // request lines would drown the log at API load; errors are still logged
-    loggerInstance: ctx.log.child({ component: 'api' }, { level: ctx.log.level === 'debug' || ctx.log.level === 'trace' ? ctx.log.level : 'warn' }),
+    loggerInstance: ctx.log.child({ component: 'api' }, { level: ctx.log.level === 'info' ? 'warn' : ctx.log.level }),
     bodyLimit: 64 * 1024,
     trustProxy: false,
     ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
     routerOptions: { maxParamLength: 200 },
+    // errors fastify raises before routing (a malformed URL, an overlong parameter) are problems too
+    frameworkErrors: (error, _request, reply) => {
+      const status = error.statusCode ?? 400;
+      void sendProblem(reply, status >= 400 && status < 500 ? status : 400, error.message.replace(/\s+at\s.+/gs, '').slice(0, 200));
+    },
   }) as unknown as FastifyInstance<Server>;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -55,7 +59,9 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
       // per API key when one is presented, else per client address
       keyGenerator: (request) => {
         const key = presentedKey(request);
-        return key ? `key:${fingerprint(key).toString('base64')}` : `ip:${request.ip}`;
+        // a real key has its own allowance; made-up keys all count against their client address
+        const identity = key ? ctx.registry.rateLimitIdentity(key) : null;
+        return identity ? `key:${identity}` : `ip:${request.ip}`;
       },
       errorResponseBuilder: (_request, context) => ({
         statusCode: 429,

@@ -32,15 +32,26 @@ export function presentedKey(request: FastifyRequest): string | undefined {
 
 export function installAuth(app: FastifyInstance, registry: Registry): void {
   app.decorateRequest('principal', null);
-  app.addHook('onRequest', async (request) => {
+  // preParsing, not onRequest: the rate limiter's route-level onRequest hook must count a request before its key
+  // is checked, or made-up keys would never be limited; the body is still not read before authentication.
+  app.addHook('preParsing', async (request) => {
     const needed = request.routeOptions.config.role;
     if (!needed) return;
     const key = presentedKey(request);
     const unauthorized = (detail: string) =>
       new HttpProblem(401, detail, 'unauthorized', { 'www-authenticate': 'Bearer realm="pantau"' });
     if (key === undefined) throw unauthorized('this route needs an API key: Authorization: Bearer <key>');
+    if (key && !registry.isVerifiedKey(key)) {
+      const wait = registry.authThrottle.blockedFor(request.ip);
+      if (wait > 0) {
+        throw new HttpProblem(429, `too many failed logins from this address; retry in ${wait} s`, 'rate-limited', { 'retry-after': String(wait) });
+      }
+    }
     const principal = key ? await registry.authenticateKey(key) : null;
-    if (!principal) throw unauthorized('the API key is not valid (unknown, revoked or mistyped)');
+    if (!principal) {
+      registry.authThrottle.fail(request.ip);
+      throw unauthorized('the API key is not valid (unknown, revoked or mistyped)');
+    }
     if (!roleAllows(principal.role, needed)) {
       throw new HttpProblem(403, `this route needs the ${needed} role; the key "${principal.name}" has ${principal.role}`, 'forbidden');
     }

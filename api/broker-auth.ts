@@ -23,7 +23,7 @@ export const INGEST_CLIENT_ID_PREFIX = 'pantau-ingest';
 export const BROKER_SECRET_HEADER = 'x-pantau-broker-secret';
 
 export interface BrokerAuthOptions {
-  /** Shared secret the broker sends in `x-pantau-broker-secret`. Unset: both routes answer 503. */
+  /** Shared secret the broker sends in `x-pantau-broker-secret`. Unset: both routes answer 404. */
   secret?: string;
   /** Password of the `pantau-ingest` worker account (the workers' PANTAU_BROKER_PASSWORD). Unset: no worker account. */
   workerPassword?: string;
@@ -53,7 +53,7 @@ const AclRequest = z.object({
 
 const AclResponse = z.object({ result: Result });
 
-const errors = { 401: ProblemSchema, 503: ProblemSchema };
+const errors = { 401: ProblemSchema, 404: ProblemSchema };
 
 /** Topic filters city systems logged in with an API key may subscribe to (as in broker/authorize.ts). */
 const ALERT_FILTER = /^alerts\/(#|[a-z]+\/(#|\+|[a-z0-9-]+))$/;
@@ -78,7 +78,7 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
 
     // preValidation, not onRequest: the rate limiter (an onRequest hook of the route) must count a wrong secret first
     app.addHook('preValidation', async (request) => {
-      if (!secret) throw new HttpProblem(503, 'the broker auth endpoints are off: set PANTAU_BROKER_AUTH_SECRET and send it in x-pantau-broker-secret', 'broker-auth-off');
+      if (!secret) throw new HttpProblem(404, 'the broker auth endpoints are off: set PANTAU_BROKER_AUTH_SECRET and send it in x-pantau-broker-secret', 'broker-auth-off');
       if (!presentsSecret(request)) {
         log.warn({ ip: request.ip, route: request.url }, 'broker auth: request without the shared secret refused');
         throw new HttpProblem(401, `this route is for the MQTT broker only: send the shared secret in ${BROKER_SECRET_HEADER}`, 'unauthorized');

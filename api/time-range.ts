@@ -6,14 +6,22 @@ const RELATIVE = /^-(\d{1,6})(s|m|h|d|w)$/;
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
 
-/** `now`, `-15m`, `-24h`, `-7d`, or RFC 3339 with offset → epoch ms. */
+// InfluxDB stores time as int64 nanoseconds: 1677-09-21 … 2262-04-11.
+const INFLUX_MIN_MS = -9_223_372_036_854;
+const INFLUX_MAX_MS = 9_223_372_036_854;
+
+/** `now`, `-15m`, `-24h`, `-7d`, or RFC 3339 with offset → epoch ms, inside InfluxDB's time range. */
 export function parseInstant(param: string, value: string, now: number): number {
-  if (value === 'now') return now;
+  let ms = Number.NaN;
+  if (value === 'now') ms = now;
   const rel = RELATIVE.exec(value);
-  if (rel) return now - Number(rel[1]) * UNIT_MS[rel[2]!]!;
-  if (RFC3339.test(value)) {
-    const ms = Date.parse(value);
-    if (Number.isFinite(ms)) return ms;
+  if (rel) ms = now - Number(rel[1]) * UNIT_MS[rel[2]!]!;
+  else if (RFC3339.test(value)) ms = Date.parse(value);
+  if (Number.isFinite(ms)) {
+    if (ms <= INFLUX_MIN_MS || ms >= INFLUX_MAX_MS) {
+      throw badRequest(`${param}: ${value.slice(0, 40)} is outside the time range InfluxDB can hold (1677-09-22 … 2262-04-11)`);
+    }
+    return ms;
   }
   throw badRequest(`${param}: "${value.slice(0, 40)}" is not a time; use RFC 3339 (2026-01-31T08:00:00+08:00), now, or -15m / -24h / -7d`);
 }

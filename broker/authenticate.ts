@@ -24,10 +24,18 @@ export function makeAuthenticate(registry: Registry, onFailure: (reason: string,
       done(err, false);
     };
     if (!username || !password || password.length === 0 || password.length > 512) return refuse('missing credentials');
+    const ip = (client.conn as { remoteAddress?: string }).remoteAddress ?? 'unknown';
+    const secret = password.toString('utf8');
+    const known = username === API_KEY_USERNAME ? registry.isVerifiedKey(secret) : registry.isVerifiedToken(username, secret);
+    if (!known && registry.authThrottle.blockedFor(ip) > 0) return refuse('too many failed logins from this address');
+    const failed = (reason: string) => {
+      registry.authThrottle.fail(ip);
+      refuse(reason);
+    };
     if (username === API_KEY_USERNAME) {
-      registry.authenticateKey(password.toString('utf8')).then(
+      registry.authenticateKey(secret).then(
         (principal) => {
-          if (!principal) return refuse('unknown API key');
+          if (!principal) return failed('unknown API key');
           (client as PantauClient).apiKeyId = principal.keyId;
           done(null, true);
         },
@@ -35,9 +43,9 @@ export function makeAuthenticate(registry: Registry, onFailure: (reason: string,
       );
       return;
     }
-    registry.authenticateDevice(username, password.toString('utf8')).then(
+    registry.authenticateDevice(username, secret).then(
       (device) => {
-        if (!device) return refuse('unknown device or wrong token');
+        if (!device) return failed('unknown device or wrong token');
         (client as PantauClient).deviceId = device.id;
         done(null, true);
       },

@@ -37,6 +37,7 @@ export interface Config {
   /** Benchmark baseline only: acknowledge before the spool fsync (no durability). Never in production. */
   unsafeAckBeforeDurable: boolean;
   alertTickMs: number;
+  authFailuresPerMinute: number;
   brokerUsername: string | undefined;
   brokerPassword: string | undefined;
   brokerAuthSecret: string | undefined;
@@ -79,7 +80,7 @@ const KNOWN = new Set([
   'PANTAU_SPOOL_MAX_BYTES', 'PANTAU_MAX_READING_AGE', 'PANTAU_WEBHOOK_URL', 'PANTAU_WEBHOOK_SECRET',
   'PANTAU_FLEET_FILE', 'PANTAU_CORS_ORIGINS', 'PANTAU_SHUTDOWN_TIMEOUT', 'PANTAU_MQTT_MAX_PACKET_BYTES',
   'PANTAU_MQTT_MAX_CONNECTIONS_PER_IP', 'PANTAU_WORKER_ID', 'PANTAU_WORKERS', 'PANTAU_UNSAFE_ACK_BEFORE_DURABLE',
-  'PANTAU_ALERT_TICK', 'PANTAU_SSE_HEARTBEAT', 'PANTAU_MQTT_MAX_KEEPALIVE',
+  'PANTAU_ALERT_TICK', 'PANTAU_SSE_HEARTBEAT', 'PANTAU_MQTT_MAX_KEEPALIVE', 'PANTAU_AUTH_FAILURES_PER_MINUTE',
   'PANTAU_BROKER_USERNAME', 'PANTAU_BROKER_PASSWORD', 'PANTAU_BROKER_AUTH_SECRET',
 ]);
 
@@ -198,6 +199,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     workers,
     unsafeAckBeforeDurable: str('PANTAU_UNSAFE_ACK_BEFORE_DURABLE') === '1',
     mqttMaxKeepaliveSeconds: Math.round(duration('PANTAU_MQTT_MAX_KEEPALIVE', str('PANTAU_MQTT_MAX_KEEPALIVE'), 3_600_000) / 1000),
+    authFailuresPerMinute: count('PANTAU_AUTH_FAILURES_PER_MINUTE', 60),
     alertTickMs: duration('PANTAU_ALERT_TICK', str('PANTAU_ALERT_TICK'), 5_000),
     sseHeartbeatMs: duration('PANTAU_SSE_HEARTBEAT', str('PANTAU_SSE_HEARTBEAT'), 15_000),
   };

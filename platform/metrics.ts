@@ -5,7 +5,7 @@ import { REJECTION_REASONS } from '../catalog/index.js';
 
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'pantau_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'pantau_' });
   const metrics = {
     registry,
     messages: new Counter({ name: 'pantau_ingest_messages_total', help: 'MQTT telemetry messages received', labelNames: ['qos'], registers: [registry] }),

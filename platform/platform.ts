@@ -64,7 +64,7 @@ export interface PlatformHooks {
 export async function startPlatform(config: Config, hooks: PlatformHooks = {}): Promise<Platform> {
   const log = hooks.logger ?? createLogger(config.logLevel);
   mkdirSync(config.dataDir, { recursive: true });
-  const registry = new Registry(config.dataDir);
+  const registry = new Registry(config.dataDir, { authFailuresPerMinute: config.authFailuresPerMinute });
   const adminKey = await ensureAdminKey(registry, config.dataDir, config.adminKey, log);
   if (config.unsafeAckBeforeDurable) log.warn('PANTAU_UNSAFE_ACK_BEFORE_DURABLE=1: acknowledgements do not wait for durability (benchmark baseline only)');
   if (config.fleetFile) await seedFleet(registry, config.fleetFile, log);

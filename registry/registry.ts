@@ -16,6 +16,7 @@ import {
   verifySecret,
 } from './secrets.js';
 import type { ApiPrincipal, Device, DevicePatch, NewDevice, Role } from './device.js';
+import { AuthThrottle } from './auth-throttle.js';
 
 export interface DeviceRecord {
   id: string;
@@ -64,14 +65,17 @@ interface DeviceRow {
 /** Events: `device-removed` (id), `token-rotated` (id), `device-changed` (DeviceRecord), `status` (DeviceRecord). */
 export class Registry extends EventEmitter {
   readonly db: Database.Database;
+  /** Failed logins per client address, shared by the API and the broker. */
+  readonly authThrottle: AuthThrottle;
   private readonly devices = new Map<string, DeviceRecord>();
   private readonly tokenHashes = new Map<string, string>();
   private readonly verifiedTokens = new Map<string, Buffer>();
   private readonly verifiedKeys = new Map<string, { fp: Buffer; principal: ApiPrincipal }>();
   private readonly dirtyStatus = new Set<string>();
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, options: { authFailuresPerMinute?: number } = {}) {
     super();
+    this.authThrottle = new AuthThrottle(options.authFailuresPerMinute ?? 60);
     mkdirSync(dataDir, { recursive: true });
     this.db = new Database(join(dataDir, 'registry.sqlite'));
     this.db.pragma('journal_mode = WAL');
@@ -260,16 +264,50 @@ export class Registry extends EventEmitter {
   /** Make `key` the bootstrap admin key (PANTAU_ADMIN_KEY or a generated one). */
   async setBootstrapKey(key: string): Promise<void> {
     const row = this.db.prepare("SELECT key_hash FROM api_keys WHERE id = 'bootstrap'").get() as { key_hash: string } | undefined;
-    if (row && (await verifySecret(key, row.key_hash))) return;
+    if (row && (await verifySecret(key, row.key_hash))) {
+      this.rememberKey(key, { keyId: 'bootstrap', name: 'bootstrap admin', role: 'admin' });
+      return;
+    }
     const keyHash = await hashSecret(key, CHOSEN_COST);
     this.db
       .prepare("INSERT INTO api_keys (id, name, role, key_hash, created_at) VALUES ('bootstrap', 'bootstrap admin', 'admin', ?, ?) ON CONFLICT(id) DO UPDATE SET key_hash = excluded.key_hash")
       .run(keyHash, Date.now());
     for (const [fp, entry] of this.verifiedKeys) if (entry.principal.keyId === 'bootstrap') this.verifiedKeys.delete(fp);
+    this.rememberKey(key, { keyId: 'bootstrap', name: 'bootstrap admin', role: 'admin' });
+  }
+
+  private rememberKey(key: string, principal: ApiPrincipal): void {
+    const fp = fingerprint(key);
+    if (this.verifiedKeys.size > 10_000) this.verifiedKeys.clear();
+    this.verifiedKeys.set(fp.toString('base64'), { fp, principal });
   }
 
   hasBootstrapKey(): boolean {
     return this.db.prepare("SELECT 1 FROM api_keys WHERE id = 'bootstrap'").get() !== undefined;
+  }
+
+  /**
+   * Whose rate-limit allowance a presented key draws on, without checking its secret: a key verified before, or a
+   * `pk_<id>.…` key whose id exists. Null for anything else (made-up keys share their client address's allowance).
+   */
+  rateLimitIdentity(key: string): string | null {
+    const cached = this.verifiedKeys.get(fingerprint(key).toString('base64'));
+    if (cached) return cached.principal.keyId;
+    const match = /^pk_([0-9a-f]{12})\./.exec(key);
+    if (match && this.db.prepare('SELECT 1 FROM api_keys WHERE id = ?').get(match[1])) return match[1]!;
+    return null;
+  }
+
+  /** True when `key` was verified before (no scrypt needed to know it). */
+  isVerifiedKey(key: string): boolean {
+    const cached = this.verifiedKeys.get(fingerprint(key).toString('base64'));
+    return cached !== undefined;
+  }
+
+  /** True when `token` is the device's token as verified before (no scrypt needed to know it). */
+  isVerifiedToken(id: string, token: string): boolean {
+    const known = this.verifiedTokens.get(id);
+    return known !== undefined && sameFingerprint(known, fingerprint(token));
   }
 
   async authenticateKey(key: string): Promise<ApiPrincipal | null> {
@@ -286,8 +324,7 @@ export class Registry extends EventEmitter {
       | undefined;
     if (!row || !(await verifySecret(secret, row.key_hash))) return null;
     const principal: ApiPrincipal = { keyId: row.id, name: row.name, role: row.role };
-    if (this.verifiedKeys.size > 10_000) this.verifiedKeys.clear();
-    this.verifiedKeys.set(cacheKey, { fp, principal });
+    this.rememberKey(key, principal);
     return principal;
   }
 
