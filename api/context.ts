@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { InfluxClient } from '../influx/client.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Registry } from '../registry/registry.js';
+import type { IspuCache } from './indices.js';
 import type { LatestReadings } from './latest-cache.js';
 
 export interface Readiness {
@@ -16,6 +17,7 @@ export interface ApiContext {
   metrics: Metrics;
   log: Logger;
   latest: LatestReadings;
+  ispu: IspuCache;
   readiness: Readiness;
   apiRateLimit: number;
   corsOrigins: string[];

@@ -32,15 +32,57 @@ export interface IndexDevice {
   thresholds: Record<string, unknown> | null;
 }
 
+/**
+ * The 24-hour ISPU of each air device, recomputed at most every `ttlMs`: a trailing 24-hour mean barely moves in a
+ * minute, and `latest` is the API's busiest route. Concurrent requests for one device share one query.
+ */
+export class IspuCache {
+  private readonly entries = new Map<string, { at: number; value: IspuIndex | null }>();
+  private readonly pending = new Map<string, Promise<IspuIndex | null>>();
+
+  constructor(
+    private readonly influx: InfluxClient,
+    private readonly ttlMs = 60_000,
+  ) {}
+
+  async get(deviceId: string, now = Date.now()): Promise<IspuIndex | null> {
+    const entry = this.entries.get(deviceId);
+    if (entry && now - entry.at < this.ttlMs) return entry.value;
+    return this.refresh(deviceId, now);
+  }
+
+  /** The cached value, without querying (undefined when never computed). */
+  peek(deviceId: string): IspuIndex | null | undefined {
+    return this.entries.get(deviceId)?.value;
+  }
+
+  refresh(deviceId: string, now = Date.now()): Promise<IspuIndex | null> {
+    let running = this.pending.get(deviceId);
+    if (!running) {
+      running = ispu24h(this.influx, deviceId, now)
+        .then((value) => {
+          this.entries.set(deviceId, { at: now, value });
+          return value;
+        })
+        .finally(() => this.pending.delete(deviceId));
+      this.pending.set(deviceId, running);
+    }
+    return running;
+  }
+
+  forget(deviceId: string): void {
+    this.entries.delete(deviceId);
+  }
+}
+
 export async function computeIndices(
-  influx: InfluxClient,
+  ispuOf: (deviceId: string) => Promise<IspuIndex | null>,
   device: IndexDevice,
   values: Record<string, number>,
-  now = Date.now(),
 ): Promise<Indices> {
   switch (device.kind) {
     case 'air':
-      return { ispu: await ispu24h(influx, device.id, now) };
+      return { ispu: await ispuOf(device.id) };
     case 'flood':
       return {
         alertLevel: values.waterLevel === undefined ? null : floodLevel(values.waterLevel, device.thresholds as FloodThresholds | null),

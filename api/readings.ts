@@ -5,7 +5,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { fieldNames, type Kind } from '../catalog/index.js';
-import { quoteIdentifier } from '../influx/client.js';
+import { quoteIdentifier, type Series } from '../influx/client.js';
 import { DeviceIdSchema } from '../registry/device.js';
 import type { DeviceRecord } from '../registry/registry.js';
 import type { ApiContext } from './context.js';
@@ -40,9 +40,32 @@ const ReadingsQuery = z.strictObject({
   cursor: z.string().max(200).optional(),
 });
 
+/**
+ * Aggregated answers for one second. Wall screens and dashboards poll the same "last 24 h, hourly" query many
+ * times a second; with relative times resolved against a clock rounded to the second, those requests are one
+ * InfluxDB query. Raw readings are never cached (paging must see every point).
+ */
+class AggregateCache {
+  private readonly entries = new Map<string, { at: number; series: Promise<Series[]> }>();
+
+  get(key: string, now: number, run: () => Promise<Series[]>): Promise<Series[]> {
+    const hit = this.entries.get(key);
+    if (hit && now - hit.at < 1000) return hit.series;
+    if (this.entries.size > 2000) {
+      for (const [k, e] of this.entries) if (now - e.at >= 1000) this.entries.delete(k);
+      if (this.entries.size > 2000) this.entries.clear();
+    }
+    const series = run();
+    this.entries.set(key, { at: now, series });
+    series.catch(() => this.entries.delete(key));
+    return series;
+  }
+}
+
 export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (app) => {
     const { registry, influx, latest } = ctx;
+    const aggregates = new AggregateCache();
 
     const requireDevice = (id: string): DeviceRecord => {
       const device = registry.device(id);
@@ -81,7 +104,7 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         reading = { deviceId: device.id, kind: device.kind, ts: Number(row[0]), values: rowValues(series[0]!.columns, row) };
         latest.update(reading);
       }
-      const indices = await computeIndices(influx, device, reading.values);
+      const indices = await computeIndices((id) => ctx.ispu.get(id), device, reading.values);
       return { deviceId: device.id, kind: device.kind, ts: isoMs(reading.ts), values: reading.values, indices: indices as Record<string, unknown> };
     });
 
@@ -97,7 +120,8 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
     }, async (request, reply) => {
       const device = requireDevice(request.params.id);
       const q = request.query;
-      const now = Date.now();
+      // aggregated answers resolve relative times against a clock rounded to the second (see AggregateCache)
+      const now = q.every !== undefined ? Math.floor(Date.now() / 1000) * 1000 : Date.now();
       const from = parseInstant('from', q.from ?? '-1h', now);
       const to = parseInstant('to', q.to ?? 'now', now);
       if (from > to) throw badRequest(`from: ${isoMs(from)} is after to ${isoMs(to)}`);
@@ -115,10 +139,8 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
           throw badRequest(`every: ${every.text} gives ${windows} windows between from and to; the limit is ${MAX_WINDOWS} — use a larger every`);
         }
         const agg = q.agg ?? 'mean';
-        const series = await influx.query(
-          `SELECT ${select(agg)} FROM ${measurement} WHERE "device_id" = $device AND time >= $from AND time <= $to GROUP BY time(${every.text}) fill(none)`,
-          params,
-        );
+        const text = `SELECT ${select(agg)} FROM ${measurement} WHERE "device_id" = $device AND time >= $from AND time <= $to GROUP BY time(${every.text}) fill(none)`;
+        const series = await aggregates.get(`${text}\u0000${JSON.stringify(params)}`, Date.now(), () => influx.query(text, params));
         answer = {
           deviceId: device.id, kind: device.kind, from: isoMs(from), to: isoMs(to), every: every.text, agg,
           points: toPoints(series[0]),

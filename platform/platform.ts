@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi } from '../api/app.js';
 import type { ApiContext } from '../api/context.js';
-import { computeIndices, type Indices } from '../api/indices.js';
+import { computeIndices, IspuCache, type Indices } from '../api/indices.js';
 import { alertsPlugin } from '../api/alerts.js';
 import { StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
@@ -127,12 +127,15 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     },
   }, log.child({ component: 'alerts' }));
   // ISPU needs 24 h of history (a query); flood level and LOS come from the newest reading alone
-  const ispuCache = new Map<string, Indices['ispu']>();
+  const ispuCache = new IspuCache(influx, INDICES_INTERVAL_MS);
   const currentIndices = (deviceId: string): Indices | undefined => {
     const d = registry.device(deviceId);
     const r = latest.get(deviceId);
     if (!d) return undefined;
-    if (d.kind === 'air') return ispuCache.has(deviceId) ? { ispu: ispuCache.get(deviceId) ?? null } : undefined;
+    if (d.kind === 'air') {
+      const ispu = ispuCache.peek(deviceId);
+      return ispu === undefined ? undefined : { ispu };
+    }
     if (!r) return undefined;
     if (d.kind === 'flood') return r.values.waterLevel === undefined ? undefined : { alertLevel: floodLevel(r.values.waterLevel, d.thresholds as FloodThresholds | null) };
     const los = trafficLos(r.values, d.thresholds as TrafficThresholds | null);
@@ -149,6 +152,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   });
   registry.on('device-removed', (id: string) => {
     latest.forget(id);
+    ispuCache.forget(id);
     ingest.forgetDevice(id);
     alerts.forget(id);
   });
@@ -205,6 +209,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       metrics,
       log,
       latest,
+      ispu: ispuCache,
       apiRateLimit: config.apiRateLimit,
       corsOrigins: config.corsOrigins,
       status: stateOf,
@@ -302,11 +307,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     for (const d of registry.listDevices()) {
       const reading = latest.get(d.id);
       if (!reading || now - reading.ts > 3_600_000) continue;
-      const indices = await computeIndices(influx, d, reading.values, now);
-      if (d.kind === 'air') {
-        ispuCache.set(d.id, indices.ispu ?? null);
-        alerts.onIspu(d, indices.ispu?.value ?? null);
-      }
+      const indices = await computeIndices((id) => ispuCache.refresh(id, now), d, reading.values);
+      if (d.kind === 'air') alerts.onIspu(d, indices.ispu?.value ?? null);
       const extra: Record<string, number> = {};
       if (d.kind === 'traffic' && reading.values.vehicleCount !== undefined) {
         extra.flow_per_hour = (reading.values.vehicleCount * 3600) / (reading.values.intervalSeconds ?? 60);

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { buildApi } from '../api/app.js';
 import { BROKER_SECRET_HEADER, brokerAuthPlugin } from '../api/broker-auth.js';
+import { IspuCache } from '../api/indices.js';
 import { LatestReadings } from '../api/latest-cache.js';
 import { InfluxClient } from '../influx/client.js';
 import { createLogger } from '../platform/logger.js';
@@ -286,9 +287,11 @@ describe('broker auth endpoints (EMQX HTTP authentication and authorisation)', (
   let apiKey: string;
 
   const build = async (options: { secret?: string; workerPassword?: string }, apiRateLimit = 0) => {
+    const influx = new InfluxClient({ url: 'http://127.0.0.1:1', database: 'unused' });
     const ctx = {
       registry,
-      influx: new InfluxClient({ url: 'http://127.0.0.1:1', database: 'unused' }),
+      influx,
+      ispu: new IspuCache(influx),
       metrics: createMetrics(),
       log: createLogger('silent'),
       latest: new LatestReadings(),

@@ -1,0 +1,110 @@
+// Summary of a V8 .cpuprofile (what `node --cpu-prof` writes): self time aggregated by function name + script,
+// and by package/folder, so a bottleneck can be named without opening DevTools.
+import { readFileSync } from 'node:fs';
+import { ROOT } from './paths.js';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ProfileEntry {
+  name: string;
+  where: string;
+  selfMs: number;
+  /** Share of all samples, idle included. */
+  percent: number;
+  /** Share of the samples where the process was not idle. */
+  percentBusy: number;
+}
+
+export interface ProfileSummary {
+  file: string;
+  totalMs: number;
+  idleMs: number;
+  top: ProfileEntry[];
+  byArea: Array<{ area: string; selfMs: number; percentBusy: number }>;
+}
+
+const IDLE = new Set(['(idle)']);
+
+export function summariseProfile(file: string, topN = 15): ProfileSummary {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  // timeDeltas[i] is the time since the previous sample; it belongs to the sample before it
+  for (let i = 0; i < profile.samples.length; i++) {
+    const delta = profile.timeDeltas[i + 1] ?? 0;
+    const id = profile.samples[i]!;
+    self.set(id, (self.get(id) ?? 0) + delta);
+  }
+  const entries = new Map<string, { name: string; where: string; us: number }>();
+  const areas = new Map<string, number>();
+  let totalUs = 0;
+  let idleUs = 0;
+  for (const [id, us] of self) {
+    const frame = byId.get(id)!.callFrame;
+    const name = frame.functionName || '(anonymous)';
+    const where = shortUrl(frame.url);
+    totalUs += us;
+    if (IDLE.has(name)) idleUs += us;
+    const key = `${name}\u0000${where}`;
+    const e = entries.get(key) ?? { name, where, us: 0 };
+    e.us += us;
+    entries.set(key, e);
+    if (!IDLE.has(name)) {
+      const area = areaOf(name, frame.url);
+      areas.set(area, (areas.get(area) ?? 0) + us);
+    }
+  }
+  const busyUs = Math.max(1, totalUs - idleUs);
+  const top = [...entries.values()]
+    .sort((a, b) => b.us - a.us)
+    .slice(0, topN)
+    .map((e) => ({
+      name: e.name,
+      where: e.where,
+      selfMs: e.us / 1000,
+      percent: (100 * e.us) / Math.max(1, totalUs),
+      percentBusy: IDLE.has(e.name) ? NaN : (100 * e.us) / busyUs,
+    }));
+  const byArea = [...areas.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 15)
+    .map(([area, us]) => ({ area, selfMs: us / 1000, percentBusy: (100 * us) / busyUs }));
+  return { file, totalMs: totalUs / 1000, idleMs: idleUs / 1000, top, byArea };
+}
+
+function shortUrl(url: string): string {
+  if (!url) return '';
+  return url.replace(`file://${ROOT}/`, '').replace(/^file:\/\//, '');
+}
+
+/** node_modules/<package>, a folder of this repository, node:internal, or a V8 pseudo-frame. */
+function areaOf(name: string, url: string): string {
+  if (!url) return name.startsWith('(') ? name : '(native)';
+  const short = shortUrl(url);
+  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(short);
+  if (nm) return nm[1]!;
+  if (short.startsWith('node:')) return 'node: ' + short.replace(/^node:(internal\/)?/, '').split('/')[0];
+  return short.split('/')[0]! + '/';
+}
+
+export function formatProfile(summary: ProfileSummary): string {
+  const lines = [`CPU profile ${shortUrl('file://' + summary.file)}: ${(summary.totalMs / 1000).toFixed(1)} s sampled, ${((100 * summary.idleMs) / summary.totalMs).toFixed(1)} % idle`];
+  lines.push('  top self time (function — script): % of samples / % of busy samples');
+  for (const e of summary.top) {
+    lines.push(`  ${e.percent.toFixed(1).padStart(5)} % ${Number.isNaN(e.percentBusy) ? '      ' : `${e.percentBusy.toFixed(1).padStart(5)} %`}  ${e.name}  ${e.where}`);
+  }
+  lines.push('  self time by area (% of busy samples):');
+  lines.push('  ' + summary.byArea.map((a) => `${a.area} ${a.percentBusy.toFixed(1)}%`).join(', '));
+  return lines.join('\n');
+}

@@ -1,0 +1,7 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root. */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+export const RESULTS_DIR = join(ROOT, 'bench', 'results');

@@ -1,0 +1,199 @@
+// One measured ingest run, shared by the MQTT scenarios: private InfluxDB, a platform seeded from a fleet file,
+// load-generator processes, a measured window, then the drain and the count in InfluxDB.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Kind } from '../../catalog/index.js';
+import { startInfluxd } from '../../test/support/influxd.js';
+import type { BenchContext } from '../context.js';
+import { summariseProfile, formatProfile, type ProfileSummary } from '../cpu-profile.js';
+import { KIND_CYCLE, makeFleet, writeFleetFile } from '../fleet.js';
+import { GeneratorFleet, type FleetStats } from '../generators.js';
+import { LatencyProbe } from '../latency-probe.js';
+import { startBenchPlatform } from '../platform-process.js';
+import { CpuMeter, RssSampler, waitForQuiet, type CpuReport } from '../proc-stats.js';
+import type { IngestFigures } from '../result.js';
+import { rejectionCount, total, waitDrained, type KindCounts } from '../stored.js';
+
+export interface IngestRunOptions {
+  label: string;
+  devices: number;
+  processes: number;
+  mode: 'window' | 'rate';
+  window: number;
+  batch: number;
+  /** Total messages/s for mode `rate`. */
+  rate?: number;
+  durationMs: number;
+  /** Load before the measured window (JIT, connection set-up), counted for loss but not for rates. Default 5 s. */
+  warmupMs?: number;
+  backlogMs?: number;
+  platformEnv?: Record<string, string>;
+  /** Report every reading of one device in this many for the publish → queryable probe (0 = no probe). */
+  sampleOneDeviceIn?: number;
+  connectConcurrency?: number;
+  kinds?: readonly Kind[];
+  /** Called while connected and loaded, e.g. to read the platform's connection count. */
+  during?: (info: { platformMetrics: () => Promise<Record<string, number>> }) => Promise<Record<string, unknown>>;
+}
+
+export interface IngestRunResult {
+  figures: IngestFigures;
+  cpu: CpuReport;
+  rssMiB: Record<string, number>;
+  startMs: number;
+  connect: GeneratorFleet['connect'];
+  stats: FleetStats;
+  probe?: LatencyProbe;
+  probeMissing?: number;
+  profile?: ProfileSummary;
+  during?: Record<string, unknown>;
+  platformOutput: string;
+  /** Cores busy on the machine just before the platform started (other work; should be ~0). */
+  backgroundCores: number;
+}
+
+const MiB = 1024 * 1024;
+
+export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise<IngestRunResult> {
+  const backgroundCores = await waitForQuiet(90_000, (m) => ctx.log(`[${o.label}] ${m}`));
+  const influx = await startInfluxd();
+  const tmp = mkdtempSync(join(tmpdir(), 'pantau-bench-fleet-'));
+  let platform: Awaited<ReturnType<typeof startBenchPlatform>> | undefined;
+  let fleet: GeneratorFleet | undefined;
+  try {
+    const db = `bench_${o.label.replace(/[^a-z0-9]/g, '_')}`;
+    const devices = makeFleet(o.devices, 'bench', o.kinds ?? KIND_CYCLE);
+    const fleetFile = join(tmp, 'fleet.json');
+    writeFleetFile(fleetFile, devices);
+    ctx.log(`[${o.label}] starting platform with ${o.devices} devices (fleet file)…`);
+    platform = await startBenchPlatform({
+      influxUrl: influx.url,
+      db,
+      adminKey: ctx.adminKey,
+      fleetFile,
+      env: o.platformEnv,
+      cpuProfDir: ctx.cpuProf ? join(ctx.profileDir, o.label) : undefined,
+    });
+    ctx.log(`[${o.label}] platform up in ${(platform.startMs / 1000).toFixed(1)} s; connecting ${o.devices} MQTT clients from ${o.processes} processes…`);
+    fleet = await GeneratorFleet.start(platform.mqttUrl, devices, o.processes, { connectConcurrency: o.connectConcurrency });
+    ctx.log(`[${o.label}] ${fleet.connect.connected} connected, ${fleet.connect.failed} failed in ${(fleet.connect.ms / 1000).toFixed(1)} s${fleet.connect.errors.length ? ` (${fleet.connect.errors.join('; ')})` : ''}`);
+
+    const p = platform;
+    const f = fleet;
+    const warmupMs = o.warmupMs ?? 5000;
+    const load = { mode: o.mode, window: o.window, batch: o.batch, rate: o.rate, backlogMs: o.backlogMs ?? 0, ackWaitMs: 20_000 };
+    let warm: FleetStats | undefined;
+    if (warmupMs > 0) {
+      ctx.log(`[${o.label}] warming up for ${warmupMs / 1000} s (not measured)…`);
+      warm = await fleet.run({ ...load, durationMs: warmupMs, sampleDevices: [] });
+    }
+    // the warm-up's readings are stored before the measured window starts, so the stored rate is the window's own
+    const storedBefore = warm ? total((await waitDrained(p, influx.url, db, warm.ackedByKind, warm.publishedReadings, 60_000)).counts) : 0;
+    const meter = new CpuMeter({
+      platform: () => p.pids(),
+      influxd: () => [influx.process.pid!],
+      generators: () => f.pids(),
+      orchestrator: () => [process.pid],
+    });
+    const rss = new RssSampler({ platform: () => [p.mainPid()], influxd: () => [influx.process.pid!], generators: () => f.pids() });
+    const sampleEvery = o.sampleOneDeviceIn ?? 0;
+    const sampleDevices = sampleEvery > 0 ? devices.filter((_, i) => i % sampleEvery === 0).map((d) => d.id) : [];
+    const probe = sampleDevices.length > 0 ? new LatencyProbe(influx.url, db) : undefined;
+    probe?.start();
+
+    rss.start();
+    meter.start();
+    const t0 = performance.now();
+    let cpu: CpuReport | undefined;
+    const cpuTimer = setTimeout(() => (cpu = meter.stop()), o.durationMs);
+    let lastLog = 0;
+    const duringPromise = o.during?.({ platformMetrics: () => p.metrics() });
+    const stats = await fleet.run({
+      ...load,
+      durationMs: o.durationMs,
+      sampleDevices,
+      onSamples: (items) => probe?.add(items),
+      onProgress: (published, acked, connected) => {
+        const now = performance.now();
+        if (now - lastLog < 10_000) return;
+        lastLog = now;
+        const s = (now - t0) / 1000;
+        ctx.log(`[${o.label}] ${s.toFixed(0)} s: published ${published}, acknowledged ${acked} (${Math.round(acked / s)}/s), ${connected} connected`);
+      },
+    });
+    clearTimeout(cpuTimer);
+    cpu ??= meter.stop();
+    const during = await duringPromise;
+    rss.stop();
+    const platformMetrics = await p.metrics().catch(() => ({}) as Record<string, number>);
+
+    ctx.log(`[${o.label}] run over; waiting for the spool to drain into InfluxDB…`);
+    const acked = addKinds(stats.ackedByKind, warm?.ackedByKind);
+    const published = stats.publishedReadings + (warm?.publishedReadings ?? 0);
+    const drained = await waitDrained(p, influx.url, db, acked, published);
+    const probeResult = probe ? await probe.stop() : undefined;
+    const rejected = await rejectionCount(influx.url, db);
+    const runS = stats.runMs / 1000;
+    const lost = KIND_CYCLE.reduce((n, k) => n + Math.max(0, acked[k] - drained.counts[k]), 0);
+    const stored = total(drained.counts);
+    const figures: IngestFigures = {
+      devices: o.devices,
+      durationS: runS,
+      offeredPerS: stats.publishedReadings / runS,
+      ackedPerS: stats.ackedReadingsInRun / runS,
+      storedPerS: (stored - storedBefore) / ((drained.storedAt - t0) / 1000),
+      published,
+      acked: total(acked),
+      stored,
+      lost,
+      unacked: published - total(acked),
+      skipped: stats.skipped * o.batch,
+      rejected,
+      disconnects: stats.disconnects,
+      drainS: Math.max(0, (drained.storedAt - t0) / 1000 - runS),
+      ackLatencyMs: stats.ackLatency.percentiles(),
+    };
+    if (drained.timedOut) ctx.log(`[${o.label}] WARNING: InfluxDB count still below the acknowledged count after 180 s`);
+    if (platformMetrics.pantau_ingest_rejected_total) ctx.log(`[${o.label}] platform counted ${platformMetrics.pantau_ingest_rejected_total} rejections`);
+
+    await fleet.close();
+    fleet = undefined;
+    const stop = await platform.stop();
+    if (stop.code !== 0) ctx.log(`[${o.label}] platform exited with ${stop.code ?? stop.signal} after SIGTERM`);
+    let profile: ProfileSummary | undefined;
+    const profFile = platform.profileFile();
+    if (profFile) {
+      profile = summariseProfile(profFile);
+      ctx.log(formatProfile(profile));
+    }
+    return {
+      figures,
+      cpu,
+      rssMiB: {
+        platformPeak: (rss.peak.platform ?? 0) / MiB,
+        platformEnd: (rss.last.platform ?? 0) / MiB,
+        influxdPeak: (rss.peak.influxd ?? 0) / MiB,
+        generatorsPeak: (rss.peak.generators ?? 0) / MiB,
+      },
+      startMs: platform.startMs,
+      connect: f.connect,
+      stats,
+      probe,
+      probeMissing: probeResult?.missing,
+      profile,
+      during,
+      platformOutput: platform.output(),
+      backgroundCores,
+    };
+  } finally {
+    await fleet?.close().catch(() => undefined);
+    if (platform) await platform.stop().catch(() => undefined);
+    await influx.stop().catch(() => undefined);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function addKinds(a: KindCounts, b: KindCounts | undefined): KindCounts {
+  return { air: a.air + (b?.air ?? 0), flood: a.flood + (b?.flood ?? 0), traffic: a.traffic + (b?.traffic ?? 0) };
+}
