@@ -1,28 +1,16 @@
 // Alerts (SPEC §5): list with filters, and acknowledgement by an operator.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ALERT_STATES, type Alert } from '../alerts/engine.js';
-import { SEVERITIES } from '../alerts/rules.js';
+import { ALERT_STATES, alertSchema, type Alert } from '../alerts/engine.js';
 import { formatAlert } from '../alerts/service.js';
 import type { AlertFilter } from '../alerts/store.js';
 import { DeviceIdSchema, KindSchema } from '../registry/device.js';
 import { actorOf } from './auth.js';
 import { HttpProblem, notFound, ProblemSchema } from './problem.js';
 
-export const AlertSchema = z
-  .object({
-    id: z.string(),
-    deviceId: z.string(),
-    kind: KindSchema,
-    rule: z.string(),
-    severity: z.enum(SEVERITIES),
-    state: z.enum(ALERT_STATES),
-    value: z.number(),
-    message: z.string(),
-    openedAt: z.string(),
-    acknowledgedAt: z.string().nullable(),
-    resolvedAt: z.string().nullable(),
-  })
+/** SPEC §5 Alert: the engine's alert with RFC 3339 timestamps. */
+export const AlertSchema = alertSchema
+  .extend({ openedAt: z.string(), acknowledgedAt: z.string().nullable(), resolvedAt: z.string().nullable() })
   .meta({ id: 'Alert' });
 
 export interface AlertsBackend {

@@ -9,10 +9,10 @@ import {
   KindSchema,
   NewDeviceSchema,
 } from '../registry/device.js';
-import { ConflictError, NotFoundError, toApiDevice } from '../registry/registry.js';
+import { toApiDevice } from '../registry/registry.js';
 import { actorOf } from './auth.js';
 import type { ApiContext } from './context.js';
-import { HttpProblem, ProblemSchema, badRequest, notFound } from './problem.js';
+import { ProblemSchema, badRequest, notFound } from './problem.js';
 import { thresholdsSchema } from '../catalog/thresholds.js';
 import type { Kind } from '../catalog/index.js';
 
@@ -71,13 +71,8 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       },
     }, async (request, reply) => {
       checkThresholds(request.body.kind, request.body.thresholds);
-      try {
-        const { device, token } = await registry.createDevice(request.body, actorOf(request));
-        return reply.code(201).header('location', `/api/v1/devices/${device.id}`).send({ device: toApiDevice(device), token });
-      } catch (err) {
-        if (err instanceof ConflictError) throw new HttpProblem(409, err.message, 'conflict');
-        throw err;
-      }
+      const { device, token } = await registry.createDevice(request.body, actorOf(request));
+      return reply.code(201).header('location', `/api/v1/devices/${device.id}`).send({ device: toApiDevice(device), token });
     });
 
     app.patch('/api/v1/devices/:id', {
@@ -93,12 +88,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       const current = registry.device(request.params.id);
       if (!current) throw notFound(`device ${request.params.id} does not exist`);
       checkThresholds(current.kind, request.body.thresholds);
-      try {
-        return toApiDevice(registry.updateDevice(request.params.id, request.body, actorOf(request)));
-      } catch (err) {
-        if (err instanceof NotFoundError) throw notFound(err.message);
-        throw err;
-      }
+      return toApiDevice(registry.updateDevice(request.params.id, request.body, actorOf(request)));
     });
 
     app.delete('/api/v1/devices/:id', {
@@ -110,12 +100,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         response: { 204: z.null().describe('removed'), ...errors },
       },
     }, async (request, reply) => {
-      try {
-        registry.deleteDevice(request.params.id, actorOf(request));
-      } catch (err) {
-        if (err instanceof NotFoundError) throw notFound(err.message);
-        throw err;
-      }
+      registry.deleteDevice(request.params.id, actorOf(request));
       return reply.code(204).send(null);
     });
 
@@ -128,12 +113,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         response: { 200: z.object({ token: z.string() }), ...errors },
       },
     }, async (request) => {
-      try {
-        return { token: await registry.rotateToken(request.params.id, actorOf(request)) };
-      } catch (err) {
-        if (err instanceof NotFoundError) throw notFound(err.message);
-        throw err;
-      }
+      return { token: await registry.rotateToken(request.params.id, actorOf(request)) };
     });
   };
 }

@@ -2,10 +2,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { NewKeySchema, RoleSchema } from '../registry/device.js';
-import { NotFoundError } from '../registry/registry.js';
 import { actorOf } from './auth.js';
 import type { ApiContext } from './context.js';
-import { HttpProblem, notFound, ProblemSchema } from './problem.js';
+import { HttpProblem, ProblemSchema } from './problem.js';
 
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
 
@@ -38,12 +37,7 @@ export function keysPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       if (request.params.id === request.principal?.keyId) {
         throw new HttpProblem(409, 'a key cannot revoke itself; use another admin key', 'conflict');
       }
-      try {
-        registry.deleteKey(request.params.id, actorOf(request));
-      } catch (err) {
-        if (err instanceof NotFoundError) throw notFound(err.message);
-        throw err;
-      }
+      registry.deleteKey(request.params.id, actorOf(request));
       return reply.code(204).send(null);
     });
 

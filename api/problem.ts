@@ -3,6 +3,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { ConflictError, NotFoundError } from '../registry/registry.js';
 
 const TITLES: Record<number, string> = {
   400: 'Bad request',
@@ -53,6 +54,9 @@ export function sendProblem(reply: FastifyReply, status: number, detail: string,
 
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    // the registry's own refusals, wherever a route meets them
+    if (error instanceof NotFoundError) return sendProblem(reply, 404, error.message, 'not-found');
+    if (error instanceof ConflictError) return sendProblem(reply, 409, error.message, 'conflict');
     if (error instanceof HttpProblem) {
       for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
       return sendProblem(reply, error.status, error.detail, error.slug);
