@@ -116,6 +116,13 @@ export class Broker {
     // a removed device or a rotated token stops working at once
     registry.on('device-removed', (id: string) => this.disconnectDevice(id));
     registry.on('token-rotated', (id: string) => this.disconnectDevice(id));
+    // so does a revoked API key's city-system session
+    registry.on('key-revoked', (keyId: string) => {
+      const clients = (this.aedes as unknown as { clients: Record<string, PantauClient> }).clients;
+      for (const client of Object.values(clients)) {
+        if (client.apiKeyId === keyId) client.close();
+      }
+    });
   }
 
   async listen(): Promise<BrokerAddress> {

@@ -62,7 +62,7 @@ interface DeviceRow {
   last_seen: number | null;
 }
 
-/** Events: `device-removed` (id), `token-rotated` (id), `device-changed` (DeviceRecord), `status` (DeviceRecord). */
+/** Events: `device-removed` (id), `token-rotated` (id), `key-revoked` (id), `device-changed` (DeviceRecord), `status` (DeviceRecord). */
 export class Registry extends EventEmitter {
   readonly db: Database.Database;
   /** Failed logins per client address, shared by the API and the broker. */
@@ -259,6 +259,7 @@ export class Registry extends EventEmitter {
     if (result.changes === 0) throw new NotFoundError(`API key ${id} does not exist`);
     for (const [fp, entry] of this.verifiedKeys) if (entry.principal.keyId === id) this.verifiedKeys.delete(fp);
     this.audit(actor, 'key.revoked', id);
+    this.emit('key-revoked', id);
   }
 
   /** Make `key` the bootstrap admin key (PANTAU_ADMIN_KEY or a generated one). */

@@ -194,6 +194,23 @@ describe('the live stream', () => {
   });
 });
 
+describe('city systems on MQTT', () => {
+  it('log in with an API key, may only subscribe to alerts, and are disconnected when the key is revoked', async () => {
+    const created = (await tp.api('POST', '/api/v1/keys', { body: { name: 'siren controller', role: 'viewer' } })).body;
+    const siren = await mqtt.connectAsync(tp.platform.mqttUrl!, { username: 'pantau-api-key', password: created.key, reconnectPeriod: 0 });
+    const refused = await siren.subscribeAsync('sensors/#').then(() => null, (err: { packet?: { granted?: number[] } }) => err.packet?.granted);
+    expect(refused).toEqual([128]);
+    expect((await siren.subscribeAsync('alerts/flood/#'))[0]!.qos).toBe(0);
+    const closed = new Promise<void>((resolve) => siren.once('close', () => resolve()));
+    expect((await tp.api('DELETE', `/api/v1/keys/${created.id}`)).status).toBe(204);
+    await closed;
+    const again = await mqtt
+      .connectAsync(tp.platform.mqttUrl!, { username: 'pantau-api-key', password: created.key, reconnectPeriod: 0 })
+      .then((c) => (c.end(), 'connected'), (err: { code?: number }) => err.code);
+    expect(again).toBe(4);
+  });
+});
+
 describe('device status', () => {
   it('a device killed without DISCONNECT becomes offline (its Last Will) and raises its silent alert', async () => {
     const dev = await tp.register('air', 'bontang-air-killed', { thresholds: { silentAfterSeconds: 1 } });
