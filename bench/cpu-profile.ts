@@ -28,6 +28,8 @@ export interface ProfileEntry {
 
 export interface ProfileSummary {
   file: string;
+  /** The samples summarised: the measured window only, when one was given. */
+  window: 'measured' | 'whole process';
   totalMs: number;
   idleMs: number;
   top: ProfileEntry[];
@@ -36,12 +38,19 @@ export interface ProfileSummary {
 
 const IDLE = new Set(['(idle)']);
 
-export function summariseProfile(file: string, topN = 15): ProfileSummary {
+/**
+ * `window`: only samples between these instants, in µs of CLOCK_MONOTONIC — the clock of the profile's timestamps
+ * and of `process.hrtime` in any process on the machine — so the platform's start-up and the drain can be left out.
+ */
+export function summariseProfile(file: string, topN = 15, window?: { fromUs: number; toUs: number }): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
   // timeDeltas[i] is the time since the previous sample; it belongs to the sample before it
+  let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i] ?? 0;
+    if (window && (at < window.fromUs || at > window.toUs)) continue;
     const delta = profile.timeDeltas[i + 1] ?? 0;
     const id = profile.samples[i]!;
     self.set(id, (self.get(id) ?? 0) + delta);
@@ -80,7 +89,7 @@ export function summariseProfile(file: string, topN = 15): ProfileSummary {
     .sort((a, b) => b[1] - a[1])
     .slice(0, 15)
     .map(([area, us]) => ({ area, selfMs: us / 1000, percentBusy: (100 * us) / busyUs }));
-  return { file, totalMs: totalUs / 1000, idleMs: idleUs / 1000, top, byArea };
+  return { file, window: window ? 'measured' : 'whole process', totalMs: totalUs / 1000, idleMs: idleUs / 1000, top, byArea };
 }
 
 function shortUrl(url: string): string {
@@ -99,7 +108,7 @@ function areaOf(name: string, url: string): string {
 }
 
 export function formatProfile(summary: ProfileSummary): string {
-  const lines = [`CPU profile ${shortUrl('file://' + summary.file)}: ${(summary.totalMs / 1000).toFixed(1)} s sampled, ${((100 * summary.idleMs) / summary.totalMs).toFixed(1)} % idle`];
+  const lines = [`CPU profile ${shortUrl('file://' + summary.file)} (${summary.window}): ${(summary.totalMs / 1000).toFixed(1)} s sampled, ${((100 * summary.idleMs) / summary.totalMs).toFixed(1)} % idle`];
   lines.push('  top self time (function — script): % of samples / % of busy samples');
   for (const e of summary.top) {
     lines.push(`  ${e.percent.toFixed(1).padStart(5)} % ${Number.isNaN(e.percentBusy) ? '      ' : `${e.percentBusy.toFixed(1).padStart(5)} %`}  ${e.name}  ${e.where}`);
@@ -107,4 +116,9 @@ export function formatProfile(summary: ProfileSummary): string {
   lines.push('  self time by area (% of busy samples):');
   lines.push('  ' + summary.byArea.map((a) => `${a.area} ${a.percentBusy.toFixed(1)}%`).join(', '));
   return lines.join('\n');
+}
+
+/** Now, in µs of CLOCK_MONOTONIC (the clock of .cpuprofile timestamps). */
+export function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
 }

@@ -16,8 +16,12 @@ export interface IngestFigures {
   offeredPerS: number;
   /** Readings whose message got its PUBACK during the run, per second. */
   ackedPerS: number;
-  /** Readings counted in InfluxDB, per second from the start of the run until the last one was stored. */
+  /** Readings that reached InfluxDB during the measured window, per second (count at the end − count at the start). */
   storedPerS: number;
+  /** The window's readings per second from its start until the last of them was stored (includes the drain). */
+  storedInclDrainPerS: number;
+  /** The platform's spool (`pantau_spool_bytes`) at the end of the window: what InfluxDB has yet to receive. */
+  spoolMiBAtEnd: number;
   /** Totals below include the warm-up, so the loss check covers every reading sent. */
   published: number;
   acked: number;
@@ -33,6 +37,10 @@ export interface IngestFigures {
   /** Seconds from the end of the run until the last reading was stored (spool drain). */
   drainS: number;
   ackLatencyMs: Percentiles;
+  /** InfluxDB /write requests per second made by the platform's writer in the window, from its metrics. */
+  influxWritesPerS: number;
+  pointsPerWrite: number;
+  influxWriteMeanMs: number;
 }
 
 export interface ScenarioResult {

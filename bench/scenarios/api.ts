@@ -84,7 +84,7 @@ export const api: Scenario = {
 
       fleet = await GeneratorFleet.start(platform.mqttUrl, registered, 2);
       const f = fleet;
-      const liveMs = ENDPOINTS.length * (eachMs + 3000) + 2 * Math.max(3000, eachMs / 4) + 5000;
+      const liveMs = ENDPOINTS.length * (eachMs + 3000) + 3 * Math.max(3000, eachMs / 4) + 8000;
       const live = fleet.run({ mode: 'rate', rate: DEVICES, window: 5, batch: 1, durationMs: liveMs, backlogMs: 0, sampleDevices: [], ackWaitMs: 10_000 });
       await new Promise((r) => setTimeout(r, 3000));
 
@@ -107,22 +107,32 @@ export const api: Scenario = {
         });
         const cpu = meter.stop();
         rss.stop();
-        // where the time goes: the same endpoint for air devices only (ISPU needs a 24 h query per request) and
-        // for the others only (answered from memory), briefly
+        // Where the time goes, briefly (diagnostics, not targets). The platform caches the ISPU of `latest` per device
+        // for a minute and shares an aggregated answer for a second, so the main runs above mostly measure those
+        // caches; these show the parts: air only vs flood/traffic only, and readings with a unique absolute range
+        // per request (every request an InfluxDB query).
         const split: Record<string, unknown> = {};
+        const diagnostics: Array<[string, (i: number) => string]> = [];
         if (endpoint.name === 'latest') {
-          for (const [label, subset] of [['air', ids.filter((_, i) => registered[i]!.kind === 'air')], ['flood+traffic', ids.filter((_, i) => registered[i]!.kind !== 'air')]] as const) {
-            let j = 0;
-            const r: Result = await autocannon({
-              url: platform.httpUrl,
-              connections: CONNECTIONS,
-              duration: Math.max(3, eachMs / 4000),
-              headers: { authorization: `Bearer ${viewerKey}` },
-              requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: endpoint.path(subset[j++ % subset.length]!) }) }],
-            });
-            split[label] = { requestsPerS: round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
-            ctx.log(`[api]   ${endpoint.name} ${label} only: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms`);
-          }
+          const air = ids.filter((_, i) => registered[i]!.kind === 'air');
+          const others = ids.filter((_, i) => registered[i]!.kind !== 'air');
+          diagnostics.push(['air only', (i) => endpoint.path(air[i % air.length]!)], ['flood+traffic only', (i) => endpoint.path(others[i % others.length]!)]);
+        } else {
+          const to = Date.now();
+          diagnostics.push(['uncached (unique from/to per request)', (i) =>
+            `/api/v1/devices/${ids[i % ids.length]!}/readings?from=${new Date(to - 24 * 3_600_000 + i).toISOString()}&to=${new Date(to).toISOString()}&every=1h`]);
+        }
+        for (const [label, pathOf] of diagnostics) {
+          let j = 0;
+          const r: Result = await autocannon({
+            url: platform.httpUrl,
+            connections: CONNECTIONS,
+            duration: Math.max(3, eachMs / 4000),
+            headers: { authorization: `Bearer ${viewerKey}` },
+            requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: pathOf(j++) }) }],
+          });
+          split[label] = { requestsPerS: round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx };
+          ctx.log(`[api]   ${endpoint.name} ${label}: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}`);
         }
         const status = await fetch(`${platform.httpUrl}${endpoint.path(ids[0]!)}`, { headers: { authorization: `Bearer ${viewerKey}` } });
         const sample = await status.text();
@@ -142,7 +152,7 @@ export const api: Scenario = {
             errors: result.errors,
             timeouts: result.timeouts,
             sampleAnswerBytes: sample.length,
-            ...(Object.keys(split).length ? { byKind: split } : {}),
+            diagnostics: split,
           },
           cpuCores: cpuCores(cpu),
           rssMiB: { platformPeak: round((rss.peak.platform ?? 0) / 1048576) },
@@ -182,7 +192,9 @@ export const api: Scenario = {
         cpuCores: phases[0]!.cpuCores,
         rssMiB: phases[0]!.rssMiB,
         targets,
-        notes: ['latest for an air device computes ISPU from a 24 h query of InfluxDB on every request (SPEC §5 indices); flood and traffic answer from memory'],
+        notes: [
+          'the platform caches latest\'s ISPU per device for 60 s and shares an aggregated answer for 1 s; with 20 devices the main runs mostly hit those caches — see each phase\'s diagnostics for air vs flood/traffic and for uncached aggregates',
+        ],
         phases,
         profile,
       };

@@ -6,14 +6,14 @@ import { join } from 'node:path';
 import type { Kind } from '../../catalog/index.js';
 import { startInfluxd } from '../../test/support/influxd.js';
 import type { BenchContext } from '../context.js';
-import { summariseProfile, formatProfile, type ProfileSummary } from '../cpu-profile.js';
+import { formatProfile, monotonicUs, summariseProfile, type ProfileSummary } from '../cpu-profile.js';
 import { KIND_CYCLE, makeFleet, writeFleetFile } from '../fleet.js';
 import { GeneratorFleet, type FleetStats } from '../generators.js';
 import { LatencyProbe } from '../latency-probe.js';
 import { startBenchPlatform } from '../platform-process.js';
 import { CpuMeter, RssSampler, waitForQuiet, type CpuReport } from '../proc-stats.js';
 import type { IngestFigures } from '../result.js';
-import { rejectionCount, total, waitDrained, type KindCounts } from '../stored.js';
+import { rejectionCount, storedCounts, total, waitDrained, type KindCounts } from '../stored.js';
 
 export interface IngestRunOptions {
   label: string;
@@ -102,11 +102,20 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
     const probe = sampleDevices.length > 0 ? new LatencyProbe(influx.url, db) : undefined;
     probe?.start();
 
+    const metricsBefore = await p.metrics();
+    let metricsAfter: Promise<Record<string, number>> | undefined;
+    let storedAtEnd: Promise<KindCounts> | undefined;
     rss.start();
     meter.start();
     const t0 = performance.now();
+    const windowUs = { fromUs: monotonicUs(), toUs: Infinity };
     let cpu: CpuReport | undefined;
-    const cpuTimer = setTimeout(() => (cpu = meter.stop()), o.durationMs);
+    const cpuTimer = setTimeout(() => {
+      cpu = meter.stop();
+      windowUs.toUs = monotonicUs();
+      metricsAfter = p.metrics();
+      storedAtEnd = storedCounts(influx.url, db);
+    }, o.durationMs);
     let lastLog = 0;
     const duringPromise = o.during?.({ platformMetrics: () => p.metrics() });
     const stats = await fleet.run({
@@ -124,6 +133,10 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
     });
     clearTimeout(cpuTimer);
     cpu ??= meter.stop();
+    if (windowUs.toUs === Infinity) windowUs.toUs = monotonicUs();
+    const metricsEnd = await (metricsAfter ?? p.metrics());
+    const writer = writerFigures(metricsBefore, metricsEnd, cpu.seconds);
+    const storedInWindow = total(await (storedAtEnd ?? storedCounts(influx.url, db))) - storedBefore;
     const during = await duringPromise;
     rss.stop();
     const platformMetrics = await p.metrics().catch(() => ({}) as Record<string, number>);
@@ -142,7 +155,9 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
       durationS: runS,
       offeredPerS: stats.publishedReadings / runS,
       ackedPerS: stats.ackedReadingsInRun / runS,
-      storedPerS: (stored - storedBefore) / ((drained.storedAt - t0) / 1000),
+      storedPerS: storedInWindow / cpu.seconds,
+      storedInclDrainPerS: (stored - storedBefore) / ((drained.storedAt - t0) / 1000),
+      spoolMiBAtEnd: Math.round((metricsEnd.pantau_spool_bytes ?? 0) / 1048576),
       published,
       acked: total(acked),
       stored,
@@ -153,6 +168,7 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
       disconnects: stats.disconnects,
       drainS: Math.max(0, (drained.storedAt - t0) / 1000 - runS),
       ackLatencyMs: stats.ackLatency.percentiles(),
+      ...writer,
     };
     if (drained.timedOut) ctx.log(`[${o.label}] WARNING: InfluxDB count still below the acknowledged count after 180 s`);
     if (platformMetrics.pantau_ingest_rejected_total) ctx.log(`[${o.label}] platform counted ${platformMetrics.pantau_ingest_rejected_total} rejections`);
@@ -164,7 +180,7 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
     let profile: ProfileSummary | undefined;
     const profFile = platform.profileFile();
     if (profFile) {
-      profile = summariseProfile(profFile);
+      profile = summariseProfile(profFile, 15, windowUs);
       ctx.log(formatProfile(profile));
     }
     return {
@@ -196,4 +212,15 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
 
 function addKinds(a: KindCounts, b: KindCounts | undefined): KindCounts {
   return { air: a.air + (b?.air ?? 0), flood: a.flood + (b?.flood ?? 0), traffic: a.traffic + (b?.traffic ?? 0) };
+}
+
+/** The InfluxDB writer over the window, from the platform's own metrics: requests/s and points per request. */
+function writerFigures(before: Record<string, number>, after: Record<string, number>, seconds: number) {
+  const delta = (name: string) => (after[name] ?? 0) - (before[name] ?? 0);
+  const writes = delta('pantau_influx_write_duration_seconds_count');
+  return {
+    influxWritesPerS: Math.round((10 * writes) / seconds) / 10,
+    pointsPerWrite: writes > 0 ? Math.round(delta('pantau_influx_points_written_total') / writes) : 0,
+    influxWriteMeanMs: writes > 0 ? Math.round((10_000 * delta('pantau_influx_write_duration_seconds_sum')) / writes) / 10 : 0,
+  };
 }
