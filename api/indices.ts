@@ -61,7 +61,9 @@ export class IspuCache {
     if (!running) {
       running = ispu24h(this.influx, deviceId, now)
         .then((value) => {
-          this.entries.set(deviceId, { at: now, value });
+          // no data yet (a new device, readings still on their way to InfluxDB): ask again next time
+          if (value) this.entries.set(deviceId, { at: now, value });
+          else this.entries.delete(deviceId);
           return value;
         })
         .finally(() => this.pending.delete(deviceId));

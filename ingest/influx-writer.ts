@@ -20,6 +20,11 @@ export interface WriterOptions {
   onWritten?: (lines: number, seconds: number) => void;
   onStateChange?: (up: boolean) => void;
   maxBackoffMs?: number;
+  /**
+   * When little is waiting, wait this long for more before sending: many slow devices would otherwise cause one
+   * request per fsync with a couple of points each (the cost is per request, not per point).
+   */
+  lingerMs?: number;
 }
 
 interface Slot {
@@ -40,7 +45,7 @@ export class InfluxWriter {
   private sleepTimers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
 
   constructor(options: WriterOptions) {
-    this.opts = { batchBytes: 512 * 1024, concurrency: 2, maxBackoffMs: 10_000, ...options };
+    this.opts = { batchBytes: 512 * 1024, concurrency: 2, maxBackoffMs: 10_000, lingerMs: 10, ...options };
     this.opts.spool.on('data', () => this.notify());
   }
 
@@ -81,6 +86,8 @@ export class InfluxWriter {
 
   private async loop(): Promise<void> {
     while (this.running) {
+      const { spool, lingerMs, batchBytes } = this.opts;
+      if (lingerMs > 0 && spool.unreadBytes > 0 && spool.unreadBytes < batchBytes / 8) await this.sleep(lingerMs);
       const batch = this.opts.spool.read(this.opts.batchBytes);
       if (!batch) {
         await new Promise<void>((resolve) => {
@@ -160,7 +167,11 @@ export class InfluxWriter {
 
   private backoff(): Promise<void> {
     const base = Math.min(this.opts.maxBackoffMs, 100 * 2 ** Math.min(this.failures, 10));
-    const delay = base / 2 + Math.random() * (base / 2);
+    return this.sleep(base / 2 + Math.random() * (base / 2));
+  }
+
+  /** A pause that `stop` cuts short. */
+  private sleep(delay: number): Promise<void> {
     return new Promise((resolve) => {
       const entry = { timer: setTimeout(() => {
         this.sleepTimers.delete(entry);

@@ -95,6 +95,11 @@ export class Spool extends EventEmitter {
     return this.appendedEnd - this.committed;
   }
 
+  /** Durable bytes the reader has not taken yet. */
+  get unreadBytes(): number {
+    return this.durableEnd - this.readPos;
+  }
+
   get hasRoom(): boolean {
     return this.pendingBytes < this.maxBytes;
   }

@@ -147,7 +147,9 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     for (const r of readings) if (r.ts > newest.ts) newest = r;
     latest.update(newest);
     registry.touch(last.deviceId, Date.now());
-    for (const r of readings) hub.reading(r.kind, r.deviceId, { deviceId: r.deviceId, kind: r.kind, ts: new Date(r.ts).toISOString(), values: r.values });
+    if (hub.size > 0) {
+      for (const r of readings) hub.reading(r.kind, r.deviceId, { deviceId: r.deviceId, kind: r.kind, ts: new Date(r.ts).toISOString(), values: r.values });
+    }
     alerts.onReadings(readings);
   });
   registry.on('device-removed', (id: string) => {

@@ -67,7 +67,8 @@ export PANTAU_INFLUX_URL="$INFLUX_URL"
 export PANTAU_DATA_DIR="${PANTAU_DATA_DIR:-$DEMO/data}"
 export PANTAU_HTTP_PORT="$HTTP_PORT" PANTAU_MQTT_PORT="$MQTT_PORT"
 echo "pantau demo: starting the platform (log: .pantau-demo/pantau.log)"
-node_modules/.bin/tsx platform/main.ts > "$DEMO/pantau.log" 2>&1 &
+# one process (not the tsx CLI, which runs the script in a child and may SIGKILL it on a slow stop)
+node --import tsx platform/main.ts > "$DEMO/pantau.log" 2>&1 &
 pids+=($!)
 API="http://127.0.0.1:$HTTP_PORT"
 for _ in $(seq 1 150); do curl -fsS -o /dev/null "$API/readyz" 2>/dev/null && break; sleep 0.2; done
@@ -93,6 +94,6 @@ cat <<BANNER
 
 BANNER
 
-node_modules/.bin/tsx devices/simulate.ts ${PANTAU_DEMO_SIMULATE_ARGS:---speed 60} &
+node --import tsx devices/simulate.ts ${PANTAU_DEMO_SIMULATE_ARGS:---speed 60} &
 pids+=($!)
 wait "${pids[-1]}"
