@@ -10,7 +10,7 @@ import { DeviceIdSchema } from '../registry/device.js';
 import type { DeviceRecord } from '../registry/registry.js';
 import type { ApiContext } from './context.js';
 import { computeIndices } from './indices.js';
-import { badRequest, HttpProblem, notFound, ProblemSchema } from './problem.js';
+import { badRequest, notFound, ProblemSchema } from './problem.js';
 import { AGGREGATES, isoMs, parseEvery, parseInstant } from './time-range.js';
 
 const IdParams = z.object({ id: DeviceIdSchema });
@@ -266,4 +266,3 @@ function sendCsv(reply: FastifyReply, fields: string[], points: Array<z.infer<ty
   return reply.type('text/csv; charset=utf-8').serializer((x: unknown) => x as string).send(out);
 }
 
-export { HttpProblem };

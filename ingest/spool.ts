@@ -266,11 +266,6 @@ export class Spool extends EventEmitter {
     }
   }
 
-  /** Everything that was read is not committed after all (a failed write): read it again from `start`. */
-  rewind(start: number): void {
-    if (start < this.readPos) this.readPos = Math.max(start, this.committed);
-  }
-
   /** Records appended but not committed, and the first one's age. */
   stats(): { bytes: number; committed: number; durableEnd: number; segments: number } {
     return { bytes: this.pendingBytes, committed: this.committed, durableEnd: this.durableEnd, segments: this.segments.length };

@@ -33,7 +33,6 @@ export interface Config {
   mqttMaxPacketBytes: number;
   mqttMaxConnectionsPerIp: number;
   workerId: string;
-  workers: number;
   /** Benchmark baseline only: acknowledge before the spool fsync (no durability). Never in production. */
   unsafeAckBeforeDurable: boolean;
   alertTickMs: number;
@@ -79,7 +78,7 @@ const KNOWN = new Set([
   'PANTAU_DEVICE_RATE_LIMIT', 'PANTAU_API_RATE_LIMIT', 'PANTAU_BROKER_URL', 'PANTAU_LOG_LEVEL',
   'PANTAU_SPOOL_MAX_BYTES', 'PANTAU_MAX_READING_AGE', 'PANTAU_WEBHOOK_URL', 'PANTAU_WEBHOOK_SECRET',
   'PANTAU_FLEET_FILE', 'PANTAU_CORS_ORIGINS', 'PANTAU_SHUTDOWN_TIMEOUT', 'PANTAU_MQTT_MAX_PACKET_BYTES',
-  'PANTAU_MQTT_MAX_CONNECTIONS_PER_IP', 'PANTAU_WORKER_ID', 'PANTAU_WORKERS', 'PANTAU_UNSAFE_ACK_BEFORE_DURABLE',
+  'PANTAU_MQTT_MAX_CONNECTIONS_PER_IP', 'PANTAU_WORKER_ID', 'PANTAU_UNSAFE_ACK_BEFORE_DURABLE',
   'PANTAU_ALERT_TICK', 'PANTAU_SSE_HEARTBEAT', 'PANTAU_MQTT_MAX_KEEPALIVE', 'PANTAU_AUTH_FAILURES_PER_MINUTE',
   'PANTAU_BROKER_USERNAME', 'PANTAU_BROKER_PASSWORD', 'PANTAU_BROKER_AUTH_SECRET',
 ]);
@@ -161,8 +160,6 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
   if (brokerAuthSecret !== undefined && (brokerAuthSecret.length < 16 || /\s/.test(brokerAuthSecret))) {
     throw new ConfigError('PANTAU_BROKER_AUTH_SECRET', 'must be at least 16 characters without spaces');
   }
-  const workers = count('PANTAU_WORKERS', 1);
-  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new ConfigError('PANTAU_WORKERS', 'must be an integer 1–64');
 
   return {
     mqttPort: port('PANTAU_MQTT_PORT', 1883)!,
@@ -196,7 +193,6 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     mqttMaxPacketBytes: bytes('PANTAU_MQTT_MAX_PACKET_BYTES', str('PANTAU_MQTT_MAX_PACKET_BYTES'), 1024 * 1024),
     mqttMaxConnectionsPerIp: count('PANTAU_MQTT_MAX_CONNECTIONS_PER_IP', 0),
     workerId: workerId ?? `${hostname()}-${process.pid}`,
-    workers,
     unsafeAckBeforeDurable: str('PANTAU_UNSAFE_ACK_BEFORE_DURABLE') === '1',
     mqttMaxKeepaliveSeconds: Math.round(duration('PANTAU_MQTT_MAX_KEEPALIVE', str('PANTAU_MQTT_MAX_KEEPALIVE'), 3_600_000) / 1000),
     authFailuresPerMinute: count('PANTAU_AUTH_FAILURES_PER_MINUTE', 60),
