@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/support/ports.js';
+import { waitUntilHealthy } from '../test/support/process.js';
 import { ROOT, TSX } from './paths.js';
 import { commandLine, descendants } from './proc-stats.js';
 
@@ -86,21 +87,7 @@ export async function startBenchPlatform(options: PlatformOptions): Promise<Benc
   child.stderr!.on('data', keep);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const httpUrl = `http://127.0.0.1:${http}`;
-  const deadline = Date.now() + (options.startTimeoutMs ?? 180_000);
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`platform exited during start (${child.exitCode}): ${out.slice(-2000)}`);
-    try {
-      const res = await fetch(`${httpUrl}/healthz`);
-      if (res.ok) break;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`platform did not answer /healthz in time: ${out.slice(-2000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntilHealthy(child, httpUrl, options.startTimeoutMs ?? 180_000, () => out);
   const startMs = performance.now() - started;
 
   let main: number | undefined;

@@ -42,20 +42,25 @@ export async function spawnPlatform(env: Record<string, string>, ports?: { http:
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const httpUrl = `http://127.0.0.1:${http}`;
-  const deadline = Date.now() + 30_000;
+  await waitUntilHealthy(child, httpUrl, 30_000, () => out);
+  return { child, httpUrl, mqttUrl: `mqtt://127.0.0.1:${mqtt}`, mqttPort: mqtt, output: () => out, exited };
+}
+
+/** Poll `/healthz` until the platform answers; fail at once if it exits, and kill it if it takes too long. */
+export async function waitUntilHealthy(child: ChildProcess, httpUrl: string, timeoutMs: number, output: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`platform exited during start: ${out}`);
+    if (child.exitCode !== null) throw new Error(`platform exited during start (${child.exitCode}): ${output().slice(-2000)}`);
     try {
       const res = await fetch(`${httpUrl}/healthz`);
-      if (res.ok) break;
+      if (res.ok) return;
     } catch {
       // not up yet
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`platform did not start within 30 s: ${out}`);
+      throw new Error(`platform did not answer /healthz within ${timeoutMs / 1000} s: ${output().slice(-2000)}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, httpUrl, mqttUrl: `mqtt://127.0.0.1:${mqtt}`, mqttPort: mqtt, output: () => out, exited };
 }
