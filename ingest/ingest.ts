@@ -13,6 +13,7 @@ import {
 import { line, seriesKey, type FieldValue } from '../influx/line-protocol.js';
 import type { Metrics } from '../platform/metrics.js';
 import { decodePayload } from './decode.js';
+import { decodeSenml } from './senml.js';
 import { DeviceRateLimiter } from './rate-limit.js';
 import type { Spool } from './spool.js';
 import { validateReading } from './validate.js';
@@ -48,6 +49,12 @@ export interface IngestOptions {
   maxAgeMs?: number;
 }
 
+/** What became of one message: readings stored, and the rejections with their reasons (issue 16: HTTP uplinks answer with it). */
+export interface AcceptOutcome {
+  stored: number;
+  rejected: Array<{ reason: RejectionReason; detail: string }>;
+}
+
 /** Events: `readings` (Reading[] of one message, once durable), `rejection` (Rejection). */
 export class Ingest extends EventEmitter {
   private readonly spool: Spool;
@@ -74,8 +81,9 @@ export class Ingest extends EventEmitter {
   /**
    * Take one telemetry message. Resolves when its outcome is durable; the broker acknowledges then.
    * QoS 0 while the spool is at its budget: dropped and counted, resolves at once.
+   * `format` 'senml': the payload is a SenML pack (RFC 8428 JSON; ingest/senml.ts), judged record by record.
    */
-  async accept(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, receivedAt = Date.now()): Promise<void> {
+  async accept(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, receivedAt = Date.now(), format: 'json' | 'senml' = 'json'): Promise<AcceptOutcome> {
     this.metrics.messages.inc({ qos: String(qos) });
     const lines: string[] = [];
     const readings: Reading[] = [];
@@ -84,12 +92,13 @@ export class Ingest extends EventEmitter {
     if (!this.limiter.take(device.id, receivedAt)) {
       rejections.push(this.rejection(device, 'rate_limited', 'over the per-device message rate; slow down or batch readings', receivedAt));
     } else {
-      const decoded = decodePayload(payload);
+      const options = { now: receivedAt, maxAgeMs: this.maxAgeMs, maxFutureMs: MAX_FUTURE_SKEW_MS };
+      const decoded = format === 'senml' ? decodeSenml(payload, device.kind, options) : decodePayload(payload);
       if (!decoded.ok) {
         rejections.push(this.rejection(device, decoded.reason, decoded.detail, receivedAt));
       } else {
+        for (const r of 'rejected' in decoded ? decoded.rejected : []) rejections.push(this.rejection(device, r.reason, r.detail, receivedAt));
         const key = this.seriesKey(device);
-        const options = { now: receivedAt, maxAgeMs: this.maxAgeMs, maxFutureMs: MAX_FUTURE_SKEW_MS };
         const many = decoded.readings.length > 1;
         for (let i = 0; i < decoded.readings.length; i++) {
           const judged = validateReading(device.kind, decoded.readings[i], options);
@@ -106,7 +115,8 @@ export class Ingest extends EventEmitter {
     }
 
     for (const r of rejections) lines.push(this.rejectionLine(device, r));
-    if (lines.length === 0) return;
+    const outcome: AcceptOutcome = { stored: readings.length, rejected: rejections.map((r) => ({ reason: r.reason, detail: r.detail })) };
+    if (lines.length === 0) return outcome;
 
     if (!this.spool.hasRoom) {
       if (qos === 0) {
@@ -115,7 +125,7 @@ export class Ingest extends EventEmitter {
           this.lastDropLog = receivedAt;
           this.log.warn({ spoolBytes: this.spool.pendingBytes }, 'spool at its disk budget: QoS 0 readings are dropped (counted in pantau_ingest_dropped_total)');
         }
-        return;
+        return { stored: 0, rejected: [] };
       }
       this.blockedPublishes++;
       this.metrics.spoolWaiting.set(this.blockedPublishes);
@@ -135,6 +145,7 @@ export class Ingest extends EventEmitter {
       this.metrics.rejected.inc({ reason: r.reason });
       this.emit('rejection', r);
     }
+    return outcome;
   }
 
   /** A refusal that did not come from a payload (InfluxDB refused a point). Spooled like any rejection. */

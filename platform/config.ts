@@ -42,6 +42,9 @@ export interface Config {
   brokerAuthSecret: string | undefined;
   mqttMaxKeepaliveSeconds: number;
   sseHeartbeatMs: number;
+  // issue 16: LoRaWAN network-server integrations (unset = off)
+  chirpstackSecret: string | undefined;
+  ttnSecret: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -81,6 +84,8 @@ const KNOWN = new Set([
   'PANTAU_MQTT_MAX_CONNECTIONS_PER_IP', 'PANTAU_WORKER_ID', 'PANTAU_UNSAFE_ACK_BEFORE_DURABLE',
   'PANTAU_ALERT_TICK', 'PANTAU_SSE_HEARTBEAT', 'PANTAU_MQTT_MAX_KEEPALIVE', 'PANTAU_AUTH_FAILURES_PER_MINUTE',
   'PANTAU_BROKER_USERNAME', 'PANTAU_BROKER_PASSWORD', 'PANTAU_BROKER_AUTH_SECRET',
+  // issue 16
+  'PANTAU_CHIRPSTACK_SECRET', 'PANTAU_TTN_SECRET',
 ]);
 
 export function loadConfig(env: Env = process.env, argv: string[] = []): Config {
@@ -160,6 +165,14 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
   if (brokerAuthSecret !== undefined && (brokerAuthSecret.length < 16 || /\s/.test(brokerAuthSecret))) {
     throw new ConfigError('PANTAU_BROKER_AUTH_SECRET', 'must be at least 16 characters without spaces');
   }
+  // issue 16: bearer secrets of the LoRaWAN network-server integrations
+  const integrationSecret = (name: string) => {
+    const v = str(name);
+    if (v !== undefined && (v.length < 16 || /\s/.test(v))) throw new ConfigError(name, 'must be at least 16 characters without spaces');
+    return v;
+  };
+  const chirpstackSecret = integrationSecret('PANTAU_CHIRPSTACK_SECRET');
+  const ttnSecret = integrationSecret('PANTAU_TTN_SECRET');
 
   return {
     mqttPort: port('PANTAU_MQTT_PORT', 1883)!,
@@ -198,6 +211,8 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     authFailuresPerMinute: count('PANTAU_AUTH_FAILURES_PER_MINUTE', 60),
     alertTickMs: duration('PANTAU_ALERT_TICK', str('PANTAU_ALERT_TICK'), 5_000),
     sseHeartbeatMs: duration('PANTAU_SSE_HEARTBEAT', str('PANTAU_SSE_HEARTBEAT'), 15_000),
+    chirpstackSecret,
+    ttnSecret,
   };
 }
 

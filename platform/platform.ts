@@ -12,6 +12,7 @@ import { alertsPlugin } from '../api/alerts.js';
 import { StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
 import { brokerAuthPlugin } from '../api/broker-auth.js';
+import { wireDeviceStandards } from './device-standards.js';
 import { startWorkerSource, type WorkerSource } from './worker.js';
 import { AlertService, formatAlert } from '../alerts/service.js';
 import { AlertStore } from '../alerts/store.js';
@@ -175,12 +176,12 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       maxKeepaliveSeconds: config.mqttMaxKeepaliveSeconds,
       maxConnectionsPerIp: config.mqttMaxConnectionsPerIp,
       onTelemetry: config.unsafeAckBeforeDurable
-        ? (device, payload, qos) => {
+        ? (device, payload, qos, format) => {
             // benchmark baseline: the acknowledgement does not wait for the fsync
-            ingest.accept(device, Buffer.from(payload), qos).catch(() => undefined);
+            ingest.accept(device, Buffer.from(payload), qos, undefined, format ?? 'json').catch(() => undefined);
             return Promise.resolve();
           }
-        : (device, payload, qos) => ingest.accept(device, payload, qos),
+        : (device, payload, qos, format) => ingest.accept(device, payload, qos, undefined, format ?? 'json'),
       onAuthFailure: () => metrics.authFailures.inc(),
       onDenied: (action, deviceId, topic) => {
         metrics.aclDenials.inc({ action });
@@ -226,6 +227,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         },
       },
     };
+  const standards = wireDeviceStandards({ api: apiContext, ingest, config, log, publish: (topic, payload, options) => publishAlert?.(topic, payload, options) });
   const api = await buildApi(
     apiContext,
     {
@@ -247,6 +249,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         }),
         summaryPlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         brokerAuthPlugin(apiContext, { secret: config.brokerAuthSecret, workerPassword: config.brokerPassword }),
+        ...standards.plugins,
       ] as never,
     },
   );
@@ -361,6 +364,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     const w = worker;
     publishAlert = (topic, payload, options) => w.publish(topic, payload, options);
   }
+  standards.start();
   await hooks.extend?.(platform);
   return platform;
 }
