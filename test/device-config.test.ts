@@ -109,7 +109,7 @@ describe('configuration push', () => {
       .then(() => null, (err: { packet?: { granted?: number[] } }) => err.packet?.granted);
     expect(granted).toEqual([128, 0, 128]);
     // publishing to its own desired-config topic is not the device's to do: the broker disconnects it
-    const closed = new Promise((resolve) => client.once('close', resolve));
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     client.publish(`sensors/flood/${a.id}/config`, JSON.stringify({ version: 9, config: {} }), { qos: 1 });
     await closed;
     expect((await tp.api('GET', `/api/v1/devices/${a.id}/config`)).body.version).toBe(0);
