@@ -7,6 +7,11 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceClient } from '../devices/device-client.js';
+import { applyConfig, withOffsets, type AppliedConfig } from '../devices/device-config.js';
+import { FileStore } from '../devices/file-store.js';
+import { FLEET } from '../devices/fleet.js';
+import { SimStats } from '../devices/progress.js';
 import { eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
 
 let tp: TestPlatform;
@@ -113,6 +118,47 @@ describe('configuration push', () => {
     client.publish(`sensors/flood/${a.id}/config`, JSON.stringify({ version: 9, config: {} }), { qos: 1 });
     await closed;
     expect((await tp.api('GET', `/api/v1/devices/${a.id}/config`)).body.version).toBe(0);
+  });
+
+  it('is obeyed by the simulator\'s device: it takes the new interval and offsets and reports what it applied', async () => {
+    const device = FLEET.find((d) => d.kind === 'flood')!;
+    const reg = await tp.api('POST', '/api/v1/devices', {
+      body: { id: device.id, kind: device.kind, name: device.name, city: device.city, district: device.district, location: device.location, thresholds: device.thresholds },
+    });
+    expect(reg.status).toBe(201);
+    const applied: AppliedConfig[] = [];
+    let version = 0;
+    const stateDir = mkdtempSync(join(tmpdir(), 'pantau-sim-cfg-'));
+    const client = new DeviceClient(device, {
+      mqttUrl: tp.platform.mqttUrl!, qos: 1, token: reg.body.token, store: new FileStore(join(stateDir, 'outbox.jsonl')), stats: new SimStats(),
+      onRejection: () => undefined, onRefused: () => undefined,
+      onConfig: (c, payload) => {
+        const a = applyConfig(device.kind, payload, version);
+        if (!a) return;
+        version = a.version;
+        applied.push(a);
+        c.reportConfig(a.report);
+      },
+    });
+    try {
+      client.start();
+      await eventually(() => client.connected);
+      const desired = { reportIntervalSeconds: 30, offsets: { waterLevel: -4 }, thresholds: { waterLevel: { max: 800 } } };
+      await tp.api('PUT', `/api/v1/devices/${device.id}/config`, { body: desired, key: operatorKey });
+      const state = await eventually(async () => {
+        const res = await tp.api('GET', `/api/v1/devices/${device.id}/config`);
+        return res.body.reportedVersion === 1 ? res.body : null;
+      });
+      expect(applied.map((a) => a.intervalMs)).toEqual([30_000]);
+      // no siren on a simulated gauge: thresholds are not applied, so not reported as applied
+      expect(state.reported).toEqual({ reportIntervalSeconds: 30, offsets: { waterLevel: -4 } });
+      expect(withOffsets({ waterLevel: 742.5, rainfall: 3 }, applied[0]!.offsets)).toEqual({ waterLevel: 738.5, rainfall: 3 });
+      // a second delivery of the same version (a reconnect with the retained message) is not applied twice
+      expect(applyConfig(device.kind, Buffer.from(JSON.stringify({ version: 1, config: desired })), version)).toBeNull();
+    } finally {
+      await client.shutdown(1000);
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 
   it('survives a restart of Pantau: the latest desired config is published again, retained', async () => {
