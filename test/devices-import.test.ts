@@ -2,7 +2,9 @@
 // created — then imported in one go; tokens work at once over MQTT and appear only in the import's answer; the
 // fleet export carries no secrets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scryptSync } from 'node:crypto';
 import { parseCsv } from '../api/csv.js';
+import { CHOSEN_COST, hashSecret, newSecret, verifySecret } from '../registry/secrets.js';
 import { startTestPlatform, type TestPlatform } from './support/platform.js';
 
 let tp: TestPlatform;
@@ -155,5 +157,24 @@ describe('import of a JSON array', () => {
     expect((await tp.api('PATCH', '/api/v1/devices/eui-b', { body: { devEui: '0004A30B001C0530' } })).status).toBe(409);
     expect((await tp.api('PATCH', '/api/v1/devices/eui-a', { body: { devEui: null } })).body.devEui).toBeUndefined();
     expect((await tp.api('PATCH', '/api/v1/devices/eui-b', { body: { devEui: '0004A30B001C0530' } })).body.devEui).toBe('0004a30b001c0530');
+  });
+});
+
+describe('token hashes', () => {
+  it('generated tokens (256 random bits) get a salted HMAC-SHA-256; chosen keys scrypt; round-1 scrypt hashes still verify', async () => {
+    const token = newSecret();
+    expect(Buffer.from(token, 'base64url')).toHaveLength(32);
+    const fast = await hashSecret(token);
+    expect(fast).toMatch(/^hmac-sha256\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+    expect(await hashSecret(token)).not.toBe(fast); // salted
+    expect(await verifySecret(token, fast)).toBe(true);
+    expect(await verifySecret(`${token}x`, fast)).toBe(false);
+    expect(await hashSecret('a chosen admin key', CHOSEN_COST)).toMatch(/^scrypt\$32768\$/);
+    // a hash as round 1 stored it: scrypt N=1024, r=8, p=1, 32 bytes, base64 salt and hash
+    const salt = Buffer.from('0123456789abcdef');
+    const round1 = `scrypt$1024$${salt.toString('base64')}$${scryptSync('old-device-token', salt, 32, { N: 1024, r: 8, p: 1 }).toString('base64')}`;
+    expect(await verifySecret('old-device-token', round1)).toBe(true);
+    expect(await verifySecret('other-token', round1)).toBe(false);
+    expect(await verifySecret('old-device-token', round1.replace('$1024$', '$1073741824$'))).toBe(false);
   });
 });
