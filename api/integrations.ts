@@ -20,7 +20,7 @@ export interface IntegrationsOptions {
   chirpstackSecret?: string;
   ttnSecret?: string;
   /** Ingest's accept: resolves once the reading and its rejections are durable. */
-  accept: (device: DeviceRecord, payload: Buffer, receivedAt: number) => Promise<AcceptOutcome>;
+  accept: (device: DeviceRecord, payload: Buffer) => Promise<AcceptOutcome>;
 }
 
 const DevEui = z.string().regex(/^[0-9a-fA-F]{16}$/, 'must be 16 hex digits');
@@ -63,6 +63,8 @@ export function integrationsPlugin(options: IntegrationsOptions): FastifyPluginA
       const expected = secret === undefined ? undefined : digest(secret);
       return async (request: FastifyRequest) => {
         if (!expected) throw new HttpProblem(404, `the ${name} integration is off: set ${variable}`, 'integration-off');
+        const wait = registry.authThrottle.blockedFor(request.ip);
+        if (wait > 0) throw new HttpProblem(429, `too many failed logins from this address; retry in ${wait} s`, 'rate-limited', { 'retry-after': String(wait) });
         const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
         if (!match || !timingSafeEqual(digest(match[1]!), expected)) {
           registry.authThrottle.fail(request.ip);
@@ -88,9 +90,10 @@ export function integrationsPlugin(options: IntegrationsOptions): FastifyPluginA
         if (!Number.isFinite(ms)) throw new HttpProblem(400, `time ${JSON.stringify(time.slice(0, 40))} is not an RFC 3339 timestamp`, 'bad-request');
         reading.ts = ms;
       }
-      const outcome = await options.accept(device, Buffer.from(JSON.stringify(reading)), Date.now());
-      if (outcome.stored > 0) return { status: 200 as const, body: { deviceId: device.id, ...outcome } };
-      const limited = outcome.rejected.some((r) => r.reason === 'rate_limited');
+      const outcome = await options.accept(device, Buffer.from(JSON.stringify(reading)));
+      const rejected = outcome.rejections.map((r) => ({ reason: r.reason, detail: r.detail }));
+      if (outcome.readings > 0) return { status: 200 as const, body: { deviceId: device.id, stored: outcome.readings, rejected } };
+      const limited = rejected.some((r) => r.reason === 'rate_limited');
       const status = limited ? (429 as const) : (422 as const);
       return {
         status,
@@ -98,8 +101,8 @@ export function integrationsPlugin(options: IntegrationsOptions): FastifyPluginA
           type: `https://pantau.dev/problems/${limited ? 'rate-limited' : 'rejected'}`,
           title: limited ? 'Too many requests' : 'Unprocessable content',
           status,
-          detail: `nothing stored for device ${device.id}: ${outcome.rejected.map((r) => `${r.reason} (${r.detail})`).join('; ').slice(0, 400)}`,
-          rejected: outcome.rejected,
+          detail: `nothing stored for device ${device.id}: ${rejected.map((r) => `${r.reason} (${r.detail})`).join('; ').slice(0, 400)}`,
+          rejected,
         },
       };
     };

@@ -1,6 +1,7 @@
 // Topic rules (SPEC §3, §10): a device publishes only to its own telemetry, senml, status and config/reported
-// topics and subscribes only to its own rejections and config topics. A publish elsewhere is an ACL violation: the error disconnects the client. A bad
-// payload is never an error here — ingest turns it into a rejection and the publish is acknowledged.
+// topics and subscribes only to its own rejections and config topics. A publish elsewhere is an ACL violation: the
+// error disconnects the client. A bad payload is never an error here — ingest turns it into a rejection and the
+// publish is acknowledged.
 //
 // Telemetry is handed to ingest *inside* authorizePublish because aedes runs this hook before it sends
 // PUBACK/PUBREC: the callback fires only once ingest says the readings are durable.
@@ -9,6 +10,7 @@ import type { Logger } from 'pino';
 import { parseDeviceTopic } from '../catalog/index.js';
 import { parseExtraTopic } from '../catalog/device-config.js';
 import { deviceExtras } from '../registry/device-extras.js';
+import { DeviceRateLimiter } from '../ingest/rate-limit.js';
 import type { DeviceRecord, Registry } from '../registry/registry.js';
 import { acceptReportedConfig } from './config-reported.js';
 import type { PantauClient } from './authenticate.js';
@@ -26,10 +28,29 @@ export interface AuthorizeOptions {
   log: Logger;
   onTelemetry: TelemetryHandler;
   onDenied: (action: 'publish' | 'subscribe', deviceId: string | undefined, topic: string) => void;
+  /** A status publish that was not `online`/`offline`, or came faster than one a second (burst 10). */
+  onStatusIgnored?: (reason: 'invalid' | 'rate_limited', deviceId: string) => void;
 }
+
+/** Longest status payload read: `offline` is 7 bytes. */
+const MAX_STATUS_BYTES = 16;
 
 export function makeAuthorizePublish(options: AuthorizeOptions): AuthorizePublishHandler {
   const { registry, onTelemetry, onDenied } = options;
+  // Status flips change the registry and write a device_state point: cheap now, but not free. A device flipping
+  // faster than once a second is broken or hostile; its flips are ignored (counted), never acted upon.
+  const statusLimiter = new DeviceRateLimiter(1);
+  // a config report writes the registry (shadow and audit): one a second per device is plenty (burst 10)
+  const reportLimiter = new DeviceRateLimiter(1);
+  let lastStatusLog = 0;
+  const ignoreStatus = (reason: 'invalid' | 'rate_limited', deviceId: string, detail: string) => {
+    options.onStatusIgnored?.(reason, deviceId);
+    const now = Date.now();
+    if (now - lastStatusLog > 10_000) {
+      lastStatusLog = now;
+      options.log.warn({ deviceId, reason, detail }, 'MQTT status publish ignored');
+    }
+  };
   return function authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void) {
     const deviceId = (client as PantauClient | null)?.deviceId;
     const device = deviceId ? registry.device(deviceId) : undefined;
@@ -37,7 +58,8 @@ export function makeAuthorizePublish(options: AuthorizeOptions): AuthorizePublis
     if (device && extra && extra.deviceId === device.id && extra.kind === device.kind && extra.channel !== 'config') {
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
       if (extra.channel === 'config/reported') {
-        acceptReportedConfig(deviceExtras(registry), device, payload, options.log);
+        if (reportLimiter.take(device.id)) acceptReportedConfig(deviceExtras(registry), device, payload, options.log);
+        else ignoreStatus('rate_limited', device.id, 'more than one config report a second');
         return done(null);
       }
       onTelemetry(device, payload, packet.qos, 'senml').then(() => done(null), (err: Error) => done(err));
@@ -49,8 +71,11 @@ export function makeAuthorizePublish(options: AuthorizeOptions): AuthorizePublis
       return done(new Error(`not authorised to publish to ${packet.topic.slice(0, 200)}`));
     }
     if (topic.channel === 'status') {
-      const status = packet.payload.toString('utf8');
-      if (status === 'online' || status === 'offline') registry.setStatus(device.id, status);
+      const raw = packet.payload;
+      const status = raw.length <= MAX_STATUS_BYTES ? raw.toString('utf8') : '';
+      if (status !== 'online' && status !== 'offline') ignoreStatus('invalid', device.id, `payload must be "online" or "offline" (${raw.length} bytes)`);
+      else if (!statusLimiter.take(device.id)) ignoreStatus('rate_limited', device.id, 'more than one status change a second');
+      else registry.setStatus(device.id, status);
       return done(null);
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;

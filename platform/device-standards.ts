@@ -10,13 +10,14 @@ import { deviceConfigPlugin } from '../api/device-config.js';
 import { integrationsPlugin } from '../api/integrations.js';
 import { ngsiLdPlugin } from '../api/ngsi-ld.js';
 import type { ApiContext } from '../api/context.js';
-import type { Ingest } from '../ingest/ingest.js';
+import type { AcceptOutcome, IngestDevice } from '../ingest/ingest.js';
 import { deviceExtras, type ConfigState } from '../registry/device-extras.js';
 import type { Config } from './config.js';
 
 export interface DeviceStandardsDeps {
   api: ApiContext;
-  ingest: Ingest;
+  /** The platform's metered ingest entry point (the one the broker uses): resolves once the outcome is durable. */
+  accept: (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2) => Promise<AcceptOutcome>;
   config: Pick<Config, 'chirpstackSecret' | 'ttnSecret'>;
   log: Logger;
   /** Publish through the embedded broker or the external one (the same function alerts use). */
@@ -24,7 +25,7 @@ export interface DeviceStandardsDeps {
 }
 
 export function wireDeviceStandards(deps: DeviceStandardsDeps): { plugins: Array<(app: FastifyInstance) => Promise<void>>; start(): void } {
-  const { api, ingest, publish } = deps;
+  const { api, publish } = deps;
   const registry = api.registry;
   const extras = deviceExtras(registry);
   let started = false;
@@ -47,7 +48,7 @@ export function wireDeviceStandards(deps: DeviceStandardsDeps): { plugins: Array
       log: deps.log.child({ component: 'integrations' }),
       chirpstackSecret: deps.config.chirpstackSecret,
       ttnSecret: deps.config.ttnSecret,
-      accept: (device, payload, receivedAt) => ingest.accept(device, payload, 1, receivedAt),
+      accept: (device, payload) => deps.accept(device, payload, 1),
     }),
     ngsiLdPlugin(api),
   ] as unknown as Array<(app: FastifyInstance) => Promise<void>>;

@@ -6,8 +6,9 @@
 // registering 10,000 devices (bulk import, the fleet file) and verifying 10,000 reconnecting devices after a restart
 // cost milliseconds instead of the ~20 s scrypt took. A key an operator chose (PANTAU_ADMIN_KEY) may be a weak
 // password, so it still gets a memory-hard scrypt at full cost. Hashes written by round 1 (`scrypt$1024$…`) keep
-// verifying. A verified secret is remembered by its SHA-256 so a reconnecting device or a busy API client does not
-// even pay the hash again.
+// verifying; scrypt (chosen keys, round-1 hashes) runs one at a time on the thread pool, the HMAC synchronously
+// in microseconds without the pool. A verified secret is remembered by its SHA-256 so a reconnecting device or a
+// busy API client does not even pay the hash again.
 import { createHash, createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
 /** Cost 0 = a generated 256-bit secret: salted HMAC-SHA-256, no work factor (see above). */
@@ -61,10 +62,42 @@ function hmac(secret: string, salt: Buffer): Buffer {
   return createHmac('sha256', salt).update(secret).digest();
 }
 
+// scrypt runs on libuv's thread pool (4 threads), which the ingest log's writes and fsyncs also use. One scrypt
+// at a time, and a bounded line behind it: a flood of logins can never take the pool from the log's I/O; past the
+// line, a check is refused at once (the client is told to come back) rather than queued without end.
+const MAX_CONCURRENT_HASHES = 1;
+const MAX_WAITING_HASHES = 2000;
+let runningHashes = 0;
+const waitingHashes: Array<() => void> = [];
+
+export class HashQueueFullError extends Error {
+  constructor() {
+    super('too many credential checks waiting; try again shortly');
+    this.name = 'HashQueueFullError';
+  }
+}
+
+async function inHashSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (runningHashes >= MAX_CONCURRENT_HASHES) {
+    if (waitingHashes.length >= MAX_WAITING_HASHES) throw new HashQueueFullError();
+    await new Promise<void>((resolve) => waitingHashes.push(resolve)); // the slot is handed over, not re-counted
+  } else runningHashes++;
+  try {
+    return await fn();
+  } finally {
+    const next = waitingHashes.shift();
+    if (next) next();
+    else runningHashes--;
+  }
+}
+
 function derive(secret: string, salt: Buffer, cost: number): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(secret, salt, 32, { N: cost, r: 8, p: 1, maxmem: 256 * cost * 8 + 1024 * 1024 }, (err, key) =>
-      err ? reject(err) : resolve(key),
-    ),
+  return inHashSlot(
+    () =>
+      new Promise<Buffer>((resolve, reject) =>
+        scrypt(secret, salt, 32, { N: cost, r: 8, p: 1, maxmem: 256 * cost * 8 + 1024 * 1024 }, (err, key) =>
+          err ? reject(err) : resolve(key),
+        ),
+      ),
   );
 }
