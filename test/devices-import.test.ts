@@ -3,6 +3,9 @@
 // fleet export carries no secrets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scryptSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseCsv } from '../api/csv.js';
 import { CHOSEN_COST, hashSecret, newSecret, verifySecret } from '../registry/secrets.js';
 import { startTestPlatform, type TestPlatform } from './support/platform.js';
@@ -176,5 +179,28 @@ describe('token hashes', () => {
     expect(await verifySecret('old-device-token', round1)).toBe(true);
     expect(await verifySecret('other-token', round1)).toBe(false);
     expect(await verifySecret('old-device-token', round1.replace('$1024$', '$1073741824$'))).toBe(false);
+  });
+});
+
+describe('the fleet file (PANTAU_FLEET_FILE)', () => {
+  it('registers its devices in one go at start, with their tokens and devEuis', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pantau-fleet-'));
+    const file = join(dir, 'fleet.json');
+    const fleet = Array.from({ length: 500 }, (_, i) => ({
+      id: `fleet-${i}`, kind: 'flood', name: `Gauge ${i}`, city: 'Samarinda', district: 'Sungai Pinang', location: { lat: -0.4, lon: 117.1 },
+      token: `fleet-token-${i}-0123456789abcdef`, ...(i % 2 === 0 ? { devEui: eui(100_000 + i).toUpperCase() } : {}),
+    }));
+    writeFileSync(file, JSON.stringify(fleet));
+    const other = await startTestPlatform({ PANTAU_FLEET_FILE: file });
+    try {
+      expect((await other.api('GET', '/api/v1/devices?kind=flood')).body.total).toBe(500);
+      expect((await other.api('GET', '/api/v1/devices/fleet-10')).body.devEui).toBe(eui(100_010));
+      expect((await other.api('GET', '/api/v1/devices/fleet-11')).body.devEui).toBeUndefined();
+      const client = await other.connect('fleet-499', 'fleet-token-499-0123456789abcdef');
+      expect(client.connected).toBe(true);
+    } finally {
+      await other.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
