@@ -139,6 +139,14 @@ describe('NGSI-LD entities', () => {
     expect(res.body[0]['@context']).toBeUndefined();
   });
 
+  it('documents issue 16\'s routes in the OpenAPI document', async () => {
+    const doc = await tp.api('GET', '/openapi.json', { key: null });
+    expect(doc.status).toBe(200);
+    for (const path of ['/ngsi-ld/v1/entities', '/ngsi-ld/v1/entities/{id}', '/api/v1/devices/import', '/api/v1/devices/{id}/config', '/api/v1/integrations/chirpstack', '/api/v1/integrations/ttn']) {
+      expect(Object.keys(doc.body.paths)).toContain(path);
+    }
+  });
+
   it('answers NGSI-LD errors: no type, an unknown or malformed id, and needs an API key', async () => {
     const noType = await tp.api('GET', '/ngsi-ld/v1/entities', { key: viewerKey });
     expect(noType.status).toBe(400);
