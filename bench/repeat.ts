@@ -121,7 +121,7 @@ export function describe(summary: RunSummary, label: string, digits = 0): string
 
 export function fmt(v: number, digits = 0): string {
   if (v === undefined || Number.isNaN(v)) return '–';
-  return (Math.round(v * 10 ** digits) / 10 ** digits).toLocaleString('en', { maximumFractionDigits: digits });
+  return v.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
 /** Digits worth printing for a headline figure. */

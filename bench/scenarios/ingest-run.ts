@@ -157,7 +157,9 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
     const figures: IngestFigures = {
       devices: o.devices,
       durationS: runS,
-      offeredPerS: stats.publishedReadings / runS,
+      // open loop: everything sent went out within the scheduled window (a send later than that is counted as not
+      // sent), so the window is the denominator; a late last tick would otherwise lower the rate
+      offeredPerS: stats.publishedReadings / (open ? o.durationMs / 1000 : runS),
       ...(open
         ? {
             scheduledPerS: (o.rate ?? 0) * o.batch,
