@@ -115,7 +115,7 @@ function medianRun(runs: ScenarioResult[]): ScenarioResult {
 export function describe(summary: RunSummary, label: string, digits = 0): string {
   const s = summary[label];
   if (!s) return '–';
-  if (s.values.length === 1) return fmt(s.median, digits);
+  if (s.values.length === 1 || Number.isNaN(s.min)) return fmt(s.median, digits);
   return `${fmt(s.median, digits)} (median of ${s.values.length}; ${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
 }
 
@@ -154,7 +154,8 @@ export function formatRuns(r: ScenarioResult): string {
   out.push(runs.length > 1 ? `  median of ${runs.length} runs [min–max]:` : '  figures:');
   for (const [label, s] of Object.entries(summary)) {
     const d = digitsOf(label);
-    out.push(`    ${label.padEnd(width)}  ${fmt(s.median, d).padStart(9)}${runs.length > 1 ? `  [${fmt(s.min, d)}–${fmt(s.max, d)}]` : ''}`);
+    const range = Number.isNaN(s.min) ? '[–]' : `[${fmt(s.min, d)}–${fmt(s.max, d)}]`;
+    out.push(`    ${label.padEnd(width)}  ${fmt(s.median, d).padStart(9)}${runs.length > 1 ? `  ${range}` : ''}`);
   }
   for (const t of r.targets) out.push(`  ${t.pass ? 'PASS' : 'MISS'}  ${t.name} ${t.goal}: ${t.value}`);
   for (const note of r.notes) out.push(`  note: ${note}`);
