@@ -21,6 +21,7 @@ export const H = {
   notSent: 'due but not sent',
   background: 'background cores before the run',
   unattributed: 'unattributed cores in the window',
+  platformWait: 'platform run-queue wait cores',
 } as const;
 
 /** The figures compared across runs, from one run's result. */
@@ -50,6 +51,7 @@ export function headlineOf(r: ScenarioResult): Record<string, number> {
   const bg = r.config.backgroundCoresBefore;
   if (typeof bg === 'number') out[H.background] = bg;
   if (r.cpuCores.unattributed !== undefined) out[H.unattributed] = r.cpuCores.unattributed;
+  if (r.cpuCores.platformRunQueueWait !== undefined) out[H.platformWait] = r.cpuCores.platformRunQueueWait;
   return out;
 }
 
@@ -148,7 +150,8 @@ export function formatRuns(r: ScenarioResult): string {
       `PUBACK p99 ${fmt(h[H.ackP99]!, 1)} ms`,
       h[H.lagP99] !== undefined ? `lag p99 ${fmt(h[H.lagP99]!, 1)} ms` : undefined,
     ].filter(Boolean);
-    out.push(`  run ${i + 1}: background ${fmt(h[H.background]!, 2)} cores before, ${fmt(h[H.unattributed]!, 2)} unattributed in the window · ${parts.join(' · ')}`);
+    const platformWait = h[H.platformWait] !== undefined ? `, platform waited ${fmt(h[H.platformWait]!, 2)} cores for a CPU` : '';
+    out.push(`  run ${i + 1}: background ${fmt(h[H.background]!, 2)} cores before, ${fmt(h[H.unattributed]!, 2)} unattributed in the window${platformWait} · ${parts.join(' · ')}`);
   });
   const width = Math.max(...Object.keys(summary).map((k) => k.length));
   out.push(runs.length > 1 ? `  median of ${runs.length} runs [min–max]:` : '  figures:');

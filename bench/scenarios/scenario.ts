@@ -66,6 +66,8 @@ export function cpuCores(cpu: CpuReport): Record<string, number> {
   const measured = Object.values(cpu.cores).reduce((a, b) => a + b, 0);
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(cpu.cores)) out[k] = round(v, 2);
+  // runnable but not running: the CPU each group wanted and did not get (contention on the machine)
+  for (const k of ['platform', 'influxd', 'generators']) if (cpu.waitCores?.[k] !== undefined) out[`${k}RunQueueWait`] = round(cpu.waitCores[k]!, 2);
   out.machine = round(cpu.machineCores, 2);
   out.unattributed = round(Math.max(0, cpu.machineCores - measured), 2);
   out.machineSystem = round((cpu.machine.system ?? 0) + (cpu.machine.irq ?? 0) + (cpu.machine.softirq ?? 0), 2);
