@@ -456,10 +456,10 @@ export class Spool extends EventEmitter {
 
   // ---- lifecycle -----------------------------------------------------------------------------------------
 
-  /** Resolves once every queued append has been written (or refused). */
+  /** Resolves once every queued append has been written or refused (at once while the disk is full). */
   async settled(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while ((this.flushing || this.queue.length > 0) && !this.failedWith && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    while ((this.flushing || (this.queue.length > 0 && !this.noSpace)) && !this.failedWith && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   }
 
   /** Let consumers finish (up to `timeoutMs`), save checkpoints, close files. Call after the writer stopped. */
