@@ -49,7 +49,7 @@ export async function spawnPlatform(env: Record<string, string>, ports?: { http:
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const httpUrl = `http://127.0.0.1:${http}`;
-  await waitUntilHealthy(child, httpUrl, 30_000, () => out);
+  await waitUntilHealthy(child, httpUrl, 90_000, () => out);
   return { child, httpUrl, mqttUrl: `mqtt://127.0.0.1:${mqtt}`, mqttPort: mqtt, output: () => out, exited };
 }
 
