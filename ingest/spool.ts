@@ -391,7 +391,8 @@ export class Spool extends EventEmitter {
   }
 
   private async saveCheckpoints(): Promise<void> {
-    const ok = await this.checkpoints.save(Object.fromEntries(this.cursors));
+    // checkpoints of consumers not registered in this run are kept (they do not hold segments back, though)
+    const ok = await this.checkpoints.save({ ...this.checkpoints.persisted, ...Object.fromEntries(this.cursors) });
     if (!ok) this.log.warn('spool: consumer checkpoints not saved (retried with the next commit)');
     else {
       if (this.legacyCheckpoint) {

@@ -135,6 +135,8 @@ export const configShape = {
   PANTAU_WORKER_ID: variable(pattern(ID, 'must be 1–64 letters, digits, _ or -'), defaultWorkerId()),
   PANTAU_LOG_LEVEL: variable((v) => pattern(new RegExp(`^(${LOG_LEVELS.join('|')})$`), `must be one of ${LOG_LEVELS.join(' ')}, got ${quote(v, 20)}`)(v), 'info'),
   PANTAU_SPOOL_MAX_BYTES: variable(bytes, 1024 ** 3),
+  /** Issue 10: free space the spool leaves to the registry and checkpoints; unset = 5 % of the file system (≤ 256 MiB). */
+  PANTAU_SPOOL_DISK_RESERVE: variable((v) => (v === '0' ? 0 : bytes(v))),
   PANTAU_MAX_READING_AGE: variable(duration, 7 * 86_400_000),
   PANTAU_SHUTDOWN_TIMEOUT: variable(duration, 10_000),
   PANTAU_WEBHOOK_URL: variable(url(['http:', 'https:'])),
@@ -187,6 +189,7 @@ export const configSchema = z
     workerId: e.PANTAU_WORKER_ID,
     logLevel: e.PANTAU_LOG_LEVEL,
     spoolMaxBytes: e.PANTAU_SPOOL_MAX_BYTES,
+    spoolDiskReserveBytes: e.PANTAU_SPOOL_DISK_RESERVE,
     maxReadingAgeMs: e.PANTAU_MAX_READING_AGE,
     shutdownTimeoutMs: e.PANTAU_SHUTDOWN_TIMEOUT,
     webhookUrl: e.PANTAU_WEBHOOK_URL,

@@ -105,7 +105,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     log.warn({ err: (err as Error).message }, 'InfluxDB not usable at start; readings will wait in the spool');
   }
 
-  const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, log: log.child({ component: 'spool' }) });
+  const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, diskReserveBytes: config.spoolDiskReserveBytes, log: log.child({ component: 'spool' }) });
   spool.consumers.onError = (consumer) => metrics.consumerErrors.inc({ consumer });
   spool.on('disk-full', (full: boolean) => metrics.spoolDiskFull.set(full ? 1 : 0));
   const ingest = new Ingest({ spool, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxAgeMs: config.maxReadingAgeMs });
