@@ -33,7 +33,7 @@ export async function startWorkerSource(platform: WorkerDeps): Promise<WorkerSou
   const { config, log, metrics } = platform;
   if (!config.brokerUrl) return { connected: true, publish: () => undefined, close: async () => undefined };
   const clientId = `pantau-ingest-${config.workerId}`;
-  // config.ts makes sure PANTAU_WORKER_ID is set and stable when PANTAU_BROKER_URL is
+  // PANTAU_WORKER_ID defaults to the host name, which orchestrators keep stable per replica (config.ts)
   const password = config.brokerPassword;
   // the worker account of api/broker-auth.ts unless the broker has its own
   const username = config.brokerUsername || (password ? INGEST_WORKER_USERNAME : undefined);
