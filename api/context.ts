@@ -21,6 +21,8 @@ export interface ApiContext {
   readiness: Readiness;
   apiRateLimit: number;
   corsOrigins: string[];
+  /** Retention and rollups (issue 14): where the readings API finds history. */
+  history?: { rollupRp: string; rawRetentionMs: number | null; timezone: string };
   /** Extra fields for `/readyz` (spool depth, InfluxDB state). */
   status?: () => Record<string, unknown>;
 }

@@ -42,6 +42,15 @@ export interface Config {
   brokerAuthSecret: string | undefined;
   mqttMaxKeepaliveSeconds: number;
   sseHeartbeatMs: number;
+  // issue 14 (history): retention, rollups
+  /** Raw readings are kept this long; null = forever (`inf`). */
+  rawRetentionMs: number | null;
+  rollupRp: string;
+  /** Rollups are kept this long; null = forever (`inf`). */
+  rollupRetentionMs: number | null;
+  rollupDelayMs: number;
+  /** IANA zone of the day boundary of daily aggregates and rollups. */
+  timezone: string;
 }
 
 export class ConfigError extends Error {
@@ -81,6 +90,8 @@ const KNOWN = new Set([
   'PANTAU_MQTT_MAX_CONNECTIONS_PER_IP', 'PANTAU_WORKER_ID', 'PANTAU_UNSAFE_ACK_BEFORE_DURABLE',
   'PANTAU_ALERT_TICK', 'PANTAU_SSE_HEARTBEAT', 'PANTAU_MQTT_MAX_KEEPALIVE', 'PANTAU_AUTH_FAILURES_PER_MINUTE',
   'PANTAU_BROKER_USERNAME', 'PANTAU_BROKER_PASSWORD', 'PANTAU_BROKER_AUTH_SECRET',
+  // issue 14 (history)
+  'PANTAU_RAW_RETENTION', 'PANTAU_ROLLUP_RP', 'PANTAU_ROLLUP_RETENTION', 'PANTAU_ROLLUP_DELAY', 'PANTAU_TIMEZONE',
 ]);
 
 export function loadConfig(env: Env = process.env, argv: string[] = []): Config {
@@ -161,7 +172,24 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     throw new ConfigError('PANTAU_BROKER_AUTH_SECRET', 'must be at least 16 characters without spaces');
   }
 
+  // issue 14 (history): retention policies, rollup delay, day boundary
+  const rawRetentionMs = retention('PANTAU_RAW_RETENTION', str('PANTAU_RAW_RETENTION'), 90 * 86_400_000);
+  const rollupRetentionMs = retention('PANTAU_ROLLUP_RETENTION', str('PANTAU_ROLLUP_RETENTION'), null);
+  const rollupRp = str('PANTAU_ROLLUP_RP') ?? 'pantau_rollup';
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(rollupRp)) throw new ConfigError('PANTAU_ROLLUP_RP', `must be 1–64 letters, digits or _ (not starting with a digit), got "${rollupRp.slice(0, 40)}"`);
+  const rollupDelayMs = duration('PANTAU_ROLLUP_DELAY', str('PANTAU_ROLLUP_DELAY'), 120_000);
+  if (rollupDelayMs < 1000 || rollupDelayMs > 86_400_000) throw new ConfigError('PANTAU_ROLLUP_DELAY', 'must be between 1s and 1d');
+  const timezone = str('PANTAU_TIMEZONE') ?? 'Asia/Makassar';
+  if (!/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+){0,2}$/.test(timezone) || !validZone(timezone)) {
+    throw new ConfigError('PANTAU_TIMEZONE', `must be an IANA time zone such as Asia/Makassar, got "${timezone.slice(0, 40)}"`);
+  }
+
   return {
+    rawRetentionMs,
+    rollupRp,
+    rollupRetentionMs,
+    rollupDelayMs,
+    timezone,
     mqttPort: port('PANTAU_MQTT_PORT', 1883)!,
     mqttWsPort: port('PANTAU_MQTT_WS_PORT', undefined),
     mqttTlsPort: port('PANTAU_MQTT_TLS_PORT', 8883)!,
@@ -216,4 +244,22 @@ function duration(name: string, v: string | undefined, fallback: number): number
   const m = /^(\d+)(ms|s|m|h|d)?$/.exec(v);
   if (!m) throw new ConfigError(name, `must be a duration like 30s, 10m or 7d, got "${v.slice(0, 40)}"`);
   return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as Record<string, number>)[m[2] ?? 'ms']!;
+}
+
+/** A retention: `inf` (forever) or a duration of at least 1h (InfluxDB's shortest retention policy). */
+function retention(name: string, v: string | undefined, fallback: number | null): number | null {
+  if (v === undefined) return fallback;
+  if (v === 'inf' || v === 'INF' || v === '0') return null;
+  const ms = duration(name, v, 0);
+  if (ms < 3_600_000 || ms % 3_600_000 !== 0) throw new ConfigError(name, `must be inf or a whole number of hours, at least 1h (InfluxDB's shortest retention), got "${v.slice(0, 40)}"`);
+  return ms;
+}
+
+function validZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }

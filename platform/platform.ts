@@ -33,6 +33,7 @@ import { deviceStateLine, indicesLine, platformLine } from './derived-points.js'
 import { seedFleet } from './fleet-file.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { startHistory, type History } from '../history/wire.js';
 
 export interface Platform {
   config: Config;
@@ -51,6 +52,8 @@ export interface Platform {
   adminKey: string | undefined;
   httpUrl: string;
   mqttUrl: string | undefined;
+  /** Retention, rollups and backfill (issue 14). */
+  history: History;
   /** Graceful stop: no new connections, flush the spool to InfluxDB within the shutdown timeout, close. */
   stop(): Promise<void>;
 }
@@ -85,7 +88,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   }
 
   const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, log: log.child({ component: 'spool' }) });
-  const ingest = new Ingest({ spool, metrics, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxAgeMs: config.maxReadingAgeMs });
+  const ingest = new Ingest({ spool, metrics, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxAgeMs: Math.min(config.maxReadingAgeMs, config.rawRetentionMs ?? Number.POSITIVE_INFINITY) });
   const writer = new InfluxWriter({
     spool,
     influx,
@@ -104,6 +107,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   });
   metrics.influxUp.set(1);
   writer.start();
+  // retention policies, the rollup job (a consumer of the ingest log) and the first-start backfill (issue 14)
+  const history = startHistory({ config, log, influx, spool, ingest, metrics });
 
   const latest = new LatestReadings();
   // a device's state point for the city map: status, location and its worst active alert
@@ -214,6 +219,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       ispu: ispuCache,
       apiRateLimit: config.apiRateLimit,
       corsOrigins: config.corsOrigins,
+      history: { rollupRp: config.rollupRp, rawRetentionMs: config.rawRetentionMs, timezone: config.timezone },
       status: stateOf,
       readiness: {
         async checks() {
@@ -332,7 +338,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
 
   let stopping: Promise<void> | undefined;
   const platform: Platform = {
-    config, log, registry, ingest, spool, writer, broker, api, metrics, influx, latest, alerts, hub, adminKey, httpUrl, mqttUrl,
+    config, log, registry, ingest, spool, writer, broker, api, metrics, influx, latest, alerts, hub, adminKey, httpUrl, mqttUrl, history,
     stop() {
       stopping ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;
@@ -343,6 +349,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         hub.closeAll();
         const apiClosed = api.close();
         await broker?.close();
+        await history.stop().catch((err) => log.error({ err }, 'history stop failed'));
         await spool.close().catch((err) => log.error({ err }, 'spool close failed'));
         await writer.stop(Math.max(0, deadline - Date.now() - 200));
         await Promise.race([apiClosed, new Promise((r) => setTimeout(r, 1000))]);
