@@ -22,6 +22,7 @@ export class RollupState {
   private readonly upsert: Database.Statement;
   private readonly remove: Database.Statement;
   private readonly postpone: Database.Statement;
+  private readonly firstPendingStmt: Database.Statement;
 
   constructor(dataDir: string) {
     this.db = new Database(join(dataDir, 'rollups.sqlite'));
@@ -38,6 +39,7 @@ export class RollupState {
     this.upsert = this.db.prepare(`INSERT INTO dirty (kind, device_id, hour, since, log_end) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (kind, device_id, hour) DO UPDATE SET since = min(since, excluded.since), log_end = max(log_end, excluded.log_end)`);
     this.remove = this.db.prepare('DELETE FROM dirty WHERE kind = ? AND device_id = ? AND hour = ? AND log_end <= ?');
+    this.firstPendingStmt = this.db.prepare('SELECT min(hour) AS h FROM dirty WHERE kind = ? AND device_id = ? AND hour >= ? AND hour < ?');
     this.postpone = this.db.prepare('UPDATE dirty SET since = max(since, ?) WHERE kind = ? AND device_id = ? AND hour = ? AND log_end > ?');
   }
 
@@ -71,6 +73,12 @@ export class RollupState {
   oldestSince(): number | null {
     const row = this.db.prepare('SELECT min(since) AS m FROM dirty').get() as { m: number | null };
     return row.m;
+  }
+
+  /** Start of the earliest hour of [from, to) of this device still waiting for recomputation, or null. */
+  firstPending(kind: Kind, deviceId: string, from: number, to: number): number | null {
+    const row = this.firstPendingStmt.get(kind, deviceId, from, to) as { h: number | null } | undefined;
+    return row?.h ?? null;
   }
 
   pending(): number {

@@ -8,6 +8,7 @@ import { RollupState } from './dirty.js';
 import { RollupJob } from './job.js';
 import { RollupComputer } from './rollup.js';
 import { ensureRetention } from './schema.js';
+import type { HistorySettings } from './source.js';
 
 export interface History {
   job: RollupJob;
@@ -15,6 +16,8 @@ export interface History {
   computer: RollupComputer;
   /** Resolves once the retention policies are in place (retried in the background while InfluxDB is away). */
   retentionReady: Promise<void>;
+  /** What the readings API and the export need to pick a source. */
+  settings: HistorySettings;
   /** The first-start or resumed backfill, while one runs. */
   backfill: Promise<void> | undefined;
   stop(): Promise<void>;
@@ -98,6 +101,13 @@ export function startHistory(platform: PlatformCore): History {
     state,
     computer,
     retentionReady,
+    settings: {
+      rollupRp: config.rollupRp,
+      rawRetentionMs: config.rawRetentionMs,
+      timezone: config.timezone,
+      // while stopping, every bucket counts as pending: answers come from raw readings
+      firstPending: (kind, deviceId, from, to) => (stopped ? from : state.firstPending(kind, deviceId, from, to)),
+    },
     backfill: undefined,
     async stop() {
       stopped = true;

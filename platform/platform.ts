@@ -219,7 +219,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       ispu: ispuCache,
       apiRateLimit: config.apiRateLimit,
       corsOrigins: config.corsOrigins,
-      history: { rollupRp: config.rollupRp, rawRetentionMs: config.rawRetentionMs, timezone: config.timezone },
+      history: history.settings,
       status: stateOf,
       readiness: {
         async checks() {
