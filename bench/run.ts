@@ -16,11 +16,12 @@ import { api } from './scenarios/api.js';
 import { connections } from './scenarios/connections.js';
 import { durabilityCost } from './scenarios/durability-cost.js';
 import { gateway } from './scenarios/gateway.js';
+import { history } from './scenarios/history.js';
 import { latency } from './scenarios/latency.js';
 import { qos1Single } from './scenarios/qos1-single.js';
 import type { Scenario } from './scenarios/scenario.js';
 
-const SCENARIOS: Scenario[] = [durabilityCost, qos1Single, gateway, latency, connections, api];
+const SCENARIOS: Scenario[] = [durabilityCost, qos1Single, gateway, latency, connections, api, history];
 
 interface Options {
   scenarios: Scenario[];
