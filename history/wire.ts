@@ -1,7 +1,6 @@
 // History in a running platform: retention policies set at start, the rollup job fed by the ingest log, the
 // first-start backfill, and the rollup lag metric. `platform.ts` calls `startHistory` once and `stop` on shutdown.
 import { Gauge } from 'prom-client';
-import type { LogEntry, LogConsumer, LogReading } from '../ingest/log-types.js';
 import type { Platform } from '../platform/platform.js';
 import { oldestReading, planBackfill, progressLine, runBackfill, savedPlan } from './backfill.js';
 import { RollupState } from './dirty.js';
@@ -23,10 +22,10 @@ export interface History {
   stop(): Promise<void>;
 }
 
-type PlatformCore = Pick<Platform, 'config' | 'log' | 'influx' | 'spool' | 'ingest' | 'metrics'>;
+type PlatformCore = Pick<Platform, 'config' | 'log' | 'influx' | 'spool' | 'metrics'>;
 
 export function startHistory(platform: PlatformCore): History {
-  const { config, influx, spool, ingest, metrics } = platform;
+  const { config, influx, spool, metrics } = platform;
   const log = platform.log.child({ component: 'history' });
   const state = new RollupState(config.dataDir);
   const computer = new RollupComputer({ influx, rollupRp: config.rollupRp, timezone: config.timezone });
@@ -57,31 +56,8 @@ export function startHistory(platform: PlatformCore): History {
     },
   });
 
-  // The ingest log hands every durable entry to its consumers. Until the spool offers `addConsumer`, the readings
-  // event (emitted once the append is durable) feeds the job, a tick's worth of events at a time.
-  const withConsumers = spool as unknown as { addConsumer?: (c: LogConsumer) => void };
-  if (typeof withConsumers.addConsumer === 'function') {
-    withConsumers.addConsumer(job);
-  } else {
-    let pending: LogReading[] = [];
-    let scheduled = false;
-    ingest.on('readings', (readings: LogReading[]) => {
-      for (const r of readings) pending.push(r);
-      if (scheduled) return;
-      scheduled = true;
-      setImmediate(() => {
-        scheduled = false;
-        const entry: LogEntry = { end: spool.stats().durableEnd, appendedAt: Date.now(), readings: pending, rejections: [], derivedLines: 0 };
-        pending = [];
-        if (stopped) return;
-        try {
-          job.handle([entry]);
-        } catch (err) {
-          log.error({ err: (err as Error).message }, 'could not record dirty rollup buckets');
-        }
-      });
-    });
-  }
+  // The ingest log hands every acknowledged entry to its consumers; the job's checkpoint is kept by the log.
+  spool.addConsumer(job);
 
   const retentionReady = (async () => {
     for (let attempt = 0; !stopped; attempt++) {
