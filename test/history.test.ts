@@ -204,7 +204,7 @@ describe('rollups from the ingest log', () => {
     await eventually(() => tp.platform.history.state.pending() === 0, 20_000, 100);
     const metrics = await (await fetch(`${tp.platform.httpUrl}/metrics`)).text();
     expect(metrics).toMatch(/^pantau_rollup_lag_seconds 0$/m);
-  });
+  }, 240_000);
 });
 
 describe('a restart loses no rollup work', () => {
@@ -244,7 +244,7 @@ describe('a restart loses no rollup work', () => {
     } finally {
       await second.stop();
     }
-  });
+  }, 240_000);
 });
 
 describe('source selection and the CSV export', () => {
@@ -458,5 +458,5 @@ describe('raw retention expires raw points; rollups still answer a year', () => 
       await second.stop();
       rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 240_000);
 });
