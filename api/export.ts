@@ -15,6 +15,8 @@ import { AGGREGATES, isoMs, parseEvery, parseInstant } from './time-range.js';
 
 /** Windows per InfluxDB query (one page). */
 export const EXPORT_PAGE_WINDOWS = 500;
+/** Windows per device in one export: ten years of hours fit. */
+export const EXPORT_MAX_WINDOWS = 100_000;
 
 const ExportQuery = z.strictObject({
   kind: z.enum(KINDS),
@@ -45,6 +47,10 @@ export function exportPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       if (from > to) throw badRequest(`from: ${isoMs(from)} is after to ${isoMs(to)}`);
       const every = parseEvery(q.every);
       if (every.ms < 3_600_000) throw badRequest(`every: the export's windows are at least 1h, got ${every.text}`);
+      const windows = Math.ceil((to - from) / every.ms);
+      if (windows > EXPORT_MAX_WINDOWS) {
+        throw badRequest(`every: ${every.text} gives ${windows} windows per device between from and to; the limit is ${EXPORT_MAX_WINDOWS} — use a larger every or a shorter range`);
+      }
       const agg = q.agg ?? 'mean';
       const devices = ctx.registry.listDevices({ kind: q.kind, city: q.city, district: q.district });
       const fields = fieldNames(q.kind);
