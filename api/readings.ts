@@ -5,14 +5,20 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { fieldNames, type Kind } from '../catalog/index.js';
-import { quoteIdentifier } from '../influx/client.js';
+import { InfluxUnavailableError, quoteIdentifier } from '../influx/client.js';
 import { DeviceIdSchema } from '../registry/device.js';
 import type { DeviceRecord } from '../registry/registry.js';
 import type { ApiContext } from './context.js';
 import { computeIndices } from './indices.js';
-import { badRequest, notFound, ProblemSchema } from './problem.js';
+import { badRequest, HttpProblem, notFound, ProblemSchema } from './problem.js';
 import { AGGREGATES, isoMs, parseEvery, parseInstant } from './time-range.js';
 import { AggregateRefused, aggregateWindows, planAggregate, type AggregateRequest, type HistorySettings, type Plan } from '../history/source.js';
+
+/** InfluxDB slow or away: 503 with Retry-After, not an internal error. */
+export function unavailable(err: unknown): never {
+  if (err instanceof InfluxUnavailableError) throw new HttpProblem(503, `InfluxDB could not answer: ${err.message}`, 'unavailable', { 'retry-after': '10' });
+  throw err;
+}
 
 /** The source of an aggregated answer (SPEC §9); a refusal (median/last past raw retention) is a 400. */
 export function planAggregateOr400(req: AggregateRequest, history: HistorySettings | undefined): Plan {
@@ -25,7 +31,7 @@ export function planAggregateOr400(req: AggregateRequest, history: HistorySettin
 }
 
 const IdParams = z.object({ id: DeviceIdSchema });
-const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 503: ProblemSchema };
 const MAX_RAW = 10_000;
 const MAX_WINDOWS = 10_000;
 
@@ -156,7 +162,7 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         const req: AggregateRequest = { kind: device.kind, deviceId: device.id, fields, every, agg, from, to, now };
         const plan = planAggregateOr400(req, ctx.history);
         const key = JSON.stringify([device.id, fields, every.text, agg, from, to, plan]);
-        const result = await aggregates.get(key, Date.now(), () => aggregateWindows(influx, req, plan, ctx.history));
+        const result = await aggregates.get(key, Date.now(), () => aggregateWindows(influx, req, plan, ctx.history)).catch(unavailable);
         answer = {
           deviceId: device.id, kind: device.kind, from: isoMs(plan.from), to: isoMs(to), every: every.text, agg, source: plan.source,
           points: result.map((w) => ({ ts: isoMs(w.ts), values: w.values })),

@@ -8,6 +8,7 @@ import { quoteIdentifier, type InfluxClient, type Series } from '../influx/clien
 import { line, seriesKey } from '../influx/line-protocol.js';
 import { rawStatsSelect, rollupColumn, rollupFrom, rollupMeasurement, rollupStatsSelect, STATS, type Resolution } from './schema.js';
 import { daysAreWholeHours } from './time.js';
+import { FieldKeys } from './field-keys.js';
 
 export interface RollupComputerOptions {
   influx: InfluxClient;
@@ -25,11 +26,23 @@ export interface ComputeResult {
 const WRITE_BATCH = 5000;
 
 export class RollupComputer {
-  constructor(private readonly options: RollupComputerOptions) {}
+  private readonly fieldKeys: FieldKeys;
+
+  constructor(private readonly options: RollupComputerOptions) {
+    this.fieldKeys = new FieldKeys(options.influx);
+  }
+
+  /** The kind's fields that `from` holds (asked afresh: a field seen for the first time must not be missed). */
+  private async present(kind: Kind, from: string, suffix = ''): Promise<string[]> {
+    const keys = await this.fieldKeys.keys(from, 0);
+    return fieldNames(kind).filter((f) => keys.has(`${f}${suffix}`));
+  }
 
   /** Hourly buckets of [from, to) (whole hours), for one device or (device undefined) every device of the kind. */
   async hours(kind: Kind, from: number, to: number, device?: string): Promise<ComputeResult> {
-    const q = `SELECT ${rawStatsSelect(kind)} FROM ${quoteIdentifier(kind)} WHERE ${device === undefined ? '' : '"device_id" = $device AND '}time >= $from AND time < $to GROUP BY time(1h), "device_id", "city", "district" fill(none)`;
+    const fields = await this.present(kind, quoteIdentifier(kind));
+    if (fields.length === 0) return { rows: 0, readings: 0 };
+    const q = `SELECT ${rawStatsSelect(kind, fields)} FROM ${quoteIdentifier(kind)} WHERE ${device === undefined ? '' : '"device_id" = $device AND '}time >= $from AND time < $to GROUP BY time(1h), "device_id", "city", "district" fill(none)`;
     return this.compute(kind, '1h', q, from, to, device);
   }
 
@@ -37,9 +50,12 @@ export class RollupComputer {
   async days(kind: Kind, from: number, to: number, device?: string): Promise<ComputeResult> {
     const { rollupRp, timezone } = this.options;
     const where = `${device === undefined ? '' : '"device_id" = $device AND '}time >= $from AND time < $to`;
-    const q = daysAreWholeHours(timezone, from, to)
-      ? `SELECT ${rollupStatsSelect(kind)} FROM ${rollupFrom(rollupRp, kind, '1h')} WHERE ${where} GROUP BY time(1d), "device_id", "city", "district" fill(none) ${tzClause(timezone)}`
-      : `SELECT ${rawStatsSelect(kind)} FROM ${quoteIdentifier(kind)} WHERE ${where} GROUP BY time(1d), "device_id", "city", "district" fill(none) ${tzClause(timezone)}`;
+    const fromHours = daysAreWholeHours(timezone, from, to);
+    const fields = fromHours ? await this.present(kind, rollupFrom(rollupRp, kind, '1h'), '_count') : await this.present(kind, quoteIdentifier(kind));
+    if (fields.length === 0) return { rows: 0, readings: 0 };
+    const q = fromHours
+      ? `SELECT ${rollupStatsSelect(kind, fields)} FROM ${rollupFrom(rollupRp, kind, '1h')} WHERE ${where} GROUP BY time(1d), "device_id", "city", "district" fill(none) ${tzClause(timezone)}`
+      : `SELECT ${rawStatsSelect(kind, fields)} FROM ${quoteIdentifier(kind)} WHERE ${where} GROUP BY time(1d), "device_id", "city", "district" fill(none) ${tzClause(timezone)}`;
     return this.compute(kind, '1d', q, from, to, device);
   }
 

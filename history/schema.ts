@@ -89,14 +89,14 @@ export async function ensureRetention(influx: InfluxClient, options: { rawRetent
 }
 
 /** `sum("f") AS "f_sum", count("f") AS "f_count", …` over raw fields. */
-export function rawStatsSelect(kind: Kind, fields = fieldNames(kind)): string {
-  return fields.flatMap((f) => STATS.map((s) => `${s}(${quoteIdentifier(f)}) AS ${quoteIdentifier(rollupColumn(f, s))}`)).join(', ');
+export function rawStatsSelect(kind: Kind, fields = fieldNames(kind), stats: readonly Stat[] = STATS): string {
+  return fields.flatMap((f) => stats.map((s) => `${s}(${quoteIdentifier(f)}) AS ${quoteIdentifier(rollupColumn(f, s))}`)).join(', ');
 }
 
 /** Combining stats of finer buckets: Σsum, Σcount, min of mins, max of maxes. */
 export const COMBINE: Record<Stat, 'sum' | 'min' | 'max'> = { sum: 'sum', count: 'sum', min: 'min', max: 'max' };
 
 /** `sum("f_sum") AS "f_sum", sum("f_count") AS "f_count", min("f_min") AS "f_min", …` over rollup columns. */
-export function rollupStatsSelect(kind: Kind, fields = fieldNames(kind)): string {
-  return fields.flatMap((f) => STATS.map((s) => `${COMBINE[s]}(${quoteIdentifier(rollupColumn(f, s))}) AS ${quoteIdentifier(rollupColumn(f, s))}`)).join(', ');
+export function rollupStatsSelect(kind: Kind, fields = fieldNames(kind), stats: readonly Stat[] = STATS): string {
+  return fields.flatMap((f) => stats.map((s) => `${COMBINE[s]}(${quoteIdentifier(rollupColumn(f, s))}) AS ${quoteIdentifier(rollupColumn(f, s))}`)).join(', ');
 }

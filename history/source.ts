@@ -6,7 +6,8 @@
 import type { Kind } from '../catalog/index.js';
 import { quoteIdentifier, type InfluxClient, type Series } from '../influx/client.js';
 import { tzClause } from './rollup.js';
-import { rawStatsSelect, rollupColumn, rollupFrom, rollupStatsSelect, type Resolution } from './schema.js';
+import { FieldKeys } from './field-keys.js';
+import { rawStatsSelect, rollupColumn, rollupFrom, rollupStatsSelect, type Resolution, type Stat } from './schema.js';
 import { dayStart, DAY_MS, daysAreWholeHours, HOUR_MS, nextDayStart, zoneOffsetMs } from './time.js';
 
 export type Source = 'raw' | Resolution;
@@ -17,6 +18,8 @@ export interface HistorySettings {
   rollupRp: string;
   rawRetentionMs: number | null;
   timezone: string;
+  /** Which fields a rollup measurement holds (only those are asked for). */
+  fieldKeys?: FieldKeys;
   /** Earliest hour of [from, to) of the device whose rollup is still being recomputed, or null. */
   firstPending?: (kind: Kind, deviceId: string, from: number, to: number) => number | null;
 }
@@ -103,7 +106,11 @@ export function planAggregate(req: AggregateRequest, history: HistorySettings | 
   return { source: resolution, from, to: req.to, rollupFrom: a, rollupTo: b };
 }
 
-type Stats = { sum: number; count: number; min: number; max: number };
+type Stats = Partial<Record<Stat, number>>;
+
+/** The stats an aggregate needs: a mean Σsum/Σcount, the others one each. */
+const NEEDS: Record<RollupAggregate, readonly Stat[]> = { mean: ['sum', 'count'], sum: ['sum'], count: ['count'], min: ['min'], max: ['max'] };
+const COMBINE: Record<Stat, (a: number, b: number) => number> = { sum: (a, b) => a + b, count: (a, b) => a + b, min: Math.min, max: Math.max };
 
 /** Run the plan: per window and field, combine the parts and apply `agg`. Windows without values are left out. */
 export async function aggregateWindows(influx: InfluxClient, req: AggregateRequest, plan: Plan, history: HistorySettings | undefined): Promise<Array<{ ts: number; values: Record<string, number> }>> {
@@ -111,9 +118,8 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
   const group = `GROUP BY time(${req.every.text}) fill(none)${tz}`;
   const where = '"device_id" = $device AND time >= $from AND time < $to';
   const measurement = quoteIdentifier(req.kind);
-  const fnList = req.fields.map(quoteIdentifier);
   if (plan.source === 'raw') {
-    const select = fnList.map((f) => `${req.agg}(${f}) AS ${f}`).join(', ');
+    const select = req.fields.map(quoteIdentifier).map((f) => `${req.agg}(${f}) AS ${f}`).join(', ');
     const series = await influx.query(`SELECT ${select} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, plan.from, plan.to));
     return rows(series[0], (columns, row) => {
       const values: Record<string, number> = {};
@@ -121,6 +127,8 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
       return values;
     });
   }
+  const agg = req.agg as RollupAggregate;
+  const needs = NEEDS[agg];
   const windows = new Map<number, Map<string, Stats>>();
   const merge = (series: Series | undefined) => {
     if (!series) return;
@@ -129,49 +137,42 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
       const ts = Number(row[0]);
       let w = windows.get(ts);
       for (const f of req.fields) {
-        const count = row[index.get(rollupColumn(f, 'count')) ?? -1];
-        if (typeof count !== 'number' || count <= 0) continue;
-        const s: Stats = {
-          sum: Number(row[index.get(rollupColumn(f, 'sum'))!]),
-          count,
-          min: Number(row[index.get(rollupColumn(f, 'min'))!]),
-          max: Number(row[index.get(rollupColumn(f, 'max'))!]),
-        };
+        const part: Stats = {};
+        let present = false;
+        for (const stat of needs) {
+          const v = row[index.get(rollupColumn(f, stat)) ?? -1];
+          if (typeof v === 'number' && !(stat === 'count' && v <= 0)) {
+            part[stat] = v;
+            present = true;
+          }
+        }
+        if (!present) continue;
         if (!w) windows.set(ts, (w = new Map()));
         const prev = w.get(f);
-        w.set(f, prev ? { sum: prev.sum + s.sum, count: prev.count + s.count, min: Math.min(prev.min, s.min), max: Math.max(prev.max, s.max) } : s);
+        if (!prev) w.set(f, part);
+        else for (const stat of needs) if (part[stat] !== undefined) prev[stat] = prev[stat] === undefined ? part[stat] : COMBINE[stat](prev[stat]!, part[stat]!);
       }
     }
   };
-  const rawStats = rawStatsSelect(req.kind, req.fields);
-  const parts: Array<Promise<Series[]>> = [
-    influx.query(`SELECT ${rollupStatsSelect(req.kind, req.fields)} FROM ${rollupFrom(history!.rollupRp, req.kind, plan.source)} WHERE ${where} ${group}`, params(req.deviceId, plan.rollupFrom, plan.rollupTo)),
-  ];
+  const rollupSource = rollupFrom(history!.rollupRp, req.kind, plan.source);
+  const keys = history!.fieldKeys ? await history!.fieldKeys.keys(rollupSource) : undefined;
+  const rollupFields = keys ? req.fields.filter((f) => keys.has(rollupColumn(f, needs[0]!))) : req.fields;
+  const rawStats = rawStatsSelect(req.kind, req.fields, needs);
+  const parts: Array<Promise<Series[]>> = [];
+  if (rollupFields.length > 0) parts.push(influx.query(`SELECT ${rollupStatsSelect(req.kind, rollupFields, needs)} FROM ${rollupSource} WHERE ${where} ${group}`, params(req.deviceId, plan.rollupFrom, plan.rollupTo)));
   if (plan.from < plan.rollupFrom) parts.push(influx.query(`SELECT ${rawStats} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, plan.from, plan.rollupFrom)));
   if (plan.rollupTo < plan.to) parts.push(influx.query(`SELECT ${rawStats} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, plan.rollupTo, plan.to)));
   for (const series of await Promise.all(parts)) merge(series[0]);
   const out: Array<{ ts: number; values: Record<string, number> }> = [];
   for (const ts of [...windows.keys()].sort((x, y) => x - y)) {
     const values: Record<string, number> = {};
-    for (const [f, s] of windows.get(ts)!) values[f] = finish(req.agg as RollupAggregate, s);
-    out.push({ ts, values });
+    for (const [f, st] of windows.get(ts)!) {
+      const v = agg === 'mean' ? (st.count ? st.sum! / st.count : undefined) : st[needs[0]!];
+      if (v !== undefined && Number.isFinite(v)) values[f] = v;
+    }
+    if (Object.keys(values).length > 0) out.push({ ts, values });
   }
   return out;
-}
-
-function finish(agg: RollupAggregate, s: Stats): number {
-  switch (agg) {
-    case 'mean':
-      return s.sum / s.count;
-    case 'sum':
-      return s.sum;
-    case 'count':
-      return s.count;
-    case 'min':
-      return s.min;
-    case 'max':
-      return s.max;
-  }
 }
 
 function params(device: string, from: number, to: number): Record<string, string> {

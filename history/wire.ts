@@ -7,6 +7,7 @@ import { RollupState } from './dirty.js';
 import { RollupJob } from './job.js';
 import { RollupComputer } from './rollup.js';
 import { ensureRetention } from './schema.js';
+import { FieldKeys } from './field-keys.js';
 import type { HistorySettings } from './source.js';
 
 export interface History {
@@ -81,6 +82,7 @@ export function startHistory(platform: PlatformCore): History {
       rollupRp: config.rollupRp,
       rawRetentionMs: config.rawRetentionMs,
       timezone: config.timezone,
+      fieldKeys: new FieldKeys(influx),
       // while stopping, every bucket counts as pending: answers come from raw readings
       firstPending: (kind, deviceId, from, to) => (stopped ? from : state.firstPending(kind, deviceId, from, to)),
     },
