@@ -23,7 +23,7 @@ import { Broker } from '../broker/broker.js';
 import { INDICES_INTERVAL_MS, isKind } from '../catalog/index.js';
 import { InfluxClient, type InfluxOptions } from '../influx/client.js';
 import { describeLine } from '../influx/line-protocol.js';
-import { Ingest, type AcceptOutcome, type IngestDevice } from '../ingest/ingest.js';
+import { Ingest } from '../ingest/ingest.js';
 import { Spool } from '../ingest/spool.js';
 import { WriterThread } from '../ingest/writer-thread.js';
 import { Registry } from '../registry/registry.js';
@@ -33,7 +33,7 @@ import { currentIndicesOf, startDerivedPoints } from './derived.js';
 import { seedFleet } from './fleet-file.js';
 import { logConsumers } from './log-consumers.js';
 import { createLogger } from './logger.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, metered, type Metrics } from './metrics.js';
 import { startHistory, type History } from '../history/wire.js';
 import { redactUrl } from './redact.js';
 
@@ -71,19 +71,6 @@ export interface PlatformHooks {
   onFatal?: (err: Error, platform: Platform) => void;
 }
 
-/** Metrics around the ingest stage: what came in, what was stored, refused or dropped. */
-function metered(metrics: Metrics, accept: (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2) => Promise<AcceptOutcome>) {
-  return async (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2): Promise<void> => {
-    metrics.messages.inc({ qos: String(qos) });
-    const outcome = await accept(device, payload, qos);
-    if (outcome.dropped > 0) metrics.dropped.inc(outcome.dropped);
-    else {
-      if (outcome.readings > 0) metrics.readings.inc({ kind: device.kind }, outcome.readings);
-      for (const r of outcome.rejections) metrics.rejected.inc({ reason: r.reason });
-    }
-  };
-}
-
 export async function startPlatform(config: Config, hooks: PlatformHooks = {}): Promise<Platform> {
   const log = hooks.logger ?? createLogger(config.logLevel);
   mkdirSync(config.dataDir, { recursive: true });
@@ -108,7 +95,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     log.warn({ err: (err as Error).message }, 'InfluxDB not usable at start; readings will wait in the spool');
   }
 
-  const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, log: log.child({ component: 'spool' }) });
+  const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, diskReserveBytes: config.spoolDiskReserveBytes, log: log.child({ component: 'spool' }) });
   spool.consumers.onError = (consumer) => metrics.consumerErrors.inc({ consumer });
   spool.on('disk-full', (full: boolean) => metrics.spoolDiskFull.set(full ? 1 : 0));
   const ingest = new Ingest({ spool, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxAgeMs: Math.min(config.maxReadingAgeMs, config.rawRetentionMs ?? Number.POSITIVE_INFINITY) });
