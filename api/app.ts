@@ -15,6 +15,7 @@ import { healthPlugin } from './health.js';
 import { keysPlugin } from './keys.js';
 import { installProblemHandlers, sendProblem } from './problem.js';
 import { readingsPlugin } from './readings.js';
+import { exportPlugin } from './export.js';
 
 export interface ApiOptions {
   https?: { cert: Buffer; key: Buffer };
@@ -91,6 +92,7 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
   await typed.register(healthPlugin(ctx));
   await typed.register(devicesPlugin(ctx));
   await typed.register(readingsPlugin(ctx));
+  await typed.register(exportPlugin(ctx));
   await typed.register(keysPlugin(ctx));
   for (const plugin of options.plugins ?? []) await typed.register(plugin);
   return app as unknown as FastifyInstance;

@@ -18,12 +18,13 @@ import { connections } from './scenarios/connections.js';
 import { deviceImport } from './scenarios/device-import.js';
 import { durabilityCost } from './scenarios/durability-cost.js';
 import { gateway } from './scenarios/gateway.js';
+import { history } from './scenarios/history.js';
 import { latency } from './scenarios/latency.js';
 import { openBatch, openSingle } from './scenarios/open-loop.js';
 import { qos1Single } from './scenarios/qos1-single.js';
 import type { Scenario } from './scenarios/scenario.js';
 
-const SCENARIOS: Scenario[] = [openSingle, openBatch, durabilityCost, qos1Single, gateway, latency, connections, api, deviceImport];
+const SCENARIOS: Scenario[] = [openSingle, openBatch, durabilityCost, qos1Single, gateway, latency, connections, api, deviceImport, history];
 
 interface Options {
   scenarios: Scenario[];

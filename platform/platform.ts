@@ -35,6 +35,7 @@ import { seedFleet } from './fleet-file.js';
 import { logConsumers } from './log-consumers.js';
 import { createLogger } from './logger.js';
 import { createMetrics, metered, type Metrics } from './metrics.js';
+import { startHistory, type History } from '../history/wire.js';
 import { redactUrl } from './redact.js';
 
 export interface Platform {
@@ -54,6 +55,8 @@ export interface Platform {
   adminKey: string | undefined;
   httpUrl: string;
   mqttUrl: string | undefined;
+  /** Retention, rollups and backfill (issue 14). */
+  history: History;
   /** Graceful stop: no new messages, the writer drains the log into InfluxDB within the shutdown timeout, close. */
   stop(): Promise<void>;
 }
@@ -96,7 +99,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, diskReserveBytes: config.spoolDiskReserveBytes, log: log.child({ component: 'spool' }) });
   spool.consumers.onError = (consumer) => metrics.consumerErrors.inc({ consumer });
   spool.on('disk-full', (full: boolean) => metrics.spoolDiskFull.set(full ? 1 : 0));
-  const ingest = new Ingest({ spool, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxAgeMs: config.maxReadingAgeMs });
+  const ingest = new Ingest({ spool, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxAgeMs: Math.min(config.maxReadingAgeMs, config.rawRetentionMs ?? Number.POSITIVE_INFINITY) });
   const writer = new WriterThread({
     spool,
     influx: influxOptions,
@@ -120,6 +123,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   });
   metrics.influxUp.set(1);
   writer.start();
+  // retention policies, the rollup job (a consumer of the ingest log) and the first-start backfill (issue 14)
+  const history = startHistory({ config, log, influx, spool, metrics });
 
   const latest = new LatestReadings();
   const hub = new StreamHub();
@@ -217,6 +222,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       ispu: ispuCache,
       apiRateLimit: config.apiRateLimit,
       corsOrigins: config.corsOrigins,
+      history: history.settings,
       status: stateOf,
       readiness: {
         async checks() {
@@ -304,7 +310,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
 
   let stopping: Promise<void> | undefined;
   const platform: Platform = {
-    config, log, registry, ingest, spool, writer, broker, api, metrics, influx, latest, alerts, hub, adminKey, httpUrl, mqttUrl,
+    config, log, registry, ingest, spool, writer, broker, api, metrics, influx, latest, alerts, hub, adminKey, httpUrl, mqttUrl, history,
     stop() {
       stopping ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;
@@ -323,6 +329,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         // 3. the writer drains the log into InfluxDB, then stops; only then does the log close (with checkpoints)
         await writer.stop(Math.max(0, left() - 1000));
         await spool.close(Math.min(2000, left())).catch((err) => log.error({ err }, 'spool close failed'));
+        // 4. the rollup job after the log's consumers have stopped (its dirty buckets are on disk already)
+        await history.stop().catch((err) => log.error({ err }, 'history stop failed'));
         await Promise.race([apiClosed, new Promise((r) => setTimeout(r, 1000))]);
         alerts.saveNow();
         await webhook?.close();
