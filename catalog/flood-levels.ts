@@ -2,6 +2,7 @@
 // them. The thresholds belong to each gauge, not to the city, and a gauge may leave any of them out (Bendung
 // Benanga has no waspada), so every level is optional.
 import { z } from 'zod';
+import { GLOSSARY, type Term } from './glossary.js';
 
 export const FLOOD_LEVELS = ['normal', 'waspada', 'siaga', 'awas'] as const;
 export type FloodLevel = (typeof FLOOD_LEVELS)[number];
@@ -9,12 +10,8 @@ export type FloodLevel = (typeof FLOOD_LEVELS)[number];
 /** Numeric order of the levels (normal 0 … awas 3): InfluxDB `alert_level_num`, comparisons, colour scales. */
 export const FLOOD_LEVEL_ORDER: Readonly<Record<FloodLevel, number>> = { normal: 0, waspada: 1, siaga: 2, awas: 3 };
 
-export const FLOOD_LEVEL_LABELS: Readonly<Record<FloodLevel, { readonly id: string; readonly en: string }>> = {
-  normal: { id: 'Normal', en: 'Normal' },
-  waspada: { id: 'Waspada', en: 'Watch' },
-  siaga: { id: 'Siaga', en: 'Warning' },
-  awas: { id: 'Awas', en: 'Danger' },
-};
+/** The levels' words, from the glossary. */
+export const FLOOD_LEVEL_LABELS: Readonly<Record<FloodLevel, Term>> = GLOSSARY.floodLevel;
 
 /** The levels that have a threshold, lowest first. */
 export const FLOOD_ALERT_LEVELS = ['waspada', 'siaga', 'awas'] as const satisfies readonly FloodLevel[];

@@ -6,3 +6,4 @@ export * from './ispu.js';
 export * from './flood-levels.js';
 export * from './traffic-los.js';
 export * from './thresholds.js';
+export * from './glossary.js';
