@@ -9,7 +9,6 @@ import { quoteIdentifier, type Series } from '../influx/client.js';
 import { DeviceIdSchema } from '../registry/device.js';
 import type { DeviceRecord } from '../registry/registry.js';
 import type { ApiContext } from './context.js';
-import { computeIndices } from './indices.js';
 import { badRequest, notFound, ProblemSchema } from './problem.js';
 import { AGGREGATES, isoMs, parseEvery, parseInstant } from './time-range.js';
 
@@ -104,7 +103,7 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         reading = { deviceId: device.id, kind: device.kind, ts: Number(row[0]), values: rowValues(series[0]!.columns, row) };
         latest.update(reading);
       }
-      const indices = await computeIndices((id) => ctx.ispu.get(id), device, reading.values);
+      const indices = await ctx.indices.of(device, reading);
       return { deviceId: device.id, kind: device.kind, ts: isoMs(reading.ts), values: reading.values, indices: indices as Record<string, unknown> };
     });
 

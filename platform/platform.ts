@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi } from '../api/app.js';
 import type { ApiContext } from '../api/context.js';
-import { computeIndices, IspuCache, type Indices } from '../api/indices.js';
+import { IndicesTracker, type Indices } from '../api/indices.js';
 import { alertsPlugin } from '../api/alerts.js';
 import { StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
@@ -16,8 +16,6 @@ import { startWorkerSource, type WorkerSource } from './worker.js';
 import { AlertService, formatAlert } from '../alerts/service.js';
 import { AlertStore } from '../alerts/store.js';
 import { WebhookSender } from '../alerts/webhook.js';
-import { floodLevel, type FloodThresholds } from '../catalog/flood-levels.js';
-import { trafficLos, type TrafficThresholds } from '../catalog/traffic-los.js';
 import { LatestReadings } from '../api/latest-cache.js';
 import { Broker } from '../broker/broker.js';
 import { DEVICE_STATE_INTERVAL_MS, INDICES_INTERVAL_MS, PLATFORM_INTERVAL_MS, isKind } from '../catalog/index.js';
@@ -126,20 +124,11 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       if (d) void ingest.writeLines([stateLine(d)]).catch(() => undefined);
     },
   }, log.child({ component: 'alerts' }));
-  // ISPU needs 24 h of history (a query); flood level and LOS come from the newest reading alone
-  const ispuCache = new IspuCache(influx, INDICES_INTERVAL_MS);
+  // ISPU, flood level and LOS: one tracker fed with every reading, so latest, summary, alerts and `indices` agree
+  const indices = new IndicesTracker(influx, INDICES_INTERVAL_MS);
   const currentIndices = (deviceId: string): Indices | undefined => {
     const d = registry.device(deviceId);
-    const r = latest.get(deviceId);
-    if (!d) return undefined;
-    if (d.kind === 'air') {
-      const ispu = ispuCache.peek(deviceId);
-      return ispu === undefined ? undefined : { ispu };
-    }
-    if (!r) return undefined;
-    if (d.kind === 'flood') return r.values.waterLevel === undefined ? undefined : { alertLevel: floodLevel(r.values.waterLevel, d.thresholds as FloodThresholds | null) };
-    const los = trafficLos(r.values, d.thresholds as TrafficThresholds | null);
-    return los ? { los: los.los } : undefined;
+    return d ? indices.current(d) : undefined;
   };
   ingest.on('readings', (readings: Array<{ deviceId: string; kind: never; ts: number; values: Record<string, number> }>) => {
     const last = readings[readings.length - 1]!;
@@ -150,11 +139,12 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     if (hub.size > 0) {
       for (const r of readings) hub.reading(r.kind, r.deviceId, { deviceId: r.deviceId, kind: r.kind, ts: new Date(r.ts).toISOString(), values: r.values });
     }
+    indices.onReadings(readings);
     alerts.onReadings(readings);
   });
   registry.on('device-removed', (id: string) => {
     latest.forget(id);
-    ispuCache.forget(id);
+    indices.forget(id);
     ingest.forgetDevice(id);
     alerts.forget(id);
   });
@@ -211,7 +201,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       metrics,
       log,
       latest,
-      ispu: ispuCache,
+      indices,
       apiRateLimit: config.apiRateLimit,
       corsOrigins: config.corsOrigins,
       status: stateOf,
@@ -309,13 +299,11 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     for (const d of registry.listDevices()) {
       const reading = latest.get(d.id);
       if (!reading || now - reading.ts > 3_600_000) continue;
-      const indices = await computeIndices((id) => ispuCache.refresh(id, now), d, reading.values);
-      if (d.kind === 'air') alerts.onIspu(d, indices.ispu?.value ?? null);
-      const extra: Record<string, number> = {};
-      if (d.kind === 'traffic' && reading.values.vehicleCount !== undefined) {
-        extra.flow_per_hour = (reading.values.vehicleCount * 3600) / (reading.values.intervalSeconds ?? 60);
-      }
-      const l = indicesLine(d, indices, extra, ingest.uniqueTs(`${d.id}\u0000indices`, now));
+      if (d.kind === 'air') await indices.load(d.id, now).catch((err) => log.warn({ deviceId: d.id, err: (err as Error).message }, 'ISPU history not reloaded'));
+      const current = indices.current(d, now);
+      if (!current) continue;
+      if (d.kind === 'air') alerts.onIspu(d, current.ispu?.value ?? null);
+      const l = indicesLine(d, current, ingest.uniqueTs(`${d.id}\u0000indices`, now));
       if (l) lines.push(l);
     }
     await ingest.writeLines(lines);
