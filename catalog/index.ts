@@ -7,3 +7,4 @@ export * from './flood-levels.js';
 export * from './traffic-los.js';
 export * from './thresholds.js';
 export * from './glossary.js';
+export * from './ispu-window.js';
