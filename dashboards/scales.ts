@@ -23,6 +23,7 @@ import {
 } from '../catalog/ispu.js';
 import { LOS_GRADES, LOS_ORDER, type Los } from '../catalog/traffic-los.js';
 import { GLOSSARY, bilingual, type Term } from '../catalog/glossary.js';
+import { NO_FLOOD_LEVEL } from '../catalog/derived.js';
 import { SEVERITIES, SEVERITY_RANK, type Severity } from '../alerts/rules.js';
 
 export const OFFLINE_COLOR = '#8e8e8e';
@@ -96,25 +97,30 @@ export function concentrationThresholds(pollutant: IspuPollutant): ThresholdsCon
 
 // --- flood levels -------------------------------------------------------------------------------------------
 
-/** `alert_level_num` (0–3) → "Siaga (warning)" in the level's colour. */
+/**
+ * `alert_level_num` (0–3) → "Siaga (warning)" in the level's colour; −1, a gauge without thresholds, → "Tanpa ambang
+ * batas (no thresholds)" in grey: no level can be judged there, so none is shown.
+ */
 export function floodLevelMappings(): ValueMapping[] {
   return [
     {
       type: MappingType.ValueToText,
-      options: Object.fromEntries(
-        FLOOD_LEVELS.map((level, index) => [
+      options: Object.fromEntries([
+        ...FLOOD_LEVELS.map((level, index) => [
           String(FLOOD_LEVEL_ORDER[level]),
           { text: bilingual(FLOOD_LEVEL_LABELS[level]), color: FLOOD_LEVEL_COLORS[level], index },
         ]),
-      ),
+        [String(NO_FLOOD_LEVEL.num), { text: bilingual(GLOSSARY.concept.noThresholds), color: OFFLINE_COLOR, index: FLOOD_LEVELS.length }],
+      ]),
     },
   ];
 }
 
 export function floodLevelThresholds(): ThresholdsConfigBuilder {
-  return thresholds(
-    FLOOD_LEVELS.map((level, i) => ({ value: i === 0 ? null : FLOOD_LEVEL_ORDER[level], color: FLOOD_LEVEL_COLORS[level] })),
-  );
+  return thresholds([
+    { value: null, color: OFFLINE_COLOR },
+    ...FLOOD_LEVELS.map((level) => ({ value: FLOOD_LEVEL_ORDER[level], color: FLOOD_LEVEL_COLORS[level] })),
+  ]);
 }
 
 // --- traffic level of service ------------------------------------------------------------------------------

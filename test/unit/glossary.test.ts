@@ -95,6 +95,13 @@ describe('dashboard words', () => {
     for (const indonesian of uses) expect(indonesian.split(' / ')).toContain('Siaga');
   });
 
+  it('a gauge without thresholds (alert_level_num −1) reads "Tanpa ambang batas", not Normal', () => {
+    const flood = JSON.parse(renderDashboards().get('flood.json')!) as { panels: Array<{ fieldConfig?: { defaults?: { mappings?: Array<{ options: Record<string, { text: string }> }> } } }> };
+    const mapped = flood.panels.flatMap((p) => p.fieldConfig?.defaults?.mappings ?? []).map((m) => m.options['-1']?.text);
+    expect(mapped.length).toBeGreaterThan(0);
+    for (const text of mapped) expect(text).toBe('Tanpa ambang batas (no thresholds)');
+  });
+
   it('every alert severity, flood level and LOS grade label is the glossary term', () => {
     const labels = new Set(strings);
     for (const term of Object.values(GLOSSARY.alertSeverity)) {
