@@ -2,9 +2,9 @@
 // The breakpoint table is the regulation's, in µg/m³, and exists only here: the API, the alert engine and the
 // dashboards all import it.
 //
-// Averaging (a Pantau choice, see DOMAIN.md): the regulation labels its concentrations as 24-hour averages, so
-// callers feed `ispu()` the trailing 24-hour mean of each pollutant and say how many hours of data the means cover.
-// An hourly PM2.5 sub-index (what KLHK publishes every hour) may be offered beside it with `subIndex('pm25', …)`.
+// Averaging (a Pantau choice): the regulation labels its concentrations as 24-hour averages, so callers feed `ispu()`
+// the trailing 24-hour mean of each pollutant and say how many hours of data the means cover; the window itself is
+// defined once, in `ispu-window.ts`, with the hourly PM2.5 sub-index KLHK publishes every hour beside it.
 import { GLOSSARY, type Term } from './glossary.js';
 
 /** The pollutants of the ISPU table, in the regulation's column order (ties for dominant go to the first). */
