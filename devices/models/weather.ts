@@ -69,11 +69,11 @@ export function seasonalWetness(t: number): number {
   return wetnessAt(wita(t).monthPosition);
 }
 
+const DRIEST_MM = Math.min(...MONTHLY_RAIN_MM);
+const WETTEST_MM = Math.max(...MONTHLY_RAIN_MM);
+
 function wetnessAt(monthPosition: number): number {
-  const rain = monthlyValue(MONTHLY_RAIN_MM, monthPosition);
-  const min = Math.min(...MONTHLY_RAIN_MM);
-  const max = Math.max(...MONTHLY_RAIN_MM);
-  return (rain - min) / (max - min);
+  return (monthlyValue(MONTHLY_RAIN_MM, monthPosition) - DRIEST_MM) / (WETTEST_MM - DRIEST_MM);
 }
 
 /** Storms per day that give the month's normal rainfall, at a fractional month position. */
@@ -142,7 +142,7 @@ export class Weather {
     const w = wita(slotStart);
     // Smoke episodes happen in dry spells: fewer storms while the region is hazy, and fewer late in a dry year.
     const dryness = 1 - 0.85 * clamp(this.regionalHaze(slotStart), 0, 1);
-    const lateDrySeason = this.isDryYear(slotStart) && w.month >= 7 && w.month <= 10 ? DRY_YEAR_LATE_RAIN : 1;
+    const lateDrySeason = w.month >= 7 && w.month <= 10 && this.dryYear(w.year) ? DRY_YEAR_LATE_RAIN : 1;
     const perDay = stormsPerDay(w.monthPosition) * this.rainFactor * dryness * lateDrySeason;
     const p = (perDay / 24) * hourlyProfile(STORM_HOURS, w.hour);
     if (hash01(this.seed, this.key, slot, 1) >= p) return null;
@@ -221,13 +221,18 @@ export class Weather {
    * city, about `DRY_YEAR_SHARE` of years. Only dry years have a haze season.
    */
   isDryYear(t: number): boolean {
-    return hash01(this.seed, HAZE_REGION, wita(t).year, 9) < DRY_YEAR_SHARE;
+    return this.dryYear(wita(t).year);
+  }
+
+  private dryYear(year: number): boolean {
+    return hash01(this.seed, HAZE_REGION, year, 9) < DRY_YEAR_SHARE;
   }
 
   private episodeOnDay(day: number): HazeEpisode | null {
     const dayStart = day * DAY_MS;
-    if (!this.isDryYear(dayStart)) return null;
-    const p = monthlyValue(HAZE_STARTS_PER_DAY, wita(dayStart).monthPosition);
+    const w = wita(dayStart);
+    if (!this.dryYear(w.year)) return null;
+    const p = monthlyValue(HAZE_STARTS_PER_DAY, w.monthPosition);
     if (hash01(this.seed, HAZE_REGION, day, 1) >= p) return null;
     return {
       start: dayStart + hash01(this.seed, HAZE_REGION, day, 2) * DAY_MS,
