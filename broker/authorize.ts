@@ -15,7 +15,7 @@ type AuthorizePublishHandler = NonNullable<AedesOptions['authorizePublish']>;
 type AuthorizeSubscribeHandler = NonNullable<AedesOptions['authorizeSubscribe']>;
 
 export interface TelemetryHandler {
-  (device: DeviceRecord, payload: Buffer, qos: 0 | 1 | 2): Promise<void>;
+  (device: DeviceRecord, payload: Buffer, qos: 0 | 1 | 2): Promise<unknown>;
 }
 
 export interface AuthorizeOptions {

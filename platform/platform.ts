@@ -23,7 +23,7 @@ import { Broker } from '../broker/broker.js';
 import { INDICES_INTERVAL_MS, isKind } from '../catalog/index.js';
 import { InfluxClient, type InfluxOptions } from '../influx/client.js';
 import { describeLine } from '../influx/line-protocol.js';
-import { Ingest, type AcceptOutcome, type IngestDevice } from '../ingest/ingest.js';
+import { Ingest } from '../ingest/ingest.js';
 import { Spool } from '../ingest/spool.js';
 import { WriterThread } from '../ingest/writer-thread.js';
 import { Registry } from '../registry/registry.js';
@@ -33,7 +33,7 @@ import { currentIndicesOf, startDerivedPoints } from './derived.js';
 import { seedFleet } from './fleet-file.js';
 import { logConsumers } from './log-consumers.js';
 import { createLogger } from './logger.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, metered, type Metrics } from './metrics.js';
 import { redactUrl } from './redact.js';
 
 export interface Platform {
@@ -66,19 +66,6 @@ export interface PlatformHooks {
    * answering `/readyz` with 503; `npm start` (main.ts) exits instead, for its supervisor to restart it.
    */
   onFatal?: (err: Error, platform: Platform) => void;
-}
-
-/** Metrics around the ingest stage: what came in, what was stored, refused or dropped. */
-function metered(metrics: Metrics, accept: (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2) => Promise<AcceptOutcome>) {
-  return async (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2): Promise<void> => {
-    metrics.messages.inc({ qos: String(qos) });
-    const outcome = await accept(device, payload, qos);
-    if (outcome.dropped > 0) metrics.dropped.inc(outcome.dropped);
-    else {
-      if (outcome.readings > 0) metrics.readings.inc({ kind: device.kind }, outcome.readings);
-      for (const r of outcome.rejections) metrics.rejected.inc({ reason: r.reason });
-    }
-  };
 }
 
 export async function startPlatform(config: Config, hooks: PlatformHooks = {}): Promise<Platform> {
