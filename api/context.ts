@@ -4,7 +4,7 @@ import type { InfluxClient } from '../influx/client.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Registry } from '../registry/registry.js';
 import type { HistorySettings } from '../history/source.js';
-import type { IspuCache } from './indices.js';
+import type { IndicesTracker } from './indices.js';
 import type { LatestReadings } from './latest-cache.js';
 
 export interface Readiness {
@@ -18,7 +18,8 @@ export interface ApiContext {
   metrics: Metrics;
   log: Logger;
   latest: LatestReadings;
-  ispu: IspuCache;
+  /** ISPU, flood level and LOS, the same figures everywhere (api/indices.ts). */
+  indices: IndicesTracker;
   readiness: Readiness;
   apiRateLimit: number;
   corsOrigins: string[];

@@ -9,7 +9,6 @@ import { InfluxUnavailableError, quoteIdentifier } from '../influx/client.js';
 import { DeviceIdSchema } from '../registry/device.js';
 import type { DeviceRecord } from '../registry/registry.js';
 import type { ApiContext } from './context.js';
-import { computeIndices } from './indices.js';
 import { badRequest, HttpProblem, notFound, ProblemSchema } from './problem.js';
 import { AGGREGATES, isoMs, parseEvery, parseInstant } from './time-range.js';
 import { AggregateRefused, aggregateWindows, planAggregate, type AggregateRequest, type HistorySettings, type Plan } from '../history/source.js';
@@ -124,7 +123,7 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         reading = { deviceId: device.id, kind: device.kind, ts: Number(row[0]), values: rowValues(series[0]!.columns, row) };
         latest.update(reading);
       }
-      const indices = await computeIndices((id) => ctx.ispu.get(id), device, reading.values);
+      const indices = await ctx.indices.of(device, reading);
       return { deviceId: device.id, kind: device.kind, ts: isoMs(reading.ts), values: reading.values, indices: indices as Record<string, unknown> };
     });
 

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi } from '../api/app.js';
 import type { ApiContext } from '../api/context.js';
-import { IspuCache } from '../api/indices.js';
+import { IndicesTracker } from '../api/indices.js';
 import { alertsPlugin } from '../api/alerts.js';
 import { StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
@@ -147,12 +147,13 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     },
   }, log.child({ component: 'alerts' }));
   // ISPU needs 24 h of history (a query); flood level and LOS come from the newest reading alone
-  const ispuCache = new IspuCache(influx, INDICES_INTERVAL_MS);
-  const currentIndices = currentIndicesOf(registry, latest, ispuCache);
-  for (const consumer of logConsumers({ spool, ingest, latest, registry, hub, alerts })) spool.addConsumer(consumer);
+  // ISPU, flood level and LOS: one tracker fed from the log, so latest, summary, alerts and `indices` agree
+  const indices = new IndicesTracker(influx, INDICES_INTERVAL_MS);
+  const currentIndices = currentIndicesOf(registry, indices);
+  for (const consumer of logConsumers({ spool, ingest, latest, registry, hub, alerts, indices })) spool.addConsumer(consumer);
   registry.on('device-removed', (id: string) => {
     latest.forget(id);
-    ispuCache.forget(id);
+    indices.forget(id);
     ingest.forgetDevice(id);
     alerts.forget(id);
   });
@@ -219,7 +220,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       metrics,
       log,
       latest,
-      ispu: ispuCache,
+      indices,
       apiRateLimit: config.apiRateLimit,
       corsOrigins: config.corsOrigins,
       history: history.settings,
@@ -290,7 +291,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   every(config.alertTickMs, () => alerts.tick());
   every(config.sseHeartbeatMs, () => hub.heartbeat());
   const derived = startDerivedPoints({
-    registry, ingest, latest, alerts, ispuCache, metrics, every,
+    registry, ingest, latest, alerts, indices, metrics, every,
     instance: config.workerId || hostname(),
     state: () => {
       const s = stateOf();

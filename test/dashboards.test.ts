@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
+  NO_FLOOD_LEVEL,
   CATALOG,
   FLOOD_ALERT_LEVELS,
   FLOOD_LEVEL_ORDER,
@@ -297,8 +298,9 @@ function seedLines(now: number): string[] {
         );
       }
       if (reporting && device.kind === 'flood') {
-        const level = floodLevel(values.waterLevel!, device.thresholds);
-        severity = FLOOD_LEVEL_ORDER[level];
+        const judged = floodLevel(values.waterLevel!, device.thresholds);
+        const level = judged ?? NO_FLOOD_LEVEL.level;
+        severity = judged ? FLOOD_LEVEL_ORDER[judged] : 0;
         const thresholds = Object.fromEntries(
           FLOOD_ALERT_LEVELS.filter((l) => device.thresholds?.[l] !== undefined).map((l) => [
             floodThresholdField(l),
@@ -309,7 +311,7 @@ function seedLines(now: number): string[] {
           line(
             MEASUREMENT.indices,
             placeKind,
-            { [INDEX_FIELDS.flood.level]: level, [INDEX_FIELDS.flood.levelNum]: severity, ...thresholds },
+            { [INDEX_FIELDS.flood.level]: level, [INDEX_FIELDS.flood.levelNum]: judged ? severity : NO_FLOOD_LEVEL.num, ...thresholds },
             ts,
           ),
         );
