@@ -42,6 +42,8 @@ export interface Config {
   brokerAuthSecret: string | undefined;
   mqttMaxKeepaliveSeconds: number;
   sseHeartbeatMs: number;
+  // issue 13 (console): lifetime of a console session cookie
+  sessionTtlMs: number;
 }
 
 export class ConfigError extends Error {
@@ -81,6 +83,8 @@ const KNOWN = new Set([
   'PANTAU_MQTT_MAX_CONNECTIONS_PER_IP', 'PANTAU_WORKER_ID', 'PANTAU_UNSAFE_ACK_BEFORE_DURABLE',
   'PANTAU_ALERT_TICK', 'PANTAU_SSE_HEARTBEAT', 'PANTAU_MQTT_MAX_KEEPALIVE', 'PANTAU_AUTH_FAILURES_PER_MINUTE',
   'PANTAU_BROKER_USERNAME', 'PANTAU_BROKER_PASSWORD', 'PANTAU_BROKER_AUTH_SECRET',
+  // issue 13 (console)
+  'PANTAU_SESSION_TTL',
 ]);
 
 export function loadConfig(env: Env = process.env, argv: string[] = []): Config {
@@ -198,6 +202,8 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     authFailuresPerMinute: count('PANTAU_AUTH_FAILURES_PER_MINUTE', 60),
     alertTickMs: duration('PANTAU_ALERT_TICK', str('PANTAU_ALERT_TICK'), 5_000),
     sseHeartbeatMs: duration('PANTAU_SSE_HEARTBEAT', str('PANTAU_SSE_HEARTBEAT'), 15_000),
+    // issue 13 (console)
+    sessionTtlMs: duration('PANTAU_SESSION_TTL', str('PANTAU_SESSION_TTL'), 12 * 3_600_000),
   };
 }
 
