@@ -14,13 +14,14 @@ import type { ScenarioResult } from './result.js';
 import { RESULTS_DIR } from './paths.js';
 import { api } from './scenarios/api.js';
 import { connections } from './scenarios/connections.js';
+import { consoleScenario } from './scenarios/console.js';
 import { durabilityCost } from './scenarios/durability-cost.js';
 import { gateway } from './scenarios/gateway.js';
 import { latency } from './scenarios/latency.js';
 import { qos1Single } from './scenarios/qos1-single.js';
 import type { Scenario } from './scenarios/scenario.js';
 
-const SCENARIOS: Scenario[] = [durabilityCost, qos1Single, gateway, latency, connections, api];
+const SCENARIOS: Scenario[] = [durabilityCost, qos1Single, gateway, latency, connections, api, consoleScenario];
 
 interface Options {
   scenarios: Scenario[];

@@ -8,6 +8,7 @@ import { num, time } from '../format.js';
 import { ALERT_STATE_LABELS, KIND_LABELS, pick, ruleLabel, SEVERITY_LABELS, t } from '../i18n.js';
 import type { View } from '../main.js';
 import { inApp } from '../nav.js';
+import { kindOptions, labelledSelect } from './controls.js';
 import { SEVERITY_RANK, store } from '../store.js';
 
 const FRESH_MS = 15_000;
@@ -16,12 +17,9 @@ export function alertsView(): View {
   const el = h('section', { class: 'alerts-view' });
   const title = h('h1');
   const filters = h('div', { class: 'controls' });
-  const cityLabel = h('label', { for: 'alert-city' });
-  const city = h('select', { id: 'alert-city' });
-  const kindLabel = h('label', { for: 'alert-kind' });
-  const kind = h('select', { id: 'alert-kind' });
-  const stateLabel = h('label', { for: 'alert-state' });
-  const state = h('select', { id: 'alert-state' });
+  const [cityLabel, city] = labelledSelect('alert-city');
+  const [kindLabel, kind] = labelledSelect('alert-kind');
+  const [stateLabel, state] = labelledSelect('alert-state');
   filters.append(cityLabel, city, kindLabel, kind, stateLabel, state);
   const announce = h('div', { class: 'announce', role: 'status', 'aria-live': 'polite' });
   const note = h('p', { class: 'note' });
@@ -98,8 +96,7 @@ export function alertsView(): View {
     cityLabel.textContent = t('city');
     kindLabel.textContent = t('kind');
     stateLabel.textContent = t('state');
-    const k = kind.value;
-    kind.replaceChildren(h('option', { value: '' }, t('all')), ...(['air', 'flood', 'traffic'] as const).map((x) => h('option', { value: x, selected: x === k }, pick(KIND_LABELS[x]))));
+    kind.replaceChildren(...kindOptions(kind.value));
     const s = state.value;
     state.replaceChildren(h('option', { value: '' }, t('all')), ...(['open', 'acknowledged'] as const).map((x) => h('option', { value: x, selected: x === s }, pick(ALERT_STATE_LABELS[x]!))));
     city.replaceChildren();

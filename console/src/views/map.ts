@@ -11,6 +11,7 @@ import { chip, h } from '../dom.js';
 import { time } from '../format.js';
 import { categoryLabel, KIND_LABELS, pick, SEVERITY_LABELS, STATUS_LABELS, t, type UiKey } from '../i18n.js';
 import { inApp, navigate } from '../nav.js';
+import { kindOptions, labelledSelect } from './controls.js';
 import { SEVERITY_RANK, store } from '../store.js';
 import type { View } from '../main.js';
 import { ISPU_COLORS } from '../../../catalog/ispu.js';
@@ -56,10 +57,8 @@ export function mapView(): View {
   const el = h('section', { class: 'map-view' });
   const heading = h('h1', { class: 'visually-hidden' });
   const mapEl = h('div', { class: 'map', 'data-testid': 'map', role: 'region' });
-  const modeLabel = h('label', { for: 'colour-mode' });
-  const modeSelect = h('select', { id: 'colour-mode' });
-  const kindLabel = h('label', { for: 'kind-filter' });
-  const kindSelect = h('select', { id: 'kind-filter' });
+  const [modeLabel, modeSelect] = labelledSelect('colour-mode');
+  const [kindLabel, kindSelect] = labelledSelect('kind-filter');
   const legend = h('ul', { class: 'legend' });
   const legendTitle = h('h2', { class: 'legend-title' });
   const listTitle = h('h2');
@@ -178,7 +177,7 @@ export function mapView(): View {
     modeLabel.textContent = t('colourBy');
     modeSelect.replaceChildren(...MODES.map(([m, key]) => h('option', { value: m, selected: m === mode }, t(key))));
     kindLabel.textContent = t('kind');
-    kindSelect.replaceChildren(h('option', { value: '' }, t('all')), ...(['air', 'flood', 'traffic'] as const).map((k) => h('option', { value: k, selected: k === kind }, pick(KIND_LABELS[k]))));
+    kindSelect.replaceChildren(...kindOptions(kind));
     legendTitle.textContent = t('legend');
     legend.replaceChildren(...legendItems(mode).map(([color, text]) => {
       const sw = h('span', { class: 'swatch', 'aria-hidden': 'true' });
