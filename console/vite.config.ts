@@ -16,6 +16,7 @@ export default defineConfig({
     modulePreload: { polyfill: false },
     target: 'es2022',
     sourcemap: false,
+    minify: process.env.PANTAU_CONSOLE_NOMINIFY ? false : 'oxc',
     reportCompressedSize: false,
   },
 });

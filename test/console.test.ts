@@ -193,6 +193,14 @@ describe('console in Chromium', () => {
     expect((await markers())[devices.flood.id]).toMatchObject({ state: 'online', severity: '' });
     const fillBefore = (await markers())[devices.flood.id]!.fill;
     await map.screenshot({ path: join(IMG, 'console-map.png') });
+    // zoomed out, the devices gather into clusters that count them all
+    const zoomOut = map.locator('.leaflet-control-zoom-out');
+    for (let i = 0; i < 4; i++) await zoomOut.click();
+    await map.locator('.cluster').first().waitFor();
+    const counted = await map.evaluate(() => [...document.querySelectorAll<HTMLElement>('.cluster')].reduce((n, c) => n + Number(c.dataset.count), 0) + document.querySelectorAll('.device-marker').length);
+    expect(counted).toBe(4);
+    for (let i = 0; i < 4; i++) await map.locator('.leaflet-control-zoom-in').click();
+    await expect.poll(async () => Object.keys(await markers()).length).toBe(4);
 
     const alerts = await context.newPage();
     await alerts.goto(`${base}/alerts`);

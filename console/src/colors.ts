@@ -28,3 +28,20 @@ export function textOn(bg: string): string {
   const l = 0.2126 * lin((n >> 16) & 255) + 0.7152 * lin((n >> 8) & 255) + 0.0722 * lin(n & 255);
   return l > 0.179 ? '#000000' : '#ffffff';
 }
+
+/** Class names for the status and severity chips of long lists, built as HTML text (no inline style there). */
+export const statusClass = (status: string) => `c-status-${status}`;
+export const severityClass = (severity: string) => `c-sev-${severity.replace(/[^a-z]/g, '')}`;
+
+/**
+ * Installs those classes from the colours above as a constructed stylesheet (the CSSOM, which the page's
+ * Content-Security-Policy allows, unlike inline style), so the colours stay defined once.
+ */
+export function installColourClasses(): void {
+  const rules: string[] = [];
+  for (const [s, c] of Object.entries(STATUS_COLORS)) rules.push(`.${statusClass(s)}{background:${c};color:${textOn(c)}}`);
+  for (const [s, c] of Object.entries(SEVERITY_COLORS)) rules.push(`.${severityClass(s)}{background:${c};color:${textOn(c)}}`);
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(rules.join('\n'));
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+}

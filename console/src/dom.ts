@@ -28,3 +28,8 @@ export function chip(text: string, bg: string, fg: string, attrs: Attrs = {}): H
   el.style.color = fg;
   return el;
 }
+
+/** Text made safe for HTML text and attribute values. */
+export function esc(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

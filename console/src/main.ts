@@ -4,6 +4,7 @@ import 'leaflet/dist/leaflet.css';
 import 'uplot/dist/uPlot.min.css';
 import './styles.css';
 import { ApiError, currentSession, loadSession, signIn, signOut, whenSignedOut } from './api.js';
+import { installColourClasses } from './colors.js';
 import { h } from './dom.js';
 import { lang, onLangChange, roleLabel, setLang, t } from './i18n.js';
 import { inApp, setRouter } from './nav.js';
@@ -25,6 +26,7 @@ let view: View | null = null;
 let shell: { main: HTMLElement; relabel(): void; setLive(): void; setBadge(): void } | null = null;
 
 document.documentElement.lang = lang();
+installColourClasses();
 
 function route(): void {
   if (!shell) return;

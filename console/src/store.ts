@@ -8,7 +8,8 @@ import { get, type Alert, type MapDevice } from './api.js';
 
 export const SEVERITY_RANK: Record<string, number> = { waspada: 1, warning: 1, siaga: 2, awas: 3, critical: 3 };
 
-type Listener = (what: 'devices' | 'alerts' | 'live') => void;
+/** `changed`: for 'devices', the ids whose data changed since the last call, or null when all may have. */
+type Listener = (what: 'devices' | 'alerts' | 'live', changed: Set<string> | null) => void;
 
 export interface ReadingEvent {
   deviceId: string;
@@ -29,6 +30,7 @@ class Store {
   private refreshTimer: number | undefined;
   private pending = new Set<'devices' | 'alerts' | 'live'>();
   private scheduled = false;
+  private changedDevices: Set<string> | null = new Set();
 
   on(fn: Listener): () => void {
     this.listeners.add(fn);
@@ -41,15 +43,21 @@ class Store {
   }
 
   /** Coalesces changes into at most one notification per animation frame. */
-  private changed(what: 'devices' | 'alerts' | 'live'): void {
+  private changed(what: 'devices' | 'alerts' | 'live', deviceId?: string): void {
+    if (what === 'devices') {
+      if (deviceId === undefined) this.changedDevices = null;
+      else this.changedDevices?.add(deviceId);
+    }
     this.pending.add(what);
     if (this.scheduled) return;
     this.scheduled = true;
     const flush = () => {
       this.scheduled = false;
       const whats = [...this.pending];
+      const devices = this.changedDevices;
       this.pending.clear();
-      for (const w of whats) for (const l of this.listeners) l(w);
+      this.changedDevices = new Set();
+      for (const w of whats) for (const l of this.listeners) l(w, w === 'devices' ? devices : null);
     };
     // a hidden tab gets no animation frames; a timer still delivers
     if (document.visibilityState === 'visible') requestAnimationFrame(flush);
@@ -117,7 +125,7 @@ class Store {
     const d = this.devices.get(alert.deviceId);
     if (d) {
       d.alertSeverity = this.worstSeverity(d.id);
-      this.changed('devices');
+      this.changed('devices', d.id);
     }
     this.changed('alerts');
   }
@@ -129,7 +137,7 @@ class Store {
       d.lastSeen = r.ts;
       const level = r.values.waterLevel;
       if (d.kind === 'flood' && level !== undefined) d.index = { category: floodLevel(level, d.thresholds as FloodThresholds | null) };
-      this.changed('devices');
+      this.changed('devices', d.id);
     }
     for (const l of this.readingListeners) l(r);
   }

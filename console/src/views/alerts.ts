@@ -107,8 +107,9 @@ export function alertsView(): View {
     render();
   };
   for (const s of [city, kind, state]) s.addEventListener('change', render);
-  const off = store.on((what) => {
-    if (what === 'alerts' || what === 'devices') render();
+  const off = store.on((what, changed) => {
+    // device names and cities: only a full reload of the devices can change them
+    if (what === 'alerts' || (what === 'devices' && changed === null)) render();
   });
   // the highlight of fresh rows ends after FRESH_MS
   const timer = window.setInterval(() => {

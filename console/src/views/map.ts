@@ -6,11 +6,11 @@ import L from 'leaflet';
 import Supercluster from 'supercluster';
 import basemapUrl from '../generated/basemap.json?url';
 import type { MapDevice } from '../api.js';
-import { FLOOD_COLORS, INDEX_COLORS, LOS_COLORS, SEVERITY_COLORS, STATUS_COLORS, textOn } from '../colors.js';
-import { chip, h } from '../dom.js';
+import { FLOOD_COLORS, INDEX_COLORS, LOS_COLORS, severityClass, SEVERITY_COLORS, STATUS_COLORS, statusClass, textOn } from '../colors.js';
+import { esc, h } from '../dom.js';
 import { time } from '../format.js';
 import { categoryLabel, KIND_LABELS, pick, SEVERITY_LABELS, STATUS_LABELS, t, type UiKey } from '../i18n.js';
-import { inApp, navigate } from '../nav.js';
+import { navigate } from '../nav.js';
 import { kindOptions, labelledSelect } from './controls.js';
 import { SEVERITY_RANK, store } from '../store.js';
 import type { View } from '../main.js';
@@ -101,8 +101,9 @@ export function mapView(): View {
 
   const visible = () => [...store.devices.values()].filter((d) => !kind || d.kind === kind);
 
-  const rebuild = () => {
+  const rebuild = (list = true) => {
     const devices = visible();
+    for (const d of devices) painted.set(d.id, paintKey(d));
     index = new Supercluster({ ...index.options });
     index.load(devices.map((d) => ({ type: 'Feature', properties: { id: d.id, ...paint(d, mode) }, geometry: { type: 'Point', coordinates: [d.lon, d.lat] } })));
     if (!fitted && devices.length > 0) {
@@ -112,10 +113,13 @@ export function mapView(): View {
       map.setView([-0.75, 117.0], 8, { animate: false });
     }
     draw();
-    renderList(devices);
+    if (list) renderList(devices);
   };
 
+  // layers added before the map's first view join it on its 'load'; drawing waits for that
+  let loaded = false;
   const draw = () => {
+    if (!loaded) return;
     const b = map.getBounds();
     const zoom = Math.floor(map.getZoom());
     points.clearLayers();
@@ -128,7 +132,8 @@ export function mapView(): View {
         const marker = L.marker([lat, lon], { icon: L.divIcon({ className: 'cluster', html: '', iconSize: [size, size] }), keyboard: false, title: String(n) });
         marker.on('click', () => map.setView([lat, lon], Math.min(index.getClusterExpansionZoom(p.cluster_id!), 18)));
         points.addLayer(marker);
-        const icon = marker.getElement()!;
+        const icon = marker.getElement();
+        if (!icon) continue;
         icon.textContent = n.toLocaleString();
         icon.dataset.count = String(n);
         icon.style.background = p.color;
@@ -153,23 +158,45 @@ export function mapView(): View {
     }
   };
 
+  // the list is built as HTML text (5,000 rows in one parse, not 60,000 element calls); every value is escaped
+  const rowHtml = (d: MapDevice): string => {
+    const sev = d.alertSeverity;
+    const href = `/devices/${encodeURIComponent(d.id)}`;
+    return `<tr data-testid="device-row" data-device-id="${esc(d.id)}" data-state="${d.status}" data-alert-severity="${esc(sev ?? '')}">`
+      + `<td><a href="${esc(href)}">${esc(d.name)}</a><div class="sub">${esc(pick(KIND_LABELS[d.kind]))} · ${esc(d.city)}</div></td>`
+      + `<td><span class="chip ${statusClass(d.status)}">${esc(pick(STATUS_LABELS[d.status]))}</span><div class="sub">${esc(d.lastSeen ? time(d.lastSeen) : t('never'))}</div></td>`
+      + `<td>${sev ? `<span class="chip ${severityClass(sev)}">${esc(pick(SEVERITY_LABELS[sev] ?? { id: sev, en: sev }))}</span>` : '—'}</td></tr>`;
+  };
+  let rowOf = new Map<string, HTMLTableRowElement>();
   const renderList = (devices: MapDevice[]) => {
     const sorted = devices.sort((a, b) => (SEVERITY_RANK[b.alertSeverity ?? ''] ?? 0) - (SEVERITY_RANK[a.alertSeverity ?? ''] ?? 0) || a.city.localeCompare(b.city) || a.name.localeCompare(b.name));
-    const rows = document.createDocumentFragment();
-    for (const d of sorted) {
-      const sev = d.alertSeverity;
-      const status = chip(pick(STATUS_LABELS[d.status]), STATUS_COLORS[d.status]!, textOn(STATUS_COLORS[d.status]!), { class: `chip status-${d.status}` });
-      rows.append(
-        h('tr', { 'data-testid': 'device-row', 'data-device-id': d.id, 'data-state': d.status, 'data-alert-severity': sev ?? '' },
-          h('td', {}, inApp(h('a', { href: `/devices/${encodeURIComponent(d.id)}` }, d.name)), h('div', { class: 'sub' }, `${pick(KIND_LABELS[d.kind])} · ${d.city}`)),
-          h('td', {}, status, h('div', { class: 'sub' }, d.lastSeen ? time(d.lastSeen) : t('never'))),
-          h('td', {}, sev ? chip(pick(SEVERITY_LABELS[sev] ?? { id: sev, en: sev }), SEVERITY_COLORS[sev] ?? '#c92a2a', textOn(SEVERITY_COLORS[sev] ?? '#c92a2a')) : '—'),
-        ),
-      );
-    }
-    tbody.replaceChildren(rows);
+    tbody.innerHTML = sorted.map(rowHtml).join('');
+    rowOf = new Map([...tbody.rows].map((r) => [r.dataset.deviceId!, r]));
     count.textContent = `${devices.length.toLocaleString()} ${t('shown')}`;
   };
+  /** Rows of changed devices redrawn in place; false when the order may have changed (a new worst alert). */
+  const patchList = (ids: Set<string>): boolean => {
+    for (const id of ids) {
+      const d = store.devices.get(id);
+      const row = rowOf.get(id);
+      if (!d || !row || (row.dataset.alertSeverity ?? '') !== (d.alertSeverity ?? '')) return false;
+    }
+    for (const id of ids) {
+      const row = rowOf.get(id)!;
+      const next = document.createElement('tbody');
+      next.innerHTML = rowHtml(store.devices.get(id)!);
+      const fresh = next.rows[0]!;
+      row.replaceWith(fresh);
+      rowOf.set(id, fresh);
+    }
+    return true;
+  };
+  tbody.addEventListener('click', (e) => {
+    const a = (e.target as Element).closest('a');
+    if (!a || e.ctrlKey || e.metaKey || e.shiftKey || (e as MouseEvent).button !== 0) return;
+    e.preventDefault();
+    navigate(a.getAttribute('href')!);
+  });
 
   const relabel = () => {
     heading.textContent = t('navMap');
@@ -200,8 +227,28 @@ export function mapView(): View {
     rebuild();
   });
   map.on('moveend', draw);
-  const off = store.on((what) => {
-    if (what === 'devices') rebuild();
+  map.whenReady(() => {
+    loaded = true;
+    draw();
+  });
+  // what each device was painted with, so readings that change nothing on the map redraw nothing
+  const painted = new Map<string, string>();
+  const paintKey = (d: MapDevice) => {
+    const p = paint(d, mode);
+    return `${p.color}|${p.rank}|${d.status}|${d.alertSeverity ?? ''}|${d.index?.category ?? ''}`;
+  };
+  const off = store.on((what, changed) => {
+    if (what !== 'devices') return;
+    if (changed === null || !patchList(changed)) return rebuild();
+    let repaint = false;
+    for (const id of changed) {
+      const d = store.devices.get(id);
+      if (!d) continue;
+      const key = paintKey(d);
+      if (painted.get(id) !== key) repaint = true;
+      painted.set(id, key);
+    }
+    if (repaint) rebuild(false);
   });
   // Leaflet measures its container: once the view is in the document
   requestAnimationFrame(() => {
