@@ -59,14 +59,18 @@ export function installAuth(app: FastifyInstance, registry: Registry, sessions?:
  * many recent failures gets 429 for keys not verified before, without their being checked.
  */
 export async function checkKey(registry: Registry, request: FastifyRequest, key: string): Promise<ApiPrincipal | null> {
-  if (key && !registry.isVerifiedKey(key)) {
+  // an unknown key costs a hash check: counted against the address before the check, given back if it passes
+  const unverified = key !== '' && !registry.isVerifiedKey(key);
+  if (unverified && !registry.authThrottle.reserve(request.ip)) {
     const wait = registry.authThrottle.blockedFor(request.ip);
-    if (wait > 0) {
-      throw new HttpProblem(429, `too many failed logins from this address; retry in ${wait} s`, 'rate-limited', { 'retry-after': String(wait) });
-    }
+    throw new HttpProblem(429, `too many failed logins from this address; retry in ${wait} s`, 'rate-limited', { 'retry-after': String(wait) });
   }
   const principal = key ? await registry.authenticateKey(key) : null;
-  if (!principal) registry.authThrottle.fail(request.ip);
+  if (!principal) {
+    if (!unverified) registry.authThrottle.fail(request.ip);
+    return null;
+  }
+  if (unverified) registry.authThrottle.succeeded(request.ip);
   return principal;
 }
 

@@ -5,7 +5,20 @@
 import { hostname } from 'node:os';
 import { INGEST_WORKER_USERNAME } from '../api/broker-auth.js';
 import { startMqttSource, type MqttSource } from '../ingest/mqtt-source.js';
-import type { Platform } from './platform.js';
+import type { Logger } from 'pino';
+import type { Ingest } from '../ingest/ingest.js';
+import type { Registry } from '../registry/registry.js';
+import type { Config } from './config.js';
+import type { Metrics } from './metrics.js';
+
+/** What an ingest worker needs of the platform (given, not imported: platform.ts wires, worker.ts does not reach back). */
+export interface WorkerDeps {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  ingest: Ingest;
+  registry: Registry;
+}
 
 export interface WorkerSource {
   /** Connected and subscribed (always true when there is no external broker). */
@@ -16,7 +29,7 @@ export interface WorkerSource {
   close(): Promise<void>;
 }
 
-export async function startWorkerSource(platform: Platform): Promise<WorkerSource> {
+export async function startWorkerSource(platform: WorkerDeps): Promise<WorkerSource> {
   const { config, log, metrics } = platform;
   if (!config.brokerUrl) return { connected: true, publish: () => undefined, close: async () => undefined };
   const clientId = `pantau-ingest-${config.workerId}`;
