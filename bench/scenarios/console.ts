@@ -174,7 +174,7 @@ export const consoleScenario: Scenario = {
           { name: 'new alert visible after PUBACK', goal: '< 2000 ms', value: `max ${Math.max(...alertMs)} ms, median ${median(alertMs)} ms (${alertMs.length} alerts)`, pass: Math.max(...alertMs) < 2000 },
           { name: 'bundle (JS + CSS, gzipped)', goal: '≤ 400 KiB', value: `${bundleKiB.toFixed(1)} KiB (JS ${(build.jsGzip / 1024).toFixed(1)}, CSS ${(build.cssGzip / 1024).toFixed(1)}); base map data ${(build.basemapGzip / 1024).toFixed(1)} KiB apart`, pass: bundleKiB <= 400 },
         ],
-        notes: [`the device list of the map (${DEVICES} devices) is ${Math.round(devicesBytes / 1024)} KiB gzipped on the wire`],
+        notes: [`the map's device list (${DEVICES} devices) is ${Math.round(devicesBytes / 1024)} KiB of JSON, sent gzipped`],
       };
     } finally {
       await Promise.all(gauges.map((g) => g.endAsync(true).catch(() => undefined)));
