@@ -16,6 +16,7 @@ import { keysPlugin } from './keys.js';
 import { installProblemHandlers, sendProblem } from './problem.js';
 import { readingsPlugin } from './readings.js';
 import { endSessionsOnRevoke, MemorySessionStore, Sessions, sessionPlugin, type SessionStore } from './session.js';
+import { exportPlugin } from './export.js';
 
 export interface ApiOptions {
   https?: { cert: Buffer; key: Buffer };
@@ -97,6 +98,7 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
   await typed.register(healthPlugin(ctx));
   await typed.register(devicesPlugin(ctx));
   await typed.register(readingsPlugin(ctx));
+  await typed.register(exportPlugin(ctx));
   await typed.register(keysPlugin(ctx));
   await typed.register(sessionPlugin(sessions, ctx.registry));
   for (const plugin of options.plugins ?? []) await typed.register(plugin);

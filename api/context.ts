@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { InfluxClient } from '../influx/client.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Registry } from '../registry/registry.js';
+import type { HistorySettings } from '../history/source.js';
 import type { IspuCache } from './indices.js';
 import type { LatestReadings } from './latest-cache.js';
 
@@ -21,6 +22,8 @@ export interface ApiContext {
   readiness: Readiness;
   apiRateLimit: number;
   corsOrigins: string[];
+  /** Retention and rollups (issue 14): where the readings API finds history. */
+  history?: HistorySettings;
   /** Extra fields for `/readyz` (spool depth, InfluxDB state). */
   status?: () => Record<string, unknown>;
 }

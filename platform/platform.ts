@@ -15,6 +15,7 @@ import { StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
 import { brokerAuthPlugin } from '../api/broker-auth.js';
 import { consolePlugin } from '../api/console.js';
+import { wireDeviceStandards } from './device-standards.js';
 import { startWorkerSource, type WorkerSource } from './worker.js';
 import { AlertService, formatAlert } from '../alerts/service.js';
 import { AlertStore } from '../alerts/store.js';
@@ -24,7 +25,7 @@ import { Broker } from '../broker/broker.js';
 import { INDICES_INTERVAL_MS, isKind } from '../catalog/index.js';
 import { InfluxClient, type InfluxOptions } from '../influx/client.js';
 import { describeLine } from '../influx/line-protocol.js';
-import { Ingest, type AcceptOutcome, type IngestDevice } from '../ingest/ingest.js';
+import { Ingest } from '../ingest/ingest.js';
 import { Spool } from '../ingest/spool.js';
 import { WriterThread } from '../ingest/writer-thread.js';
 import { Registry } from '../registry/registry.js';
@@ -34,7 +35,8 @@ import { currentIndicesOf, startDerivedPoints } from './derived.js';
 import { seedFleet } from './fleet-file.js';
 import { logConsumers } from './log-consumers.js';
 import { createLogger } from './logger.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, metered, type Metrics } from './metrics.js';
+import { startHistory, type History } from '../history/wire.js';
 import { redactUrl } from './redact.js';
 
 export interface Platform {
@@ -54,6 +56,8 @@ export interface Platform {
   adminKey: string | undefined;
   httpUrl: string;
   mqttUrl: string | undefined;
+  /** Retention, rollups and backfill (issue 14). */
+  history: History;
   /** Graceful stop: no new messages, the writer drains the log into InfluxDB within the shutdown timeout, close. */
   stop(): Promise<void>;
 }
@@ -67,19 +71,6 @@ export interface PlatformHooks {
    * answering `/readyz` with 503; `npm start` (main.ts) exits instead, for its supervisor to restart it.
    */
   onFatal?: (err: Error, platform: Platform) => void;
-}
-
-/** Metrics around the ingest stage: what came in, what was stored, refused or dropped. */
-function metered(metrics: Metrics, accept: (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2) => Promise<AcceptOutcome>) {
-  return async (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2): Promise<void> => {
-    metrics.messages.inc({ qos: String(qos) });
-    const outcome = await accept(device, payload, qos);
-    if (outcome.dropped > 0) metrics.dropped.inc(outcome.dropped);
-    else {
-      if (outcome.readings > 0) metrics.readings.inc({ kind: device.kind }, outcome.readings);
-      for (const r of outcome.rejections) metrics.rejected.inc({ reason: r.reason });
-    }
-  };
 }
 
 export async function startPlatform(config: Config, hooks: PlatformHooks = {}): Promise<Platform> {
@@ -109,7 +100,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, diskReserveBytes: config.spoolDiskReserveBytes, log: log.child({ component: 'spool' }) });
   spool.consumers.onError = (consumer) => metrics.consumerErrors.inc({ consumer });
   spool.on('disk-full', (full: boolean) => metrics.spoolDiskFull.set(full ? 1 : 0));
-  const ingest = new Ingest({ spool, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxAgeMs: config.maxReadingAgeMs });
+  const ingest = new Ingest({ spool, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxAgeMs: Math.min(config.maxReadingAgeMs, config.rawRetentionMs ?? Number.POSITIVE_INFINITY) });
   const writer = new WriterThread({
     spool,
     influx: influxOptions,
@@ -133,6 +124,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   });
   metrics.influxUp.set(1);
   writer.start();
+  // retention policies, the rollup job (a consumer of the ingest log) and the first-start backfill (issue 14)
+  const history = startHistory({ config, log, influx, spool, metrics });
 
   const latest = new LatestReadings();
   const hub = new StreamHub();
@@ -165,7 +158,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     alerts.forget(id);
   });
 
-  const accept = metered(metrics, (device, payload, qos) => ingest.accept(device, payload, qos));
+  // issue 16: `format` 'senml' for the SenML topic
+  const accept = metered(metrics, (device, payload, qos, format?: 'senml') => ingest.accept(device, payload, qos, undefined, format ?? 'json'));
   let broker: Broker | undefined;
   let tls: { cert: Buffer; key: Buffer } | undefined;
   if (config.tlsCert && config.tlsKey) tls = { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
@@ -182,9 +176,9 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       maxKeepaliveSeconds: config.mqttMaxKeepaliveSeconds,
       maxConnectionsPerIp: config.mqttMaxConnectionsPerIp,
       onTelemetry: config.unsafeAckBeforeDurable
-        ? (device, payload, qos) => {
+        ? (device, payload, qos, format) => {
             // benchmark baseline: the acknowledgement does not wait for the fsync
-            accept(device, Buffer.from(payload), qos).catch(() => undefined);
+            accept(device, Buffer.from(payload), qos, format).catch(() => undefined);
             return Promise.resolve();
           }
         : accept,
@@ -229,6 +223,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       ispu: ispuCache,
       apiRateLimit: config.apiRateLimit,
       corsOrigins: config.corsOrigins,
+      history: history.settings,
       status: stateOf,
       readiness: {
         async checks() {
@@ -247,6 +242,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         },
       },
     };
+  const standards = wireDeviceStandards({ api: apiContext, accept, config, log, publish: (topic, payload, options) => publishAlert?.(topic, payload, options) });
   const api = await buildApi(
     apiContext,
     {
@@ -270,6 +266,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         summaryPlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         brokerAuthPlugin(apiContext, { secret: config.brokerAuthSecret, workerPassword: config.brokerPassword }),
         consolePlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
+        ...standards.plugins,
       ] as never,
     },
   );
@@ -316,7 +313,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
 
   let stopping: Promise<void> | undefined;
   const platform: Platform = {
-    config, log, registry, ingest, spool, writer, broker, api, metrics, influx, latest, alerts, hub, adminKey, httpUrl, mqttUrl,
+    config, log, registry, ingest, spool, writer, broker, api, metrics, influx, latest, alerts, hub, adminKey, httpUrl, mqttUrl, history,
     stop() {
       stopping ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;
@@ -335,6 +332,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         // 3. the writer drains the log into InfluxDB, then stops; only then does the log close (with checkpoints)
         await writer.stop(Math.max(0, left() - 1000));
         await spool.close(Math.min(2000, left())).catch((err) => log.error({ err }, 'spool close failed'));
+        // 4. the rollup job after the log's consumers have stopped (its dirty buckets are on disk already)
+        await history.stop().catch((err) => log.error({ err }, 'history stop failed'));
         await Promise.race([apiClosed, new Promise((r) => setTimeout(r, 1000))]);
         alerts.saveNow();
         await webhook?.close();
@@ -357,6 +356,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     const w = worker;
     publishAlert = (topic, payload, options) => w.publish(topic, payload, options);
   }
+  standards.start();
   await hooks.extend?.(platform);
   return platform;
 }

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Ingest } from '../ingest/ingest.js';
 import type { Registry } from '../registry/registry.js';
 import type { Config } from './config.js';
-import type { Metrics } from './metrics.js';
+import { metered, type Metrics } from './metrics.js';
 
 /** What an ingest worker needs of the platform (given, not imported: platform.ts wires, worker.ts does not reach back). */
 export interface WorkerDeps {
@@ -33,7 +33,7 @@ export async function startWorkerSource(platform: WorkerDeps): Promise<WorkerSou
   const { config, log, metrics } = platform;
   if (!config.brokerUrl) return { connected: true, publish: () => undefined, close: async () => undefined };
   const clientId = `pantau-ingest-${config.workerId}`;
-  // config.ts makes sure PANTAU_WORKER_ID is set and stable when PANTAU_BROKER_URL is
+  // PANTAU_WORKER_ID defaults to the host name, which orchestrators keep stable per replica (config.ts)
   const password = config.brokerPassword;
   // the worker account of api/broker-auth.ts unless the broker has its own
   const username = config.brokerUsername || (password ? INGEST_WORKER_USERNAME : undefined);
@@ -42,7 +42,8 @@ export async function startWorkerSource(platform: WorkerDeps): Promise<WorkerSou
     clientId,
     username,
     password,
-    ingest: platform.ingest,
+    // counted as the embedded broker's telemetry is
+    ingest: { accept: metered(metrics, (d, p, q) => platform.ingest.accept(d, p, q)), on: platform.ingest.on.bind(platform.ingest), off: platform.ingest.off.bind(platform.ingest) },
     registry: platform.registry,
     log: log.child({ component: 'mqtt-source' }),
     onUnknownDevice: () => metrics.aclDenials.inc({ action: 'publish' }),

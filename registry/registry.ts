@@ -10,6 +10,7 @@ import {
   CHOSEN_COST,
   GENERATED_COST,
   fingerprint,
+  hashGenerated,
   hashSecret,
   newSecret,
   sameFingerprint,
@@ -151,6 +152,47 @@ export class Registry extends EventEmitter {
     this.audit(actor, 'device.created', record.id);
     this.emit('device-changed', record);
     return { device: record, token };
+  }
+
+  /**
+   * Register many devices at once (bulk import, issue 16): all in one transaction, or none. `withinTransaction`
+   * lets an additive store (DevEUIs) write its rows in that same transaction.
+   */
+  createDevices(
+    items: Array<{ input: NewDevice; token?: string }>,
+    actor: string,
+    withinTransaction?: (records: DeviceRecord[]) => void,
+  ): Array<{ device: DeviceRecord; token: string }> {
+    for (const { input } of items) if (this.devices.has(input.id)) throw new ConflictError(`device ${input.id} already exists`);
+    const created = items.map(({ input, token = newSecret() }) => ({
+      device: {
+        id: input.id, kind: input.kind, name: input.name, city: input.city, district: input.district,
+        lat: input.location.lat, lon: input.location.lon,
+        thresholds: (input.thresholds ?? null) as Record<string, unknown> | null,
+        status: 'never_seen' as const, lastSeen: null,
+      },
+      token,
+      hash: hashGenerated(token),
+    }));
+    const insert = this.db.prepare(
+      `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'never_seen', ?)`,
+    );
+    const audit = this.db.prepare('INSERT INTO audit (ts, actor, action, target) VALUES (?, ?, ?, ?)');
+    const now = Date.now();
+    this.db.transaction(() => {
+      for (const { device: d, hash } of created) {
+        insert.run(d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : null, hash, now);
+        audit.run(now, actor, 'device.created', d.id);
+      }
+      withinTransaction?.(created.map((c) => c.device));
+    })();
+    for (const { device, hash } of created) {
+      this.devices.set(device.id, device);
+      this.tokenHashes.set(device.id, hash);
+    }
+    for (const { device } of created) this.emit('device-changed', device);
+    return created.map(({ device, token }) => ({ device, token }));
   }
 
   updateDevice(id: string, patch: DevicePatch, actor: string): DeviceRecord {

@@ -33,6 +33,7 @@ import {
 import { concentrationAtIndex } from '../dashboards/scales.js';
 import { isGrafanaUnit } from '../dashboards/units.js';
 import { influxQuery } from './support/influxd.js';
+import { seedRollups } from './support/rollups.js';
 
 // --- the dashboards as Grafana receives them ----------------------------------------------------------------
 
@@ -463,6 +464,7 @@ beforeAll(async () => {
   await influxQuery(influxUrl, DB, `CREATE DATABASE "${DB}"`);
   const res = await fetch(`${influxUrl}/write?db=${DB}&precision=ms`, { method: 'POST', body: seedLines(now).join('\n') });
   if (res.status !== 204) throw new Error(`seeding InfluxDB failed: ${res.status} ${await res.text()}`);
+  await seedRollups(influxUrl, DB, now);
 });
 
 afterAll(async () => {
