@@ -176,6 +176,8 @@ export const configShape = {
   PANTAU_AUTH_FAILURES_PER_MINUTE: variable(count, 60),
   PANTAU_ALERT_TICK: variable(duration, 5_000),
   PANTAU_SSE_HEARTBEAT: variable(duration, 15_000),
+  /** Lifetime of a console session cookie (issue 13). */
+  PANTAU_SESSION_TTL: variable(duration, 12 * 3_600_000),
   /** Benchmark baseline only: acknowledge before the spool fsync (no durability). Never in production. */
   PANTAU_UNSAFE_ACK_BEFORE_DURABLE: variable((v) => v === '1', false),
   /** Bearer secrets of the LoRaWAN network-server integrations (unset = off). */
@@ -246,6 +248,7 @@ export const configSchema = z
     authFailuresPerMinute: e.PANTAU_AUTH_FAILURES_PER_MINUTE,
     alertTickMs: e.PANTAU_ALERT_TICK,
     sseHeartbeatMs: e.PANTAU_SSE_HEARTBEAT,
+    sessionTtlMs: e.PANTAU_SESSION_TTL,
     unsafeAckBeforeDurable: e.PANTAU_UNSAFE_ACK_BEFORE_DURABLE,
   }));
 

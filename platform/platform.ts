@@ -14,6 +14,7 @@ import { alertsPlugin } from '../api/alerts.js';
 import { StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
 import { brokerAuthPlugin } from '../api/broker-auth.js';
+import { consolePlugin } from '../api/console.js';
 import { wireDeviceStandards } from './device-standards.js';
 import { startWorkerSource, type WorkerSource } from './worker.js';
 import { AlertService, formatAlert } from '../alerts/service.js';
@@ -247,6 +248,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     apiContext,
     {
       https: tls,
+      sessionTtlMs: config.sessionTtlMs,
       plugins: [
         alertsPlugin({
           list: (filter) => alertStore.list(filter),
@@ -264,6 +266,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         }),
         summaryPlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         brokerAuthPlugin(apiContext, { secret: config.brokerAuthSecret, workerPassword: config.brokerPassword }),
+        consolePlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         ...standards.plugins,
       ] as never,
     },
