@@ -136,7 +136,11 @@ class Store {
       d.status = 'online';
       d.lastSeen = r.ts;
       const level = r.values.waterLevel;
-      if (d.kind === 'flood' && level !== undefined) d.index = { category: floodLevel(level, d.thresholds as FloodThresholds | null) };
+      if (d.kind === 'flood' && level !== undefined) {
+        // a gauge without thresholds has no flood level to show
+        const category = floodLevel(level, d.thresholds as FloodThresholds | null);
+        d.index = category === null ? null : { category };
+      }
       this.changed('devices', d.id);
     }
     for (const l of this.readingListeners) l(r);
