@@ -106,7 +106,8 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       } else if (Array.isArray(request.body)) {
         rows = { ok: true, rows: request.body.map((value: unknown) => ({ value, cellErrors: [] })) };
       } else {
-        throw new HttpProblem(415, 'send text/csv (a header row, then one device per row) or a JSON array of devices', 'unsupported-media-type');
+        // JSON, but not an array: the body is wrong, not its media type
+        throw badRequest('a JSON body must be an array of devices (or send text/csv: a header row, then one device per row)');
       }
       const judged = judgeImport(rows.rows, registry, extras);
       if (!judged.ok) {

@@ -110,6 +110,8 @@ export class Spool extends EventEmitter {
   private closed = false;
   private failedWith: Error | undefined;
   private noSpace = false;
+  /** Since the last out-of-space write, until one succeeds with the queue written down to nothing. */
+  private spaceShort = false;
   private freeBytes = Number.POSITIVE_INFINITY;
   private retryTimer: NodeJS.Timeout | undefined;
   private statTimer: NodeJS.Timeout | undefined;
@@ -232,8 +234,9 @@ export class Spool extends EventEmitter {
     this.flushing = true;
     try {
       while (this.queue.length > 0 && !this.failedWith && !this.noSpace) {
-        const batch = this.queue;
-        this.queue = [];
+        // after running out of space, one record at a time: what still fits is written and acknowledged
+        const batch = this.spaceShort ? this.queue.splice(0, 1) : this.queue;
+        if (!this.spaceShort) this.queue = [];
         const frames = batch.map((p) => p.frame);
         const size = frames.reduce((n, f) => n + f.length, 0);
         const seg = this.segments[this.segments.length - 1]!;
@@ -255,6 +258,7 @@ export class Spool extends EventEmitter {
           }
           if (NO_SPACE.has(problem.code ?? '')) {
             this.queue = batch.concat(this.queue);
+            this.spaceShort = true;
             this.enterNoSpace(problem);
             return;
           }
@@ -282,6 +286,8 @@ export class Spool extends EventEmitter {
         }
         this.reader.setBounds(this.segments, this.end);
         // acknowledge first; consumers run after the acknowledgements have been sent (ConsumerRunner defers)
+        // back to whole batches once the queue is written or the disk has room for all of it again
+        if (this.spaceShort && (this.queue.length === 0 || this.freeBytes - this.queuedBytes > Math.max(this.reserveBytes, 1 << 20))) this.spaceShort = false;
         for (const p of batch) p.resolve();
         this.consumers.appended(entries);
         this.emit('data');

@@ -22,8 +22,8 @@ export function newestSource() {
   let newest = 0;
   const walk = (dir, top) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      // build outputs at any depth (console/dist) are not inputs: they are newer than dist/ by construction
-      if (entry.name.startsWith('.') || entry.name === 'node_modules' || (entry.isDirectory() && entry.name === 'dist') || (top && NOT_INPUTS.has(entry.name))) continue;
+      // build outputs at any depth (console/dist, console/src/generated) are not inputs: newer than dist/ by construction
+      if (entry.name.startsWith('.') || entry.name === 'node_modules' || (entry.isDirectory() && (entry.name === 'dist' || entry.name === 'generated')) || (top && NOT_INPUTS.has(entry.name))) continue;
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path, false);
       else if (SOURCE.test(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);

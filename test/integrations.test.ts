@@ -96,7 +96,7 @@ describe('LoRaWAN network-server integrations', () => {
     const rows = (await tp.query('SELECT "waterLevel", "rainfall", "battery" FROM "flood" WHERE "device_id" = $d', { d: dev.id }))[0]!.values;
     expect(rows).toEqual([[Date.parse(time), 742, 12.5, 91]]);
     const latest = await tp.api('GET', `/api/v1/devices/${dev.id}/latest`);
-    expect(latest.body).toMatchObject({ values: { waterLevel: 742 }, indices: { alertLevel: 'normal' } });
+    expect(latest.body).toMatchObject({ values: { waterLevel: 742 }, indices: { alertLevel: null, alertLevelReason: 'no_thresholds' } });
   });
 
   it('answers other ChirpStack events with 204 and stores nothing', async () => {
