@@ -88,7 +88,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       const current = registry.device(request.params.id);
       if (!current) throw notFound(`device ${request.params.id} does not exist`);
       checkThresholds(current.kind, request.body.thresholds);
-      return toApiDevice(registry.updateDevice(request.params.id, request.body, actorOf(request)));
+      return toApiDevice(await registry.updateDevice(request.params.id, request.body, actorOf(request)));
     });
 
     app.delete('/api/v1/devices/:id', {
@@ -100,7 +100,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         response: { 204: z.null().describe('removed'), ...errors },
       },
     }, async (request, reply) => {
-      registry.deleteDevice(request.params.id, actorOf(request));
+      await registry.deleteDevice(request.params.id, actorOf(request));
       return reply.code(204).send(null);
     });
 
