@@ -40,6 +40,11 @@ export interface Config {
   brokerUsername: string | undefined;
   brokerPassword: string | undefined;
   brokerAuthSecret: string | undefined;
+  // issue 15 (cluster): shared registry and node roles
+  /** postgres://… : devices, keys, audit and alerts in PostgreSQL, shared by every node; unset: SQLite in dataDir. */
+  registryUrl: string | undefined;
+  /** all (default) | ingest (no API but health and metrics) | api (no ingest). */
+  role: 'all' | 'ingest' | 'api';
   mqttMaxKeepaliveSeconds: number;
   sseHeartbeatMs: number;
 }
@@ -161,7 +166,14 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     throw new ConfigError('PANTAU_BROKER_AUTH_SECRET', 'must be at least 16 characters without spaces');
   }
 
+  // issue 15 (cluster): shared registry and node roles
+  const registryUrl = url('PANTAU_REGISTRY_URL', ['postgres:', 'postgresql:']);
+  const role = str('PANTAU_ROLE') ?? 'all';
+  if (role !== 'all' && role !== 'ingest' && role !== 'api') throw new ConfigError('PANTAU_ROLE', `must be all, ingest or api, got "${role.slice(0, 20)}"`);
+
   return {
+    registryUrl,
+    role,
     mqttPort: port('PANTAU_MQTT_PORT', 1883)!,
     mqttWsPort: port('PANTAU_MQTT_WS_PORT', undefined),
     mqttTlsPort: port('PANTAU_MQTT_TLS_PORT', 8883)!,

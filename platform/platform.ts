@@ -14,7 +14,9 @@ import { summaryPlugin } from '../api/summary.js';
 import { brokerAuthPlugin } from '../api/broker-auth.js';
 import { startWorkerSource, type WorkerSource } from './worker.js';
 import { AlertService, formatAlert } from '../alerts/service.js';
-import { AlertStore } from '../alerts/store.js';
+import { AlertStore, type AlertReader } from '../alerts/store.js';
+import type { ClusterAlerts } from '../alerts/owner.js';
+import { restrictToIngestRole, startClusterAlerts, startClusterView, type ClusterAlertWiring, type ClusterView } from './cluster.js';
 import { WebhookSender } from '../alerts/webhook.js';
 import { floodLevel, type FloodThresholds } from '../catalog/flood-levels.js';
 import { trafficLos, type TrafficThresholds } from '../catalog/traffic-los.js';
@@ -46,7 +48,9 @@ export interface Platform {
   metrics: Metrics;
   influx: InfluxClient;
   latest: LatestReadings;
-  alerts: AlertService;
+  alerts: AlertService | ClusterAlerts;
+  /** Cluster only (PANTAU_REGISTRY_URL): the elected alert owner, the readings view between nodes. */
+  cluster: { alerts: ClusterAlertWiring; view: ClusterView | undefined } | undefined;
   hub: StreamHub;
   adminKey: string | undefined;
   httpUrl: string;
@@ -64,7 +68,7 @@ export interface PlatformHooks {
 export async function startPlatform(config: Config, hooks: PlatformHooks = {}): Promise<Platform> {
   const log = hooks.logger ?? createLogger(config.logLevel);
   mkdirSync(config.dataDir, { recursive: true });
-  const registry = new Registry(config.dataDir, { authFailuresPerMinute: config.authFailuresPerMinute });
+  const registry = await Registry.open(config.registryUrl, config.dataDir, { authFailuresPerMinute: config.authFailuresPerMinute, log });
   const adminKey = await ensureAdminKey(registry, config.dataDir, config.adminKey, log);
   if (config.unsafeAckBeforeDurable) log.warn('PANTAU_UNSAFE_ACK_BEFORE_DURABLE=1: acknowledgements do not wait for durability (benchmark baseline only)');
   if (config.fleetFile) await seedFleet(registry, config.fleetFile, log);
@@ -109,12 +113,44 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   // a device's state point for the city map: status, location and its worst active alert
   const stateLine = (d: DeviceRecord, at = Date.now()) => deviceStateLine(d, alerts.severity(d.id), ingest.uniqueTs(`${d.id}\u0000state`, at));
   const hub = new StreamHub();
-  const alertStore = new AlertStore(registry.db);
   const webhook = config.webhookUrl && config.webhookSecret
     ? new WebhookSender({ url: config.webhookUrl, secret: config.webhookSecret, log: log.child({ component: 'webhook' }) })
     : undefined;
   let publishAlert: ((topic: string, payload: string, options: { qos: 0 | 1; retain: boolean }) => void) | undefined;
-  const alerts = new AlertService(registry, alertStore, {
+  // a cluster (shared registry): readings of every node in this node's view; alerts judged by the elected owner
+  const view = config.brokerUrl && registry.postgres
+    ? startClusterView({
+        config,
+        log,
+        registry,
+        onReading: (r) => {
+          latest.update(r);
+          registry.touch(r.deviceId, Date.now());
+          if (hub.size > 0) hub.reading(r.kind, r.deviceId, { deviceId: r.deviceId, kind: r.kind, ts: new Date(r.ts).toISOString(), values: r.values });
+        },
+      })
+    : undefined;
+  const cluster = registry.postgres
+    ? await startClusterAlerts({
+        registry,
+        config,
+        log,
+        outputs: {
+          writeLines: (lines) => ingest.writeLines(lines),
+          uniqueTs: (stream, at) => ingest.uniqueTs(stream, at),
+          publish: async (topic, payload) => (view ? view.publish(topic, payload) : publishAlert?.(topic, payload, { qos: 1, retain: true })),
+          webhook,
+          onChange: (change) => {
+            metrics.alertChanges.inc({ change: change.type });
+            const d = registry.device(change.alert.deviceId);
+            if (d) void ingest.writeLines([stateLine(d)]).catch(() => undefined);
+          },
+        },
+        stream: (seq, kind, deviceId, data) => hub.alert(seq, kind, deviceId, data),
+      })
+    : undefined;
+  const alertStore: AlertReader = cluster ? cluster.reader : new AlertStore(registry.db);
+  const alerts = cluster?.alerts ?? new AlertService(registry, alertStore as AlertStore, {
     writeLines: (lines) => ingest.writeLines(lines),
     uniqueTs: (stream, at) => ingest.uniqueTs(stream, at),
     publish: (topic, payload, options) => publishAlert?.(topic, payload, options),
@@ -151,6 +187,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       for (const r of readings) hub.reading(r.kind, r.deviceId, { deviceId: r.deviceId, kind: r.kind, ts: new Date(r.ts).toISOString(), values: r.values });
     }
     alerts.onReadings(readings);
+    cluster?.feedReadings(readings);
+    view?.share(readings);
   });
   registry.on('device-removed', (id: string) => {
     latest.forget(id);
@@ -162,7 +200,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   let broker: Broker | undefined;
   let tls: { cert: Buffer; key: Buffer } | undefined;
   if (config.tlsCert && config.tlsKey) tls = { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
-  if (!config.brokerUrl) {
+  if (!config.brokerUrl && config.role !== 'api') {
     broker = new Broker({
       registry,
       log: log.child({ component: 'broker' }),
@@ -219,7 +257,11 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         async checks() {
           const influxOk = (await influx.ping()) && writer.influxUp;
           return {
-            broker: broker ? { ok: broker.isListening() } : { ok: worker?.connected ?? false, detail: `external broker ${config.brokerUrl}` },
+            broker: broker
+              ? { ok: broker.isListening() }
+              : config.role === 'api'
+                ? { ok: view?.connected ?? true, detail: config.brokerUrl ? `external broker ${config.brokerUrl} (cluster view)` : 'no broker (PANTAU_ROLE=api)' }
+                : { ok: worker?.connected ?? false, detail: `external broker ${config.brokerUrl}` },
             influxdb: influxOk ? { ok: true } : { ok: false, detail: writer.lastError ?? `no answer from ${config.influxUrl}` },
             registry: { ok: registry.usable() },
           };
@@ -251,6 +293,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     },
   );
 
+  if (config.role === 'ingest') restrictToIngestRole(api);
+
   // periodic work: gauges, registry status, derived points
   const instance = config.workerId || hostname();
   let lastReadings = 0;
@@ -273,6 +317,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   });
   every(5000, () => registry.flushStatus());
   every(config.alertTickMs, () => alerts.tick());
+  /** Derived points of the whole fleet (device states, indices) come from one node: the alert owner in a cluster. */
+  const derivesFleet = () => !cluster || cluster.owner.isOwner;
   every(config.sseHeartbeatMs, () => hub.heartbeat());
   every(PLATFORM_INTERVAL_MS, async () => {
     const s = stateOf();
@@ -297,6 +343,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     lastRejections = rejections;
   });
   const writeDeviceStates = async () => {
+    if (!derivesFleet()) return;
     const now = Date.now();
     await ingest.writeLines(registry.listDevices().map((d) => stateLine(d, now)));
   };
@@ -304,6 +351,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   registry.on('status', (d) => void ingest.writeLines([stateLine(d)]).catch(() => undefined));
   registry.on('device-changed', (d) => void ingest.writeLines([stateLine(d)]).catch(() => undefined));
   every(INDICES_INTERVAL_MS, async () => {
+    if (!derivesFleet()) return;
     const now = Date.now();
     const lines: string[] = [];
     for (const d of registry.listDevices()) {
@@ -333,6 +381,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   let stopping: Promise<void> | undefined;
   const platform: Platform = {
     config, log, registry, ingest, spool, writer, broker, api, metrics, influx, latest, alerts, hub, adminKey, httpUrl, mqttUrl,
+    cluster: cluster ? { alerts: cluster, view } : undefined,
     stop() {
       stopping ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;
@@ -343,12 +392,14 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         hub.closeAll();
         const apiClosed = api.close();
         await broker?.close();
+        await cluster?.stop();
+        await view?.close();
         await spool.close().catch((err) => log.error({ err }, 'spool close failed'));
         await writer.stop(Math.max(0, deadline - Date.now() - 200));
         await Promise.race([apiClosed, new Promise((r) => setTimeout(r, 1000))]);
         alerts.saveNow();
         await webhook?.close();
-        registry.close();
+        await registry.close().catch((err) => log.warn({ err: (err as Error).message }, 'registry close failed'));
         const left = spool.pendingBytes;
         log.info({ spoolBytesLeft: left }, left > 0 ? 'stopped; the rest of the spool is written after the next start' : 'stopped; spool empty');
       })();
@@ -356,10 +407,10 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     },
   };
   platform.adminKey = adminKey;
-  if (config.brokerUrl) {
+  if (config.brokerUrl && config.role !== 'api') {
     worker = await startWorkerSource(platform);
     const w = worker;
-    publishAlert = (topic, payload, options) => w.publish(topic, payload, options);
+    publishAlert ??= (topic, payload, options) => w.publish(topic, payload, options);
   }
   await hooks.extend?.(platform);
   return platform;

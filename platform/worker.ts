@@ -2,6 +2,8 @@
 // that takes its share of the fleet's telemetry from the external broker's shared subscription.
 // Its client id is stable (`pantau-ingest-${PANTAU_WORKER_ID}`) because its persistent session holds the
 // messages it has not yet acknowledged: restart a worker under the same id (and data dir, for its spool).
+// SIGTERM leaves cleanly: unsubscribe from the share, drain, end the session (ingest/mqtt-source.ts); a worker
+// that crashed and will not come back is drained by starting its id elsewhere and stopping it (docs/scale-out.md).
 import { hostname } from 'node:os';
 import { INGEST_WORKER_USERNAME } from '../api/broker-auth.js';
 import { startMqttSource, type MqttSource } from '../ingest/mqtt-source.js';
@@ -17,7 +19,7 @@ export interface WorkerSource {
 }
 
 export async function startWorkerSource(platform: Platform): Promise<WorkerSource> {
-  const { config, log, metrics } = platform;
+  const { config, log } = platform;
   if (!config.brokerUrl) return { connected: true, publish: () => undefined, close: async () => undefined };
   const clientId = `pantau-ingest-${config.workerId}`;
   // config.ts makes sure PANTAU_WORKER_ID is set and stable when PANTAU_BROKER_URL is
@@ -32,7 +34,7 @@ export async function startWorkerSource(platform: Platform): Promise<WorkerSourc
     ingest: platform.ingest,
     registry: platform.registry,
     log: log.child({ component: 'mqtt-source' }),
-    onUnknownDevice: () => metrics.aclDenials.inc({ action: 'publish' }),
+    leaveOnClose: true,
   });
   log.info({ clientId, username }, 'ingest worker: taking telemetry from the external broker');
   return source;

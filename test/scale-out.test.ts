@@ -258,18 +258,20 @@ describe('ingest workers behind an external broker', () => {
     expect(notices[0]).toMatchObject({ reason: 'out_of_range' });
     expect(notices[0]!.detail).toMatch(/pm25/);
 
-    const denied = async () => {
+    const refused = async () => {
       let n = 0;
       for (const w of [w1, w2]) {
         const text = await (await fetch(`${w.httpUrl}/metrics`)).text();
-        for (const l of text.split('\n')) if (l.startsWith('pantau_mqtt_acl_denied_total')) n += Number(l.split(' ').pop());
+        for (const l of text.split('\n')) if (l.startsWith('pantau_ingest_rejected_total{reason="unknown_device"}')) n += Number(l.split(' ').pop());
       }
       return n;
     };
-    const before = await denied();
+    const before = await refused();
     // Mosquitto here lets anyone publish; EMQX with /api/v1/broker/acl would have refused this at the broker
     await client.publishAsync('sensors/air/ghost-01/telemetry', JSON.stringify({ ts: Date.now() - 1000, pm25: 10 }), { qos: 1 });
-    await eventually(async () => (await denied()) > before, 10_000, 100);
+    await eventually(async () => (await refused()) > before, 10_000, 100);
+    // recorded as a rejection, never stored as a reading
+    await eventually(async () => (await influxQuery(influx.url, DB, 'SELECT "detail" FROM "rejections" WHERE "device_id" = \'ghost-01\'')).length > 0, 10_000, 100);
     expect(await storedTs('ghost-01')).toEqual([]);
     await client.endAsync();
   }, 30_000);
