@@ -333,7 +333,10 @@ export class AlertOwner {
   private deliver(seq: number, change: AlertChange, publish: Pending['publish'], webhook: unknown): void {
     if (publish) {
       this.outputs.publish(publish.topic, publish.payload).then(
-        () => this.published.add(seq),
+        () => {
+          this.published.add(seq);
+          this.wake(); // recorded promptly: a successor re-sends only what is not recorded
+        },
         (err) => this.log.warn({ err: (err as Error).message, seq }, 'alert not published; the next owner publishes it again'),
       );
     } else {
@@ -342,7 +345,9 @@ export class AlertOwner {
     if (webhook !== undefined && this.outputs.webhook) {
       this.outputs.webhook.send(webhook, () => {
         // a shutdown interrupts the queue: left unmarked, the next owner sends it
-        if (!this.stopping) this.webhooked.add(seq);
+        if (this.stopping) return;
+        this.webhooked.add(seq);
+        this.wake();
       });
     }
     this.outputs.onChange?.(change);
@@ -412,10 +417,11 @@ export class ClusterAlerts {
   ) {}
 
   async start(): Promise<void> {
-    const [active, lastSeq, recent] = await Promise.all([this.store.active(), this.store.lastSeq(), this.store.fetchAfter(0, 0)]);
+    const [active, lastSeq] = await Promise.all([this.store.active(), this.store.lastSeq()]);
     for (const a of active) this.active.set(a.id, a);
+    // recent events, so a live-stream client resuming with Last-Event-ID gets them from this node too
+    for (const e of await this.store.fetchAfter(Math.max(0, lastSeq - 1000))) this.store.apply(e);
     this.lastSeq = lastSeq;
-    for (const e of recent) this.store.apply(e);
     await this.pg.listen(EVENTS_CHANNEL, () => this.pull());
     this.pg.onReconnect(() => this.pull());
     await this.owner.start();

@@ -12,8 +12,6 @@ import type { FastifyInstance } from 'fastify';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { CLUSTER_READINGS_TOPIC, INGEST_WORKER_USERNAME } from '../api/broker-auth.js';
-import type { LatestReadings } from '../api/latest-cache.js';
-import type { StreamHub } from '../api/stream.js';
 import { AlertFeed, AlertOwner, ClusterAlerts, type OwnerOutputs } from '../alerts/owner.js';
 import { formatAlert } from '../alerts/service.js';
 import { PgAlertStore } from '../alerts/store.js';

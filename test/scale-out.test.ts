@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,11 +22,11 @@ import { Registry } from '../registry/registry.js';
 import { startInfluxd, influxQuery, type InfluxServer } from './support/influxd.js';
 import { eventually } from './support/platform.js';
 import { freePort } from './support/ports.js';
+import { startMosquittoServer } from './support/mosquitto.js';
 import { startFleet } from './support/publishers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ENTRY = join(ROOT, process.env.PANTAU_TEST_WORKER_ENTRY ?? 'platform/main.ts');
-const MOSQUITTO = process.env.PANTAU_TEST_MOSQUITTO ?? '/usr/sbin/mosquitto';
 const ADMIN = 'scale-out-admin-key-0123';
 const DB = 'scaleout';
 
@@ -43,37 +42,10 @@ const tempDir = (prefix: string) => {
   return d;
 };
 
-// ---- a real Mosquitto that never drops a QoS 1 message it has acknowledged -------------------------------
-
 async function startMosquitto(): Promise<string> {
-  const dir = tempDir('pantau-mosquitto-');
-  const port = await freePort();
-  writeFileSync(join(dir, 'mosquitto.conf'), [
-    `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
-    'persistence false',
-    // no per-session queue limit: the share of a dead worker waits for it instead of being dropped
-    'max_queued_messages 0',
-    'max_inflight_messages 100',
-    // tests run as root; mosquitto would otherwise switch to the (maybe missing) user `mosquitto`
-    'user root',
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
-    '',
-  ].join('\n'));
-  const child = spawn(MOSQUITTO, ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(child);
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-  await eventually(async () => {
-    if (child.exitCode !== null) throw new Error(`mosquitto exited: ${stderr}`);
-    return new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
-      s.on('error', () => resolve(false));
-    });
-  }, 10_000, 50);
-  return `mqtt://127.0.0.1:${port}`;
+  const m = await startMosquittoServer(tempDir('pantau-mosquitto-'));
+  children.push(m.child);
+  return m.url;
 }
 
 // ---- ingest workers as real processes -------------------------------------------------------------------
