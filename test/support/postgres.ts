@@ -16,8 +16,11 @@ export interface PostgresServer {
   port: number;
   /** Stop (fast shutdown: clients are disconnected) and start again on the same port and data. */
   restart(downMs?: number): Promise<void>;
-  stop(): Promise<void>;
+  /** Stop the server, keeping its data (start() brings it back). */
+  down(): Promise<void>;
   start(): Promise<void>;
+  /** Stop for good and remove the data. */
+  stop(): Promise<void>;
   /** Run SQL as the superuser (psql), for assertions. */
   sql(text: string): Promise<string>;
 }
@@ -56,6 +59,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     url: `postgres://pantau@127.0.0.1:${port}/postgres`,
     port,
     start,
+    down: stop,
     stop: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });
