@@ -89,7 +89,7 @@ async function startWorker(workerId: string, dataDir: string): Promise<Worker> {
   await eventually(() => {
     if (child.exitCode !== null) throw new Error(`worker ${workerId} exited during start: ${out}`);
     return out.includes('subscribed to the shared telemetry subscription');
-  }, 30_000, 100).catch((err: Error) => {
+  }, 90_000, 100).catch((err: Error) => {
     throw new Error(`worker ${workerId} did not subscribe: ${err.message}\n${out.slice(-3000)}`);
   });
   return { child, httpUrl: `http://127.0.0.1:${httpPort}`, output: () => out, exited };
