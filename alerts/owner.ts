@@ -266,10 +266,12 @@ export class AlertOwner {
     await client.query('BEGIN');
     let events: Array<{ seq: number; pending: Pending }> = [];
     let lines: string[] = [];
+    let fullBatch = false;
     try {
       const feed = (await client.query<{ id: number; device_id: string; kind: string; ts: number; vals: Record<string, number> }>(
         `SELECT id, device_id, kind, ts, vals FROM alert_feed WHERE added_at < clock_timestamp() - interval '${REORDER_MS} milliseconds' ORDER BY id LIMIT ${BATCH}`,
       )).rows;
+      fullBatch = feed.length === BATCH;
       const commands = (await client.query<{ id: number; alert_id: string; actor: string }>('SELECT id, alert_id, actor FROM alert_commands WHERE NOT done ORDER BY id LIMIT 100')).rows;
       const now = Date.now();
       const tickDue = now - this.lastTick >= this.options.tickMs;
@@ -295,20 +297,27 @@ export class AlertOwner {
       lines = this.lines;
       this.lines = [];
 
-      for (const p of pending) {
-        const a = p.change.alert;
+      if (pending.length > 0) {
+        // the alert rows in their newest state (one row per alert: an upsert may not touch a row twice)
+        const newest = new Map<string, Alert>();
+        for (const p of pending) newest.set(p.change.alert.id, p.change.alert);
         await client.query(
           `INSERT INTO alerts (id, device_id, kind, rule, severity, state, value, message, opened_at, acknowledged_at, resolved_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           SELECT a.id, a."deviceId", a.kind, a.rule, a.severity, a.state, a.value, a.message, a."openedAt", a."acknowledgedAt", a."resolvedAt"
+           FROM jsonb_to_recordset($1::jsonb) AS a(id text, "deviceId" text, kind text, rule text, severity text, state text, value double precision,
+             message text, "openedAt" bigint, "acknowledgedAt" bigint, "resolvedAt" bigint)
            ON CONFLICT (id) DO UPDATE SET severity = excluded.severity, state = excluded.state, value = excluded.value,
              message = excluded.message, acknowledged_at = excluded.acknowledged_at, resolved_at = excluded.resolved_at`,
-          [a.id, a.deviceId, a.kind, a.rule, a.severity, a.state, a.value, a.message, a.openedAt, a.acknowledgedAt, a.resolvedAt],
+          [JSON.stringify([...newest.values()])],
         );
-        const seq = (await client.query<{ seq: number }>(
-          'INSERT INTO alert_events (at, change, webhooked) VALUES ($1, $2, $3) RETURNING seq',
-          [p.change.at, JSON.stringify(p.change), p.webhook === undefined],
-        )).rows[0]!.seq;
-        events.push({ seq, pending: p });
+        // the events, in order: sequence numbers are drawn in the order the rows are inserted
+        const seqs = (await client.query<{ seq: number }>(
+          `INSERT INTO alert_events (at, change, webhooked)
+           SELECT at, change, webhooked FROM unnest($1::bigint[], $2::jsonb[], $3::boolean[]) WITH ORDINALITY AS e(at, change, webhooked, n) ORDER BY n
+           RETURNING seq`,
+          [pending.map((p) => p.change.at), pending.map((p) => JSON.stringify(p.change)), pending.map((p) => p.webhook === undefined)],
+        )).rows.map((r) => r.seq).sort((x, y) => x - y);
+        events = pending.map((p, i) => ({ seq: seqs[i]!, pending: p }));
       }
       await client.query('INSERT INTO state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [SNAPSHOT_KEY, JSON.stringify(service.engine.snapshot())]);
       if (feed.length > 0) await client.query('DELETE FROM alert_feed WHERE id = ANY($1::bigint[])', [feed.map((f) => f.id)]);
@@ -325,6 +334,8 @@ export class AlertOwner {
       throw err;
     }
     this.committed += events.length;
+    // a full batch: more is waiting, go on without waiting for the next tick
+    if (fullBatch) this.again = true;
     // committed: now the world may hear of it
     if (lines.length > 0) void this.outputs.writeLines(lines).catch((err) => this.log.error({ err: (err as Error).message }, 'alert points not spooled'));
     for (const { seq, pending } of events) this.deliver(seq, pending.change, pending.publish, pending.webhook);
