@@ -79,7 +79,10 @@ export class AlertFeed implements LogConsumer {
           this.inserted += chunk.length;
           break;
         } catch (err) {
-          if (!(err instanceof RegistryUnavailableError) || this.stopped) throw err;
+          if (!(err instanceof RegistryUnavailableError)) throw err;
+          // stopping: never resolve, so the log does not move this consumer's checkpoint past readings the
+          // owner has not got; the next start hands them over again (the owner ignores a reading judged twice)
+          if (this.stopped) return new Promise<void>(() => undefined);
           if (delay === 200) this.log.warn({ err: err.message, readings: chunk.length }, 'alert feed: PostgreSQL unavailable; holding readings for the alert owner until it is back');
           await sleep(delay);
           delay = Math.min(5000, delay * 2);

@@ -41,17 +41,18 @@ export function installAuth(app: FastifyInstance, registry: Registry): void {
     const unauthorized = (detail: string) =>
       new HttpProblem(401, detail, 'unauthorized', { 'www-authenticate': 'Bearer realm="pantau"' });
     if (key === undefined) throw unauthorized('this route needs an API key: Authorization: Bearer <key>');
-    if (key && !registry.isVerifiedKey(key)) {
+    // an unknown key costs a hash check: counted against the address before the check, given back if it passes
+    const unverified = key !== '' && !registry.isVerifiedKey(key);
+    if (unverified && !registry.authThrottle.reserve(request.ip)) {
       const wait = registry.authThrottle.blockedFor(request.ip);
-      if (wait > 0) {
-        throw new HttpProblem(429, `too many failed logins from this address; retry in ${wait} s`, 'rate-limited', { 'retry-after': String(wait) });
-      }
+      throw new HttpProblem(429, `too many failed logins from this address; retry in ${wait} s`, 'rate-limited', { 'retry-after': String(wait) });
     }
     const principal = key ? await registry.authenticateKey(key) : null;
     if (!principal) {
-      registry.authThrottle.fail(request.ip);
+      if (!unverified) registry.authThrottle.fail(request.ip);
       throw unauthorized('the API key is not valid (unknown, revoked or mistyped)');
     }
+    if (unverified) registry.authThrottle.succeeded(request.ip);
     if (!roleAllows(principal.role, needed)) {
       throw new HttpProblem(403, `this route needs the ${needed} role; the key "${principal.name}" has ${principal.role}`, 'forbidden');
     }

@@ -39,7 +39,8 @@ const AuthRequest = z.object({
   username: z.string().max(1024).optional(),
   password: z.string().max(1024).optional(),
   clientid: z.string().max(1024).optional(),
-}).meta({ description: 'EMQX HTTP authentication request; body template {"username":"${username}","password":"${password}","clientid":"${clientid}"}' });
+  peerhost: z.string().max(256).optional().describe('the client\'s address; failed logins are throttled per address when it is sent, per username otherwise'),
+}).meta({ description: 'EMQX HTTP authentication request; body template {"username":"${username}","password":"${password}","clientid":"${clientid}","peerhost":"${peerhost}"}' });
 
 const AuthResponse = z.object({
   result: Result,
@@ -100,14 +101,17 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
         return { result: 'allow', why: 'ingest worker' };
       }
       if (reservedClientId) return { result: 'deny', why: `client id prefix ${INGEST_CLIENT_ID_PREFIX} is reserved for ingest workers` };
-      if (username === API_KEY_USERNAME) {
-        const principal = password ? await registry.authenticateKey(password) : null;
-        return principal ? { result: 'allow', why: 'API key' } : { result: 'deny', why: 'unknown API key' };
-      }
-      if (!isDeviceId(username)) return { result: 'ignore', why: 'not a Pantau account' };
+      if (username !== API_KEY_USERNAME && !isDeviceId(username)) return { result: 'ignore', why: 'not a Pantau account' };
       if (!password || password.length > 512) return { result: 'deny', why: 'missing credentials' };
-      const device = await registry.authenticateDevice(username, password);
-      return device ? { result: 'allow', why: 'device' } : { result: 'deny', why: 'unknown device or wrong token' };
+      // As the embedded broker does: credentials not seen before cost a hash check, so the attempt is counted
+      // against the client's address (or, when the broker does not send it, the username) before the check.
+      const known = username === API_KEY_USERNAME ? registry.isVerifiedKey(password) : registry.isVerifiedToken(username!, password);
+      const throttleKey = body.peerhost ? `peer:${body.peerhost}` : `user:${username}`;
+      if (!known && !registry.authThrottle.reserve(throttleKey)) return { result: 'deny', why: 'too many failed logins' };
+      const ok = username === API_KEY_USERNAME ? (await registry.authenticateKey(password)) !== null : (await registry.authenticateDevice(username!, password)) !== null;
+      if (ok && !known) registry.authThrottle.succeeded(throttleKey);
+      if (username === API_KEY_USERNAME) return ok ? { result: 'allow', why: 'API key' } : { result: 'deny', why: 'unknown API key' };
+      return ok ? { result: 'allow', why: 'device' } : { result: 'deny', why: 'unknown device or wrong token' };
     };
 
     const authorize = async (body: z.infer<typeof AclRequest>): Promise<{ result: Result; why: string }> => {

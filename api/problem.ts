@@ -70,6 +70,13 @@ export function installProblemHandlers(app: FastifyInstance): void {
       const message = first?.message ?? 'invalid';
       return sendProblem(reply, 400, `${where}${path ? `.${path}` : ''}: ${message}`, 'invalid-parameter');
     }
+    // The registry's storage cannot take the write now (disk full, I/O error, locked, or its server is
+    // unreachable): the request is fine and worth retrying later, so 503 with Retry-After, not 500.
+    if (isStorageUnavailable(error)) {
+      request.log.error({ err: error }, 'registry storage unavailable');
+      reply.header('retry-after', '30');
+      return sendProblem(reply, 503, `the registry cannot store this now (${storageReason(error)}); retry later`, 'storage-unavailable');
+    }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       if (status === 429) return sendProblem(reply, 429, error.message || 'rate limit exceeded', 'rate-limited');
@@ -80,6 +87,22 @@ export function installProblemHandlers(app: FastifyInstance): void {
     return sendProblem(reply, status >= 500 && status < 600 ? status : 500, 'the server could not complete the request; the error is logged');
   });
   app.setNotFoundHandler((request, reply) => sendProblem(reply, 404, `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`));
+}
+
+const STORAGE_CODES = /^(SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN)|ENOSPC|EIO|EROFS|ECONNREFUSED|ECONNRESET|ETIMEDOUT|57P0[1-3]|08\d{3})/;
+
+/** An error of the registry's storage that a retry may get past (SQLite full or busy, PostgreSQL unreachable). */
+export function isStorageUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && STORAGE_CODES.test(code);
+}
+
+function storageReason(error: unknown): string {
+  const code = String((error as { code?: unknown }).code);
+  if (/FULL|ENOSPC/.test(code)) return 'disk full';
+  if (/BUSY|LOCKED/.test(code)) return 'busy';
+  if (/^(57P|08|ECONN|ETIMEDOUT)/.test(code)) return 'database unreachable';
+  return 'storage error';
 }
 
 function sanitize(message: string): string {

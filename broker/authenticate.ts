@@ -27,15 +27,18 @@ export function makeAuthenticate(registry: Registry, onFailure: (reason: string,
     const ip = (client.conn as { remoteAddress?: string }).remoteAddress ?? 'unknown';
     const secret = password.toString('utf8');
     const known = username === API_KEY_USERNAME ? registry.isVerifiedKey(secret) : registry.isVerifiedToken(username, secret);
-    if (!known && registry.authThrottle.blockedFor(ip) > 0) return refuse('too many failed logins from this address');
-    const failed = (reason: string) => {
-      registry.authThrottle.fail(ip);
-      refuse(reason);
+    // Unknown credentials cost a hash check: the attempt is counted against the address before the check starts
+    // (so concurrent attempts cannot all slip in under the limit), and given back if it succeeds.
+    if (!known && !registry.authThrottle.reserve(ip)) return refuse('too many failed logins from this address');
+    const passed = () => {
+      if (!known) registry.authThrottle.succeeded(ip);
     };
+    const failed = (reason: string) => refuse(reason);
     if (username === API_KEY_USERNAME) {
       registry.authenticateKey(secret).then(
         (principal) => {
           if (!principal) return failed('unknown API key');
+          passed();
           (client as PantauClient).apiKeyId = principal.keyId;
           done(null, true);
         },
@@ -46,6 +49,7 @@ export function makeAuthenticate(registry: Registry, onFailure: (reason: string,
     registry.authenticateDevice(username, secret).then(
       (device) => {
         if (!device) return failed('unknown device or wrong token');
+        passed();
         (client as PantauClient).deviceId = device.id;
         done(null, true);
       },

@@ -7,6 +7,7 @@
 import type { AedesOptions, Client, PublishPacket, Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import { parseDeviceTopic } from '../catalog/index.js';
+import { DeviceRateLimiter } from '../ingest/rate-limit.js';
 import type { DeviceRecord, Registry } from '../registry/registry.js';
 import type { PantauClient } from './authenticate.js';
 
@@ -22,10 +23,27 @@ export interface AuthorizeOptions {
   log: Logger;
   onTelemetry: TelemetryHandler;
   onDenied: (action: 'publish' | 'subscribe', deviceId: string | undefined, topic: string) => void;
+  /** A status publish that was not `online`/`offline`, or came faster than one a second (burst 10). */
+  onStatusIgnored?: (reason: 'invalid' | 'rate_limited', deviceId: string) => void;
 }
+
+/** Longest status payload read: `offline` is 7 bytes. */
+const MAX_STATUS_BYTES = 16;
 
 export function makeAuthorizePublish(options: AuthorizeOptions): AuthorizePublishHandler {
   const { registry, onTelemetry, onDenied } = options;
+  // Status flips change the registry and write a device_state point: cheap now, but not free. A device flipping
+  // faster than once a second is broken or hostile; its flips are ignored (counted), never acted upon.
+  const statusLimiter = new DeviceRateLimiter(1);
+  let lastStatusLog = 0;
+  const ignoreStatus = (reason: 'invalid' | 'rate_limited', deviceId: string, detail: string) => {
+    options.onStatusIgnored?.(reason, deviceId);
+    const now = Date.now();
+    if (now - lastStatusLog > 10_000) {
+      lastStatusLog = now;
+      options.log.warn({ deviceId, reason, detail }, 'MQTT status publish ignored');
+    }
+  };
   return function authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void) {
     const deviceId = (client as PantauClient | null)?.deviceId;
     const device = deviceId ? registry.device(deviceId) : undefined;
@@ -35,8 +53,11 @@ export function makeAuthorizePublish(options: AuthorizeOptions): AuthorizePublis
       return done(new Error(`not authorised to publish to ${packet.topic.slice(0, 200)}`));
     }
     if (topic.channel === 'status') {
-      const status = packet.payload.toString('utf8');
-      if (status === 'online' || status === 'offline') registry.setStatus(device.id, status);
+      const raw = packet.payload;
+      const status = raw.length <= MAX_STATUS_BYTES ? raw.toString('utf8') : '';
+      if (status !== 'online' && status !== 'offline') ignoreStatus('invalid', device.id, `payload must be "online" or "offline" (${raw.length} bytes)`);
+      else if (!statusLimiter.take(device.id)) ignoreStatus('rate_limited', device.id, 'more than one status change a second');
+      else registry.setStatus(device.id, status);
       return done(null);
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;

@@ -33,6 +33,7 @@ export interface BrokerOptions {
   onAuthFailure?: (reason: string) => void;
   onDenied?: (action: 'publish' | 'subscribe', deviceId: string | undefined, topic: string) => void;
   onConnectionsChanged?: (count: number) => void;
+  onStatusIgnored?: (reason: 'invalid' | 'rate_limited', deviceId: string) => void;
 }
 
 export interface BrokerAddress {
@@ -62,7 +63,7 @@ export class Broker {
         log.info({ username: username?.slice(0, 64), reason }, 'MQTT CONNECT refused');
         options.onAuthFailure?.(reason);
       }) as AedesOptions['authenticate'],
-      authorizePublish: makeAuthorizePublish({ registry, log, onTelemetry: options.onTelemetry, onDenied }),
+      authorizePublish: makeAuthorizePublish({ registry, log, onTelemetry: options.onTelemetry, onDenied, onStatusIgnored: options.onStatusIgnored }),
       authorizeSubscribe: makeAuthorizeSubscribe({ registry, onDenied }),
       // Telemetry has no MQTT subscribers (no device may subscribe to it): skip aedes' fan-out for it below.
       concurrency: 1000,

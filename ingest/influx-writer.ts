@@ -6,10 +6,22 @@
 
 import type { Logger } from 'pino';
 import { InfluxRefusedError, type InfluxClient } from '../influx/client.js';
-import type { Spool, SpoolBatch } from './spool.js';
+import type { LogBatch } from './log-format.js';
+
+/** Where the writer reads from: the log (in a worker thread: its own reader of the segment files). */
+export interface WriterSource {
+  read(maxBytes: number): LogBatch | null;
+  /** Everything before `end` is in InfluxDB. */
+  commit(end: number): void;
+  /** Durable bytes not read yet. */
+  readonly unreadBytes: number;
+  /** Bytes not yet committed. */
+  readonly pendingBytes: number;
+  on(event: 'data', listener: () => void): unknown;
+}
 
 export interface WriterOptions {
-  spool: Spool;
+  spool: WriterSource;
   influx: InfluxClient;
   log: Logger;
   /** Bytes of line protocol per request. */
@@ -28,7 +40,7 @@ export interface WriterOptions {
 }
 
 interface Slot {
-  batch: SpoolBatch;
+  batch: LogBatch;
   done: boolean;
 }
 
@@ -63,7 +75,7 @@ export class InfluxWriter {
   /** Stop taking new batches; wait (up to `timeoutMs`) for the spool to drain and requests in flight to end. */
   async stop(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.running && Date.now() < deadline && (this.inFlight.length > 0 || this.opts.spool.stats().bytes > 0) && this.up) {
+    while (this.running && Date.now() < deadline && (this.inFlight.length > 0 || this.opts.spool.pendingBytes > 0) && this.up) {
       await new Promise((r) => setTimeout(r, 20));
     }
     this.stopping = true;
@@ -111,7 +123,7 @@ export class InfluxWriter {
     }
   }
 
-  private async writeBatch(batch: SpoolBatch): Promise<boolean> {
+  private async writeBatch(batch: LogBatch): Promise<boolean> {
     const body = batch.records.map((r) => r.toString('utf8')).join('\n');
     while (!this.stopping) {
       const started = process.hrtime.bigint();

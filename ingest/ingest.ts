@@ -1,7 +1,9 @@
 // Ingest: from an MQTT telemetry payload to durable points. decode → validate (each reading alone) →
-// line protocol → spool. The promise `accept` returns settles once the message's points and rejections are
-// fsync'd in the spool: only then may the broker acknowledge the publish (SPEC §3 "acknowledgement means
-// durable"). Nothing here throws on input; every refusal becomes a rejection with a reason code.
+// line protocol → append to the log (the spool) → group fsync. The promise `accept` returns settles once the
+// message's points and rejections are fsync'd: only then may the broker acknowledge the publish (SPEC §3
+// "acknowledgement means durable"). That is all that runs before the acknowledgement: everything else (the
+// InfluxDB writer, latest values, the live stream, alerts, rollups) is a consumer of the log. Nothing here throws
+// on input; every refusal becomes a rejection with a reason code.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import {
@@ -11,7 +13,6 @@ import {
   type RejectionReason,
 } from '../catalog/index.js';
 import { line, seriesKey, type FieldValue } from '../influx/line-protocol.js';
-import type { Metrics } from '../platform/metrics.js';
 import { decodePayload } from './decode.js';
 import { DeviceRateLimiter } from './rate-limit.js';
 import type { Spool } from './spool.js';
@@ -42,16 +43,28 @@ export interface Rejection {
 
 export interface IngestOptions {
   spool: Spool;
-  metrics: Metrics;
   log: Logger;
   deviceRateLimit: number;
   maxAgeMs?: number;
 }
 
-/** Events: `readings` (Reading[] of one message, once durable), `rejection` (Rejection). */
+/** What became of one message: counted by the platform's metrics around this stage. */
+export interface AcceptOutcome {
+  readings: number;
+  rejections: Rejection[];
+  /** Units dropped (QoS 0 while the spool has no room). */
+  dropped: number;
+}
+
+/** Derived points wait this long to share one append (one fsync) with others. */
+const DERIVED_LINGER_MS = 100;
+
+/**
+ * Events (emitted by the platform's `events` log consumer, after the acknowledgement): `readings` (Reading[] of
+ * one message), `rejection` (Rejection).
+ */
 export class Ingest extends EventEmitter {
   private readonly spool: Spool;
-  private readonly metrics: Metrics;
   private readonly log: Logger;
   private readonly maxAgeMs: number;
   private readonly limiter: DeviceRateLimiter;
@@ -59,13 +72,15 @@ export class Ingest extends EventEmitter {
   /** Last timestamp handed out per device and stream, so server-assigned timestamps never collide. */
   private readonly lastAssigned = new Map<string, number>();
   private lastDropLog = 0;
+  private derived: string[] = [];
+  private derivedWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+  private derivedTimer: NodeJS.Timeout | undefined;
   blockedPublishes = 0;
 
   constructor(options: IngestOptions) {
     super();
     this.setMaxListeners(100);
     this.spool = options.spool;
-    this.metrics = options.metrics;
     this.log = options.log;
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
     this.limiter = new DeviceRateLimiter(options.deviceRateLimit);
@@ -75,8 +90,7 @@ export class Ingest extends EventEmitter {
    * Take one telemetry message. Resolves when its outcome is durable; the broker acknowledges then.
    * QoS 0 while the spool is at its budget: dropped and counted, resolves at once.
    */
-  async accept(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, receivedAt = Date.now()): Promise<void> {
-    this.metrics.messages.inc({ qos: String(qos) });
+  async accept(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, receivedAt = Date.now()): Promise<AcceptOutcome> {
     const lines: string[] = [];
     const readings: Reading[] = [];
     const rejections: Rejection[] = [];
@@ -106,49 +120,64 @@ export class Ingest extends EventEmitter {
     }
 
     for (const r of rejections) lines.push(this.rejectionLine(device, r));
-    if (lines.length === 0) return;
+    const outcome: AcceptOutcome = { readings: readings.length, rejections, dropped: 0 };
+    if (lines.length === 0) return outcome;
 
     if (!this.spool.hasRoom) {
       if (qos === 0) {
-        this.metrics.dropped.inc(readings.length + rejections.length);
+        outcome.dropped = readings.length + rejections.length;
         if (receivedAt - this.lastDropLog > 10_000) {
           this.lastDropLog = receivedAt;
-          this.log.warn({ spoolBytes: this.spool.pendingBytes }, 'spool at its disk budget: QoS 0 readings are dropped (counted in pantau_ingest_dropped_total)');
+          this.log.warn({ spoolBytes: this.spool.pendingBytes, diskFull: this.spool.diskFull }, 'spool full (its budget or the disk): QoS 0 readings are dropped (counted in pantau_ingest_dropped_total)');
         }
-        return;
+        return outcome;
       }
       this.blockedPublishes++;
-      this.metrics.spoolWaiting.set(this.blockedPublishes);
       try {
         await this.spool.waitForRoom();
       } finally {
         this.blockedPublishes--;
-        this.metrics.spoolWaiting.set(this.blockedPublishes);
       }
     }
-    await this.spool.append(lines.join('\n'));
-    if (readings.length > 0) {
-      this.metrics.readings.inc({ kind: device.kind }, readings.length);
-      this.emit('readings', readings);
-    }
-    for (const r of rejections) {
-      this.metrics.rejected.inc({ reason: r.reason });
-      this.emit('rejection', r);
-    }
+    await this.spool.append(lines.join('\n'), { readings, rejections, derivedLines: 0 });
+    return outcome;
   }
 
-  /** A refusal that did not come from a payload (InfluxDB refused a point). Spooled like any rejection. */
-  async reject(device: IngestDevice, reason: RejectionReason, detail: string, at = Date.now()): Promise<void> {
+  /** A refusal that did not come from a payload (InfluxDB refused a point). Logged like any rejection. */
+  async reject(device: IngestDevice, reason: RejectionReason, detail: string, at = Date.now()): Promise<Rejection> {
     const r = this.rejection(device, reason, detail, at);
-    await this.spool.append(this.rejectionLine(device, r));
-    this.metrics.rejected.inc({ reason });
-    this.emit('rejection', r);
+    await this.spool.append(this.rejectionLine(device, r), { readings: [], rejections: [r], derivedLines: 0 });
+    return r;
   }
 
-  /** Derived points (alerts, indices, device state, platform health) take the same durable path. */
-  async writeLines(lines: string[]): Promise<void> {
-    if (lines.length === 0) return;
-    await this.spool.append(lines.join('\n'));
+  /**
+   * Derived points (alerts, indices, device state, platform health) take the same durable path, gathered for
+   * up to 100 ms into one append: a burst of status flips costs one fsync, not one each.
+   */
+  writeLines(lines: string[]): Promise<void> {
+    if (lines.length === 0) return Promise.resolve();
+    for (const l of lines) this.derived.push(l);
+    const done = new Promise<void>((resolve, reject) => this.derivedWaiters.push({ resolve, reject }));
+    if (this.derived.length >= 5000) this.flushDerived();
+    else this.derivedTimer ??= setTimeout(() => this.flushDerived(), DERIVED_LINGER_MS);
+    return done;
+  }
+
+  /** Append the derived points gathered so far now. */
+  flushDerived(): Promise<void> {
+    if (this.derivedTimer) clearTimeout(this.derivedTimer);
+    this.derivedTimer = undefined;
+    if (this.derived.length === 0) return Promise.resolve();
+    const lines = this.derived;
+    const waiters = this.derivedWaiters;
+    this.derived = [];
+    this.derivedWaiters = [];
+    const appended = this.spool.append(lines.join('\n'), { readings: [], rejections: [], derivedLines: lines.length });
+    appended.then(
+      () => waiters.forEach((w) => w.resolve()),
+      (err: Error) => waiters.forEach((w) => w.reject(err)),
+    );
+    return appended;
   }
 
   /** Timestamp for a point of `stream` (device id + measurement) at `at`: unique and increasing. */

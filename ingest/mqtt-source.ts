@@ -33,7 +33,8 @@ export interface MqttSourceOptions {
   url: string;
   /** Stable per worker (`pantau-ingest-${PANTAU_WORKER_ID}`): the broker keeps this session's messages. */
   clientId: string;
-  ingest: Pick<Ingest, 'accept' | 'reject' | 'on' | 'off'>;
+  /** Ingest, or a wrapper of it (the platform counts the outcomes). */
+  ingest: Pick<Ingest, 'reject' | 'on' | 'off'> & { accept(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2): Promise<unknown> };
   registry: { device(id: string): IngestDevice | undefined; lookupDevice?(id: string): Promise<IngestDevice | undefined> };
   log: Logger;
   username?: string;
@@ -44,6 +45,8 @@ export interface MqttSourceOptions {
   reconnect?: { minMs: number; maxMs: number };
   /** A telemetry message for a device the registry does not know (or of another kind): rejected `unknown_device`. */
   onUnknownDevice?: (topic: string, reason: string) => void;
+  /** A rejection this source made itself (unknown_device), once durable: for the metrics. */
+  onRejected?: (reason: 'unknown_device') => void;
   /** On close: keep the persistent session (default; a restart under the same id resumes it) or end it (leave). */
   leaveOnClose?: boolean;
   /** How long the connection must be quiet, after UNSUBSCRIBE, before the session is ended (default 500 ms). */
@@ -133,11 +136,13 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
     const unregistered = { id: topic.deviceId, kind: topic.kind, city: '', district: '' };
     if (!device) {
       unknown(packet.topic, 'unknown device');
-      return ingest.reject(unregistered, 'unknown_device', `device ${topic.deviceId} is not registered; telemetry refused`);
+      await ingest.reject(unregistered, 'unknown_device', `device ${topic.deviceId} is not registered; telemetry refused`);
+      return options.onRejected?.('unknown_device');
     }
     if (device.kind !== topic.kind) {
       unknown(packet.topic, `device is of kind ${device.kind}`);
-      return ingest.reject(unregistered, 'unknown_device', `device ${topic.deviceId} is registered as kind ${device.kind}, not ${topic.kind}; telemetry refused`);
+      await ingest.reject(unregistered, 'unknown_device', `device ${topic.deviceId} is registered as kind ${device.kind}, not ${topic.kind}; telemetry refused`);
+      return options.onRejected?.('unknown_device');
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     await ingest.accept(device, payload, packet.qos);

@@ -1,46 +1,71 @@
-// The spool: an append-only log on disk between "accepted from a device" and "written to InfluxDB".
+// The spool: Pantau's ingest log. An accepted message is appended here, fsync'd, and only then acknowledged to
+// the device (SPEC: acknowledgement means durable). Everything after durability reads the log with its own cursor:
+// the InfluxDB writer (in a worker thread, see writer-thread.ts), the latest cache, the live stream, the alert
+// engine, rollups. A slow or failing consumer never slows acknowledgement; a durable consumer resumes from its
+// own checkpoint after a restart (checkpoints.ts).
 //
-// Why it exists: an MQTT acknowledgement promises the device that its readings are safe (SPEC §3). A reading is
-// acknowledged only once it is in this log and fsync'd; the InfluxDB writer drains the log in order and
-// commits what InfluxDB accepted. InfluxDB can be down for hours and Pantau can be killed at any instant
-// without losing an acknowledged reading.
+// Layout and record format: log-format.ts. Group commit: appends made while a write+fsync is in flight share the
+// next one, so throughput grows with concurrency instead of being bounded by fsync latency.
 //
-// Layout: segment files named by the logical offset of their first byte (Kafka-style), so a position in the
-// spool is one number. Each record: u32 length, u32 CRC-32 (of the rest), f64 append time (ms), payload.
-// A torn or corrupt record (power loss mid-write) is detected by length + checksum: at the tail of the last
-// segment it is cut off at start-up; elsewhere the rest of that segment is skipped and logged.
-// `checkpoint.json` holds the committed offset; it is written lazily because replaying an already-written
-// batch is harmless (InfluxDB point identity is series + timestamp, and every point carries its timestamp).
-//
-// Group commit: appends made while a write+fsync is in flight share the next one, so throughput grows with
-// concurrency instead of being bounded by fsync latency.
-
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, ftruncateSync, writeFileSync, readFileSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
+// Failure model (fail-stop on I/O errors, after PostgreSQL's "fsyncgate"):
+// - A write is placed at an explicit offset (pwritev) and must write every byte. A short write or a failed write
+//   acknowledges nothing: the file is cut back (ftruncate + fdatasync) to its last verified end before anything
+//   else is written, so no partial frame is ever followed by another one.
+//     · Out of space (ENOSPC, EDQUOT, or a short write): the spool goes "disk full": the messages stay
+//       unacknowledged and queued, QoS 0 is dropped and counted, and the append is retried every second. Space
+//       comes back as consumers commit (whole consumed segments are deleted; the active one is rolled over to a
+//       new file once everything in it is consumed). Ingest resumes by itself.
+//     · Any other write error: the batch is refused (its publishes are not acknowledged; the device resends).
+// - A failed fsync, or a failed cut-back: the state of the page cache is unknown, so the spool stops: every
+//   waiting append is refused and `fatal` is emitted; the platform stops accepting and exits for its supervisor
+//   to restart it. At start-up the tail is checked record by record and anything after the last whole, valid
+//   record is cut off — only bytes that were never acknowledged can be there.
+// - A disk reserve (a few % of the file system, at most 256 MiB) is left to the registry and the checkpoints: the
+//   spool counts as full before the file system is.
 import { EventEmitter } from 'node:events';
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { open, statfs, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { CheckpointFile, readLegacyCheckpoint, type CheckpointValues } from './checkpoints.js';
+import { ConsumerRunner } from './consumers.js';
+import { encodeFrame, SEGMENT_NAME, NAME_DIGITS, scanValidLength, SegmentReader, segmentPath, type LogBatch, type SegmentBounds } from './log-format.js';
+import type { LogConsumer, LogEntry } from './log-types.js';
 
-const HEADER = 16; // u32 length, u32 crc, f64 appendedAt
-const NAME_DIGITS = 20;
-const MAX_RECORD = 64 * 1024 * 1024;
+export type { LogBatch as SpoolBatch } from './log-format.js';
+
+/** The three operations of the append path; tests wrap them to inject short writes and I/O errors. */
+export interface SpoolIo {
+  /** Write `buffers` at `position`; resolves with the bytes written (fewer than asked on a full disk). */
+  writev(handle: FileHandle, buffers: Buffer[], position: number): Promise<number>;
+  datasync(handle: FileHandle): Promise<void>;
+  truncate(handle: FileHandle, length: number): Promise<void>;
+}
+
+export const realIo: SpoolIo = {
+  async writev(handle, buffers, position) {
+    return (await handle.writev(buffers, position)).bytesWritten;
+  },
+  datasync: (handle) => handle.datasync(),
+  truncate: (handle, length) => handle.truncate(length),
+};
 
 export interface SpoolOptions {
   dir: string;
   /** Bytes the un-drained spool may hold before QoS 1/2 acknowledgements wait and QoS 0 is dropped. */
   maxBytes: number;
+  /** Segment file size; default: 1/16 of the file system, between 1 MiB and 64 MiB. */
   segmentBytes?: number;
+  /** Free space left to others on the file system; default: 5 % of it, between 256 KiB and 256 MiB. */
+  diskReserveBytes?: number;
   log: Logger;
+  io?: SpoolIo;
+  /** Retry interval of appends while the disk is full. */
+  diskFullRetryMs?: number;
 }
 
-export interface SpoolBatch {
-  records: Buffer[];
-  start: number;
-  end: number;
-  /** Append time of the batch's first record (ms). */
-  firstAppendedAt: number;
-}
+/** What a record holds, known at append time; the spool adds `end` and `appendedAt`. */
+export type EntryDraft = Omit<LogEntry, 'end' | 'appendedAt'>;
 
 interface Segment {
   base: number;
@@ -50,38 +75,75 @@ interface Segment {
 
 interface Pending {
   frame: Buffer;
+  draft: EntryDraft | undefined;
+  appendedAt: number;
   resolve: () => void;
   reject: (err: Error) => void;
 }
 
+/** The writer's checkpoint key. */
+export const WRITER = 'influxdb';
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
+
+export class SpoolFailedError extends Error {
+  constructor(message: string, override readonly cause?: unknown) {
+    super(message);
+    this.name = 'SpoolFailedError';
+  }
+}
+
 export class Spool extends EventEmitter {
-  private readonly dir: string;
+  readonly dir: string;
   private readonly maxBytes: number;
   private readonly segmentBytes: number;
+  private readonly reserveBytes: number;
   private readonly log: Logger;
+  private readonly io: SpoolIo;
+  private readonly retryMs: number;
   private segments: Segment[] = [];
   private active!: FileHandle;
-  /** Logical offset up to which data is fsync'd and readable. */
-  private durableEnd = 0;
-  /** Logical offset of bytes handed to append (durable or not). */
-  private appendedEnd = 0;
-  private committed = 0;
-  private readPos = 0;
+  /** Logical offset up to which data is fsync'd. */
+  private end = 0;
+  private queuedBytes = 0;
   private queue: Pending[] = [];
   private flushing = false;
   private closed = false;
+  private failedWith: Error | undefined;
+  private noSpace = false;
+  private freeBytes = Number.POSITIVE_INFINITY;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private statTimer: NodeJS.Timeout | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private roomWaiters: Array<() => void> = [];
-  private readFds = new Map<number, number>();
-  /** Corrupt regions skipped while reading, for the operator. */
+  private checkpoints!: CheckpointFile;
+  private legacyCheckpoint: string | undefined;
+  /** The in-process writer's reader (tests and the fallback writer); the writer thread has its own. */
+  private reader!: SegmentReader;
+  /** Offsets consumers have reached, in memory (persisted lazily). */
+  private readonly cursors = new Map<string, number>();
+  readonly consumers: ConsumerRunner;
+  /** Corrupt regions skipped or cut, for the operator. */
   corruptSkips = 0;
 
   private constructor(options: SpoolOptions) {
     super();
     this.dir = options.dir;
     this.maxBytes = options.maxBytes;
-    this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     this.log = options.log;
+    this.io = options.io ?? realIo;
+    this.retryMs = options.diskFullRetryMs ?? 1000;
+    mkdirSync(this.dir, { recursive: true });
+    let fsBytes = 0;
+    try {
+      const s = statfsSync(this.dir);
+      fsBytes = s.blocks * s.bsize;
+    } catch {
+      // unknown file system size: defaults below
+    }
+    const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, v));
+    this.segmentBytes = options.segmentBytes ?? (fsBytes > 0 ? clamp(Math.floor(fsBytes / 16), 1 << 20, 64 << 20) : 64 << 20);
+    this.reserveBytes = options.diskReserveBytes ?? (fsBytes > 0 ? clamp(Math.floor(fsBytes * 0.05), 256 << 10, 256 << 20) : 0);
+    this.consumers = new ConsumerRunner(this, this.log);
   }
 
   static async open(options: SpoolOptions): Promise<Spool> {
@@ -90,299 +152,360 @@ export class Spool extends EventEmitter {
     return spool;
   }
 
-  /** Bytes appended but not yet committed as written to InfluxDB. */
-  get pendingBytes(): number {
-    return this.appendedEnd - this.committed;
+  // ---- state --------------------------------------------------------------------------------------------
+
+  /** Offset up to which the log is durable. */
+  get durableEnd(): number {
+    return this.end;
   }
 
-  /** Durable bytes the reader has not taken yet. */
+  /** Offset of the oldest byte still on disk. */
+  get startOffset(): number {
+    return this.segments[0]!.base;
+  }
+
+  /** Where the InfluxDB writer has got to. */
+  get committed(): number {
+    return this.cursors.get(WRITER) ?? this.startOffset;
+  }
+
+  /** Bytes appended (or waiting to be) but not yet committed as written to InfluxDB. */
+  get pendingBytes(): number {
+    return this.end + this.queuedBytes - this.committed;
+  }
+
+  /** Durable bytes the in-process reader has not taken yet. */
   get unreadBytes(): number {
-    return this.durableEnd - this.readPos;
+    return this.reader.unread;
+  }
+
+  /** Out of disk space (a failed append, or free space below the reserve). */
+  get diskFull(): boolean {
+    return this.noSpace || this.freeBytes < this.reserveBytes;
+  }
+
+  /** Stopped after an I/O error it cannot recover from. */
+  get failed(): Error | undefined {
+    return this.failedWith;
   }
 
   get hasRoom(): boolean {
-    return this.pendingBytes < this.maxBytes;
+    return !this.failedWith && !this.diskFull && this.pendingBytes < this.maxBytes;
   }
 
-  /** Resolves once the spool is below its budget. */
+  /** Resolves once the spool has room (or is closed or failed). */
   waitForRoom(): Promise<void> {
-    if (this.hasRoom || this.closed) return Promise.resolve();
+    if (this.hasRoom || this.closed || this.failedWith) return Promise.resolve();
     return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
 
-  /** Append one record; resolves when it is on disk (fsync'd). */
-  append(payload: Buffer | string): Promise<void> {
+  bounds(): { segments: SegmentBounds[]; durableEnd: number } {
+    return { segments: this.segments.map((s) => ({ base: s.base, size: s.size })), durableEnd: this.end };
+  }
+
+  stats(): { bytes: number; committed: number; durableEnd: number; segments: number; diskFull: boolean; failed: boolean } {
+    return { bytes: this.pendingBytes, committed: this.committed, durableEnd: this.end, segments: this.segments.length, diskFull: this.diskFull, failed: !!this.failedWith };
+  }
+
+  /** Append time of the oldest record not yet written to InfluxDB, or null when all is written. */
+  oldestPendingAt(): number | null {
+    if (this.committed >= this.end) return this.queue[0]?.appendedAt ?? null;
+    return this.reader.appendedAtOf(this.committed);
+  }
+
+  // ---- append --------------------------------------------------------------------------------------------
+
+  /** Append one record; resolves when it is on disk (fsync'd). `draft` is what consumers are handed. */
+  append(payload: Buffer | string, draft?: EntryDraft): Promise<void> {
+    if (this.failedWith) return Promise.reject(this.failedWith);
     if (this.closed) return Promise.reject(new Error('spool is closed'));
     const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
-    const frame = Buffer.allocUnsafe(HEADER + body.length);
-    frame.writeUInt32LE(body.length, 0);
-    frame.writeDoubleLE(Date.now(), 8);
-    body.copy(frame, HEADER);
-    frame.writeUInt32LE(crc32(frame.subarray(8)), 4);
-    this.appendedEnd += frame.length;
+    const appendedAt = Date.now();
+    const frame = encodeFrame(body, appendedAt);
+    this.queuedBytes += frame.length;
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ frame, resolve, reject });
-      if (!this.flushing) this.flush().catch((err) => this.log.error({ err }, 'spool flush failed'));
+      this.queue.push({ frame, draft, appendedAt, resolve, reject });
+      if (!this.flushing && !this.noSpace) void this.flush();
     });
   }
 
   private async flush(): Promise<void> {
     this.flushing = true;
     try {
-      while (this.queue.length > 0) {
+      while (this.queue.length > 0 && !this.failedWith && !this.noSpace) {
         const batch = this.queue;
         this.queue = [];
         const frames = batch.map((p) => p.frame);
         const size = frames.reduce((n, f) => n + f.length, 0);
+        const seg = this.segments[this.segments.length - 1]!;
+        let problem: NodeJS.ErrnoException | undefined;
         try {
-          await this.active.writev(frames);
-          await this.active.datasync();
+          const written = await this.io.writev(this.active, frames, seg.size);
+          if (written !== size) problem = Object.assign(new Error(`short write: ${written} of ${size} bytes`), { code: 'ENOSPC' });
         } catch (err) {
-          // The bytes may be partly on disk; a later start-up cuts a torn tail. Nothing here was acknowledged.
-          this.log.error({ err }, 'spool write failed; the publishes concerned are not acknowledged');
-          this.appendedEnd -= size;
-          for (const p of batch) p.reject(err as Error);
+          problem = err as NodeJS.ErrnoException;
+        }
+        if (problem) {
+          // Nothing of this batch is acknowledged. Cut the file back to its verified end before anything else.
+          try {
+            await this.io.truncate(this.active, seg.size);
+            await this.io.datasync(this.active);
+          } catch (err) {
+            this.failStop(batch, 'spool: a failed write could not be cut back', err);
+            return;
+          }
+          if (NO_SPACE.has(problem.code ?? '')) {
+            this.queue = batch.concat(this.queue);
+            this.enterNoSpace(problem);
+            return;
+          }
+          this.log.error({ err: problem }, 'spool: write failed; the publishes concerned are not acknowledged');
+          this.queuedBytes -= size;
+          for (const p of batch) p.reject(problem);
           continue;
         }
-        const seg = this.segments[this.segments.length - 1]!;
-        seg.size += size;
-        this.durableEnd += size;
-        if (seg.size >= this.segmentBytes) {
-          try {
-            await this.roll();
-          } catch (err) {
-            // keep appending to the current segment; a later flush tries again
-            this.log.error({ err }, 'spool: could not start a new segment file');
-          }
+        try {
+          await this.io.datasync(this.active);
+        } catch (err) {
+          this.failStop(batch, 'spool: fsync failed; the state of the written data is unknown', err);
+          return;
         }
+        const start = this.end;
+        seg.size += size;
+        this.end += size;
+        this.queuedBytes -= size;
+        let offset = start;
+        const entries: Array<{ start: number; entry: LogEntry }> = [];
+        for (const p of batch) {
+          const at = offset;
+          offset += p.frame.length;
+          entries.push({ start: at, entry: { end: offset, appendedAt: p.appendedAt, readings: p.draft?.readings ?? [], rejections: p.draft?.rejections ?? [], derivedLines: p.draft?.derivedLines ?? 0 } });
+        }
+        this.reader.setBounds(this.segments, this.end);
+        // acknowledge first; consumers run after the acknowledgements have been sent (ConsumerRunner defers)
         for (const p of batch) p.resolve();
+        this.consumers.appended(entries);
         this.emit('data');
+        if (seg.size >= this.segmentBytes) await this.roll();
       }
     } finally {
       this.flushing = false;
     }
   }
 
-  private async roll(): Promise<void> {
-    const base = this.durableEnd;
-    const path = this.segmentPath(base);
-    const next = await open(path, 'a');
-    await this.active.close();
-    this.active = next;
-    this.segments.push({ base, path, size: 0 });
-    fsyncDir(this.dir);
+  /** Roll over outside a flush: holds the append path (`flushing`) meanwhile, then lets it go on. */
+  private async rollIdle(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      await this.roll();
+    } finally {
+      this.flushing = false;
+    }
+    if (this.queue.length > 0 && !this.noSpace && !this.failedWith && !this.closed) void this.flush();
   }
 
-  /**
-   * Read the next records after the last read position, up to about `maxBytes`. Returns null when the reader
-   * has caught up with durable data. Batches must be committed in the order they were read.
-   */
-  read(maxBytes: number): SpoolBatch | null {
-    while (this.readPos < this.durableEnd) {
-      const segIndex = this.segmentIndexFor(this.readPos);
-      const seg = this.segments[segIndex]!;
-      const segEnd = seg.base + seg.size;
-      if (this.readPos >= segEnd) {
-        // end of a closed segment: continue with the next one
-        const next = this.segments[segIndex + 1];
-        if (!next) return null;
-        this.readPos = next.base;
-        continue;
-      }
-      const fd = this.readFd(seg);
-      const available = segEnd - this.readPos;
-      let length = Math.min(available, Math.max(maxBytes, HEADER));
-      let buf = Buffer.allocUnsafe(length);
-      readSync(fd, buf, 0, length, this.readPos - seg.base);
-      // a single record larger than maxBytes: read exactly that record
-      if (length >= HEADER) {
-        const first = buf.readUInt32LE(0) + HEADER;
-        if (first > length && first <= available && first <= MAX_RECORD + HEADER) {
-          length = first;
-          buf = Buffer.allocUnsafe(length);
-          readSync(fd, buf, 0, length, this.readPos - seg.base);
-        }
-      }
-      const records: Buffer[] = [];
-      let offset = 0;
-      let firstAppendedAt = 0;
-      let corrupt = false;
-      while (offset + HEADER <= length) {
-        const size = buf.readUInt32LE(offset);
-        if (size > MAX_RECORD) {
-          corrupt = true;
-          break;
-        }
-        if (offset + HEADER + size > length) break;
-        const crc = buf.readUInt32LE(offset + 4);
-        if (crc32(buf.subarray(offset + 8, offset + HEADER + size)) !== crc) {
-          corrupt = true;
-          break;
-        }
-        if (records.length === 0) firstAppendedAt = buf.readDoubleLE(offset + 8);
-        records.push(buf.subarray(offset + HEADER, offset + HEADER + size));
-        offset += HEADER + size;
-      }
-      const start = this.readPos;
-      if (corrupt && records.length === 0) {
-        this.skipCorrupt(segIndex, this.readPos);
-        continue;
-      }
-      if (records.length === 0) {
-        // the remaining bytes of this segment do not hold a whole record
-        this.skipCorrupt(segIndex, this.readPos);
-        continue;
-      }
-      this.readPos += offset;
-      return { records, start, end: this.readPos, firstAppendedAt };
+  private enterNoSpace(err: NodeJS.ErrnoException): void {
+    if (!this.noSpace) {
+      this.log.error({ code: err.code, message: err.message, queued: this.queue.length }, 'spool: disk full; publishes wait unacknowledged until space comes back');
+      this.noSpace = true;
+      this.emit('disk-full', true);
     }
-    return null;
+    this.retryTimer ??= setTimeout(() => void this.retryAfterNoSpace(), this.retryMs);
+  }
+
+  private async retryAfterNoSpace(): Promise<void> {
+    this.retryTimer = undefined;
+    if (this.closed || this.failedWith) return;
+    await this.gc();
+    this.noSpace = false;
+    if (this.queue.length > 0 && !this.flushing) await this.flush();
+    if (!this.noSpace && !this.failedWith) this.leftNoSpace();
+  }
+
+  private leftNoSpace(): void {
+    this.log.info('spool: space available again; appending resumed');
+    this.emit('disk-full', false);
+    this.wakeWaiters();
+  }
+
+  private failStop(batch: Pending[], message: string, err: unknown): void {
+    const error = new SpoolFailedError(`${message}: ${(err as Error).message}`, err);
+    this.failedWith = error;
+    this.log.fatal({ err }, `${message}; the spool stops (fail-stop): nothing more is acknowledged`);
+    const all = batch.concat(this.queue);
+    this.queue = [];
+    this.queuedBytes = 0;
+    for (const p of all) p.reject(error);
+    this.wakeWaiters();
+    this.emit('fatal', error);
+  }
+
+  private async roll(): Promise<void> {
+    const base = this.end;
+    try {
+      const next = await open(segmentPath(this.dir, base), 'w+');
+      await this.active.close();
+      this.active = next;
+      this.segments.push({ base, path: segmentPath(this.dir, base), size: 0 });
+      fsyncDir(this.dir);
+      this.reader.setBounds(this.segments, this.end);
+    } catch (err) {
+      // keep appending to the current segment; a later flush tries again
+      this.log.error({ err }, 'spool: could not start a new segment file');
+    }
+  }
+
+  // ---- the in-process writer's view (tests; the writer thread reads the files itself) ------------------
+
+  /** Next records after the in-process reader's position, up to about `maxBytes`, or null when caught up. */
+  read(maxBytes: number): LogBatch | null {
+    return this.reader.read(maxBytes);
   }
 
   /** Everything before `end` is in InfluxDB. */
   commit(end: number): void {
-    if (end <= this.committed) return;
-    this.committed = end;
-    // drop segments wholly before the committed offset (never the active one)
-    while (this.segments.length > 1 && this.segments[1]!.base <= this.committed) {
-      const old = this.segments.shift()!;
-      const fd = this.readFds.get(old.base);
-      if (fd !== undefined) {
-        closeSync(fd);
-        this.readFds.delete(old.base);
+    this.advance(WRITER, end);
+  }
+
+  // ---- consumers -----------------------------------------------------------------------------------------
+
+  /** Register a consumer; durable consumers start from their checkpoint (or the oldest record still on disk). */
+  addConsumer(consumer: LogConsumer): void {
+    const saved = consumer.durable ? this.checkpoints.persisted[consumer.name] : undefined;
+    const from = consumer.durable ? Math.max(this.startOffset, Math.min(saved ?? this.startOffset, this.end)) : this.end;
+    if (consumer.durable) this.cursors.set(consumer.name, from);
+    this.consumers.add(consumer, from);
+  }
+
+  /** A durable cursor moved (the writer's commit, or a consumer's handled entries). */
+  advance(name: string, end: number): void {
+    const prev = this.cursors.get(name);
+    if (prev !== undefined && end <= prev) return;
+    this.cursors.set(name, end);
+    this.checkpointTimer ??= setTimeout(() => {
+      this.checkpointTimer = undefined;
+      void this.saveCheckpoints();
+    }, 200);
+    if (name === WRITER) this.wakeWaiters();
+  }
+
+  private async saveCheckpoints(): Promise<void> {
+    // checkpoints of consumers not registered in this run are kept (they do not hold segments back, though)
+    const ok = await this.checkpoints.save({ ...this.checkpoints.persisted, ...Object.fromEntries(this.cursors) });
+    if (!ok) this.log.warn('spool: consumer checkpoints not saved (retried with the next commit)');
+    else {
+      if (this.legacyCheckpoint) {
+        rmSync(this.legacyCheckpoint, { force: true });
+        this.legacyCheckpoint = undefined;
       }
-      rmSync(old.path, { force: true });
-    }
-    if (!this.checkpointTimer) {
-      this.checkpointTimer = setTimeout(() => {
-        this.checkpointTimer = undefined;
-        this.saveCheckpoint();
-      }, 200);
-    }
-    if (this.hasRoom && this.roomWaiters.length > 0) {
-      const waiters = this.roomWaiters;
-      this.roomWaiters = [];
-      for (const wake of waiters) wake();
+      await this.gc();
     }
   }
 
-  /** Records appended but not committed, and the first one's age. */
-  stats(): { bytes: number; committed: number; durableEnd: number; segments: number } {
-    return { bytes: this.pendingBytes, committed: this.committed, durableEnd: this.durableEnd, segments: this.segments.length };
+  /** The lowest persisted position of every durable cursor: nothing before it is needed any more. */
+  private floor(): number {
+    let floor = this.end;
+    for (const name of this.cursors.keys()) floor = Math.min(floor, this.checkpoints.persisted[name] ?? this.startOffset);
+    return floor;
   }
 
-  /** Append time of the oldest record not yet committed, or null when all is committed. */
-  oldestPendingAt(): number | null {
-    if (this.committed >= this.durableEnd) return null;
-    const seg = this.segments[this.segmentIndexFor(this.committed)];
-    if (!seg || this.committed >= seg.base + seg.size) return null;
-    const head = Buffer.allocUnsafe(HEADER);
-    try {
-      readSync(this.readFd(seg), head, 0, HEADER, this.committed - seg.base);
-      return head.readDoubleLE(8);
-    } catch {
-      return null;
+  /** Delete segments every durable cursor has passed; roll the active segment over once it is wholly consumed. */
+  private async gc(): Promise<void> {
+    if (this.closed) return;
+    const removeConsumed = () => {
+      const floor = this.floor();
+      let removed = false;
+      while (this.segments.length > 1 && this.segments[1]!.base <= floor) {
+        const old = this.segments.shift()!;
+        rmSync(old.path, { force: true });
+        removed = true;
+      }
+      return { floor, removed };
+    };
+    const { floor } = removeConsumed();
+    const last = this.segments[this.segments.length - 1]!;
+    if (this.segments.length === 1 && floor >= this.end && last.size > 0 && !this.flushing && (this.diskFull || last.size >= 1 << 20)) {
+      // everything on disk is consumed: continue in a new, empty segment so the old one's space can be freed
+      await this.rollIdle();
+      removeConsumed();
     }
+    this.reader.setBounds(this.segments, this.end);
+    this.consumers.boundsChanged();
+    this.emit('bounds');
+    this.wakeWaiters();
   }
 
-  /** Wait for queued appends to reach disk, then close files. */
-  async close(): Promise<void> {
-    while (this.flushing || this.queue.length > 0) await new Promise((r) => setTimeout(r, 5));
-    this.closed = true;
-    if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
-    this.checkpointTimer = undefined;
-    this.saveCheckpoint();
-    await this.active.close();
-    for (const fd of this.readFds.values()) closeSync(fd);
-    this.readFds.clear();
-    for (const wake of this.roomWaiters) wake();
+  private wakeWaiters(): void {
+    if (this.roomWaiters.length === 0 || (!this.hasRoom && !this.failedWith && !this.closed)) return;
+    const waiters = this.roomWaiters;
     this.roomWaiters = [];
+    for (const wake of waiters) wake();
   }
 
-  private skipCorrupt(segIndex: number, at: number): void {
-    const seg = this.segments[segIndex]!;
-    const next = this.segments[segIndex + 1];
-    const to = next ? next.base : seg.base + seg.size;
-    this.corruptSkips++;
-    this.log.error(
-      { segment: seg.path, offset: at - seg.base, skippedBytes: to - at },
-      'spool: corrupt record; the rest of this segment is skipped',
-    );
-    this.readPos = to;
-    if (!next) {
-      // cannot happen for data written by this process; keep offsets consistent anyway
-      this.durableEnd = Math.max(this.durableEnd, to);
-    }
-  }
-
-  private segmentIndexFor(offset: number): number {
-    let lo = 0;
-    let hi = this.segments.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.segments[mid]!.base <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  }
-
-  private readFd(seg: Segment): number {
-    let fd = this.readFds.get(seg.base);
-    if (fd === undefined) {
-      fd = openSync(seg.path, 'r');
-      this.readFds.set(seg.base, fd);
-    }
-    return fd;
-  }
-
-  private segmentPath(base: number): string {
-    return join(this.dir, `${String(base).padStart(NAME_DIGITS, '0')}.log`);
-  }
-
-  private checkpointPath(): string {
-    return join(this.dir, 'checkpoint.json');
-  }
-
-  private saveCheckpoint(): void {
-    const tmp = `${this.checkpointPath()}.tmp`;
+  /** Keeps the free-space figure current (the reserve check). */
+  private async checkSpace(): Promise<void> {
     try {
-      writeFileSync(tmp, JSON.stringify({ committed: this.committed }));
-      renameSync(tmp, this.checkpointPath());
-    } catch (err) {
-      this.log.warn({ err }, 'spool: checkpoint not saved (replay after restart will repeat some writes)');
+      const s = await statfs(this.dir);
+      const before = this.diskFull;
+      this.freeBytes = s.bavail * s.bsize;
+      if (before && !this.diskFull) this.wakeWaiters();
+    } catch {
+      // keep the last figure
     }
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------------------
+
+  /** Resolves once every queued append has been written or refused (at once while the disk is full). */
+  async settled(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((this.flushing || (this.queue.length > 0 && !this.noSpace)) && !this.failedWith && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /** Let consumers finish (up to `timeoutMs`), save checkpoints, close files. Call after the writer stopped. */
+  async close(timeoutMs = 5000): Promise<void> {
+    await this.settled(timeoutMs);
+    this.closed = true;
+    for (const p of this.queue) p.reject(new Error('spool is closed'));
+    this.queue = [];
+    await this.consumers.drain(timeoutMs);
+    for (const t of [this.retryTimer, this.statTimer, this.checkpointTimer]) if (t) clearTimeout(t);
+    if (this.statTimer) clearInterval(this.statTimer);
+    this.checkpointTimer = undefined;
+    await this.saveCheckpoints();
+    await this.checkpoints.close();
+    await this.active.close().catch(() => undefined);
+    this.reader.close();
+    this.consumers.close();
+    this.wakeWaiters();
   }
 
   private async recover(): Promise<void> {
-    mkdirSync(this.dir, { recursive: true });
-    const names = readdirSync(this.dir).filter((n) => /^\d{20}\.log$/.test(n)).sort();
+    const names = readdirSync(this.dir).filter((n) => SEGMENT_NAME.test(n)).sort();
     this.segments = names.map((name) => {
       const path = join(this.dir, name);
       return { base: Number(name.slice(0, NAME_DIGITS)), path, size: statSync(path).size };
     });
-    let committed = 0;
-    if (existsSync(this.checkpointPath())) {
-      try {
-        committed = Number((JSON.parse(readFileSync(this.checkpointPath(), 'utf8')) as { committed: number }).committed) || 0;
-      } catch (err) {
-        this.log.warn({ err }, 'spool: unreadable checkpoint; replaying the whole spool');
-      }
-    }
+    const legacyPath = join(this.dir, 'checkpoint.json');
+    const legacy = readLegacyCheckpoint(legacyPath);
+    if (legacy !== undefined) this.legacyCheckpoint = legacyPath;
+    this.checkpoints = await CheckpointFile.open(join(this.dir, 'checkpoints'), legacy !== undefined ? { [WRITER]: legacy } : {});
+    const persisted: CheckpointValues = this.checkpoints.persisted;
     if (this.segments.length === 0) {
-      this.segments.push({ base: committed, path: this.segmentPath(committed), size: 0 });
+      const base = Math.max(0, ...Object.values(persisted));
+      this.segments.push({ base, path: segmentPath(this.dir, base), size: 0 });
       writeFileSync(this.segments[0]!.path, '');
+      fsyncDir(this.dir);
     }
-    // remove segments wholly before the checkpoint
-    while (this.segments.length > 1 && this.segments[1]!.base <= committed) rmSync(this.segments.shift()!.path, { force: true });
-    const first = this.segments[0]!;
-    if (committed < first.base) committed = first.base;
-    // A torn or corrupt tail in the last segment (power loss mid-append) is cut off; earlier records stay.
+    // A torn or corrupt tail in the last segment (power loss mid-append, or a fail-stop before the cut-back) is
+    // cut off; nothing there was acknowledged. Earlier records stay.
     const last = this.segments[this.segments.length - 1]!;
     const validEnd = scanValidLength(last.path, last.size);
     if (validEnd < last.size) {
       this.log.error(
         { segment: last.path, validBytes: validEnd, droppedBytes: last.size - validEnd },
-        'spool: torn or corrupt record at the end of the spool (unclean shutdown); cut off, earlier records kept',
+        'spool: torn or unfinished record at the end of the log (unacknowledged); cut off, earlier records kept',
       );
       const fd = openSync(last.path, 'r+');
       ftruncateSync(fd, validEnd);
@@ -391,36 +514,21 @@ export class Spool extends EventEmitter {
       last.size = validEnd;
       this.corruptSkips++;
     }
-    if (committed > last.base + last.size) committed = last.base + last.size;
-    this.committed = committed;
-    this.readPos = committed;
-    this.durableEnd = last.base + last.size;
-    this.appendedEnd = this.durableEnd;
-    this.active = await open(last.path, 'a');
-    const pending = this.durableEnd - committed;
+    this.end = last.base + last.size;
+    // the writer's cursor: never before the first segment, never past the end
+    const writerAt = Math.max(this.segments[0]!.base, Math.min(persisted[WRITER] ?? this.segments[0]!.base, this.end));
+    this.cursors.set(WRITER, writerAt);
+    this.reader = new SegmentReader(this.dir, writerAt, (info) => {
+      this.corruptSkips++;
+      this.log.error(info, 'spool: corrupt record in the middle of the log; the rest of this segment is skipped');
+    });
+    this.reader.setBounds(this.segments, this.end);
+    this.active = await open(last.path, 'r+');
+    this.statTimer = setInterval(() => void this.checkSpace(), 250);
+    this.statTimer.unref();
+    await this.checkSpace();
+    const pending = this.end - writerAt;
     if (pending > 0) this.log.info({ pendingBytes: pending, segments: this.segments.length }, 'spool: replaying readings not yet in InfluxDB');
-  }
-}
-
-/** Length of the prefix of a segment file made of whole, checksum-valid records. */
-function scanValidLength(path: string, size: number): number {
-  if (size === 0) return 0;
-  const fd = openSync(path, 'r');
-  try {
-    const head = Buffer.allocUnsafe(HEADER);
-    let offset = 0;
-    while (offset + HEADER <= size) {
-      readSync(fd, head, 0, HEADER, offset);
-      const length = head.readUInt32LE(0);
-      if (length > MAX_RECORD || offset + HEADER + length > size) break;
-      const record = Buffer.allocUnsafe(HEADER - 8 + length);
-      readSync(fd, record, 0, record.length, offset + 8);
-      if (crc32(record) !== head.readUInt32LE(4)) break;
-      offset += HEADER + length;
-    }
-    return offset;
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -16,7 +16,7 @@ import { AlertFeed, AlertOwner, ClusterAlerts, type OwnerOutputs } from '../aler
 import { formatAlert } from '../alerts/service.js';
 import { PgAlertStore } from '../alerts/store.js';
 import { isKind } from '../catalog/index.js';
-import type { LogReading } from '../ingest/log-types.js';
+import type { LogConsumer, LogEntry, LogReading } from '../ingest/log-types.js';
 import type { Registry } from '../registry/registry.js';
 import type { Config } from './config.js';
 
@@ -44,9 +44,8 @@ export interface ClusterAlertWiring {
   alerts: ClusterAlerts;
   reader: PgAlertStore;
   owner: AlertOwner;
+  /** The log consumer that hands acknowledged readings to the alert owner (durable: resumes from its checkpoint). */
   feed: AlertFeed;
-  /** Hand a message's acknowledged readings to the alert owner (until the ingest log calls `feed.handle`). */
-  feedReadings(readings: LogReading[]): void;
   stop(): Promise<void>;
 }
 
@@ -68,36 +67,25 @@ export async function startClusterAlerts(options: {
   await alerts.start();
   const feed = new AlertFeed(pg, log);
 
-  // A serial queue in front of the feed: ingest's `readings` event is synchronous, the insert is not. (With the
-  // ingest log's consumers, the log itself is this queue and `feed.handle` is registered instead.)
-  const queue: LogReading[] = [];
-  let pumping: Promise<void> | undefined;
-  const pump = () => {
-    pumping ??= (async () => {
-      while (queue.length > 0) {
-        const batch = queue.splice(0, 5000);
-        await feed.insert(batch).catch((err) => log.error({ err: (err as Error).message, readings: batch.length }, 'alert feed: readings not handed to the alert owner'));
-      }
-    })().finally(() => {
-      pumping = undefined;
-      if (queue.length > 0) pump();
-    });
-  };
   return {
     alerts,
     reader,
     owner,
     feed,
-    feedReadings(readings) {
-      for (const r of readings) queue.push(r);
-      pump();
-    },
     async stop() {
-      // what is acknowledged reaches the feed before the node leaves (bounded by the shutdown timeout upstream)
-      const deadline = Date.now() + 5000;
-      while ((pumping || queue.length > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       feed.stop();
       await owner.stop();
+    },
+  };
+}
+
+/** The log consumer that shares this node's acknowledged readings with the other nodes (ephemeral: a view). */
+export function clusterViewConsumer(view: ClusterView): LogConsumer {
+  return {
+    name: 'cluster-view',
+    durable: false,
+    handle(entries: LogEntry[]) {
+      for (const e of entries) if (e.readings.length > 0) view.share(e.readings);
     },
   };
 }

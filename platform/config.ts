@@ -24,6 +24,8 @@ export interface Config {
   brokerUrl: string | undefined;
   logLevel: string;
   spoolMaxBytes: number;
+  /** Issue 10: free space the spool leaves to the registry and checkpoints; undefined = 5 % of the file system (≤ 256 MiB). */
+  spoolDiskReserveBytes: number | undefined;
   maxReadingAgeMs: number;
   webhookUrl: string | undefined;
   webhookSecret: string | undefined;
@@ -81,7 +83,7 @@ const KNOWN = new Set([
   'PANTAU_HTTP_PORT', 'PANTAU_HOST', 'PANTAU_INFLUX_URL', 'PANTAU_INFLUX_DB', 'PANTAU_INFLUX_TOKEN',
   'PANTAU_INFLUX_USERNAME', 'PANTAU_INFLUX_PASSWORD', 'PANTAU_DATA_DIR', 'PANTAU_ADMIN_KEY',
   'PANTAU_DEVICE_RATE_LIMIT', 'PANTAU_API_RATE_LIMIT', 'PANTAU_BROKER_URL', 'PANTAU_LOG_LEVEL',
-  'PANTAU_SPOOL_MAX_BYTES', 'PANTAU_MAX_READING_AGE', 'PANTAU_WEBHOOK_URL', 'PANTAU_WEBHOOK_SECRET',
+  'PANTAU_SPOOL_MAX_BYTES', 'PANTAU_SPOOL_DISK_RESERVE', 'PANTAU_MAX_READING_AGE', 'PANTAU_WEBHOOK_URL', 'PANTAU_WEBHOOK_SECRET',
   'PANTAU_FLEET_FILE', 'PANTAU_CORS_ORIGINS', 'PANTAU_SHUTDOWN_TIMEOUT', 'PANTAU_MQTT_MAX_PACKET_BYTES',
   'PANTAU_MQTT_MAX_CONNECTIONS_PER_IP', 'PANTAU_WORKER_ID', 'PANTAU_UNSAFE_ACK_BEFORE_DURABLE',
   'PANTAU_ALERT_TICK', 'PANTAU_SSE_HEARTBEAT', 'PANTAU_MQTT_MAX_KEEPALIVE', 'PANTAU_AUTH_FAILURES_PER_MINUTE',
@@ -196,6 +198,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = []): Config 
     brokerAuthSecret,
     logLevel,
     spoolMaxBytes: bytes('PANTAU_SPOOL_MAX_BYTES', str('PANTAU_SPOOL_MAX_BYTES'), 1024 ** 3),
+    spoolDiskReserveBytes: str('PANTAU_SPOOL_DISK_RESERVE') === '0' ? 0 : str('PANTAU_SPOOL_DISK_RESERVE') === undefined ? undefined : bytes('PANTAU_SPOOL_DISK_RESERVE', str('PANTAU_SPOOL_DISK_RESERVE'), 0),
     maxReadingAgeMs: duration('PANTAU_MAX_READING_AGE', str('PANTAU_MAX_READING_AGE'), 7 * 86_400_000),
     webhookUrl,
     webhookSecret,

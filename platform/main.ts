@@ -14,7 +14,14 @@ try {
 }
 
 try {
-  const platform = await startPlatform(config);
+  const platform = await startPlatform(config, {
+    // Fail-stop: the ingest log hit an I/O error it cannot recover from. Exit for the supervisor (systemd,
+    // Docker, Kubernetes) to restart Pantau; recovery at start-up cuts what was never acknowledged.
+    onFatal: () => {
+      const t = setTimeout(() => process.exit(75), 250);
+      t.unref();
+    },
+  });
   let signals = 0;
   const shutdown = (signal: string) => {
     signals++;

@@ -34,6 +34,15 @@ export function createMetrics() {
     connections: new Gauge({ name: 'pantau_mqtt_connections', help: 'Connected MQTT clients', registers: [registry] }),
     authFailures: new Counter({ name: 'pantau_mqtt_auth_failures_total', help: 'Refused MQTT CONNECTs', registers: [registry] }),
     aclDenials: new Counter({ name: 'pantau_mqtt_acl_denied_total', help: 'Publishes or subscriptions outside a device’s topics', labelNames: ['action'], registers: [registry] }),
+    consumerErrors: new Counter({
+      name: 'pantau_log_consumer_errors_total',
+      help: 'Batches of log entries a consumer failed on (passed over; acknowledgements are not affected)',
+      labelNames: ['consumer'],
+      registers: [registry],
+    }),
+    consumerLag: new Gauge({ name: 'pantau_log_consumer_lag_bytes', help: 'Log bytes a consumer has not handled yet', labelNames: ['consumer'], registers: [registry] }),
+    spoolDiskFull: new Gauge({ name: 'pantau_spool_disk_full', help: '1 while the spool cannot append for lack of disk space', registers: [registry] }),
+    statusIgnored: new Counter({ name: 'pantau_mqtt_status_ignored_total', help: 'Status publishes ignored (not online/offline, too long, or over the rate)', labelNames: ['reason'], registers: [registry] }),
     alertChanges: new Counter({ name: 'pantau_alert_changes_total', help: 'Alert lifecycle changes', labelNames: ['change'], registers: [registry] }),
   };
   for (const reason of REJECTION_REASONS) metrics.rejected.inc({ reason }, 0);

@@ -1,5 +1,7 @@
-// One Pantau process: registry, spool, ingest, InfluxDB writer, embedded broker and HTTP API, wired together.
-// Data flows one way — broker → ingest → spool → InfluxDB — and the API reads InfluxDB and the registry.
+// One Pantau process, wired together: registry, the ingest log (spool) and its consumers, the InfluxDB writer
+// (in its own thread), the embedded broker (or an external broker's shared subscription) and the HTTP API.
+// Data flows one way — broker → ingest → log → consumers (InfluxDB, latest, stream, alerts) — and the API reads
+// InfluxDB and the registry. This file only wires; the logic lives in the modules it imports.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi } from '../api/app.js';
 import type { ApiContext } from '../api/context.js';
-import { computeIndices, IspuCache, type Indices } from '../api/indices.js';
+import { IspuCache } from '../api/indices.js';
 import { alertsPlugin } from '../api/alerts.js';
 import { StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
@@ -16,25 +18,25 @@ import { startWorkerSource, type WorkerSource } from './worker.js';
 import { AlertService, formatAlert } from '../alerts/service.js';
 import { AlertStore, type AlertReader } from '../alerts/store.js';
 import type { ClusterAlerts } from '../alerts/owner.js';
-import { restrictToIngestRole, startClusterAlerts, startClusterView, type ClusterAlertWiring, type ClusterView } from './cluster.js';
+import { clusterViewConsumer, restrictToIngestRole, startClusterAlerts, startClusterView, type ClusterAlertWiring, type ClusterView } from './cluster.js';
 import { WebhookSender } from '../alerts/webhook.js';
-import { floodLevel, type FloodThresholds } from '../catalog/flood-levels.js';
-import { trafficLos, type TrafficThresholds } from '../catalog/traffic-los.js';
 import { LatestReadings } from '../api/latest-cache.js';
 import { Broker } from '../broker/broker.js';
-import { DEVICE_STATE_INTERVAL_MS, INDICES_INTERVAL_MS, PLATFORM_INTERVAL_MS, isKind } from '../catalog/index.js';
-import { InfluxClient } from '../influx/client.js';
+import { INDICES_INTERVAL_MS, isKind } from '../catalog/index.js';
+import { InfluxClient, type InfluxOptions } from '../influx/client.js';
 import { describeLine } from '../influx/line-protocol.js';
-import { Ingest } from '../ingest/ingest.js';
-import { InfluxWriter } from '../ingest/influx-writer.js';
+import { Ingest, type AcceptOutcome, type IngestDevice } from '../ingest/ingest.js';
 import { Spool } from '../ingest/spool.js';
-import { Registry, type DeviceRecord } from '../registry/registry.js';
+import { WriterThread } from '../ingest/writer-thread.js';
+import { Registry } from '../registry/registry.js';
 import { ensureAdminKey } from './admin-key.js';
 import type { Config } from './config.js';
-import { deviceStateLine, indicesLine, platformLine } from './derived-points.js';
+import { currentIndicesOf, startDerivedPoints } from './derived.js';
 import { seedFleet } from './fleet-file.js';
+import { logConsumers } from './log-consumers.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { redactUrl } from './redact.js';
 
 export interface Platform {
   config: Config;
@@ -42,7 +44,7 @@ export interface Platform {
   registry: Registry;
   ingest: Ingest;
   spool: Spool;
-  writer: InfluxWriter;
+  writer: WriterThread;
   broker: Broker | undefined;
   api: FastifyInstance;
   metrics: Metrics;
@@ -55,7 +57,7 @@ export interface Platform {
   adminKey: string | undefined;
   httpUrl: string;
   mqttUrl: string | undefined;
-  /** Graceful stop: no new connections, flush the spool to InfluxDB within the shutdown timeout, close. */
+  /** Graceful stop: no new messages, the writer drains the log into InfluxDB within the shutdown timeout, close. */
   stop(): Promise<void>;
 }
 
@@ -63,6 +65,25 @@ export interface PlatformHooks {
   /** Extra wiring after the core is up (alerts, stream, summary). */
   extend?: (platform: Platform) => Promise<void> | void;
   logger?: Logger;
+  /**
+   * The log stopped after an I/O error it cannot recover from (fail-stop). Default: stop accepting, and stay up
+   * answering `/readyz` with 503; `npm start` (main.ts) exits instead, for its supervisor to restart it.
+   */
+  onFatal?: (err: Error, platform: Platform) => void;
+}
+
+/** Metrics around the ingest stage: what came in, what was stored, refused or dropped. */
+/** Ingest's accept with the ingest metrics (messages, readings, rejections, drops) counted. */
+export function metered(metrics: Metrics, accept: (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2) => Promise<AcceptOutcome>) {
+  return async (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2): Promise<void> => {
+    metrics.messages.inc({ qos: String(qos) });
+    const outcome = await accept(device, payload, qos);
+    if (outcome.dropped > 0) metrics.dropped.inc(outcome.dropped);
+    else {
+      if (outcome.readings > 0) metrics.readings.inc({ kind: device.kind }, outcome.readings);
+      for (const r of outcome.rejections) metrics.rejected.inc({ reason: r.reason });
+    }
+  };
 }
 
 export async function startPlatform(config: Config, hooks: PlatformHooks = {}): Promise<Platform> {
@@ -74,13 +95,14 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   if (config.fleetFile) await seedFleet(registry, config.fleetFile, log);
 
   const metrics = createMetrics();
-  const influx = new InfluxClient({
+  const influxOptions: InfluxOptions = {
     url: config.influxUrl,
     database: config.influxDb,
     token: config.influxToken,
     username: config.influxUsername,
     password: config.influxPassword,
-  });
+  };
+  const influx = new InfluxClient(influxOptions);
   try {
     await influx.createDatabase();
   } catch (err) {
@@ -88,17 +110,24 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     log.warn({ err: (err as Error).message }, 'InfluxDB not usable at start; readings will wait in the spool');
   }
 
-  const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, log: log.child({ component: 'spool' }) });
-  const ingest = new Ingest({ spool, metrics, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxAgeMs: config.maxReadingAgeMs });
-  const writer = new InfluxWriter({
+  const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, diskReserveBytes: config.spoolDiskReserveBytes, log: log.child({ component: 'spool' }) });
+  spool.consumers.onError = (consumer) => metrics.consumerErrors.inc({ consumer });
+  spool.on('disk-full', (full: boolean) => metrics.spoolDiskFull.set(full ? 1 : 0));
+  const ingest = new Ingest({ spool, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxAgeMs: config.maxReadingAgeMs });
+  const writer = new WriterThread({
     spool,
-    influx,
+    influx: influxOptions,
     log: log.child({ component: 'influx-writer' }),
     onRefused: (text, reason) => {
       const { measurement, tags } = describeLine(text);
       const device = tags.device_id ? registry.device(tags.device_id) : undefined;
       log.error({ measurement, deviceId: tags.device_id, reason }, 'InfluxDB refused a point');
-      if (device && isKind(measurement)) void ingest.reject(device, 'storage_refused', `InfluxDB refused the point: ${reason}`).catch(() => undefined);
+      if (device && isKind(measurement)) {
+        void ingest.reject(device, 'storage_refused', `InfluxDB refused the point: ${reason}`).then(
+          () => metrics.rejected.inc({ reason: 'storage_refused' }),
+          () => undefined,
+        );
+      }
     },
     onWritten: (lines, seconds) => {
       metrics.written.inc(lines);
@@ -110,13 +139,12 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   writer.start();
 
   const latest = new LatestReadings();
-  // a device's state point for the city map: status, location and its worst active alert
-  const stateLine = (d: DeviceRecord, at = Date.now()) => deviceStateLine(d, alerts.severity(d.id), ingest.uniqueTs(`${d.id}\u0000state`, at));
   const hub = new StreamHub();
   const webhook = config.webhookUrl && config.webhookSecret
     ? new WebhookSender({ url: config.webhookUrl, secret: config.webhookSecret, log: log.child({ component: 'webhook' }) })
     : undefined;
   let publishAlert: ((topic: string, payload: string, options: { qos: 0 | 1; retain: boolean }) => void) | undefined;
+  let stateLine: ((d: import('../registry/registry.js').DeviceRecord) => string) | undefined;
   // a cluster (shared registry): readings of every node in this node's view; alerts judged by the elected owner
   const view = config.brokerUrl && registry.postgres
     ? startClusterView({
@@ -143,7 +171,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
           onChange: (change) => {
             metrics.alertChanges.inc({ change: change.type });
             const d = registry.device(change.alert.deviceId);
-            if (d) void ingest.writeLines([stateLine(d)]).catch(() => undefined);
+            if (d && stateLine) void ingest.writeLines([stateLine(d)]).catch(() => undefined);
           },
         },
         stream: (seq, kind, deviceId, data) => hub.alert(seq, kind, deviceId, data),
@@ -159,37 +187,16 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     onChange: (change) => {
       metrics.alertChanges.inc({ change: change.type });
       const d = registry.device(change.alert.deviceId);
-      if (d) void ingest.writeLines([stateLine(d)]).catch(() => undefined);
+      if (d && stateLine) void ingest.writeLines([stateLine(d)]).catch(() => undefined);
     },
   }, log.child({ component: 'alerts' }));
   // ISPU needs 24 h of history (a query); flood level and LOS come from the newest reading alone
   const ispuCache = new IspuCache(influx, INDICES_INTERVAL_MS);
-  const currentIndices = (deviceId: string): Indices | undefined => {
-    const d = registry.device(deviceId);
-    const r = latest.get(deviceId);
-    if (!d) return undefined;
-    if (d.kind === 'air') {
-      const ispu = ispuCache.peek(deviceId);
-      return ispu === undefined ? undefined : { ispu };
-    }
-    if (!r) return undefined;
-    if (d.kind === 'flood') return r.values.waterLevel === undefined ? undefined : { alertLevel: floodLevel(r.values.waterLevel, d.thresholds as FloodThresholds | null) };
-    const los = trafficLos(r.values, d.thresholds as TrafficThresholds | null);
-    return los ? { los: los.los } : undefined;
-  };
-  ingest.on('readings', (readings: Array<{ deviceId: string; kind: never; ts: number; values: Record<string, number> }>) => {
-    const last = readings[readings.length - 1]!;
-    let newest = last;
-    for (const r of readings) if (r.ts > newest.ts) newest = r;
-    latest.update(newest);
-    registry.touch(last.deviceId, Date.now());
-    if (hub.size > 0) {
-      for (const r of readings) hub.reading(r.kind, r.deviceId, { deviceId: r.deviceId, kind: r.kind, ts: new Date(r.ts).toISOString(), values: r.values });
-    }
-    alerts.onReadings(readings);
-    cluster?.feedReadings(readings);
-    view?.share(readings);
-  });
+  const currentIndices = currentIndicesOf(registry, latest, ispuCache);
+  for (const consumer of logConsumers({ spool, ingest, latest, registry, hub, alerts })) spool.addConsumer(consumer);
+  // cluster: acknowledged readings to the alert owner (durable: resumes from its checkpoint) and to the other nodes
+  if (cluster) spool.addConsumer(cluster.feed);
+  if (view) spool.addConsumer(clusterViewConsumer(view));
   registry.on('device-removed', (id: string) => {
     latest.forget(id);
     ispuCache.forget(id);
@@ -197,6 +204,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     alerts.forget(id);
   });
 
+  const accept = metered(metrics, (device, payload, qos) => ingest.accept(device, payload, qos));
   let broker: Broker | undefined;
   let tls: { cert: Buffer; key: Buffer } | undefined;
   if (config.tlsCert && config.tlsKey) tls = { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
@@ -215,15 +223,16 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       onTelemetry: config.unsafeAckBeforeDurable
         ? (device, payload, qos) => {
             // benchmark baseline: the acknowledgement does not wait for the fsync
-            ingest.accept(device, Buffer.from(payload), qos).catch(() => undefined);
+            accept(device, Buffer.from(payload), qos).catch(() => undefined);
             return Promise.resolve();
           }
-        : (device, payload, qos) => ingest.accept(device, payload, qos),
+        : accept,
       onAuthFailure: () => metrics.authFailures.inc(),
       onDenied: (action, deviceId, topic) => {
         metrics.aclDenials.inc({ action });
         log.warn({ action, deviceId, topic: topic.slice(0, 200) }, 'MQTT ACL: denied');
       },
+      onStatusIgnored: (reason: string) => metrics.statusIgnored.inc({ reason }),
       onConnectionsChanged: (n) => metrics.connections.set(n),
     });
     const b = broker;
@@ -236,7 +245,14 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   const stateOf = () => {
     const oldest = spool.oldestPendingAt();
     return {
-      spool: { bytes: spool.pendingBytes, oldestAgeSeconds: oldest === null ? 0 : (Date.now() - oldest) / 1000, corruptSkips: spool.corruptSkips },
+      spool: {
+        bytes: spool.pendingBytes,
+        oldestAgeSeconds: oldest === null ? 0 : Math.max(0, (Date.now() - oldest) / 1000),
+        corruptSkips: spool.corruptSkips,
+        diskFull: spool.diskFull,
+        failed: spool.failed?.message ?? null,
+      },
+      consumers: spool.consumers.status(),
       influx: { up: writer.influxUp, lastError: writer.lastError },
       blockedPublishes: ingest.blockedPublishes,
     };
@@ -256,14 +272,20 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       readiness: {
         async checks() {
           const influxOk = (await influx.ping()) && writer.influxUp;
+          const spoolCheck = spool.failed
+            ? { ok: false, detail: `stopped after an I/O error: ${spool.failed.message}` }
+            : spool.diskFull
+              ? { ok: false, detail: 'disk full: publishes wait unacknowledged until space comes back' }
+              : { ok: true };
           return {
             broker: broker
               ? { ok: broker.isListening() }
               : config.role === 'api'
-                ? { ok: view?.connected ?? true, detail: config.brokerUrl ? `external broker ${config.brokerUrl} (cluster view)` : 'no broker (PANTAU_ROLE=api)' }
-                : { ok: worker?.connected ?? false, detail: `external broker ${config.brokerUrl}` },
-            influxdb: influxOk ? { ok: true } : { ok: false, detail: writer.lastError ?? `no answer from ${config.influxUrl}` },
+                ? { ok: view?.connected ?? true, detail: config.brokerUrl ? `external broker ${redactUrl(config.brokerUrl)} (cluster view)` : 'no broker (PANTAU_ROLE=api)' }
+                : { ok: worker?.connected ?? false, detail: `external broker ${redactUrl(config.brokerUrl)}` },
+            influxdb: influxOk ? { ok: true } : { ok: false, detail: writer.lastError ?? `no answer from ${redactUrl(config.influxUrl)}` },
             registry: { ok: registry.usable() },
+            spool: spoolCheck,
           };
         },
       },
@@ -296,9 +318,6 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   if (config.role === 'ingest') restrictToIngestRole(api);
 
   // periodic work: gauges, registry status, derived points
-  const instance = config.workerId || hostname();
-  let lastReadings = 0;
-  let lastRejections = 0;
   const timers: NodeJS.Timeout[] = [];
   const every = (ms: number, fn: () => void | Promise<void>) => {
     const t = setInterval(() => {
@@ -309,65 +328,27 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     t.unref();
     timers.push(t);
   };
-  const sumCounter = async (c: { get(): Promise<{ values: Array<{ value: number }> }> }) => (await c.get()).values.reduce((n, v) => n + v.value, 0);
   every(1000, () => {
     const s = stateOf();
     metrics.spoolBytes.set(s.spool.bytes);
     metrics.spoolOldest.set(s.spool.oldestAgeSeconds);
+    metrics.spoolWaiting.set(s.blockedPublishes);
+    for (const c of s.consumers) metrics.consumerLag.set({ consumer: c.name }, c.lagBytes);
   });
   every(5000, () => registry.flushStatus());
   every(config.alertTickMs, () => alerts.tick());
-  /** Derived points of the whole fleet (device states, indices) come from one node: the alert owner in a cluster. */
-  const derivesFleet = () => !cluster || cluster.owner.isOwner;
   every(config.sseHeartbeatMs, () => hub.heartbeat());
-  every(PLATFORM_INTERVAL_MS, async () => {
-    const s = stateOf();
-    const readings = await sumCounter(metrics.readings);
-    const rejections = await sumCounter(metrics.rejected);
-    const dropped = await sumCounter(metrics.dropped);
-    const perSecond = 1000 / PLATFORM_INTERVAL_MS;
-    await ingest.writeLines([
-      platformLine(instance, {
-        readings_per_s: (readings - lastReadings) * perSecond,
-        rejections_per_s: (rejections - lastRejections) * perSecond,
-        readings_total: readings,
-        rejections_total: rejections,
-        spool_bytes: s.spool.bytes,
-        spool_oldest_age_s: s.spool.oldestAgeSeconds,
-        influx_up: s.influx.up ? 1 : 0,
-        mqtt_connections: broker?.connections ?? 0,
-        dropped_total: dropped,
-      }, Date.now()),
-    ]);
-    lastReadings = readings;
-    lastRejections = rejections;
+  const derived = startDerivedPoints({
+    registry, ingest, latest, alerts, ispuCache, metrics, every,
+    // the fleet's derived points (device states, indices) come from one node: the alert owner in a cluster
+    derivesFleet: () => !cluster || cluster.owner.isOwner,
+    instance: config.workerId || hostname(),
+    state: () => {
+      const s = stateOf();
+      return { spoolBytes: s.spool.bytes, spoolOldestAgeSeconds: s.spool.oldestAgeSeconds, influxUp: s.influx.up, mqttConnections: broker?.connections ?? 0 };
+    },
   });
-  const writeDeviceStates = async () => {
-    if (!derivesFleet()) return;
-    const now = Date.now();
-    await ingest.writeLines(registry.listDevices().map((d) => stateLine(d, now)));
-  };
-  every(DEVICE_STATE_INTERVAL_MS, writeDeviceStates);
-  registry.on('status', (d) => void ingest.writeLines([stateLine(d)]).catch(() => undefined));
-  registry.on('device-changed', (d) => void ingest.writeLines([stateLine(d)]).catch(() => undefined));
-  every(INDICES_INTERVAL_MS, async () => {
-    if (!derivesFleet()) return;
-    const now = Date.now();
-    const lines: string[] = [];
-    for (const d of registry.listDevices()) {
-      const reading = latest.get(d.id);
-      if (!reading || now - reading.ts > 3_600_000) continue;
-      const indices = await computeIndices((id) => ispuCache.refresh(id, now), d, reading.values);
-      if (d.kind === 'air') alerts.onIspu(d, indices.ispu?.value ?? null);
-      const extra: Record<string, number> = {};
-      if (d.kind === 'traffic' && reading.values.vehicleCount !== undefined) {
-        extra.flow_per_hour = (reading.values.vehicleCount * 3600) / (reading.values.intervalSeconds ?? 60);
-      }
-      const l = indicesLine(d, indices, extra, ingest.uniqueTs(`${d.id}\u0000indices`, now));
-      if (l) lines.push(l);
-    }
-    await ingest.writeLines(lines);
-  });
+  stateLine = derived.stateLine;
 
   const brokerAddress = broker ? await broker.listen() : undefined;
   await api.listen({ port: config.httpPort, host: config.host });
@@ -375,8 +356,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   const loopback = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const httpUrl = `${tls ? 'https' : 'http'}://${loopback}:${httpPort}`;
   const mqttUrl = brokerAddress && brokerAddress.port > 0 ? `mqtt://${loopback}:${brokerAddress.port}` : undefined;
-  log.info({ http: httpUrl, mqtt: mqttUrl, mqttTls: brokerAddress?.tlsPort, mqttWs: brokerAddress?.wsPort, influx: config.influxUrl, db: config.influxDb, dataDir: config.dataDir }, 'Pantau is running');
-  void writeDeviceStates().catch(() => undefined);
+  log.info({ http: httpUrl, mqtt: mqttUrl, mqttTls: brokerAddress?.tlsPort, mqttWs: brokerAddress?.wsPort, influx: redactUrl(config.influxUrl), db: config.influxDb, dataDir: config.dataDir }, 'Pantau is running');
+  void derived.writeDeviceStates().catch(() => undefined);
 
   let stopping: Promise<void> | undefined;
   const platform: Platform = {
@@ -385,27 +366,40 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     stop() {
       stopping ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;
-        log.info('stopping: no new connections; flushing the spool');
+        const left = () => Math.max(0, deadline - Date.now());
+        log.info('stopping: no new messages; the writer drains the log into InfluxDB');
         for (const t of timers) clearInterval(t);
+        // 1. no new messages: the external broker's share, then the embedded broker's listeners
         await worker?.close();
         await broker?.stopAccepting();
         hub.closeAll();
         const apiClosed = api.close();
         await broker?.close();
+        // 2. what was accepted reaches the log, derived points included
+        await ingest.flushDerived().catch(() => undefined);
+        await spool.settled(Math.min(5000, left()));
+        // cluster: the alert owner hands over; the view stops
         await cluster?.stop();
         await view?.close();
-        await spool.close().catch((err) => log.error({ err }, 'spool close failed'));
-        await writer.stop(Math.max(0, deadline - Date.now() - 200));
+        // 3. the writer drains the log into InfluxDB, then stops; only then does the log close (with checkpoints)
+        await writer.stop(Math.max(0, left() - 1000));
+        await spool.close(Math.min(2000, left())).catch((err) => log.error({ err }, 'spool close failed'));
         await Promise.race([apiClosed, new Promise((r) => setTimeout(r, 1000))]);
         alerts.saveNow();
         await webhook?.close();
         await registry.close().catch((err) => log.warn({ err: (err as Error).message }, 'registry close failed'));
-        const left = spool.pendingBytes;
-        log.info({ spoolBytesLeft: left }, left > 0 ? 'stopped; the rest of the spool is written after the next start' : 'stopped; spool empty');
+        const pending = spool.pendingBytes;
+        log.info({ spoolBytesLeft: pending }, pending > 0 ? 'stopped; the rest of the log is written after the next start' : 'stopped; everything is in InfluxDB');
       })();
       return stopping;
     },
   };
+  spool.on('fatal', (err: Error) => {
+    log.fatal({ err: err.message }, 'the ingest log stopped (fail-stop): no more publishes are acknowledged');
+    void broker?.stopAccepting();
+    void worker?.close();
+    hooks.onFatal?.(err, platform);
+  });
   platform.adminKey = adminKey;
   if (config.brokerUrl && config.role !== 'api') {
     worker = await startWorkerSource(platform);

@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { INGEST_WORKER_USERNAME } from '../api/broker-auth.js';
 import { startMqttSource, type MqttSource } from '../ingest/mqtt-source.js';
-import type { Platform } from './platform.js';
+import { metered, type Platform } from './platform.js';
 
 export interface WorkerSource {
   /** Connected and subscribed (always true when there is no external broker). */
@@ -19,7 +19,7 @@ export interface WorkerSource {
 }
 
 export async function startWorkerSource(platform: Platform): Promise<WorkerSource> {
-  const { config, log } = platform;
+  const { config, log, metrics, ingest } = platform;
   if (!config.brokerUrl) return { connected: true, publish: () => undefined, close: async () => undefined };
   const clientId = `pantau-ingest-${config.workerId}`;
   // config.ts makes sure PANTAU_WORKER_ID is set and stable when PANTAU_BROKER_URL is
@@ -31,9 +31,15 @@ export async function startWorkerSource(platform: Platform): Promise<WorkerSourc
     clientId,
     username,
     password,
-    ingest: platform.ingest,
+    ingest: {
+      accept: metered(metrics, (device, payload, qos) => ingest.accept(device, payload, qos)),
+      reject: (device, reason, detail, at) => ingest.reject(device, reason, detail, at),
+      on: (event, listener) => ingest.on(event, listener),
+      off: (event, listener) => ingest.off(event, listener),
+    },
     registry: platform.registry,
     log: log.child({ component: 'mqtt-source' }),
+    onRejected: (reason) => metrics.rejected.inc({ reason }),
     leaveOnClose: true,
   });
   log.info({ clientId, username }, 'ingest worker: taking telemetry from the external broker');

@@ -14,6 +14,23 @@ export class AuthThrottle {
     return entry.count >= this.maxPerMinute ? Math.ceil((entry.resetAt - now) / 1000) : 0;
   }
 
+  /**
+   * Count an attempt against `ip` before checking it (the check is expensive): false, and nothing counted, when
+   * the address has no attempts left. A flood of concurrent logins from one address is thus cut at the limit
+   * before any of them reaches scrypt. Call `succeeded` when the check passes.
+   */
+  reserve(ip: string, now = Date.now()): boolean {
+    if (this.blockedFor(ip, now) > 0) return false;
+    this.fail(ip, now);
+    return true;
+  }
+
+  /** A reserved attempt passed its check: it does not count as a failure. */
+  succeeded(ip: string, now = Date.now()): void {
+    const entry = this.failures.get(ip);
+    if (entry && entry.resetAt > now && entry.count > 0) entry.count--;
+  }
+
   fail(ip: string, now = Date.now()): void {
     if (this.maxPerMinute <= 0) return;
     const entry = this.failures.get(ip);

@@ -34,10 +34,42 @@ export function sameFingerprint(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+// scrypt runs on libuv's thread pool (4 threads), which the ingest log's writes and fsyncs also use. One scrypt
+// at a time, and a bounded line behind it: a flood of logins can never take the pool from the log's I/O; past the
+// line, a check is refused at once (the client is told to come back) rather than queued without end.
+const MAX_CONCURRENT_HASHES = 1;
+const MAX_WAITING_HASHES = 2000;
+let runningHashes = 0;
+const waitingHashes: Array<() => void> = [];
+
+export class HashQueueFullError extends Error {
+  constructor() {
+    super('too many credential checks waiting; try again shortly');
+    this.name = 'HashQueueFullError';
+  }
+}
+
+async function inHashSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (runningHashes >= MAX_CONCURRENT_HASHES) {
+    if (waitingHashes.length >= MAX_WAITING_HASHES) throw new HashQueueFullError();
+    await new Promise<void>((resolve) => waitingHashes.push(resolve)); // the slot is handed over, not re-counted
+  } else runningHashes++;
+  try {
+    return await fn();
+  } finally {
+    const next = waitingHashes.shift();
+    if (next) next();
+    else runningHashes--;
+  }
+}
+
 function derive(secret: string, salt: Buffer, cost: number): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(secret, salt, 32, { N: cost, r: 8, p: 1, maxmem: 256 * cost * 8 + 1024 * 1024 }, (err, key) =>
-      err ? reject(err) : resolve(key),
-    ),
+  return inHashSlot(
+    () =>
+      new Promise<Buffer>((resolve, reject) =>
+        scrypt(secret, salt, 32, { N: cost, r: 8, p: 1, maxmem: 256 * cost * 8 + 1024 * 1024 }, (err, key) =>
+          err ? reject(err) : resolve(key),
+        ),
+      ),
   );
 }

@@ -1,0 +1,179 @@
+// Runs the log's in-process consumers (see log-types.ts). Each has its own cursor and runs on its own: one that
+// is slow only falls behind, one that throws only loses the entries it threw on (logged and counted). Records
+// appended by this process are handed over from an in-memory tail, already decoded; a consumer behind the tail
+// (after a restart, or after falling far behind) reads back from disk. Consumers run in a later turn of the
+// event loop than the acknowledgements of the records they are handed, never before.
+import type { Logger } from 'pino';
+import { decodeRecord } from './log-decode.js';
+import { SegmentReader, type SegmentBounds } from './log-format.js';
+import type { LogConsumer, LogEntry } from './log-types.js';
+
+/** What the runner needs of the log. */
+export interface ConsumerLog {
+  readonly dir: string;
+  readonly durableEnd: number;
+  bounds(): { segments: SegmentBounds[]; durableEnd: number };
+  advance(name: string, end: number): void;
+}
+
+interface State {
+  consumer: LogConsumer;
+  cursor: number;
+  running: Promise<void> | undefined;
+  reader: SegmentReader | undefined;
+  errors: number;
+  lastErrorLog: number;
+}
+
+const BATCH_ENTRIES = 1000;
+const DISK_BATCH_BYTES = 1 << 20;
+/** Entries kept in memory for consumers; one that falls further behind reads from disk. */
+const MAX_TAIL = 100_000;
+
+export class ConsumerRunner {
+  private readonly states: State[] = [];
+  private tail: Array<{ start: number; entry: LogEntry }> = [];
+  private tailHead = 0;
+  private scheduled = false;
+  private closed = false;
+  /** Called for every consumer failure (metrics). */
+  onError: ((consumer: string, err: unknown) => void) | undefined;
+
+  constructor(private readonly log: ConsumerLog, private readonly logger: Logger) {}
+
+  add(consumer: LogConsumer, from: number): void {
+    if (this.states.some((s) => s.consumer.name === consumer.name)) throw new Error(`log consumer "${consumer.name}" is already registered`);
+    this.states.push({ consumer, cursor: from, running: undefined, reader: undefined, errors: 0, lastErrorLog: 0 });
+    this.schedule();
+  }
+
+  /** Names, positions and error counts, for /readyz and metrics. */
+  status(): Array<{ name: string; durable: boolean; lagBytes: number; errors: number }> {
+    return this.states.map((s) => ({ name: s.consumer.name, durable: s.consumer.durable, lagBytes: Math.max(0, this.log.durableEnd - s.cursor), errors: s.errors }));
+  }
+
+  /** Records just made durable (and acknowledged). */
+  appended(entries: Array<{ start: number; entry: LogEntry }>): void {
+    if (this.states.length === 0) return;
+    for (const e of entries) this.tail.push(e);
+    if (this.tail.length - this.tailHead > MAX_TAIL) this.tailHead = this.tail.length - MAX_TAIL;
+    this.schedule();
+  }
+
+  /** Segments were deleted or rolled. */
+  boundsChanged(): void {
+    const { segments, durableEnd } = this.log.bounds();
+    for (const s of this.states) s.reader?.setBounds(segments, durableEnd);
+  }
+
+  /** Wait (up to `timeoutMs`) until every consumer has handled everything durable. */
+  async drain(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    this.schedule();
+    while (Date.now() < deadline) {
+      const busy = this.states.filter((s) => s.running || s.cursor < this.log.durableEnd);
+      if (busy.length === 0) return;
+      await Promise.race([Promise.all(busy.map((s) => s.running)), new Promise((r) => setTimeout(r, 20))]);
+      this.schedule();
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const s of this.states) s.reader?.close();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      for (const s of this.states) if (!s.running && s.cursor < this.log.durableEnd) s.running = this.run(s);
+    });
+  }
+
+  private async run(s: State): Promise<void> {
+    try {
+      while (!this.closed && s.cursor < this.log.durableEnd) {
+        const { entries, next, fromDisk } = this.next(s);
+        if (entries.length > 0) {
+          try {
+            await s.consumer.handle(entries);
+          } catch (err) {
+            this.failed(s, err, entries.length);
+          }
+        }
+        s.cursor = next;
+        if (s.consumer.durable) this.log.advance(s.consumer.name, next);
+        // let I/O (and acknowledgements) in between batches
+        if (fromDisk || s.cursor < this.log.durableEnd) await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      s.running = undefined;
+      this.trim();
+    }
+  }
+
+  private next(s: State): { entries: LogEntry[]; next: number; fromDisk: boolean } {
+    const first = this.tail[this.tailHead];
+    if (first && s.cursor >= first.start) {
+      s.reader?.close();
+      s.reader = undefined;
+      const i = this.indexOf(s.cursor);
+      if (i >= 0) {
+        const slice = this.tail.slice(i, Math.min(this.tail.length, i + BATCH_ENTRIES)).map((t) => t.entry);
+        return { entries: slice, next: slice[slice.length - 1]!.end, fromDisk: false };
+      }
+    }
+    if (!s.consumer.durable) {
+      // an ephemeral consumer (latest values, live stream) skips what it missed rather than read it back
+      return { entries: [], next: first ? first.start : this.log.durableEnd, fromDisk: false };
+    }
+    if (!s.reader) {
+      s.reader = new SegmentReader(this.log.dir, s.cursor, (info) => this.logger.error({ ...info, consumer: s.consumer.name }, 'log: corrupt record; the rest of this segment is skipped'));
+      const { segments, durableEnd } = this.log.bounds();
+      s.reader.setBounds(segments, durableEnd);
+    } else {
+      const { segments, durableEnd } = this.log.bounds();
+      s.reader.setBounds(segments, durableEnd);
+    }
+    const batch = s.reader.read(DISK_BATCH_BYTES);
+    if (!batch) return { entries: [], next: Math.max(s.cursor, s.reader.position), fromDisk: true };
+    const entries = batch.records.map((r, i) => decodeRecord(r, batch.ends[i]!, batch.appendedAt[i]!));
+    return { entries, next: batch.end, fromDisk: true };
+  }
+
+  private indexOf(start: number): number {
+    let lo = this.tailHead;
+    let hi = this.tail.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = this.tail[mid]!.start;
+      if (v === start) return mid;
+      if (v < start) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** Drop tail entries every consumer has passed. */
+  private trim(): void {
+    let min = Number.POSITIVE_INFINITY;
+    for (const s of this.states) min = Math.min(min, s.cursor);
+    while (this.tailHead < this.tail.length && this.tail[this.tailHead]!.entry.end <= min) this.tailHead++;
+    if (this.tailHead > 4096 && this.tailHead * 2 > this.tail.length) {
+      this.tail = this.tail.slice(this.tailHead);
+      this.tailHead = 0;
+    }
+  }
+
+  private failed(s: State, err: unknown, entries: number): void {
+    s.errors++;
+    this.onError?.(s.consumer.name, err);
+    const now = Date.now();
+    if (now - s.lastErrorLog > 10_000) {
+      s.lastErrorLog = now;
+      this.logger.error({ err, consumer: s.consumer.name, entries, errors: s.errors }, 'log consumer failed; its entries are passed over (acknowledgements are not affected)');
+    }
+  }
+}
