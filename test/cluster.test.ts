@@ -313,12 +313,17 @@ describe('a Pantau cluster on PostgreSQL, Mosquitto and InfluxDB', () => {
     expect((await api(B, 'DELETE', '/api/v1/devices/clu-air-gone')).status).toBe(204);
     // the device is still connected to Mosquitto (no broker ACL here): its next reading reaches a worker
     await client.publishAsync('sensors/air/clu-air-gone/telemetry', JSON.stringify({ ts: Date.now() - 1000, pm25: 12 }), { qos: 1 });
-    await eventually(() => notices.length > 0, 10_000, 50);
-    expect(notices[0]).toMatchObject({ reason: 'unknown_device' });
-    expect(notices[0]!.detail).toMatch(/clu-air-gone is not registered/);
+    // stored and counted (the record) …
+    await eventually(async () => (await metric(w1, 'pantau_ingest_rejected_total{reason="unknown_device"}')) + (await metric(w2, 'pantau_ingest_rejected_total{reason="unknown_device"}')) > before, 15_000, 100);
     const after = (await metric(w1, 'pantau_ingest_rejected_total{reason="unknown_device"}')) + (await metric(w2, 'pantau_ingest_rejected_total{reason="unknown_device"}'));
     expect(after).toBe(before + 1);
     await eventually(async () => (await influxQuery(influx.url, DB, `SELECT "detail" FROM "rejections" WHERE "device_id" = 'clu-air-gone' AND "reason" = 'unknown_device'`)).length > 0, 15_000, 200);
+    // … and published on the device's rejections topic (the notice)
+    await eventually(() => notices.length > 0, 10_000, 50).catch((err: Error) => {
+      throw new Error(`${err.message}\nw1: ${w1.output().slice(-1500)}\nw2: ${w2.output().slice(-1500)}`);
+    });
+    expect(notices[0]).toMatchObject({ reason: 'unknown_device' });
+    expect(notices[0]!.detail).toMatch(/clu-air-gone is not registered/);
     await client.endAsync();
   }, 40_000);
 
