@@ -152,7 +152,7 @@ describe('ingest workers behind an external broker', () => {
     w1Dir = tempDir('pantau-w1-');
     w2Dir = tempDir('pantau-w2-');
     [w1, w2] = await Promise.all([startWorker('w1', w1Dir), startWorker('w2', w2Dir)]);
-  });
+  }, 200_000);
 
   it('2,000 QoS 1 readings are split between two workers and each is stored exactly once', async () => {
     const clients = await Promise.all(SPLIT.map((d) => mqtt.connectAsync(brokerUrl, { clientId: d.id, username: d.id, password: d.token, reconnectPeriod: 0 })));
