@@ -132,7 +132,8 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
     // the shared subscription only delivers sensors/+/+/telemetry; a topic that is not a device's cannot be
     // attributed to one: counted and logged
     if (!topic || topic.channel !== 'telemetry') return unknown(packet.topic, 'not a device telemetry topic');
-    const device = registry.device(topic.deviceId) ?? (await registry.lookupDevice?.(topic.deviceId));
+    // with a shared registry: a change to this device being read back right now is waited for
+    const device = registry.lookupDevice ? await registry.lookupDevice(topic.deviceId) : registry.device(topic.deviceId);
     const unregistered = { id: topic.deviceId, kind: topic.kind, city: '', district: '' };
     if (!device) {
       unknown(packet.topic, 'unknown device');

@@ -35,8 +35,8 @@ export class PgStore implements RegistryStore {
     this.pg.onReconnect(onResync);
     await this.pg.listen(REGISTRY_CHANNEL, (n) => {
       try {
-        const m = JSON.parse(n.payload) as { t: StoreChange['table']; id: string };
-        if ((m.t === 'devices' || m.t === 'api_keys') && typeof m.id === 'string') onChange({ table: m.t, id: m.id });
+        const m = JSON.parse(n.payload) as { t: StoreChange['table']; id: string; op?: string };
+        if ((m.t === 'devices' || m.t === 'api_keys') && typeof m.id === 'string') onChange({ table: m.t, id: m.id, deleted: m.op === 'delete' });
       } catch {
         // not ours
       }
@@ -80,7 +80,7 @@ export class PgStore implements RegistryStore {
   }
 
   async deleteDevice(id: string, audit: AuditWrite): Promise<boolean> {
-    return this.write('devices', id, audit, (c) => c.query('DELETE FROM devices WHERE id = $1', [id]));
+    return this.write('devices', id, audit, (c) => c.query('DELETE FROM devices WHERE id = $1', [id]), 'delete');
   }
 
   async setTokenHash(id: string, tokenHash: string, audit: AuditWrite): Promise<boolean> {
@@ -103,7 +103,7 @@ export class PgStore implements RegistryStore {
   }
 
   async deleteKey(id: string, audit: AuditWrite): Promise<boolean> {
-    return this.write('api_keys', id, audit, (c) => c.query('DELETE FROM api_keys WHERE id = $1', [id]));
+    return this.write('api_keys', id, audit, (c) => c.query('DELETE FROM api_keys WHERE id = $1', [id]), 'delete');
   }
 
   async audit(entry: AuditWrite): Promise<void> {
@@ -145,12 +145,12 @@ export class PgStore implements RegistryStore {
   }
 
   /** One write: the statement, its audit entry and the notification, in one transaction. */
-  private async write(table: StoreChange['table'], id: string, audit: AuditWrite | null, statement: (c: pg.PoolClient) => Promise<pg.QueryResult>): Promise<boolean> {
+  private async write(table: StoreChange['table'], id: string, audit: AuditWrite | null, statement: (c: pg.PoolClient) => Promise<pg.QueryResult>, op?: 'delete'): Promise<boolean> {
     return this.pg.transaction(async (c) => {
       const r = await statement(c);
       if ((r.rowCount ?? 0) === 0) return false;
       if (audit) await c.query('INSERT INTO audit (ts, actor, action, target) VALUES ($1, $2, $3, $4)', [Date.now(), audit.actor, audit.action, audit.target]);
-      await c.query('SELECT pg_notify($1, $2)', [REGISTRY_CHANNEL, JSON.stringify({ t: table, id })]);
+      await c.query('SELECT pg_notify($1, $2)', [REGISTRY_CHANNEL, JSON.stringify(op ? { t: table, id, op } : { t: table, id })]);
       return true;
     });
   }

@@ -151,6 +151,9 @@ export class Registry extends EventEmitter {
    * from PostgreSQL. Throws RegistryUnavailableError when it has to ask and cannot.
    */
   async lookupDevice(id: string): Promise<DeviceRecord | undefined> {
+    // a change announced a moment ago is being read back: decide on the outcome, not on what it replaces
+    const pending = this.refreshing.get(`devices\u0000${id}`);
+    if (pending) await pending.catch(() => undefined);
     const cached = this.devices.get(id);
     if (cached || this.store.backend === 'sqlite') return cached;
     await this.refresh({ table: 'devices', id });
@@ -415,7 +418,18 @@ export class Registry extends EventEmitter {
   refresh(change: StoreChange): Promise<void> {
     const key = `${change.table}\u0000${change.id}`;
     const previous = this.refreshing.get(key) ?? Promise.resolve();
+    if (change.deleted && !this.refreshing.has(key)) {
+      // a deletion needs no read-back: applied at once
+      if (change.table === 'devices') this.applyDevice(change.id, undefined);
+      else this.applyKey(change.id, undefined);
+      return Promise.resolve();
+    }
     const next = previous.catch(() => undefined).then(async () => {
+      if (change.deleted) {
+        if (change.table === 'devices') this.applyDevice(change.id, undefined);
+        else this.applyKey(change.id, undefined);
+        return;
+      }
       if (change.table === 'devices') this.applyDevice(change.id, await this.store.fetchDevice(change.id));
       else this.applyKey(change.id, await this.store.fetchKey(change.id));
     });

@@ -53,6 +53,8 @@ export interface StatusWrite {
 export interface StoreChange {
   table: 'devices' | 'api_keys';
   id: string;
+  /** The row was deleted: applied at once, without reading it back. */
+  deleted?: boolean;
 }
 
 export class ConflictError extends Error {}

@@ -314,7 +314,10 @@ describe('a Pantau cluster on PostgreSQL, Mosquitto and InfluxDB', () => {
     // the device is still connected to Mosquitto (no broker ACL here): its next reading reaches a worker
     await client.publishAsync('sensors/air/clu-air-gone/telemetry', JSON.stringify({ ts: Date.now() - 1000, pm25: 12 }), { qos: 1 });
     // stored and counted (the record) …
-    await eventually(async () => (await metric(w1, 'pantau_ingest_rejected_total{reason="unknown_device"}')) + (await metric(w2, 'pantau_ingest_rejected_total{reason="unknown_device"}')) > before, 15_000, 100);
+    await eventually(async () => (await metric(w1, 'pantau_ingest_rejected_total{reason="unknown_device"}')) + (await metric(w2, 'pantau_ingest_rejected_total{reason="unknown_device"}')) > before, 15_000, 100).catch(async (err: Error) => {
+      const stored = await influxQuery(influx.url, DB, `SELECT "pm25" FROM "air" WHERE "device_id" = 'clu-air-gone'`);
+      throw new Error(`${err.message}; stored as a reading: ${JSON.stringify(stored)}\nw1: ${w1.output().slice(-2500)}\nw2: ${w2.output().slice(-2500)}`);
+    });
     const after = (await metric(w1, 'pantau_ingest_rejected_total{reason="unknown_device"}')) + (await metric(w2, 'pantau_ingest_rejected_total{reason="unknown_device"}'));
     expect(after).toBe(before + 1);
     await eventually(async () => (await influxQuery(influx.url, DB, `SELECT "detail" FROM "rejections" WHERE "device_id" = 'clu-air-gone' AND "reason" = 'unknown_device'`)).length > 0, 15_000, 200);
