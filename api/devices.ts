@@ -1,4 +1,5 @@
-// Devices (SPEC §5): list with filters, get, create (admin, token shown once), patch, delete, token rotation.
+// Devices (SPEC §5, §10): list with filters (JSON, or CSV without secrets), get, create (admin, token shown once),
+// bulk import, patch, delete, token rotation. A device may carry a LoRaWAN devEui (kept in DeviceExtras).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
@@ -9,10 +10,13 @@ import {
   KindSchema,
   NewDeviceSchema,
 } from '../registry/device.js';
-import { toApiDevice } from '../registry/registry.js';
+import { deviceExtras, type DeviceExtras } from '../registry/device-extras.js';
+import { toApiDevice, type DeviceRecord } from '../registry/registry.js';
+import { csvLine, wantsCsv } from './csv.js';
+import { IMPORT_COLUMNS, MAX_IMPORT_ROWS, importDevices, judgeImport, rowsFromCsv } from './device-import.js';
 import { actorOf } from './auth.js';
 import type { ApiContext } from './context.js';
-import { ProblemSchema, badRequest, notFound } from './problem.js';
+import { HttpProblem, ProblemSchema, badRequest, notFound } from './problem.js';
 import { thresholdsSchema } from '../catalog/thresholds.js';
 import type { Kind } from '../catalog/index.js';
 
@@ -28,11 +32,24 @@ function checkThresholds(kind: Kind, thresholds: unknown): void {
 }
 
 const IdParams = z.object({ id: DeviceIdSchema });
+const IMPORT_BODY_LIMIT = 16 * 1024 * 1024;
+const EXPORT_COLUMNS = ['id', 'kind', 'name', 'city', 'district', 'lat', 'lon', 'thresholds', 'devEui', 'status', 'lastSeen'];
+
+const ImportProblemSchema = ProblemSchema.extend({
+  errors: z.array(z.object({ row: z.number().int(), field: z.string(), detail: z.string() })).optional(),
+});
+
+/** The API's Device, with its devEui when it has one. */
+export function deviceWithEui(extras: DeviceExtras, d: DeviceRecord) {
+  const eui = extras.devEui(d.id);
+  return eui === undefined ? toApiDevice(d) : { ...toApiDevice(d), devEui: eui };
+}
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
 
 export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (app) => {
     const { registry } = ctx;
+    const extras = deviceExtras(registry);
 
     app.get('/api/v1/devices', {
       config: { role: 'viewer' },
@@ -44,12 +61,67 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
           city: z.string().max(100).optional(),
           district: z.string().max(100).optional(),
           status: DeviceStatusSchema.optional(),
+          format: z.enum(['json', 'csv']).optional().describe('csv: the fleet as CSV, without secrets'),
         }),
         response: { 200: z.object({ items: z.array(DeviceSchema), total: z.number().int() }), ...errors },
       },
-    }, async (request) => {
-      const items = registry.listDevices(request.query).map(toApiDevice);
+    }, async (request, reply) => {
+      const { format, ...filter } = request.query;
+      const devices = registry.listDevices(filter);
+      if (format === 'csv') {
+        let out = `${EXPORT_COLUMNS.join(',')}\n`;
+        for (const d of devices) {
+          out += `${csvLine([d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : '',
+            extras.devEui(d.id), d.status, d.lastSeen === null ? '' : new Date(d.lastSeen).toISOString()])}\n`;
+        }
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', 'attachment; filename="pantau-devices.csv"')
+          .serializer((x: unknown) => x as string)
+          .send(out as never);
+      }
+      const items = devices.map((d) => deviceWithEui(extras, d));
       return { items, total: items.length };
+    });
+
+    app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_request, body, done) => done(null, body));
+
+    app.post('/api/v1/devices/import', {
+      config: { role: 'admin' },
+      bodyLimit: IMPORT_BODY_LIMIT,
+      schema: {
+        tags: ['devices'],
+        summary: `Register up to ${MAX_IMPORT_ROWS} devices at once from CSV (text/csv: header ${IMPORT_COLUMNS.join(',')}; thresholds as a JSON cell) or a JSON array of create bodies. All rows are checked first: any bad row → 400 listing every bad row, nothing created. Tokens are shown only in this answer (as CSV id,token with Accept: text/csv).`,
+        body: z.unknown(),
+        response: {
+          201: z.object({ items: z.array(z.object({ device: DeviceSchema, token: z.string() })) }),
+          400: ImportProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 409: ProblemSchema, 413: ProblemSchema, 415: ProblemSchema,
+        },
+      },
+    }, async (request, reply) => {
+      let rows: Array<{ value: unknown; cellErrors: [] }> | ReturnType<typeof rowsFromCsv>;
+      if (typeof request.body === 'string') {
+        rows = rowsFromCsv(request.body);
+        if (!rows.ok) throw badRequest(rows.detail);
+      } else if (Array.isArray(request.body)) {
+        rows = { ok: true, rows: request.body.map((value: unknown) => ({ value, cellErrors: [] })) };
+      } else {
+        throw new HttpProblem(415, 'send text/csv (a header row, then one device per row) or a JSON array of devices', 'unsupported-media-type');
+      }
+      const judged = judgeImport(rows.rows, registry, extras);
+      if (!judged.ok) {
+        return reply.code(400).type('application/problem+json').send({
+          type: 'https://pantau.dev/problems/invalid-import', title: 'Bad request', status: 400, detail: judged.detail, errors: judged.errors,
+        });
+      }
+      const created = importDevices(judged.devices, registry, extras, actorOf(request));
+      request.log.info({ count: created.length, actor: actorOf(request) }, 'devices imported');
+      if (wantsCsv(request.headers.accept)) {
+        let out = 'id,token\n';
+        for (const c of created) out += `${csvLine([c.device.id, c.token])}\n`;
+        return reply.code(201).type('text/csv; charset=utf-8').serializer((x: unknown) => x as string).send(out as never);
+      }
+      return reply.code(201).send({ items: created.map((c) => ({ device: deviceWithEui(extras, c.device), token: c.token })) });
     });
 
     app.get('/api/v1/devices/:id', {
@@ -58,7 +130,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
     }, async (request) => {
       const device = registry.device(request.params.id);
       if (!device) throw notFound(`device ${request.params.id} does not exist`);
-      return toApiDevice(device);
+      return deviceWithEui(extras, device);
     });
 
     app.post('/api/v1/devices', {
@@ -71,24 +143,29 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       },
     }, async (request, reply) => {
       checkThresholds(request.body.kind, request.body.thresholds);
-      const { device, token } = await registry.createDevice(request.body, actorOf(request));
-      return reply.code(201).header('location', `/api/v1/devices/${device.id}`).send({ device: toApiDevice(device), token });
+      const eui = request.body.devEui;
+      const owner = eui === undefined ? undefined : extras.deviceIdByDevEui(eui);
+      if (owner) throw new HttpProblem(409, `devEui ${eui} already belongs to device ${owner}`, 'conflict');
+      const [{ device, token }] = importDevices([request.body], registry, extras, actorOf(request)) as [{ device: DeviceRecord; token: string }];
+      return reply.code(201).header('location', `/api/v1/devices/${device.id}`).send({ device: deviceWithEui(extras, device), token });
     });
 
     app.patch('/api/v1/devices/:id', {
       config: { role: 'admin' },
       schema: {
         tags: ['devices'],
-        summary: 'Change name, city, district, location or thresholds',
+        summary: 'Change name, city, district, location, thresholds or devEui (null removes it)',
         params: IdParams,
         body: DevicePatchSchema,
-        response: { 200: DeviceSchema, ...errors },
+        response: { 200: DeviceSchema, 409: ProblemSchema, ...errors },
       },
     }, async (request) => {
       const current = registry.device(request.params.id);
       if (!current) throw notFound(`device ${request.params.id} does not exist`);
       checkThresholds(current.kind, request.body.thresholds);
-      return toApiDevice(await registry.updateDevice(request.params.id, request.body, actorOf(request)));
+      const { devEui, ...patch } = request.body;
+      if (devEui !== undefined) extras.setDevEui(current.id, devEui, actorOf(request));
+      return deviceWithEui(extras, await registry.updateDevice(request.params.id, patch, actorOf(request)));
     });
 
     app.delete('/api/v1/devices/:id', {

@@ -1,6 +1,7 @@
 // Summary of a V8 .cpuprofile (what `node --cpu-prof` writes): self time aggregated by function name + script,
 // and by package/folder, so a bottleneck can be named without opening DevTools.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { ROOT } from './paths.js';
 
 interface ProfileNode {
@@ -28,6 +29,8 @@ export interface ProfileEntry {
 
 export interface ProfileSummary {
   file: string;
+  /** The thread of the profiled process: 0 is the main thread. */
+  thread?: number;
   /** The samples summarised: the measured window only, when one was given. */
   window: 'measured' | 'whole process';
   totalMs: number;
@@ -108,7 +111,8 @@ function areaOf(name: string, url: string): string {
 }
 
 export function formatProfile(summary: ProfileSummary): string {
-  const lines = [`CPU profile ${shortUrl('file://' + summary.file)} (${summary.window}): ${(summary.totalMs / 1000).toFixed(1)} s sampled, ${((100 * summary.idleMs) / summary.totalMs).toFixed(1)} % idle`];
+  const thread = summary.thread === undefined ? '' : summary.thread === 0 ? ' main thread' : ` thread ${summary.thread}`;
+  const lines = [`CPU profile${thread} ${shortUrl('file://' + summary.file)} (${summary.window}): ${(summary.totalMs / 1000).toFixed(1)} s sampled, ${((100 * summary.idleMs) / summary.totalMs).toFixed(1)} % idle`];
   lines.push('  top self time (function — script): % of samples / % of busy samples');
   for (const e of summary.top) {
     lines.push(`  ${e.percent.toFixed(1).padStart(5)} % ${Number.isNaN(e.percentBusy) ? '      ' : `${e.percentBusy.toFixed(1).padStart(5)} %`}  ${e.name}  ${e.where}`);
@@ -121,4 +125,22 @@ export function formatProfile(summary: ProfileSummary): string {
 /** Now, in µs of CLOCK_MONOTONIC (the clock of .cpuprofile timestamps). */
 export function monotonicUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
+}
+
+/**
+ * The profiles `--cpu-prof` wrote for every thread of process `pid` other than the main one (worker threads;
+ * under `--import tsx` thread 1 is the module loader's), largest first per thread.
+ * Names are CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile.
+ */
+export function otherThreadProfiles(dir: string, pid: number): Array<{ thread: number; file: string }> {
+  const byThread = new Map<number, { file: string; size: number }>();
+  for (const name of readdirSync(dir)) {
+    const m = /^CPU\.\d+\.\d+\.(\d+)\.(\d+)\.\d+\.cpuprofile$/.exec(name);
+    if (!m || Number(m[1]) !== pid || Number(m[2]) === 0) continue;
+    const file = join(dir, name);
+    const size = statSync(file).size;
+    const thread = Number(m[2]);
+    if (size > (byThread.get(thread)?.size ?? -1)) byThread.set(thread, { file, size });
+  }
+  return [...byThread.entries()].sort((a, b) => a[0] - b[0]).map(([thread, { file }]) => ({ thread, file }));
 }

@@ -25,8 +25,11 @@ export interface RunMessage {
    * `window`: closed loop, each client keeps `window` QoS 1 messages in flight (a PUBACK frees a slot).
    * `rate`: open loop at `rate` messages/s for this process, round-robin over its clients; a client with
    * `window` messages unacknowledged is skipped (back-pressure) and the skipped publish is counted, not queued.
+   * `open`: open loop at `rate` messages/s for this process, on a fixed schedule (message k is due `k / rate` s after
+   * the start), round-robin over its clients, whether or not earlier messages were acknowledged. How late each
+   * message went out is recorded; what was due but not sent when the time was up is counted, never sent late.
    */
-  mode: 'window' | 'rate';
+  mode: 'window' | 'rate' | 'open';
   window: number;
   /** Readings per message: 1 = a single object, more = a gateway's array. */
   batch: number;
@@ -69,6 +72,12 @@ export interface GeneratorStats {
   /** Publish → PUBACK, per message, ms. */
   ackLatency: HistogramData;
   runMs: number;
+  /** Mode `open`: messages due by the schedule within the run (sent or not). */
+  dueMessages: number;
+  /** Mode `open`: how late each message was published against its schedule, ms (0 when on time). */
+  scheduleLag: HistogramData;
+  /** Bytes written by the clients but still in their sockets' user-space buffers when the run ended. */
+  socketBacklogBytes: number;
 }
 
 /** One sampled reading: device id, kind, reading ts, wall-clock publish time (ms). */

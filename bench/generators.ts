@@ -7,8 +7,9 @@ import type { ChildMessage, ConnectResult, GeneratorDevice, GeneratorStats, RunM
 import { Histogram } from './histogram.js';
 import { ROOT } from './paths.js';
 
-export interface FleetStats extends Omit<GeneratorStats, 'ackLatency' | 'runMs'> {
+export interface FleetStats extends Omit<GeneratorStats, 'ackLatency' | 'runMs' | 'scheduleLag'> {
   ackLatency: Histogram;
+  scheduleLag: Histogram;
   runMs: number;
 }
 
@@ -134,7 +135,11 @@ function merge(all: GeneratorStats[]): FleetStats {
   };
   const sum = (pick: (s: GeneratorStats) => number) => all.reduce((n, s) => n + pick(s), 0);
   const ackLatency = new Histogram();
-  for (const s of all) ackLatency.merge(s.ackLatency);
+  const scheduleLag = new Histogram();
+  for (const s of all) {
+    ackLatency.merge(s.ackLatency);
+    scheduleLag.merge(s.scheduleLag);
+  }
   return {
     publishedMessages: sum((s) => s.publishedMessages),
     publishedReadings: sum((s) => s.publishedReadings),
@@ -149,5 +154,8 @@ function merge(all: GeneratorStats[]): FleetStats {
     disconnects: sum((s) => s.disconnects),
     ackLatency,
     runMs: Math.max(...all.map((s) => s.runMs)),
+    dueMessages: sum((s) => s.dueMessages),
+    scheduleLag,
+    socketBacklogBytes: sum((s) => s.socketBacklogBytes),
   };
 }

@@ -89,6 +89,8 @@ async function run(message: RunMessage): Promise<GeneratorStats> {
   const sampleSet = new Set(message.sampleDevices);
   for (const c of clients) c.sampled = sampleSet.has(c.device.id);
   const ackLatency = new Histogram();
+  const scheduleLag = new Histogram();
+  let dueMessages = 0;
   const stats = {
     publishedMessages: 0,
     publishedReadings: 0,
@@ -108,7 +110,8 @@ async function run(message: RunMessage): Promise<GeneratorStats> {
     const now = Date.now();
     const readings: Array<Record<string, number>> = [];
     for (let i = 0; i < message.batch; i++) {
-      const ts = Math.max(now - message.backlogMs, c.lastTs + 1);
+      // a batch ends at now − backlog, 1 ms apart: a gateway's most recent readings
+      const ts = Math.max(now - message.backlogMs - (message.batch - 1 - i), c.lastTs + 1);
       c.lastTs = ts;
       readings.push({ ts, ...readingValues(c.device.kind, c.seq++) });
       if (c.sampled) samples.push([c.device.id, c.device.kind, ts, now]);
@@ -150,6 +153,32 @@ async function run(message: RunMessage): Promise<GeneratorStats> {
     };
     for (const c of clients) pump(c);
     await sleep(message.durationMs);
+  } else if (message.mode === 'open') {
+    // open loop on a fixed schedule: message k is due k / rate s after the start. Every tick publishes everything
+    // due by then, round-robin over the clients, acknowledged or not, and records how late each one went out.
+    // When the time is up, what is still due is counted (dueMessages − published), not sent late: offered/s is
+    // what really went out within the run.
+    const intervalMs = 1000 / message.rate;
+    const t0 = performance.now();
+    let k = 0;
+    let rr = 0;
+    await new Promise<void>((resolve) => {
+      const tick = setInterval(() => {
+        let now = performance.now() - t0;
+        // at the last tick, what fell due before the end goes out only if it is no later than a tick's jitter
+        while (k * intervalMs <= now && k * intervalMs < message.durationMs && (now < message.durationMs || now - k * intervalMs <= 20)) {
+          publish(clients[rr++ % clients.length]!);
+          scheduleLag.record(Math.max(0, now - k * intervalMs));
+          k++;
+          if (k % 64 === 0) now = performance.now() - t0;
+        }
+        if (now >= message.durationMs) {
+          clearInterval(tick);
+          dueMessages = Math.ceil(message.durationMs / intervalMs);
+          resolve();
+        }
+      }, 2);
+    });
   } else {
     // open loop: every 5 ms publish what is due by now, round-robin over the clients
     let due = 0;
@@ -181,6 +210,7 @@ async function run(message: RunMessage): Promise<GeneratorStats> {
   running = false;
   const runMs = Date.now() - started;
   const ackedReadingsInRun = stats.ackedReadings;
+  const socketBacklogBytes = clients.reduce((n, c) => n + ((c.mqtt.stream as { writableLength?: number } | undefined)?.writableLength ?? 0), 0);
   const waitUntil = Date.now() + message.ackWaitMs;
   while (Date.now() < waitUntil && clients.some((c) => c.inflight > 0)) await sleep(50);
   counting = false;
@@ -194,6 +224,9 @@ async function run(message: RunMessage): Promise<GeneratorStats> {
     disconnects,
     ackLatency: ackLatency.toJSON(),
     runMs,
+    dueMessages,
+    scheduleLag: scheduleLag.toJSON(),
+    socketBacklogBytes,
   };
 }
 

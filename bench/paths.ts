@@ -3,5 +3,4 @@ import { fileURLToPath } from 'node:url';
 
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 export const RESULTS_DIR = join(ROOT, 'bench', 'results');

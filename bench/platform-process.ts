@@ -1,14 +1,14 @@
-// Pantau started the way `npm start` runs it — `tsx platform/main.ts` as a child process, configured by the
-// environment — with what the benchmark needs: free ports, a temp data dir, limits off, a raised open-file
-// limit, and optionally the V8 CPU profiler.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Pantau started the way `npm start` and the image run it — the compiled `dist/platform/main.js` in one node
+// process, configured by the environment (built first when dist/ is missing or stale) — with what the benchmark
+// needs: free ports, a temp data dir, limits off, a raised open-file limit, and optionally the V8 CPU profiler.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/support/ports.js';
-import { waitUntilHealthy } from '../test/support/process.js';
-import { ROOT, TSX } from './paths.js';
-import { commandLine, descendants } from './proc-stats.js';
+import { PLATFORM_ENTRY, waitUntilHealthy } from '../test/support/process.js';
+import { ROOT } from './paths.js';
+import { descendants } from './proc-stats.js';
 
 export interface PlatformOptions {
   influxUrl: string;
@@ -27,20 +27,16 @@ export interface BenchPlatform {
   dataDir: string;
   /** Milliseconds from spawn until /healthz answered (includes seeding the fleet file). */
   startMs: number;
-  /** The tsx wrapper. */
+  /** The node process that runs Pantau (the shell that raised the open-file limit execs it). */
   child: ChildProcess;
-  /** The node process that runs Pantau (below the tsx wrapper). */
+  /** The node process that runs Pantau. */
   mainPid(): number;
-  /** The wrapper and everything below it. */
+  /** Pantau and anything it starts. */
   pids(): number[];
   output(): string;
   /** Prometheus metrics, summed over labels. */
   metrics(): Promise<Record<string, number>>;
-  /**
-   * SIGTERM to the Pantau process itself, then wait for its graceful stop (spool flush; the CPU profile is
-   * written then). Not to the tsx wrapper: tsx relays a signal and, when the child does not confirm it within
-   * about 60 ms (a busy event loop), SIGKILLs it and exits 143 — no flush, no profile.
-   */
+  /** SIGTERM to Pantau, then wait for its graceful stop (spool flush; the CPU profile is written then). */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
   /** The CPU profile of the main thread of the Pantau process, after `stop()`. */
   profileFile(): string | undefined;
@@ -53,7 +49,7 @@ export async function startBenchPlatform(options: PlatformOptions): Promise<Benc
   const profArgs: string[] = [];
   if (options.cpuProfDir) {
     mkdirSync(options.cpuProfDir, { recursive: true });
-    // Node refuses --cpu-prof in NODE_OPTIONS; tsx hands flags placed before the script to the node it starts.
+    // Node refuses --cpu-prof in NODE_OPTIONS: it goes on the command line.
     profArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
   }
   const env: Record<string, string> = {
@@ -72,9 +68,11 @@ export async function startBenchPlatform(options: PlatformOptions): Promise<Benc
     ...(options.fleetFile ? { PANTAU_FLEET_FILE: options.fleetFile } : {}),
     ...options.env,
   };
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-state.mjs')], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
   // 10,000 connections need more descriptors than a default soft limit of 1024; the shell raises it, then execs.
   const started = performance.now();
-  const child = spawn('sh', ['-c', 'ulimit -n 65535 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', TSX, ...profArgs, join(ROOT, 'platform', 'main.ts')], {
+  const shell = 'ulimit -n 65535 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"';
+  const child = spawn('sh', ['-c', shell, process.execPath, '--enable-source-maps', ...profArgs, PLATFORM_ENTRY], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -99,9 +97,9 @@ export async function startBenchPlatform(options: PlatformOptions): Promise<Benc
     startMs,
     child,
     mainPid() {
-      // the tsx wrapper starts `node … platform/main.ts` as its child
-      main ??= descendants(child.pid!).find((pid) => commandLine(pid).includes('platform/main.ts'));
-      return main ?? child.pid!;
+      // the shell execs node: same pid
+      main ??= child.pid!;
+      return main;
     },
     pids: () => [child.pid!, ...descendants(child.pid!)],
     output: () => out,
@@ -119,11 +117,10 @@ export async function startBenchPlatform(options: PlatformOptions): Promise<Benc
       const mainPid = platform.mainPid();
       const t0 = performance.now();
       const force = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      if (mainPid !== child.pid) process.kill(mainPid, 'SIGTERM');
-      else child.kill('SIGTERM');
+      process.kill(mainPid, 'SIGTERM');
       const result = await exited;
       clearTimeout(force);
-      // the wrapper relays the signal and exits with Pantau; give the profile writer a moment anyway
+      // give the profile writer a moment
       for (let i = 0; i < 50 && existsPid(mainPid); i++) await new Promise((r) => setTimeout(r, 100));
       stopped = { ...result, ms: performance.now() - t0 };
       rmSync(dataDir, { recursive: true, force: true });
@@ -131,7 +128,7 @@ export async function startBenchPlatform(options: PlatformOptions): Promise<Benc
     },
     profileFile() {
       if (!options.cpuProfDir || main === undefined) return undefined;
-      // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main thread (1 is tsx's loader thread)
+      // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main thread
       const mine = readdirSync(options.cpuProfDir).filter((n) => n.includes(`.${main}.0.`) && n.endsWith('.cpuprofile'));
       const sized = mine.map((n) => ({ n, size: statSync(join(options.cpuProfDir!, n)).size })).sort((a, b) => b.size - a.size);
       return sized[0] ? join(options.cpuProfDir, sized[0].n) : undefined;

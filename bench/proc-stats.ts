@@ -23,6 +23,27 @@ export function cpuSeconds(pid: number): number | undefined {
   }
 }
 
+/**
+ * Seconds the threads of a process spent runnable but waiting for a CPU (run-queue wait, the second field of
+ * /proc/<pid>/task/<tid>/schedstat), summed over its live threads; undefined once it is gone. Over a window this
+ * is the CPU a process wanted and did not get: contention from everything else on the machine.
+ */
+export function runQueueWaitSeconds(pid: number): number | undefined {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) || 0;
+      } catch {
+        // thread gone meanwhile
+      }
+    }
+    return ns / 1e9;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Resident set size in bytes (VmRSS). */
 export function rssBytes(pid: number): number | undefined {
   try {
@@ -81,6 +102,8 @@ export interface CpuReport {
   seconds: number;
   /** Cores used per group (1.0 = one core fully busy). */
   cores: Record<string, number>;
+  /** Per group: time its threads were runnable but waited for a CPU, per second of the window (in cores). */
+  waitCores: Record<string, number>;
   /** Whole machine: cores busy (any process or the kernel; idle, iowait and steal excluded). */
   machineCores: number;
   /** Whole machine by CPU state (cores): user, system, softirq, iowait, steal … */
@@ -91,6 +114,7 @@ export interface CpuReport {
 export class CpuMeter {
   private startAt = 0;
   private startTimes = new Map<number, number>();
+  private startWaits = new Map<number, number>();
   private startMachine = machineTimes();
 
   constructor(private readonly groups: ProcessGroups) {}
@@ -98,26 +122,35 @@ export class CpuMeter {
   start(): void {
     this.startAt = performance.now();
     this.startTimes.clear();
-    for (const pid of this.allPids()) this.startTimes.set(pid, cpuSeconds(pid) ?? 0);
+    this.startWaits.clear();
+    for (const pid of this.allPids()) {
+      this.startTimes.set(pid, cpuSeconds(pid) ?? 0);
+      this.startWaits.set(pid, runQueueWaitSeconds(pid) ?? 0);
+    }
     this.startMachine = machineTimes();
   }
 
   stop(): CpuReport {
     const seconds = (performance.now() - this.startAt) / 1000;
     const cores: Record<string, number> = {};
+    const waitCores: Record<string, number> = {};
     for (const [name, pids] of Object.entries(this.groups)) {
       let used = 0;
+      let waited = 0;
       for (const pid of pids()) {
         const now = cpuSeconds(pid);
         if (now !== undefined) used += now - (this.startTimes.get(pid) ?? 0);
+        const wait = runQueueWaitSeconds(pid);
+        if (wait !== undefined) waited += Math.max(0, wait - (this.startWaits.get(pid) ?? 0));
       }
       cores[name] = used / seconds;
+      waitCores[name] = waited / seconds;
     }
     const m = machineTimes();
     const machine: Record<string, number> = {};
     for (const f of MACHINE_FIELDS) machine[f] = (m[f] - this.startMachine[f]) / seconds;
     const machineCores = machine.user! + machine.nice! + machine.system! + machine.irq! + machine.softirq!;
-    return { seconds, cores, machineCores, machine };
+    return { seconds, cores, waitCores, machineCores, machine };
   }
 
   private allPids(): number[] {

@@ -12,8 +12,18 @@ export interface Target {
 export interface IngestFigures {
   devices: number;
   durationS: number;
-  /** Readings published per second (offered load). */
+  /** Readings published per second (offered load): what the generators really sent within the run. */
   offeredPerS: number;
+  /** Open loop (`open`): the readings/s the schedule asked for; offeredPerS below it means the generators fell behind. */
+  scheduledPerS?: number;
+  /** Open loop: readings that fell due within the run but were not sent by its end (the generators were behind). */
+  notSent?: number;
+  /** Open loop: how late messages were published against their schedule (generator lag), ms. */
+  scheduleLagMs?: Percentiles;
+  /** Bytes the generators had written that were still queued in their sockets' user-space buffers at the end. */
+  generatorSocketBacklogKiB?: number;
+  /** CPU time of the platform's process tree (every thread) over the window ÷ readings stored in the window, µs. */
+  platformCpuUsPerStored: number;
   /** Readings whose message got its PUBACK during the run, per second. */
   ackedPerS: number;
   /** Readings that reached InfluxDB during the measured window, per second (count at the end − count at the start). */
@@ -59,5 +69,14 @@ export interface ScenarioResult {
   targets: Target[];
   notes: string[];
   profile?: Omit<ProfileSummary, 'byArea'> & { byArea: ProfileSummary['byArea'] };
+  /** Profiles of the platform's other threads (worker threads), when profiled. */
+  threadProfiles?: ProfileSummary[];
   phases?: ScenarioResult[];
+  /** `--runs N`: the N runs, and each headline figure's median with min and max over them. */
+  runs?: ScenarioResult[];
+  summary?: RunSummary;
+  /** The figures compared across runs, by label (see bench/repeat.ts). */
+  headline?: Record<string, number>;
 }
+
+export type RunSummary = Record<string, { median: number; min: number; max: number; values: number[] }>;

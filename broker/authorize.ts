@@ -1,21 +1,26 @@
-// Topic rules (SPEC §3): a device publishes only to its own telemetry and status topics and subscribes only to
-// its own rejections topic. A publish elsewhere is an ACL violation: the error disconnects the client. A bad
-// payload is never an error here — ingest turns it into a rejection and the publish is acknowledged.
+// Topic rules (SPEC §3, §10): a device publishes only to its own telemetry, senml, status and config/reported
+// topics and subscribes only to its own rejections and config topics. A publish elsewhere is an ACL violation: the
+// error disconnects the client. A bad payload is never an error here — ingest turns it into a rejection and the
+// publish is acknowledged.
 //
 // Telemetry is handed to ingest *inside* authorizePublish because aedes runs this hook before it sends
 // PUBACK/PUBREC: the callback fires only once ingest says the readings are durable.
 import type { AedesOptions, Client, PublishPacket, Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import { parseDeviceTopic } from '../catalog/index.js';
+import { parseExtraTopic } from '../catalog/device-config.js';
+import { deviceExtras } from '../registry/device-extras.js';
 import { DeviceRateLimiter } from '../ingest/rate-limit.js';
 import type { DeviceRecord, Registry } from '../registry/registry.js';
+import { acceptReportedConfig } from './config-reported.js';
 import type { PantauClient } from './authenticate.js';
 
 type AuthorizePublishHandler = NonNullable<AedesOptions['authorizePublish']>;
 type AuthorizeSubscribeHandler = NonNullable<AedesOptions['authorizeSubscribe']>;
 
 export interface TelemetryHandler {
-  (device: DeviceRecord, payload: Buffer, qos: 0 | 1 | 2): Promise<void>;
+  /** `format`: 'senml' for the SenML topic (issue 16); absent for Pantau's JSON telemetry. */
+  (device: DeviceRecord, payload: Buffer, qos: 0 | 1 | 2, format?: 'senml'): Promise<unknown>;
 }
 
 export interface AuthorizeOptions {
@@ -35,6 +40,8 @@ export function makeAuthorizePublish(options: AuthorizeOptions): AuthorizePublis
   // Status flips change the registry and write a device_state point: cheap now, but not free. A device flipping
   // faster than once a second is broken or hostile; its flips are ignored (counted), never acted upon.
   const statusLimiter = new DeviceRateLimiter(1);
+  // a config report writes the registry (shadow and audit): one a second per device is plenty (burst 10)
+  const reportLimiter = new DeviceRateLimiter(1);
   let lastStatusLog = 0;
   const ignoreStatus = (reason: 'invalid' | 'rate_limited', deviceId: string, detail: string) => {
     options.onStatusIgnored?.(reason, deviceId);
@@ -47,6 +54,17 @@ export function makeAuthorizePublish(options: AuthorizeOptions): AuthorizePublis
   return function authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void) {
     const deviceId = (client as PantauClient | null)?.deviceId;
     const device = deviceId ? registry.device(deviceId) : undefined;
+    const extra = device ? parseExtraTopic(packet.topic) : null;
+    if (device && extra && extra.deviceId === device.id && extra.kind === device.kind && extra.channel !== 'config') {
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      if (extra.channel === 'config/reported') {
+        if (reportLimiter.take(device.id)) acceptReportedConfig(deviceExtras(registry), device, payload, options.log);
+        else ignoreStatus('rate_limited', device.id, 'more than one config report a second');
+        return done(null);
+      }
+      onTelemetry(device, payload, packet.qos, 'senml').then(() => done(null), (err: Error) => done(err));
+      return;
+    }
     const topic = parseDeviceTopic(packet.topic);
     if (!device || !topic || topic.deviceId !== device.id || topic.kind !== device.kind || topic.channel === 'rejections') {
       onDenied('publish', deviceId, packet.topic);
@@ -78,6 +96,10 @@ export function makeAuthorizeSubscribe(options: Pick<AuthorizeOptions, 'registry
     const device = deviceId ? options.registry.device(deviceId) : undefined;
     const topic = parseDeviceTopic(sub.topic);
     if (device && topic && topic.deviceId === device.id && topic.kind === device.kind && topic.channel === 'rejections') {
+      return done(null, sub);
+    }
+    const extra = device ? parseExtraTopic(sub.topic) : null;
+    if (device && extra && extra.deviceId === device.id && extra.kind === device.kind && extra.channel === 'config') {
       return done(null, sub);
     }
     options.onDenied('subscribe', deviceId, sub.topic);

@@ -47,6 +47,8 @@ export class Broker {
   private readonly options: BrokerOptions;
   private readonly servers: Array<net.Server | tls.Server | HttpServer> = [];
   private readonly clientsByDevice = new Map<string, Set<Client>>();
+  /** City-system sessions (API-key logins), kept from aedes' public client events. */
+  private readonly apiKeyClients = new Set<PantauClient>();
   private readonly connectionsByIp = new Map<string, number>();
   private wss: WebSocketServer | undefined;
   address: BrokerAddress = { port: 0 };
@@ -77,6 +79,10 @@ export class Broker {
     };
     this.aedes = new Aedes(aedesOptions);
     // Telemetry was fully handled in authorizePublish; routing it through mqemitter would only cost CPU.
+    // No public hook ends a publish without routing it: authorizePublish can only let it through or refuse it (which
+    // closes the connection in MQTT 3.1.1; moscajs/aedes#210, #199). So the instance's `publish`, which aedes' publish
+    // handler calls as `client.broker.publish(packet, client, done)` after authorizePublish (QoS 2's PUBREC waits
+    // for `done`), is wrapped. test/library-contracts.test.ts fails if aedes stops routing client publishes so.
     const aedesInternals = this.aedes as unknown as { publish: (packet: PublishPacket, client: unknown, done?: (err?: Error) => void) => void };
     const publish = aedesInternals.publish.bind(this.aedes);
     aedesInternals.publish = (packet, client, done) => {
@@ -88,6 +94,7 @@ export class Broker {
     };
 
     this.aedes.on('clientReady', (client: Client) => {
+      if ((client as PantauClient).apiKeyId) this.apiKeyClients.add(client as PantauClient);
       const deviceId = (client as PantauClient).deviceId;
       if (!deviceId) return;
       let set = this.clientsByDevice.get(deviceId);
@@ -97,6 +104,7 @@ export class Broker {
       options.onConnectionsChanged?.(this.aedes.connectedClients);
     });
     this.aedes.on('clientDisconnect', (client: Client) => {
+      this.apiKeyClients.delete(client as PantauClient);
       const deviceId = (client as PantauClient).deviceId;
       if (!deviceId) return;
       const set = this.clientsByDevice.get(deviceId);
@@ -119,8 +127,7 @@ export class Broker {
     registry.on('token-rotated', (id: string) => this.disconnectDevice(id));
     // so does a revoked API key's city-system session
     registry.on('key-revoked', (keyId: string) => {
-      const clients = (this.aedes as unknown as { clients: Record<string, PantauClient> }).clients;
-      for (const client of Object.values(clients)) {
+      for (const client of [...this.apiKeyClients]) {
         if (client.apiKeyId === keyId) client.close();
       }
     });

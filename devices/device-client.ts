@@ -1,9 +1,11 @@
 // One simulated device's MQTT session (SPEC §3): device id as client id and username, its token as password, a
 // persistent session (clean: false) with a file-backed outgoing store, `offline` as retained Last Will on its
 // status topic, `online` after every connect, telemetry on its own topic, and a subscription to its own
-// rejections topic so it hears at once why a reading was refused.
+// rejections topic so it hears at once why a reading was refused, and to its config topic (issue 16): Pantau's
+// desired configuration arrives there (retained), and the device answers what it applied on config/reported.
 import mqtt, { type IClientOptions, type MqttClient, type Packet, Store, UniqueMessageIdProvider } from 'mqtt';
 import { deviceTopic, MAX_READINGS_PER_MESSAGE } from '../catalog/index.js';
+import { configReportedTopic, configTopic } from '../catalog/device-config.js';
 import type { FileStore } from './file-store.js';
 import type { FleetDevice } from './fleet-schema.js';
 import type { SimStats } from './progress.js';
@@ -25,6 +27,8 @@ export interface DeviceClientOptions {
   onRejection: (device: FleetDevice, rejection: Rejection) => void;
   /** CONNACK 4/5: the token was refused (rotated elsewhere, device deleted). */
   onRefused: (client: DeviceClient, returnCode: number) => void;
+  /** A message on the device's config topic (Pantau's desired configuration). */
+  onConfig?: (client: DeviceClient, payload: Buffer) => void;
 }
 
 const STATUS_ONLINE = 'online';
@@ -34,7 +38,7 @@ export class DeviceClient {
   readonly device: FleetDevice;
   state: DeviceState = 'connecting';
   private readonly options: DeviceClientOptions;
-  private readonly topics: { telemetry: string; status: string; rejections: string };
+  private readonly topics: { telemetry: string; status: string; rejections: string; config: string; configReported: string };
   private readonly ids = new UniqueMessageIdProvider();
   private client: MqttClient | undefined;
   /** Telemetry message ids sent and not yet acknowledged. */
@@ -50,6 +54,8 @@ export class DeviceClient {
       telemetry: deviceTopic(device.kind, device.id, 'telemetry'),
       status: deviceTopic(device.kind, device.id, 'status'),
       rejections: deviceTopic(device.kind, device.id, 'rejections'),
+      config: configTopic(device.kind, device.id),
+      configReported: configReportedTopic(device.kind, device.id),
     };
   }
 
@@ -98,9 +104,9 @@ export class DeviceClient {
     client.publish(this.topics.status, STATUS_ONLINE, { qos: 1, retain: true });
     // A persistent session keeps the subscription; subscribe again only when the broker has forgotten it.
     if (!sessionPresent) {
-      client.subscribe(this.topics.rejections, { qos: 1 }, (error, granted) => {
+      client.subscribe([this.topics.rejections, this.topics.config], { qos: 1 }, (error, granted) => {
         const refused = granted?.some((grant) => (grant.qos & 0x80) !== 0);
-        if (error || refused) this.options.stats.noteError(`${this.device.id}: subscribe to its rejections refused`);
+        if (error || refused) this.options.stats.noteError(`${this.device.id}: subscribe to its rejections or config refused`);
       });
     }
     if (this.backlog.length > 0) {
@@ -111,6 +117,11 @@ export class DeviceClient {
   }
 
   private onMessage(topic: string, payload: Buffer): void {
+    if (topic === this.topics.config) {
+      // an empty retained message clears the config (the device was removed): nothing to apply
+      if (payload.length > 0) this.options.onConfig?.(this, payload);
+      return;
+    }
     if (topic !== this.topics.rejections) return;
     let rejection: Rejection;
     try {
@@ -166,6 +177,13 @@ export class DeviceClient {
       return;
     }
     this.publish(JSON.stringify(reading), 1);
+  }
+
+  /** Tell Pantau which config version the device applied, and what of it. */
+  reportConfig(report: { version: number; config: Record<string, unknown> }): void {
+    const client = this.client;
+    if (!client || this.state === 'closed' || this.state === 'removed') return;
+    client.publish(this.topics.configReported, JSON.stringify(report), { qos: 1 });
   }
 
   /** Publish a payload as is (fault injection); false when it was not sent (during a dropout). */

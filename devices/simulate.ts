@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { KINDS } from '../catalog/index.js';
 import { type BadPayload, badPayload } from './faults.js';
 import { DeviceClient, type Rejection } from './device-client.js';
+import { applyConfig, withOffsets } from './device-config.js';
 import { FileStore } from './file-store.js';
 import { CITIES, FLEET } from './fleet.js';
 import type { CityName, FleetDevice } from './fleet-schema.js';
@@ -22,6 +23,12 @@ interface Running {
   client: DeviceClient;
   timer?: NodeJS.Timeout;
   silentUntil: number;
+  /** Pushed by Pantau (config topic): reading interval, calibration offsets, the version applied. */
+  intervalMs?: number;
+  offsets: Record<string, number>;
+  configVersion: number;
+  /** Start the reading loop again (after the interval changed). */
+  restart?: () => void;
 }
 
 const out = process.stdout;
@@ -217,9 +224,22 @@ async function main(): Promise<void> {
       stats,
       onRejection,
       onRefused,
+      onConfig: (c, payload) => {
+        const r = byId.get(c.device.id);
+        const applied = r ? applyConfig(c.device.kind, payload, r.configVersion) : null;
+        if (!r || !applied) return;
+        r.configVersion = applied.version;
+        r.offsets = applied.offsets;
+        const intervalChanged = applied.intervalMs !== r.intervalMs;
+        r.intervalMs = applied.intervalMs;
+        if (intervalChanged) r.restart?.();
+        c.reportConfig(applied.report);
+        progress.log(`${c.device.id}: config v${applied.version} applied (${JSON.stringify(applied.report.config)})`);
+      },
     });
-    return { sensor: new SimulatedSensor(device, env), client, silentUntil: 0 };
+    return { sensor: new SimulatedSensor(device, env), client, silentUntil: 0, offsets: {}, configVersion: 0 };
   });
+  const byId = new Map(running.map((r) => [r.sensor.device.id, r]));
   const leftOver = running.reduce((sum, r) => sum + r.client.pending, 0);
   if (leftOver > 0) print(`${leftOver} unacknowledged messages from an earlier run in ${options.stateDir}: re-sending them`);
 
@@ -235,7 +255,7 @@ async function main(): Promise<void> {
   // ── Readings ──
   const emit = (r: Running, now: number) => {
     if (now < r.silentUntil) return;
-    const reading = r.sensor.read(clock.at(now), intervalSeconds);
+    const reading = withOffsets(r.sensor.read(clock.at(now), r.intervalMs === undefined ? intervalSeconds : Math.min(3600, r.intervalMs / 1000)), r.offsets);
     if (options.badShare > 0 && rng.chance(options.badShare)) {
       const bad: BadPayload = badPayload(r.sensor.device.kind, reading, now, rng);
       if (r.client.publishRaw(bad.payload)) stats.badSent++;
@@ -244,16 +264,24 @@ async function main(): Promise<void> {
     }
   };
   for (const r of running) {
-    let due = Date.now() + rng.next() * intervalMs;
+    const every = () => r.intervalMs ?? intervalMs;
+    let due = Date.now() + rng.next() * every();
     const tick = () => {
       if (stopping) return;
       const now = Date.now();
       emit(r, now);
-      due += intervalMs;
-      if (due < now) due = now + intervalMs; // fell behind: skip rather than burst
+      due += every();
+      if (due < now) due = now + every(); // fell behind: skip rather than burst
       r.timer = setTimeout(tick, due - now);
     };
     r.timer = setTimeout(tick, Math.max(0, due - Date.now()));
+    // a new interval from Pantau takes effect at once, not after the old (possibly hour-long) wait
+    r.restart = () => {
+      if (stopping) return;
+      clearTimeout(r.timer);
+      due = Date.now() + every();
+      r.timer = setTimeout(tick, every());
+    };
   }
 
   // ── Dropouts ──

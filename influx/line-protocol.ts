@@ -41,12 +41,23 @@ export function seriesKey(measurement: string, tags: Record<string, string>): st
 
 export type FieldValue = number | string;
 
+// Field names are the catalog's few constants: escaped once each, not once per point.
+const escapedNames = new Map<string, string>();
+function fieldName(name: string): string {
+  let escaped = escapedNames.get(name);
+  if (escaped === undefined) {
+    escaped = escapeTag(name);
+    if (escapedNames.size < 10_000) escapedNames.set(name, escaped);
+  }
+  return escaped;
+}
+
 /** One line: series key, fields (numbers as floats, strings quoted), timestamp in ms. */
 export function line(series: string, fields: Record<string, FieldValue>, tsMs: number): string {
   let out = '';
   for (const name in fields) {
     const value = fields[name]!;
-    out += `${out ? ',' : ''}${escapeTag(name)}=${typeof value === 'number' ? floatField(value) : stringField(value)}`;
+    out += `${out ? ',' : ''}${fieldName(name)}=${typeof value === 'number' ? floatField(value) : stringField(value)}`;
   }
   return `${series} ${out} ${Math.trunc(tsMs)}`;
 }

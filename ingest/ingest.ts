@@ -14,6 +14,7 @@ import {
 } from '../catalog/index.js';
 import { line, seriesKey, type FieldValue } from '../influx/line-protocol.js';
 import { decodePayload } from './decode.js';
+import { decodeSenml } from './senml.js';
 import { DeviceRateLimiter } from './rate-limit.js';
 import type { Spool } from './spool.js';
 import { validateReading } from './validate.js';
@@ -89,8 +90,9 @@ export class Ingest extends EventEmitter {
   /**
    * Take one telemetry message. Resolves when its outcome is durable; the broker acknowledges then.
    * QoS 0 while the spool is at its budget: dropped and counted, resolves at once.
+   * `format` 'senml': the payload is a SenML pack (RFC 8428 JSON; ingest/senml.ts), judged record by record.
    */
-  async accept(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, receivedAt = Date.now()): Promise<AcceptOutcome> {
+  async accept(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, receivedAt = Date.now(), format: 'json' | 'senml' = 'json'): Promise<AcceptOutcome> {
     const lines: string[] = [];
     const readings: Reading[] = [];
     const rejections: Rejection[] = [];
@@ -98,12 +100,13 @@ export class Ingest extends EventEmitter {
     if (!this.limiter.take(device.id, receivedAt)) {
       rejections.push(this.rejection(device, 'rate_limited', 'over the per-device message rate; slow down or batch readings', receivedAt));
     } else {
-      const decoded = decodePayload(payload);
+      const options = { now: receivedAt, maxAgeMs: this.maxAgeMs, maxFutureMs: MAX_FUTURE_SKEW_MS };
+      const decoded = format === 'senml' ? decodeSenml(payload, device.kind, options) : decodePayload(payload);
       if (!decoded.ok) {
         rejections.push(this.rejection(device, decoded.reason, decoded.detail, receivedAt));
       } else {
+        for (const r of 'rejected' in decoded ? decoded.rejected : []) rejections.push(this.rejection(device, r.reason, r.detail, receivedAt));
         const key = this.seriesKey(device);
-        const options = { now: receivedAt, maxAgeMs: this.maxAgeMs, maxFutureMs: MAX_FUTURE_SKEW_MS };
         const many = decoded.readings.length > 1;
         for (let i = 0; i < decoded.readings.length; i++) {
           const judged = validateReading(device.kind, decoded.readings[i], options);

@@ -36,11 +36,14 @@ export function segmentPath(dir: string, base: number): string {
 
 export const SEGMENT_NAME = /^\d{20}\.log$/;
 
-export function encodeFrame(body: Buffer, appendedAt: number): Buffer {
-  const frame = Buffer.allocUnsafe(HEADER + body.length);
-  frame.writeUInt32LE(body.length, 0);
+export function encodeFrame(body: Buffer | string, appendedAt: number): Buffer {
+  // a string body is encoded straight into the frame: one allocation, one copy
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  const frame = Buffer.allocUnsafe(HEADER + length);
+  frame.writeUInt32LE(length, 0);
   frame.writeDoubleLE(appendedAt, 8);
-  body.copy(frame, HEADER);
+  if (typeof body === 'string') frame.write(body, HEADER, 'utf8');
+  else body.copy(frame, HEADER);
   frame.writeUInt32LE(crc32(frame.subarray(8)), 4);
   return frame;
 }

@@ -90,6 +90,9 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
   });
 
   // A private mqtt.js method; without it (a future mqtt.js) the source falls back to one message at a time.
+  // mqtt.js's public `handleMessage` acknowledges one message at a time (the next waits for its callback;
+  // mqttjs/MQTT.js#691), so many in flight need the PUBACK sent later by hand. test/library-contracts.test.ts
+  // fails if `_sendPacket` or the error path of `handleMessage`'s callback (no PUBACK, next message) changes.
   const sendPacket = (client as unknown as { _sendPacket?: SendPacket })._sendPacket?.bind(client);
   const maxInFlight = sendPacket ? Math.max(1, Math.floor(options.maxInFlight ?? 256)) : 1;
   if (!sendPacket) log.warn('mqtt.js has no _sendPacket: taking one message at a time (slower, still safe)');

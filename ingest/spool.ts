@@ -219,9 +219,8 @@ export class Spool extends EventEmitter {
   append(payload: Buffer | string, draft?: EntryDraft): Promise<void> {
     if (this.failedWith) return Promise.reject(this.failedWith);
     if (this.closed) return Promise.reject(new Error('spool is closed'));
-    const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
     const appendedAt = Date.now();
-    const frame = encodeFrame(body, appendedAt);
+    const frame = encodeFrame(payload, appendedAt);
     this.queuedBytes += frame.length;
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ frame, draft, appendedAt, resolve, reject });

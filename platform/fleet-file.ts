@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { NewDeviceSchema } from '../registry/device.js';
 import type { Registry } from '../registry/registry.js';
+import { deviceExtras } from '../registry/device-extras.js';
 
 const FleetSchema = z.array(NewDeviceSchema.extend({ token: z.string().min(16).max(256).optional() }));
 
@@ -15,12 +16,19 @@ export async function seedFleet(registry: Registry, file: string, log: Logger): 
   } catch (err) {
     throw new Error(`PANTAU_FLEET_FILE: ${file} is not a valid fleet file: ${(err as Error).message.slice(0, 300)}`);
   }
-  let created = 0;
-  for (const { token, ...device } of parsed) {
-    if (registry.device(device.id)) continue;
-    await registry.createDevice(device, 'fleet-file', token);
-    created++;
+  // one transaction for all new devices, their devEuis included (issue 16)
+  const seen = new Set<string>();
+  const fresh = parsed.filter((d) => !registry.device(d.id) && !seen.has(d.id) && seen.add(d.id));
+  const extras = deviceExtras(registry);
+  try {
+    registry.createDevices(fresh.map(({ token, ...input }) => ({ input, token })), 'fleet-file', () =>
+      extras.insertDevEuis(fresh.filter((d) => d.devEui !== undefined).map((d) => ({ deviceId: d.id, devEui: d.devEui! }))),
+    );
+  } catch (err) {
+    // e.g. a devEui that two devices share, or one a registered device already has
+    throw new Error(`PANTAU_FLEET_FILE: ${file}: the devices could not be registered: ${(err as Error).message.slice(0, 300)}`);
   }
+  const created = fresh.length;
   if (created > 0) log.info({ file, created }, 'registered devices from the fleet file');
   return created;
 }

@@ -1,5 +1,6 @@
 // Prometheus metrics of one Pantau process (SPEC §5 `/metrics`). One registry per platform instance, so tests
 // can run several platforms in one process.
+import type { AcceptOutcome, IngestDevice } from '../ingest/ingest.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { REJECTION_REASONS } from '../catalog/index.js';
 
@@ -50,3 +51,17 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Metrics around the ingest stage: what came in, what was stored, refused or dropped. */
+export function metered<Rest extends unknown[]>(metrics: Metrics, accept: (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, ...rest: Rest) => Promise<AcceptOutcome>) {
+  return async (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, ...rest: Rest): Promise<AcceptOutcome> => {
+    metrics.messages.inc({ qos: String(qos) });
+    const outcome = await accept(device, payload, qos, ...rest);
+    if (outcome.dropped > 0) metrics.dropped.inc(outcome.dropped);
+    else {
+      if (outcome.readings > 0) metrics.readings.inc({ kind: device.kind }, outcome.readings);
+      for (const r of outcome.rejections) metrics.rejected.inc({ reason: r.reason });
+    }
+    return outcome;
+  };
+}

@@ -14,6 +14,7 @@ import { alertsPlugin } from '../api/alerts.js';
 import { StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
 import { brokerAuthPlugin } from '../api/broker-auth.js';
+import { wireDeviceStandards } from './device-standards.js';
 import { startWorkerSource, type WorkerSource } from './worker.js';
 import { AlertService, formatAlert } from '../alerts/service.js';
 import { AlertStore, type AlertReader } from '../alerts/store.js';
@@ -25,7 +26,7 @@ import { Broker } from '../broker/broker.js';
 import { INDICES_INTERVAL_MS, isKind } from '../catalog/index.js';
 import { InfluxClient, type InfluxOptions } from '../influx/client.js';
 import { describeLine } from '../influx/line-protocol.js';
-import { Ingest, type AcceptOutcome, type IngestDevice } from '../ingest/ingest.js';
+import { Ingest } from '../ingest/ingest.js';
 import { Spool } from '../ingest/spool.js';
 import { WriterThread } from '../ingest/writer-thread.js';
 import { Registry } from '../registry/registry.js';
@@ -35,7 +36,7 @@ import { currentIndicesOf, startDerivedPoints } from './derived.js';
 import { seedFleet } from './fleet-file.js';
 import { logConsumers } from './log-consumers.js';
 import { createLogger } from './logger.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, metered, type Metrics } from './metrics.js';
 import { redactUrl } from './redact.js';
 
 export interface Platform {
@@ -70,20 +71,6 @@ export interface PlatformHooks {
    * answering `/readyz` with 503; `npm start` (main.ts) exits instead, for its supervisor to restart it.
    */
   onFatal?: (err: Error, platform: Platform) => void;
-}
-
-/** Metrics around the ingest stage: what came in, what was stored, refused or dropped. */
-/** Ingest's accept with the ingest metrics (messages, readings, rejections, drops) counted. */
-export function metered(metrics: Metrics, accept: (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2) => Promise<AcceptOutcome>) {
-  return async (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2): Promise<void> => {
-    metrics.messages.inc({ qos: String(qos) });
-    const outcome = await accept(device, payload, qos);
-    if (outcome.dropped > 0) metrics.dropped.inc(outcome.dropped);
-    else {
-      if (outcome.readings > 0) metrics.readings.inc({ kind: device.kind }, outcome.readings);
-      for (const r of outcome.rejections) metrics.rejected.inc({ reason: r.reason });
-    }
-  };
 }
 
 export async function startPlatform(config: Config, hooks: PlatformHooks = {}): Promise<Platform> {
@@ -204,7 +191,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     alerts.forget(id);
   });
 
-  const accept = metered(metrics, (device, payload, qos) => ingest.accept(device, payload, qos));
+  // issue 16: `format` 'senml' for the SenML topic
+  const accept = metered(metrics, (device, payload, qos, format?: 'senml') => ingest.accept(device, payload, qos, undefined, format ?? 'json'));
   let broker: Broker | undefined;
   let tls: { cert: Buffer; key: Buffer } | undefined;
   if (config.tlsCert && config.tlsKey) tls = { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
@@ -221,9 +209,9 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       maxKeepaliveSeconds: config.mqttMaxKeepaliveSeconds,
       maxConnectionsPerIp: config.mqttMaxConnectionsPerIp,
       onTelemetry: config.unsafeAckBeforeDurable
-        ? (device, payload, qos) => {
+        ? (device, payload, qos, format) => {
             // benchmark baseline: the acknowledgement does not wait for the fsync
-            accept(device, Buffer.from(payload), qos).catch(() => undefined);
+            accept(device, Buffer.from(payload), qos, format).catch(() => undefined);
             return Promise.resolve();
           }
         : accept,
@@ -290,6 +278,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         },
       },
     };
+  const standards = wireDeviceStandards({ api: apiContext, accept, config, log, publish: (topic, payload, options) => publishAlert?.(topic, payload, options) });
   const api = await buildApi(
     apiContext,
     {
@@ -311,6 +300,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         }),
         summaryPlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         brokerAuthPlugin(apiContext, { secret: config.brokerAuthSecret, workerPassword: config.brokerPassword }),
+        ...standards.plugins,
       ] as never,
     },
   );
@@ -406,6 +396,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     const w = worker;
     publishAlert ??= (topic, payload, options) => w.publish(topic, payload, options);
   }
+  standards.start();
   await hooks.extend?.(platform);
   return platform;
 }

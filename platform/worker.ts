@@ -7,7 +7,20 @@
 import { hostname } from 'node:os';
 import { INGEST_WORKER_USERNAME } from '../api/broker-auth.js';
 import { startMqttSource, type MqttSource } from '../ingest/mqtt-source.js';
-import { metered, type Platform } from './platform.js';
+import type { Logger } from 'pino';
+import type { Ingest } from '../ingest/ingest.js';
+import type { Registry } from '../registry/registry.js';
+import type { Config } from './config.js';
+import { metered, type Metrics } from './metrics.js';
+
+/** What an ingest worker needs of the platform (given, not imported: platform.ts wires, worker.ts does not reach back). */
+export interface WorkerDeps {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  ingest: Ingest;
+  registry: Registry;
+}
 
 export interface WorkerSource {
   /** Connected and subscribed (always true when there is no external broker). */
@@ -18,11 +31,11 @@ export interface WorkerSource {
   close(): Promise<void>;
 }
 
-export async function startWorkerSource(platform: Platform): Promise<WorkerSource> {
-  const { config, log, metrics, ingest } = platform;
+export async function startWorkerSource(platform: WorkerDeps): Promise<WorkerSource> {
+  const { config, log, metrics } = platform;
   if (!config.brokerUrl) return { connected: true, publish: () => undefined, close: async () => undefined };
   const clientId = `pantau-ingest-${config.workerId}`;
-  // config.ts makes sure PANTAU_WORKER_ID is set and stable when PANTAU_BROKER_URL is
+  // PANTAU_WORKER_ID defaults to the host name, which orchestrators keep stable per replica (config.ts)
   const password = config.brokerPassword;
   // the worker account of api/broker-auth.ts unless the broker has its own
   const username = config.brokerUsername || (password ? INGEST_WORKER_USERNAME : undefined);
@@ -31,11 +44,12 @@ export async function startWorkerSource(platform: Platform): Promise<WorkerSourc
     clientId,
     username,
     password,
+    // counted as the embedded broker's telemetry is
     ingest: {
-      accept: metered(metrics, (device, payload, qos) => ingest.accept(device, payload, qos)),
-      reject: (device, reason, detail, at) => ingest.reject(device, reason, detail, at),
-      on: (event, listener) => ingest.on(event, listener),
-      off: (event, listener) => ingest.off(event, listener),
+      accept: metered(metrics, (d, p, q) => platform.ingest.accept(d, p, q)),
+      reject: (device, reason, detail, at) => platform.ingest.reject(device, reason, detail, at),
+      on: platform.ingest.on.bind(platform.ingest),
+      off: platform.ingest.off.bind(platform.ingest),
     },
     registry: platform.registry,
     log: log.child({ component: 'mqtt-source' }),

@@ -22,6 +22,12 @@ export const LocationSchema = z.object({
 });
 export const ThresholdsSchema = z.record(z.string().max(64), z.union([z.number(), z.record(z.string().max(64), z.number())])).nullable();
 
+/** LoRaWAN DevEUI (issue 16): 16 hex digits, matched case-insensitively, shown in lowercase. */
+export const DevEuiSchema = z
+  .string()
+  .regex(/^[0-9a-fA-F]{16}$/, 'devEui must be 16 hex digits')
+  .transform((s) => s.toLowerCase());
+
 export const DeviceStatusSchema = z.enum(['online', 'offline', 'never_seen']);
 
 export const DeviceSchema = z.object({
@@ -34,6 +40,7 @@ export const DeviceSchema = z.object({
   thresholds: ThresholdsSchema,
   status: DeviceStatusSchema,
   lastSeen: z.string().nullable(),
+  devEui: z.string().optional(),
 });
 export type Device = z.infer<typeof DeviceSchema>;
 
@@ -45,6 +52,7 @@ export const NewDeviceSchema = z.strictObject({
   district: label(100),
   location: LocationSchema,
   thresholds: ThresholdsSchema.optional(),
+  devEui: DevEuiSchema.optional(),
 });
 export type NewDevice = z.infer<typeof NewDeviceSchema>;
 
@@ -54,6 +62,7 @@ export const DevicePatchSchema = z.strictObject({
   district: label(100).optional(),
   location: LocationSchema.optional(),
   thresholds: ThresholdsSchema.optional(),
+  devEui: DevEuiSchema.nullable().optional(),
 });
 export type DevicePatch = z.infer<typeof DevicePatchSchema>;
 

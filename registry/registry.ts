@@ -16,6 +16,7 @@ import {
   CHOSEN_COST,
   GENERATED_COST,
   fingerprint,
+  hashGenerated,
   hashSecret,
   newSecret,
   sameFingerprint,
@@ -121,6 +122,7 @@ export class Registry extends EventEmitter {
         pg.query<{ key: string; value: unknown }>('SELECT key, value FROM state'),
       ]);
       const registry = new Registry({ store, devices, keys, state: new Map(stateRows.rows.map((r) => [r.key, r.value])) }, options);
+      registry.localDir = dataDir;
       await store.subscribe((change) => registry.refresh(change), () => void registry.resync());
       return registry;
     } catch (err) {
@@ -129,11 +131,20 @@ export class Registry extends EventEmitter {
     }
   }
 
-  /** The SQLite database (embedded registry only). */
+  /** PostgreSQL registry: a node-local SQLite file for the tables not ported to PostgreSQL yet (device-extras.ts). */
+  private localDb: SqliteStore | undefined;
+
+  /**
+   * The SQLite database: the registry itself (embedded), or — shared registry — the node-local file that still
+   * holds DevEUIs and device configuration (registry/device-extras.ts; not shared between nodes yet).
+   */
   get db(): SqliteStore['db'] {
-    if (!(this.store instanceof SqliteStore)) throw new Error('the registry is not SQLite');
-    return this.store.db;
+    if (this.store instanceof SqliteStore) return this.store.db;
+    this.localDb ??= new SqliteStore(this.localDir!);
+    return this.localDb.db;
   }
+
+  private localDir: string | undefined;
 
   /** The PostgreSQL connection of a shared registry; undefined for SQLite. */
   get postgres(): PgConnection | undefined {
@@ -202,6 +213,44 @@ export class Registry extends EventEmitter {
     const record = this.cacheDevice(row, false);
     this.emit('device-changed', record);
     return { device: record, token };
+  }
+
+  /**
+   * Register many devices at once (bulk import, issue 16): all in one transaction, or none. `withinTransaction`
+   * lets an additive store (DevEUIs) write its rows in that same transaction. Embedded (SQLite) registry only.
+   */
+  createDevices(
+    items: Array<{ input: NewDevice; token?: string }>,
+    actor: string,
+    withinTransaction?: (records: DeviceRecord[]) => void,
+  ): Array<{ device: DeviceRecord; token: string }> {
+    for (const { input } of items) if (this.devices.has(input.id)) throw new ConflictError(`device ${input.id} already exists`);
+    const created = items.map(({ input, token = newSecret() }) => ({
+      device: {
+        id: input.id, kind: input.kind, name: input.name, city: input.city, district: input.district,
+        lat: input.location.lat, lon: input.location.lon,
+        thresholds: (input.thresholds ?? null) as Record<string, unknown> | null,
+        status: 'never_seen' as const, lastSeen: null,
+      },
+      token,
+      hash: hashGenerated(token),
+    }));
+    const insert = this.db.prepare(
+      `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'never_seen', ?)`,
+    );
+    const audit = this.db.prepare('INSERT INTO audit (ts, actor, action, target) VALUES (?, ?, ?, ?)');
+    const now = Date.now();
+    this.db.transaction(() => {
+      for (const { device: d, hash } of created) {
+        insert.run(d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : null, hash, now);
+        audit.run(now, actor, 'device.created', d.id);
+      }
+      withinTransaction?.(created.map((c) => c.device));
+    })();
+    for (const { device, hash } of created) this.cacheDevice({ ...device, tokenHash: hash }, false);
+    for (const { device } of created) this.emit('device-changed', device);
+    return created.map(({ device, token }) => ({ device, token }));
   }
 
   async updateDevice(id: string, patch: DevicePatch, actor: string): Promise<DeviceRecord> {
@@ -410,6 +459,7 @@ export class Registry extends EventEmitter {
   async close(): Promise<void> {
     await this.flushStatus().catch(() => undefined);
     await this.store.close();
+    await this.localDb?.close();
   }
 
   // ---- the cache -------------------------------------------------------------------------------------

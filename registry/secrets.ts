@@ -1,29 +1,53 @@
-// Device tokens and API keys are stored only as salted scrypt hashes and compared in constant time.
-// Tokens and generated keys carry 192 bits of randomness, so the hash only has to make a stolen registry
-// useless, not slow down guessing; a modest cost keeps 10,000 devices reconnecting after a restart cheap.
-// Keys an operator chose (PANTAU_ADMIN_KEY) get the full cost. A verified secret is remembered by its SHA-256
-// so a reconnecting device or a busy API client does not pay scrypt again.
-import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+// Device tokens and API keys are stored only as salted hashes and compared in constant time.
+//
+// Secrets Pantau generates (device tokens, API keys) are 32 random bytes: 256 bits. Nobody can guess one, stolen
+// hash in hand or not — 2^256 candidates at any hashing speed is out of reach — so their hash needs no work
+// factor, only a salt and a keyed one-way function: HMAC-SHA-256 keyed with a per-secret random salt. That makes
+// registering 10,000 devices (bulk import, the fleet file) and verifying 10,000 reconnecting devices after a restart
+// cost milliseconds instead of the ~20 s scrypt took. A key an operator chose (PANTAU_ADMIN_KEY) may be a weak
+// password, so it still gets a memory-hard scrypt at full cost. Hashes written by round 1 (`scrypt$1024$…`) keep
+// verifying; scrypt (chosen keys, round-1 hashes) runs one at a time on the thread pool, the HMAC synchronously
+// in microseconds without the pool. A verified secret is remembered by its SHA-256 so a reconnecting device or a
+// busy API client does not even pay the hash again.
+import { createHash, createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
-export const GENERATED_COST = 1 << 10;
+/** Cost 0 = a generated 256-bit secret: salted HMAC-SHA-256, no work factor (see above). */
+export const GENERATED_COST = 0;
 export const CHOSEN_COST = 1 << 15;
 
 export function newSecret(): string {
-  return randomBytes(24).toString('base64url');
+  return randomBytes(32).toString('base64url');
 }
 
 export async function hashSecret(secret: string, cost = GENERATED_COST): Promise<string> {
+  return cost === GENERATED_COST ? hashGenerated(secret) : hashScrypt(secret, cost);
+}
+
+/** Synchronous form for generated secrets (bulk import hashes inside one transaction). */
+export function hashGenerated(secret: string): string {
+  const salt = randomBytes(16);
+  return `hmac-sha256$${salt.toString('base64')}$${hmac(secret, salt).toString('base64')}`;
+}
+
+async function hashScrypt(secret: string, cost: number): Promise<string> {
   const salt = randomBytes(16);
   const hash = await derive(secret, salt, cost);
   return `scrypt$${cost}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
 export async function verifySecret(secret: string, stored: string): Promise<boolean> {
-  const [scheme, costText, saltText, hashText] = stored.split('$');
+  const parts = stored.split('$');
+  if (parts[0] === 'hmac-sha256' && parts.length === 3 && parts[1] && parts[2]) {
+    return sameFingerprint(hmac(secret, Buffer.from(parts[1], 'base64')), Buffer.from(parts[2], 'base64'));
+  }
+  const [scheme, costText, saltText, hashText] = parts;
   if (scheme !== 'scrypt' || !costText || !saltText || !hashText) return false;
+  const cost = Number(costText);
+  // a tampered row must not make scrypt allocate gigabytes
+  if (!Number.isInteger(cost) || cost < 2 || cost > 1 << 20) return false;
   const expected = Buffer.from(hashText, 'base64');
-  const actual = await derive(secret, Buffer.from(saltText, 'base64'), Number(costText));
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  const actual = await derive(secret, Buffer.from(saltText, 'base64'), cost);
+  return sameFingerprint(actual, expected);
 }
 
 export function fingerprint(secret: string): Buffer {
@@ -32,6 +56,10 @@ export function fingerprint(secret: string): Buffer {
 
 export function sameFingerprint(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function hmac(secret: string, salt: Buffer): Buffer {
+  return createHmac('sha256', salt).update(secret).digest();
 }
 
 // scrypt runs on libuv's thread pool (4 threads), which the ingest log's writes and fsyncs also use. One scrypt

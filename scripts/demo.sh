@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# `npm run demo`: everything on one machine — installs what is missing, starts a private InfluxDB (unless one
-# answers at PANTAU_INFLUX_URL / 127.0.0.1:8086), the Pantau platform and the simulated Kaltim fleet, then
-# prints where to look. Ctrl-C stops all of it; data stays in .pantau-demo/ for the next run.
+# `npm run demo`: everything on one machine — installs what is missing, builds dist/ if needed, starts a private
+# InfluxDB (unless one answers at PANTAU_INFLUX_URL / 127.0.0.1:8086), the Pantau platform and the simulated Kaltim
+# fleet, then prints where to look. Data stays in PANTAU_DEMO_DIR (.pantau-demo/) for the next run.
+#
+# Ctrl-C stops the fleet, then the platform, then InfluxDB, each with one SIGTERM and waiting for it to finish.
+# Each runs in a session of its own (setsid), so the terminal's SIGINT reaches only this script, which then stops
+# them in that order; a repeated Ctrl-C while it does so is ignored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-DEMO="$ROOT/.pantau-demo"
+DEMO=$(mkdir -p "${PANTAU_DEMO_DIR:-$ROOT/.pantau-demo}" && cd "${PANTAU_DEMO_DIR:-$ROOT/.pantau-demo}" && pwd)
 mkdir -p "$DEMO/data" "$DEMO/influxdb"
 
 bash scripts/ensure-deps.sh
+node scripts/build-state.mjs
 
 HTTP_PORT=${PANTAU_HTTP_PORT:-8080}
 MQTT_PORT=${PANTAU_MQTT_PORT:-1883}
@@ -20,18 +25,30 @@ for p in "$HTTP_PORT" "$MQTT_PORT"; do
   fi
 done
 
-pids=()
+names=() pids=()
+start() { # start NAME CMD…: CMD in a session of its own, in the background
+  local name=$1; shift
+  setsid "$@" &
+  names+=("$name") pids+=($!)
+}
+stopping=""
 cleanup() {
-  trap - INT TERM EXIT
-  echo
-  echo "pantau demo: stopping…"
+  [ -n "$stopping" ] && return
+  stopping=1
+  trap '' INT TERM HUP
+  [ ${#pids[@]} -gt 0 ] && printf '\npantau demo: stopping…\n'
   # newest first: the fleet says goodbye while the broker is still up, the platform flushes while InfluxDB is
+  local i code
   for ((i=${#pids[@]}-1; i>=0; i--)); do
     kill -TERM "${pids[i]}" 2>/dev/null || true
-    wait "${pids[i]}" 2>/dev/null || true
+    code=0
+    wait "${pids[i]}" 2>/dev/null || code=$?
+    echo "pantau demo: ${names[i]} stopped (exit $code)"
   done
 }
-trap cleanup INT TERM EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM HUP
+trap cleanup EXIT
 
 INFLUX_URL=${PANTAU_INFLUX_URL:-http://127.0.0.1:8086}
 if curl -fsS -o /dev/null "$INFLUX_URL/ping" 2>/dev/null; then
@@ -39,9 +56,10 @@ if curl -fsS -o /dev/null "$INFLUX_URL/ping" 2>/dev/null; then
 else
   INFLUXD=$(command -v influxd || echo /usr/bin/influxd)
   INFLUX_PORT=$(echo "$INFLUX_URL" | sed -E 's#.*:([0-9]+)/?$#\1#')
+  # InfluxDB's RPC (backup) port, next to its HTTP port as in its defaults (8086 → 8088)
   cat > "$DEMO/influxdb/influxdb.conf" <<CONF
 reporting-disabled = true
-bind-address = "127.0.0.1:18088"
+bind-address = "127.0.0.1:$((INFLUX_PORT + 2))"
 [meta]
   dir = "$DEMO/influxdb/meta"
 [data]
@@ -56,26 +74,25 @@ bind-address = "127.0.0.1:18088"
 [logging]
   level = "warn"
 CONF
-  echo "pantau demo: starting a private InfluxDB on $INFLUX_URL (data in .pantau-demo/influxdb)"
-  "$INFLUXD" -config "$DEMO/influxdb/influxdb.conf" > "$DEMO/influxdb.log" 2>&1 &
-  pids+=($!)
+  echo "pantau demo: starting a private InfluxDB on $INFLUX_URL (data in $DEMO/influxdb)"
+  start InfluxDB "$INFLUXD" -config "$DEMO/influxdb/influxdb.conf" > "$DEMO/influxdb.log" 2>&1
   for _ in $(seq 1 100); do curl -fsS -o /dev/null "$INFLUX_URL/ping" 2>/dev/null && break; sleep 0.2; done
-  curl -fsS -o /dev/null "$INFLUX_URL/ping" || { echo "pantau demo: InfluxDB did not start; see .pantau-demo/influxdb.log" >&2; exit 1; }
+  curl -fsS -o /dev/null "$INFLUX_URL/ping" || { echo "pantau demo: InfluxDB did not start; see $DEMO/influxdb.log" >&2; exit 1; }
 fi
 
 export PANTAU_INFLUX_URL="$INFLUX_URL"
 export PANTAU_DATA_DIR="${PANTAU_DATA_DIR:-$DEMO/data}"
 export PANTAU_HTTP_PORT="$HTTP_PORT" PANTAU_MQTT_PORT="$MQTT_PORT"
-echo "pantau demo: starting the platform (log: .pantau-demo/pantau.log)"
-# one process (not the tsx CLI, which runs the script in a child and may SIGKILL it on a slow stop)
-node --import tsx platform/main.ts > "$DEMO/pantau.log" 2>&1 &
-pids+=($!)
+echo "pantau demo: starting the platform (log: $DEMO/pantau.log)"
+# the compiled platform, as `npm start` and the image run it
+start platform node --enable-source-maps dist/platform/main.js > "$DEMO/pantau.log" 2>&1
 API="http://127.0.0.1:$HTTP_PORT"
 for _ in $(seq 1 150); do curl -fsS -o /dev/null "$API/readyz" 2>/dev/null && break; sleep 0.2; done
-curl -fsS -o /dev/null "$API/readyz" || { echo "pantau demo: the platform did not become ready; see .pantau-demo/pantau.log:" >&2; tail -20 "$DEMO/pantau.log" >&2; exit 1; }
+curl -fsS -o /dev/null "$API/readyz" || { echo "pantau demo: the platform did not become ready; see $DEMO/pantau.log:" >&2; tail -20 "$DEMO/pantau.log" >&2; exit 1; }
 
 if [ -z "${PANTAU_ADMIN_KEY:-}" ]; then PANTAU_ADMIN_KEY=$(cat "$PANTAU_DATA_DIR/admin.key"); fi
 export PANTAU_ADMIN_KEY PANTAU_API_URL="$API" PANTAU_MQTT_URL="mqtt://127.0.0.1:$MQTT_PORT"
+export PANTAU_SIM_STATE_DIR="${PANTAU_SIM_STATE_DIR:-$DEMO/simulator}"
 
 cat <<BANNER
 
@@ -94,6 +111,6 @@ cat <<BANNER
 
 BANNER
 
-node --import tsx devices/simulate.ts ${PANTAU_DEMO_SIMULATE_ARGS:---speed 60} &
-pids+=($!)
+# shellcheck disable=SC2086 # the arguments are meant to split
+start fleet node --enable-source-maps dist/devices/simulate.js ${PANTAU_DEMO_SIMULATE_ARGS:---speed 60}
 wait "${pids[-1]}"

@@ -194,9 +194,10 @@ describe('Dockerfile', () => {
   const dockerfile = read('Dockerfile');
   const stages = [...dockerfile.matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gim)].map((m) => ({ image: m[1], name: m[2] }));
 
-  it('builds in one stage and runs node:20-slim in another', () => {
+  it('builds in one stage and runs node:24-slim (the current LTS) in another, on the same Node', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    expect(stages.at(-1)!.image).toBe('node:20-slim');
+    expect(stages.at(-1)!.image).toBe('node:24-slim');
+    expect(stages[0]!.image).toBe(stages.at(-1)!.image);
     expect(dockerfile).toMatch(/npm ci/);
     expect(dockerfile).toMatch(/npm run build/);
     // better-sqlite3 is native: node-gyp needs these when no prebuilt binary fits.
@@ -209,7 +210,7 @@ describe('Dockerfile', () => {
     const runtime = dockerfile.slice(dockerfile.lastIndexOf('FROM '));
     expect(runtime).toMatch(/^USER\s+(?!root)\S+/m);
     expect(runtime).toMatch(/PANTAU_DATA_DIR=\/data/);
-    expect(runtime).toMatch(/CMD \["node", "dist\/platform\/main\.js"\]/);
+    expect(runtime).toMatch(/CMD \["node", (".*", )?"dist\/platform\/main\.js"\]/);
     expect(JSON.parse(read('tsconfig.build.json')).compilerOptions?.noEmit).toBe(false);
   });
 });

@@ -43,3 +43,38 @@ describe('a consumer of the log that throws', () => {
     }
   });
 });
+
+describe('the status topic', () => {
+  it('ignores (and counts) anything but "online"/"offline", flips faster than one a second beyond a burst of 10, and batches its device_state points', async () => {
+    const device = await tp.register('air');
+    const client = await tp.connect(device.id, device.token);
+    const topic = `sensors/air/${device.id}/status`;
+    const statusOf = async () => (await tp.api('GET', `/api/v1/devices/${device.id}`)).body.status as string;
+    await client.publishAsync(topic, Buffer.alloc(100_000, 'o'), { qos: 1 });
+    await client.publishAsync(topic, 'sleeping', { qos: 1 });
+    let derivedRecords = 0;
+    let derivedPoints = 0;
+    let counting = true;
+    tp.platform.spool.addConsumer({ name: 'test-derived', durable: false, handle: (entries) => {
+      if (!counting) return;
+      for (const e of entries) if (e.derivedLines > 0) {
+        derivedRecords++;
+        derivedPoints += e.derivedLines;
+      }
+    } });
+    const appendsBefore = (await tp.platform.metrics.registry.getSingleMetricAsString('pantau_mqtt_status_ignored_total'));
+    expect(appendsBefore).toMatch(/reason="invalid"\} 2/);
+    for (let i = 0; i < 40; i++) await client.publishAsync(topic, i % 2 === 0 ? 'offline' : 'online', { qos: 1 });
+    const ignored = await tp.platform.metrics.registry.getSingleMetricAsString('pantau_mqtt_status_ignored_total');
+    const rateLimited = Number(/reason="rate_limited"\} (\d+)/.exec(ignored)?.[1] ?? 0);
+    expect(rateLimited).toBeGreaterThanOrEqual(25); // a burst of 10 (and what refilled meanwhile) went through
+    expect(rateLimited).toBeLessThan(40);
+    expect(['online', 'offline']).toContain(await statusOf());
+    // the flips that went through wrote their device_state points gathered into a few records, not one fsync each
+    await new Promise((r) => setTimeout(r, 300));
+    counting = false;
+    expect(derivedPoints).toBeGreaterThanOrEqual(10);
+    expect(derivedRecords).toBeLessThan(derivedPoints / 2);
+    expect(client.connected).toBe(true);
+  });
+});

@@ -2,8 +2,7 @@
 // (`PANTAU_BROKER_URL` set) sharing `$share/pantau-ingest/sensors/+/+/telemetry`; plus the broker auth/ACL
 // endpoints an external broker (EMQX) calls, with SPEC §3's rules.
 //
-// The workers are `platform/main.ts`; PANTAU_TEST_WORKER_ENTRY runs another entry (one that starts the worker
-// source itself) while platform.ts does not yet.
+// The workers are the compiled platform (`dist/platform/main.js`), as the image runs it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,11 +21,12 @@ import { Registry } from '../registry/registry.js';
 import { startInfluxd, influxQuery, type InfluxServer } from './support/influxd.js';
 import { eventually } from './support/platform.js';
 import { freePort } from './support/ports.js';
+import { platformCommand } from './support/process.js';
 import { startMosquittoServer } from './support/mosquitto.js';
 import { startFleet } from './support/publishers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const ENTRY = join(ROOT, process.env.PANTAU_TEST_WORKER_ENTRY ?? 'platform/main.ts');
+const MOSQUITTO = process.env.PANTAU_TEST_MOSQUITTO ?? '/usr/sbin/mosquitto';
 const ADMIN = 'scale-out-admin-key-0123';
 const DB = 'scaleout';
 
@@ -59,9 +59,7 @@ interface Worker {
 
 async function startWorker(workerId: string, dataDir: string): Promise<Worker> {
   const httpPort = await freePort();
-  // node itself with tsx's loader, not the `tsx` CLI: the CLI runs the platform in a child process of its own,
-  // and a SIGKILL to the CLI would leave that child running
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY], {
+  const child = spawn(...platformCommand(), {
     cwd: ROOT,
     env: {
       ...process.env,

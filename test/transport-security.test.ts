@@ -427,7 +427,8 @@ describe('configuration mistakes', () => {
   it('`npm start` with PANTAU_HTTP_PORT=99999 exits with code 2 and one line on stderr naming the variable', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'pantau-badcfg-'));
     try {
-      const child = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'platform', 'main.ts')], {
+      // what `npm start` runs: scripts/start.mjs, which loads the compiled platform in its own process
+      const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs')], {
         cwd: ROOT,
         env: { ...process.env, PANTAU_HTTP_PORT: '99999', PANTAU_DATA_DIR: dataDir, PANTAU_MQTT_PORT: '0', PANTAU_INFLUX_URL: 'http://127.0.0.1:9' },
         stdio: ['ignore', 'pipe', 'pipe'],

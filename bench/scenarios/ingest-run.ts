@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Kind } from '../../catalog/index.js';
 import { startInfluxd } from '../../test/support/influxd.js';
 import type { BenchContext } from '../context.js';
-import { formatProfile, monotonicUs, summariseProfile, type ProfileSummary } from '../cpu-profile.js';
+import { formatProfile, monotonicUs, otherThreadProfiles, summariseProfile, type ProfileSummary } from '../cpu-profile.js';
 import { KIND_CYCLE, makeFleet, writeFleetFile } from '../fleet.js';
 import { GeneratorFleet, type FleetStats } from '../generators.js';
 import { LatencyProbe } from '../latency-probe.js';
@@ -19,11 +19,13 @@ export interface IngestRunOptions {
   label: string;
   devices: number;
   processes: number;
-  mode: 'window' | 'rate';
+  mode: 'window' | 'rate' | 'open';
   window: number;
   batch: number;
-  /** Total messages/s for mode `rate`. */
+  /** Total messages/s for modes `rate` and `open`. */
   rate?: number;
+  /** After the run, how long the generators wait for outstanding PUBACKs. Default 20 s. */
+  ackWaitMs?: number;
   durationMs: number;
   /** Load before the measured window (JIT, connection set-up), counted for loss but not for rates. Default 5 s. */
   warmupMs?: number;
@@ -47,6 +49,7 @@ export interface IngestRunResult {
   probe?: LatencyProbe;
   probeMissing?: number;
   profile?: ProfileSummary;
+  threadProfiles?: ProfileSummary[];
   during?: Record<string, unknown>;
   platformOutput: string;
   /** Cores busy on the machine just before the platform started (other work; should be ~0). */
@@ -82,7 +85,7 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
     const p = platform;
     const f = fleet;
     const warmupMs = o.warmupMs ?? 5000;
-    const load = { mode: o.mode, window: o.window, batch: o.batch, rate: o.rate, backlogMs: o.backlogMs ?? 0, ackWaitMs: 20_000 };
+    const load = { mode: o.mode, window: o.window, batch: o.batch, rate: o.rate, backlogMs: o.backlogMs ?? 0, ackWaitMs: o.ackWaitMs ?? 20_000 };
     let warm: FleetStats | undefined;
     if (warmupMs > 0) {
       ctx.log(`[${o.label}] warming up for ${warmupMs / 1000} s (not measured)…`);
@@ -150,10 +153,23 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
     const runS = stats.runMs / 1000;
     const lost = KIND_CYCLE.reduce((n, k) => n + Math.max(0, acked[k] - drained.counts[k]), 0);
     const stored = total(drained.counts);
+    const open = o.mode === 'open';
     const figures: IngestFigures = {
       devices: o.devices,
       durationS: runS,
-      offeredPerS: stats.publishedReadings / runS,
+      // open loop: everything sent went out within the scheduled window (a send later than that is counted as not
+      // sent), so the window is the denominator; a late last tick would otherwise lower the rate
+      offeredPerS: stats.publishedReadings / (open ? o.durationMs / 1000 : runS),
+      ...(open
+        ? {
+            scheduledPerS: (o.rate ?? 0) * o.batch,
+            notSent: Math.max(0, stats.dueMessages - stats.publishedMessages) * o.batch,
+            scheduleLagMs: stats.scheduleLag.percentiles(),
+          }
+        : {}),
+      generatorSocketBacklogKiB: Math.round(stats.socketBacklogBytes / 1024),
+      // every thread of every process of the platform's tree (utime + stime in /proc/<pid>/stat) over the window
+      platformCpuUsPerStored: storedInWindow > 0 ? (1e6 * (cpu.cores.platform ?? 0) * cpu.seconds) / storedInWindow : NaN,
       ackedPerS: stats.ackedReadingsInRun / runS,
       storedPerS: storedInWindow / cpu.seconds,
       storedInclDrainPerS: (stored - storedBefore) / ((drained.storedAt - t0) / 1000),
@@ -178,10 +194,16 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
     const stop = await platform.stop();
     if (stop.code !== 0) ctx.log(`[${o.label}] platform exited with ${stop.code ?? stop.signal} after SIGTERM`);
     let profile: ProfileSummary | undefined;
+    let threadProfiles: ProfileSummary[] | undefined;
     const profFile = platform.profileFile();
     if (profFile) {
-      profile = summariseProfile(profFile, 15, windowUs);
+      profile = { ...summariseProfile(profFile, 15, windowUs), thread: 0 };
       ctx.log(formatProfile(profile));
+      // worker threads (an InfluxDB writer off the main event loop) write profiles of their own
+      threadProfiles = otherThreadProfiles(join(ctx.profileDir, o.label), platform.mainPid())
+        .map(({ thread, file }) => ({ ...summariseProfile(file, 10, windowUs), thread }))
+        .filter((t) => t.totalMs - t.idleMs >= 100);
+      for (const t of threadProfiles) ctx.log(formatProfile(t));
     }
     return {
       figures,
@@ -198,6 +220,7 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
       probe,
       probeMissing: probeResult?.missing,
       profile,
+      threadProfiles,
       during,
       platformOutput: platform.output(),
       backgroundCores,

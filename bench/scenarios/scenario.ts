@@ -1,13 +1,17 @@
 // What a scenario is, and the pieces of a result every ingest scenario shares.
 import type { BenchContext } from '../context.js';
-import type { IngestFigures, ScenarioResult, Target } from '../result.js';
+import type { IngestFigures, RunSummary, ScenarioResult, Target } from '../result.js';
 import type { CpuReport } from '../proc-stats.js';
 import type { IngestRunResult } from './ingest-run.js';
 
 export interface Scenario {
   name: string;
   title: string;
+  /** How many times the scenario runs when `--runs` is not given (1 when unset). */
+  defaultRuns?: number;
   run(ctx: BenchContext): Promise<ScenarioResult>;
+  /** Targets judged on the medians of several runs; without it, a target passes when it passed in every run. */
+  judge?(summary: RunSummary, runs: ScenarioResult[]): Target[];
 }
 
 export function fromIngestRun(name: string, title: string, ctx: BenchContext, config: Record<string, unknown>, run: IngestRunResult): ScenarioResult {
@@ -33,6 +37,7 @@ export function fromIngestRun(name: string, title: string, ctx: BenchContext, co
     targets: [],
     notes,
     profile: run.profile,
+    ...(run.threadProfiles?.length ? { threadProfiles: run.threadProfiles } : {}),
   };
 }
 
@@ -61,6 +66,8 @@ export function cpuCores(cpu: CpuReport): Record<string, number> {
   const measured = Object.values(cpu.cores).reduce((a, b) => a + b, 0);
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(cpu.cores)) out[k] = round(v, 2);
+  // runnable but not running: the CPU each group wanted and did not get (contention on the machine)
+  for (const k of ['platform', 'influxd', 'generators']) if (cpu.waitCores?.[k] !== undefined) out[`${k}RunQueueWait`] = round(cpu.waitCores[k]!, 2);
   out.machine = round(cpu.machineCores, 2);
   out.unattributed = round(Math.max(0, cpu.machineCores - measured), 2);
   out.machineSystem = round((cpu.machine.system ?? 0) + (cpu.machine.irq ?? 0) + (cpu.machine.softirq ?? 0), 2);

@@ -1,10 +1,18 @@
-// Pantau as a real child process (`tsx platform/main.ts`), for tests that kill it, stop it or restart it.
+// Pantau as a real child process, for tests that kill it, stop it or restart it: the compiled platform
+// (`dist/platform/main.js`, what `npm start` and the image run), which the suite's global setup builds when stale.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { freePort } from './ports.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The compiled entry point the image runs. */
+export const PLATFORM_ENTRY = join(ROOT, 'dist', 'platform', 'main.js');
+
+/** `spawn(...platformCommand())`: node itself on the compiled platform, so a signal sent to the child reaches Pantau. */
+export function platformCommand(): [string, string[]] {
+  return [process.execPath, ['--enable-source-maps', PLATFORM_ENTRY]];
+}
 
 export interface PlatformProcess {
   child: ChildProcess;
@@ -18,9 +26,8 @@ export interface PlatformProcess {
 export async function spawnPlatform(env: Record<string, string>, ports?: { http: number; mqtt: number }): Promise<PlatformProcess> {
   const http = ports?.http ?? (await freePort());
   const mqtt = ports?.mqtt ?? (await freePort());
-  // `node --import tsx`, not the tsx CLI: the CLI runs the script in a child process, so a SIGKILL sent to it
-  // would leave the platform itself running.
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'platform', 'main.ts')], {
+  const [node, args] = platformCommand();
+  const child = spawn(node, args, {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -42,7 +49,7 @@ export async function spawnPlatform(env: Record<string, string>, ports?: { http:
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const httpUrl = `http://127.0.0.1:${http}`;
-  await waitUntilHealthy(child, httpUrl, 30_000, () => out);
+  await waitUntilHealthy(child, httpUrl, 90_000, () => out);
   return { child, httpUrl, mqttUrl: `mqtt://127.0.0.1:${mqtt}`, mqttPort: mqtt, output: () => out, exited };
 }
 

@@ -1,0 +1,185 @@
+// Pantau leans on a few library internals where no public hook exists (each place names the upstream issue):
+//   - broker/broker.ts wraps the aedes instance's `publish` to end telemetry without routing it;
+//   - broker/packet-limit.ts wraps mqtt-packet's `Parser.prototype._parseLength` and sets the aedes client's
+//     `_parser.maxPacketSize`;
+//   - ingest/mqtt-source.ts fails mqtt.js's `handleMessage` callback to hold a PUBACK back and sends it later
+//     with the private `_sendPacket`.
+// These tests pin exactly the library behaviour each patch relies on, against the real libraries over real
+// sockets, so an upgrade that changes it fails here instead of silently turning a guarantee off.
+import net from 'node:net';
+import { PassThrough } from 'node:stream';
+import { Aedes, type Client, type PublishPacket } from 'aedes';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AedesPacketParser, installPacketLimit, limitClientPackets } from '../broker/packet-limit.js';
+import { eventually } from './support/platform.js';
+
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function startAedes(setup?: (aedes: Aedes) => void): Promise<{ aedes: Aedes; url: string }> {
+  const aedes = await Aedes.createBroker();
+  setup?.(aedes);
+  const server = net.createServer((socket) => aedes.handle(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => aedes.close(() => server.close(() => resolve()))));
+  return { aedes, url: `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}` };
+}
+
+async function connect(url: string, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...options });
+  cleanups.push(() => client.endAsync(true));
+  return client;
+}
+
+describe('aedes: the instance publish that broker/broker.ts wraps', () => {
+  it('client publishes go through the instance `publish(packet, client, done)` after authorizePublish; one ended there reaches no subscriber and still completes', async () => {
+    const seen: Array<{ topic: string; qos: number; fromClient: boolean }> = [];
+    let hold: (() => void) | undefined;
+    const { url } = await startAedes((aedes) => {
+      // the durability hook: the PUBACK (QoS 1) / PUBREC (QoS 2) waits for authorizePublish's callback
+      aedes.authorizePublish = (_client, packet, callback) => {
+        if (packet.topic === 'sensors/air/held/telemetry') hold = () => callback(null);
+        else callback(null);
+      };
+      const internals = aedes as unknown as { publish: (packet: PublishPacket, client: unknown, done?: (err?: Error) => void) => void };
+      const publish = internals.publish.bind(aedes);
+      internals.publish = (packet, client, done) => {
+        if (packet.topic.startsWith('$SYS/')) return publish(packet, client, done);
+        seen.push({ topic: packet.topic, qos: packet.qos, fromClient: client !== null && typeof client === 'object' && 'id' in client });
+        if (packet.topic.endsWith('/telemetry')) return done?.(); // handled: not routed
+        publish(packet, client, done);
+      };
+    });
+    const watcher = await connect(url, { clientId: 'watcher' });
+    const received: string[] = [];
+    watcher.on('message', (topic) => received.push(topic));
+    await watcher.subscribeAsync('#', { qos: 1 });
+    const device = await connect(url, { clientId: 'device' });
+
+    // QoS 1 and QoS 2 complete although the wrapper never routes them
+    await device.publishAsync('sensors/air/a1/telemetry', '{"pm25":1}', { qos: 1 });
+    await device.publishAsync('sensors/air/a1/telemetry', '{"pm25":2}', { qos: 2 });
+    // the PUBACK waits for authorizePublish
+    let acked = false;
+    const held = device.publishAsync('sensors/air/held/telemetry', '{"pm25":3}', { qos: 1 }).then(() => (acked = true));
+    await eventually(() => hold !== undefined);
+    expect(acked).toBe(false);
+    hold!();
+    await held;
+
+    await device.publishAsync('sensors/air/a1/status', 'online', { qos: 1 });
+    await eventually(() => received.includes('sensors/air/a1/status'));
+    expect(seen).toEqual([
+      { topic: 'sensors/air/a1/telemetry', qos: 1, fromClient: true },
+      { topic: 'sensors/air/a1/telemetry', qos: 2, fromClient: true },
+      { topic: 'sensors/air/held/telemetry', qos: 1, fromClient: true },
+      { topic: 'sensors/air/a1/status', qos: 1, fromClient: true },
+    ]);
+    expect(received.filter((t) => t.endsWith('/telemetry'))).toEqual([]);
+  });
+
+  it('aedes emits clientReady and clientDisconnect for every session (what replaced reading aedes.clients)', async () => {
+    const events: string[] = [];
+    const { url } = await startAedes((aedes) => {
+      aedes.on('clientReady', (c: Client) => events.push(`ready ${c.id}`));
+      aedes.on('clientDisconnect', (c: Client) => events.push(`gone ${c.id}`));
+    });
+    const a = await connect(url, { clientId: 'city-siren' });
+    await eventually(() => events.includes('ready city-siren'));
+    a.stream.destroy(); // no DISCONNECT: a dropped connection must be reported too
+    await eventually(() => events.includes('gone city-siren'));
+  });
+});
+
+describe('mqtt-packet: the parser that broker/packet-limit.ts limits', () => {
+  it('aedes gives each client a `_parser` of the class whose `_parseLength` is wrapped', async () => {
+    installPacketLimit();
+    const aedes = await Aedes.createBroker();
+    cleanups.push(() => new Promise<void>((resolve) => aedes.close(() => resolve())));
+    const conn = new PassThrough();
+    const client = aedes.handle(conn as unknown as net.Socket);
+    const parser = (client as unknown as { _parser?: unknown })._parser;
+    expect(parser).toBeInstanceOf(AedesPacketParser);
+    expect(AedesPacketParser.prototype._parseLength.name).toBe('limitedParseLength');
+    limitClientPackets(client, 1024);
+    expect((parser as { maxPacketSize?: number }).maxPacketSize).toBe(1024);
+    conn.destroy();
+  });
+
+  it('the length is known after the fixed header, before the payload: an oversized packet is refused there', () => {
+    installPacketLimit();
+    type TestParser = NodeJS.EventEmitter & { parse(b: Buffer): number; maxPacketSize?: number };
+    const newParser = () => (AedesPacketParser as unknown as { parser(): TestParser }).parser();
+    const parser = newParser();
+    parser.maxPacketSize = 1024;
+    const errors: string[] = [];
+    const packets: unknown[] = [];
+    parser.on('error', (err: Error) => errors.push(err.message));
+    parser.on('packet', (p: unknown) => packets.push(p));
+    // PUBLISH QoS 0 announcing 10 MiB: fixed header 0x30 and the remaining length as a varint, no payload yet
+    const announce = (length: number) => {
+      const bytes = [0x30];
+      let n = length;
+      do {
+        let b = n % 128;
+        n = Math.floor(n / 128);
+        if (n > 0) b |= 0x80;
+        bytes.push(b);
+      } while (n > 0);
+      return Buffer.from(bytes);
+    };
+    parser.parse(announce(10 * 1024 * 1024));
+    expect(errors).toEqual([`packet of ${10 * 1024 * 1024} bytes exceeds the 1024-byte limit`]);
+
+    // within the limit a packet parses as before
+    const ok = newParser();
+    ok.maxPacketSize = 1024;
+    const got: Array<{ topic?: string }> = [];
+    ok.on('packet', (p: { topic?: string }) => got.push(p));
+    const topic = Buffer.from('a/b');
+    const body = Buffer.concat([Buffer.from([0, topic.length]), topic, Buffer.from('hi')]);
+    ok.parse(Buffer.concat([announce(body.length), body]));
+    expect(got.map((p) => p.topic)).toEqual(['a/b']);
+    expect(packets).toEqual([]);
+  });
+});
+
+describe('mqtt.js: the late acknowledgement of ingest/mqtt-source.ts', () => {
+  it('a handleMessage callback with an error sends no PUBACK and lets the next message in; `_sendPacket` sends one later', async () => {
+    const acked: number[] = [];
+    const { aedes, url } = await startAedes((aedes) => {
+      aedes.on('ack', (packet) => {
+        const p = packet as { messageId?: number } | null;
+        if (p?.messageId !== undefined) acked.push(p.messageId);
+      });
+    });
+    const worker = await connect(url, { clientId: 'ingest-worker', clean: false, protocolVersion: 4 });
+    const sendPacket = (worker as unknown as { _sendPacket?: (packet: { cmd: 'puback'; messageId: number }, cb?: () => void) => void })._sendPacket;
+    expect(typeof sendPacket).toBe('function');
+    const taken: Array<{ topic: string; messageId: number }> = [];
+    worker.handleMessage = (packet, callback) => {
+      taken.push({ topic: packet.topic, messageId: packet.messageId! });
+      callback(new Error('acknowledged later'));
+    };
+    const errors: Error[] = [];
+    worker.on('error', (err) => errors.push(err));
+    await worker.subscribeAsync('sensors/#', { qos: 1 });
+
+    const publish = (topic: string) =>
+      new Promise<void>((resolve, reject) => aedes.publish({ cmd: 'publish', topic, payload: Buffer.from('x'), qos: 1, retain: false, dup: false }, (err) => (err ? reject(err) : resolve())));
+    await publish('sensors/air/a1/telemetry');
+    await publish('sensors/air/a2/telemetry');
+    // the second message arrived although the first was not acknowledged: mqtt.js moved on after the error
+    await eventually(() => taken.length === 2);
+    expect(errors).toEqual([]);
+
+    // PUBACK for the second only, by hand; TCP keeps order, so had mqtt.js sent one for the first, aedes would
+    // have seen it before this one
+    sendPacket!.call(worker, { cmd: 'puback', messageId: taken[1]!.messageId });
+    await eventually(() => acked.includes(taken[1]!.messageId));
+    expect(acked).not.toContain(taken[0]!.messageId);
+  });
+});
