@@ -71,6 +71,25 @@ export class PgStore implements RegistryStore {
     );
   }
 
+  /** Many devices in one transaction (bulk import, fleet file): all or none. */
+  async insertDevices(devices: StoredDevice[], createdAt: number, actor: string): Promise<void> {
+    if (devices.length === 0) return;
+    await this.pg.transaction(async (c) => {
+      await c.query(
+        `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at)
+         SELECT d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds, d."tokenHash", 'never_seen', $2
+         FROM jsonb_to_recordset($1::jsonb) AS d(id text, kind text, name text, city text, district text, lat double precision,
+           lon double precision, thresholds jsonb, "tokenHash" text)`,
+        [JSON.stringify(devices), createdAt],
+      );
+      await c.query(
+        `INSERT INTO audit (ts, actor, action, target) SELECT $1, $2, 'device.created', id FROM unnest($3::text[]) AS id`,
+        [createdAt, actor, devices.map((d) => d.id)],
+      );
+      await c.query(`SELECT pg_notify($1, json_build_object('t', 'devices', 'id', id)::text) FROM unnest($2::text[]) AS id`, [REGISTRY_CHANNEL, devices.map((d) => d.id)]);
+    });
+  }
+
   async updateDevice(d: StoredDevice, audit: AuditWrite): Promise<boolean> {
     return this.write('devices', d.id, audit, (c) =>
       c.query('UPDATE devices SET name = $2, city = $3, district = $4, lat = $5, lon = $6, thresholds = $7 WHERE id = $1', [

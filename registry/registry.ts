@@ -219,11 +219,11 @@ export class Registry extends EventEmitter {
    * Register many devices at once (bulk import, issue 16): all in one transaction, or none. `withinTransaction`
    * lets an additive store (DevEUIs) write its rows in that same transaction. Embedded (SQLite) registry only.
    */
-  createDevices(
+  async createDevices(
     items: Array<{ input: NewDevice; token?: string }>,
     actor: string,
     withinTransaction?: (records: DeviceRecord[]) => void,
-  ): Array<{ device: DeviceRecord; token: string }> {
+  ): Promise<Array<{ device: DeviceRecord; token: string }>> {
     for (const { input } of items) if (this.devices.has(input.id)) throw new ConflictError(`device ${input.id} already exists`);
     const created = items.map(({ input, token = newSecret() }) => ({
       device: {
@@ -235,22 +235,28 @@ export class Registry extends EventEmitter {
       token,
       hash: hashGenerated(token),
     }));
-    const insert = this.db.prepare(
-      `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'never_seen', ?)`,
-    );
-    const audit = this.db.prepare('INSERT INTO audit (ts, actor, action, target) VALUES (?, ?, ?, ?)');
     const now = Date.now();
-    this.db.transaction(() => {
-      for (const { device: d, hash } of created) {
-        insert.run(d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : null, hash, now);
-        audit.run(now, actor, 'device.created', d.id);
-      }
+    if (this.store instanceof PgStore) {
+      // shared registry: the devices in one PostgreSQL transaction; the node-local extras (DevEUIs) after it
+      await this.store.insertDevices(created.map(({ device, hash }) => ({ ...device, tokenHash: hash })), now, actor);
       withinTransaction?.(created.map((c) => c.device));
-    })();
-    for (const { device, hash } of created) this.cacheDevice({ ...device, tokenHash: hash }, false);
-    for (const { device } of created) this.emit('device-changed', device);
-    return created.map(({ device, token }) => ({ device, token }));
+    } else {
+      const insert = this.db.prepare(
+        `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'never_seen', ?)`,
+      );
+      const audit = this.db.prepare('INSERT INTO audit (ts, actor, action, target) VALUES (?, ?, ?, ?)');
+      this.db.transaction(() => {
+        for (const { device: d, hash } of created) {
+          insert.run(d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : null, hash, now);
+          audit.run(now, actor, 'device.created', d.id);
+        }
+        withinTransaction?.(created.map((c) => c.device));
+      })();
+    }
+    const records = created.map(({ device, hash }) => this.cacheDevice({ ...device, tokenHash: hash }, false));
+    for (const record of records) this.emit('device-changed', record);
+    return created.map(({ token }, i) => ({ device: records[i]!, token }));
   }
 
   async updateDevice(id: string, patch: DevicePatch, actor: string): Promise<DeviceRecord> {
