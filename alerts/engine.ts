@@ -11,7 +11,7 @@
 // - A resolved alert is handed out once and forgotten; should its condition return, a new alert opens.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { KINDS, trafficLos, type Kind } from '../catalog/index.js';
+import { KINDS, inLosWindow, trafficWindowLos, type Kind } from '../catalog/index.js';
 import {
   RULE_DEFAULTS,
   SEVERITY_RANK,
@@ -99,6 +99,17 @@ const deviceMemorySchema = z.object({
   /** Per field: its last value, since when it has had exactly that value, and when it was read. */
   fields: z.record(z.string(), z.object({ value: z.number(), since: z.number(), ts: z.number() })),
   congestion: z.object({ slowSince: z.number().nullable(), jammedSince: z.number().nullable() }),
+  /** Traffic: the counting intervals of the last 15 minutes, graded together (catalog/traffic-los.ts). */
+  traffic: z
+    .array(
+      z.object({
+        ts: z.number(),
+        vehicleCount: z.number().optional(),
+        intervalSeconds: z.number().optional(),
+        avgSpeed: z.number().optional(),
+      }),
+    )
+    .default([]),
 });
 type DeviceMemory = z.infer<typeof deviceMemorySchema>;
 
@@ -189,8 +200,14 @@ export class AlertEngine {
         changes.push(...this.#observe(device, FLOOD, finding, at, config));
       }
     } else if (device.kind === 'traffic') {
-      const los = trafficLos(reading.values, config.traffic);
-      if (los && !implausible.has('avgSpeed') && !implausible.has('vehicleCount')) {
+      // the same 15-minute grading as `latest`, the summary and the dashboards
+      const { vehicleCount, intervalSeconds, avgSpeed } = reading.values;
+      const plausible = !implausible.has('avgSpeed') && !implausible.has('vehicleCount');
+      if (plausible && (vehicleCount !== undefined || avgSpeed !== undefined)) {
+        memory.traffic = inLosWindow([...memory.traffic, { ts: at, vehicleCount, intervalSeconds, avgSpeed }], at);
+      }
+      const los = plausible ? trafficWindowLos(memory.traffic, at, config.traffic) : null;
+      if (los) {
         const current = this.#severity(device.id, CONGESTION);
         const { finding, memory: congestion } = trafficFinding(los, memory.congestion, at, config, current);
         memory.congestion = congestion;
@@ -310,7 +327,7 @@ export class AlertEngine {
   #memory(deviceId: string): DeviceMemory {
     let memory = this.#devices.get(deviceId);
     if (!memory) {
-      memory = { lastTs: null, gaps: [], fields: {}, congestion: { slowSince: null, jammedSince: null } };
+      memory = { lastTs: null, gaps: [], fields: {}, congestion: { slowSince: null, jammedSince: null }, traffic: [] };
       this.#devices.set(deviceId, memory);
     }
     return memory;

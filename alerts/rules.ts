@@ -12,6 +12,7 @@ import {
   fieldSpec,
   floodLevel,
   ispuCategory,
+  thresholdGaps,
   thresholdsSchema,
   withTrafficDefaults,
   type AirThresholds,
@@ -153,7 +154,7 @@ export function ruleConfig(kind: Kind, thresholds: unknown, defaults: RuleDefaul
     silentMinGaps: defaults.silentMinGaps,
     maxRatePerMinute: { ...DEFAULT_MAX_RATE_PER_MINUTE[kind], ...t.maxRatePerMinute },
     flood,
-    hysteresisCm: t.hysteresisCm ?? defaults.floodHysteresisCm,
+    hysteresisCm: effectiveHysteresisCm(flood, t.hysteresisCm, defaults.floodHysteresisCm),
     traffic: withTrafficDefaults({ freeFlowSpeed: t.freeFlowSpeed, capacity: t.capacity }),
     losAlertAfterMs: (t.losAlertAfterSeconds ?? defaults.losAlertAfterSeconds) * 1000,
     ispuAlertFrom: t.ispuAlertFrom ?? defaults.ispuAlertFrom,
@@ -179,6 +180,7 @@ function isFloodLevel(severity: Severity | null): severity is FloodAlertLevel {
  */
 export function floodFinding(waterLevelCm: number, config: RuleConfig, current: Severity | null): Finding {
   let level = floodLevel(waterLevelCm, config.flood);
+  if (level === null) return { severity: null, value: waterLevelCm };
   if (isFloodLevel(current) && FLOOD_LEVEL_ORDER[current] > FLOOD_LEVEL_ORDER[level]) {
     // FLOOD_ALERT_LEVELS[i] has order i + 1: walk down from the alert's level to just above the raw level.
     for (let i = FLOOD_LEVEL_ORDER[current] - 1; i >= FLOOD_LEVEL_ORDER[level]; i--) {
@@ -191,6 +193,17 @@ export function floodFinding(waterLevelCm: number, config: RuleConfig, current: 
     }
   }
   return { severity: level === 'normal' ? null : level, value: waterLevelCm };
+}
+
+/**
+ * The hysteresis of a gauge: its own `hysteresisCm` (validated smaller than every gap between its thresholds), else
+ * the default, reduced to half the smallest gap where thresholds are closer than twice the default — so a level is
+ * never held below the threshold under it.
+ */
+export function effectiveHysteresisCm(flood: FloodThresholds, own: number | undefined, defaultCm: number): number {
+  if (own !== undefined) return own;
+  const smallest = Math.min(...thresholdGaps(flood).map((g) => g.gap));
+  return Math.min(defaultCm, smallest / 2);
 }
 
 /** ISPU (the caller's trailing 24-hour index): warning from Tidak Sehat, critical from Sangat Tidak Sehat. */

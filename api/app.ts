@@ -15,11 +15,16 @@ import { healthPlugin } from './health.js';
 import { keysPlugin } from './keys.js';
 import { installProblemHandlers, sendProblem } from './problem.js';
 import { readingsPlugin } from './readings.js';
+import { endSessionsOnRevoke, MemorySessionStore, Sessions, sessionPlugin, type SessionStore } from './session.js';
+import { exportPlugin } from './export.js';
 
 export interface ApiOptions {
   https?: { cert: Buffer; key: Buffer };
   /** Extra plugins (alerts, stream, summary) registered by the platform. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
+  /** Console sessions (issue 13): where they are kept (default: this process's memory) and how long they last. */
+  sessionStore?: SessionStore;
+  sessionTtlMs?: number;
 }
 
 export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promise<FastifyInstance> {
@@ -69,7 +74,9 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
       }),
     });
   }
-  installAuth(app, ctx.registry);
+  const sessions = new Sessions(options.sessionStore ?? new MemorySessionStore(), options.sessionTtlMs ?? 12 * 3_600_000);
+  endSessionsOnRevoke(app, ctx.registry, sessions);
+  installAuth(app, ctx.registry, sessions);
 
   await app.register(swagger, {
     openapi: {
@@ -91,7 +98,9 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
   await typed.register(healthPlugin(ctx));
   await typed.register(devicesPlugin(ctx));
   await typed.register(readingsPlugin(ctx));
+  await typed.register(exportPlugin(ctx));
   await typed.register(keysPlugin(ctx));
+  await typed.register(sessionPlugin(sessions, ctx.registry));
   for (const plugin of options.plugins ?? []) await typed.register(plugin);
   return app as unknown as FastifyInstance;
 }

@@ -6,6 +6,7 @@ import type { ApiPrincipal, Role } from '../registry/device.js';
 import { roleAllows } from '../registry/device.js';
 import type { Registry } from '../registry/registry.js';
 import { HttpProblem } from './problem.js';
+import type { Sessions } from './session.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -30,7 +31,7 @@ export function presentedKey(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
-export function installAuth(app: FastifyInstance, registry: Registry): void {
+export function installAuth(app: FastifyInstance, registry: Registry, sessions?: Sessions): void {
   app.decorateRequest('principal', null);
   // preParsing, not onRequest: the rate limiter's route-level onRequest hook must count a request before its key
   // is checked, or made-up keys would never be limited; the body is still not read before authentication.
@@ -40,24 +41,37 @@ export function installAuth(app: FastifyInstance, registry: Registry): void {
     const key = presentedKey(request);
     const unauthorized = (detail: string) =>
       new HttpProblem(401, detail, 'unauthorized', { 'www-authenticate': 'Bearer realm="pantau"' });
-    if (key === undefined) throw unauthorized('this route needs an API key: Authorization: Bearer <key>');
-    // an unknown key costs a hash check: counted against the address before the check, given back if it passes
-    const unverified = key !== '' && !registry.isVerifiedKey(key);
-    if (unverified && !registry.authThrottle.reserve(request.ip)) {
-      const wait = registry.authThrottle.blockedFor(request.ip);
-      throw new HttpProblem(429, `too many failed logins from this address; retry in ${wait} s`, 'rate-limited', { 'retry-after': String(wait) });
-    }
-    const principal = key ? await registry.authenticateKey(key) : null;
+    const principal = key === undefined ? await sessions?.authenticate(request) : await checkKey(registry, request, key);
     if (!principal) {
-      if (!unverified) registry.authThrottle.fail(request.ip);
+      // no key: the console's session cookie (SPEC §8), with its CSRF check for state-changing requests
+      if (key === undefined) throw unauthorized('this route needs an API key (Authorization: Bearer <key>) or a console session');
       throw unauthorized('the API key is not valid (unknown, revoked or mistyped)');
     }
-    if (unverified) registry.authThrottle.succeeded(request.ip);
     if (!roleAllows(principal.role, needed)) {
       throw new HttpProblem(403, `this route needs the ${needed} role; the key "${principal.name}" has ${principal.role}`, 'forbidden');
     }
     request.principal = principal;
   });
+}
+
+/**
+ * The principal of an API key, or null (counted as a failed login of the client's address). An address with too
+ * many recent failures gets 429 for keys not verified before, without their being checked.
+ */
+export async function checkKey(registry: Registry, request: FastifyRequest, key: string): Promise<ApiPrincipal | null> {
+  // an unknown key costs a hash check: counted against the address before the check, given back if it passes
+  const unverified = key !== '' && !registry.isVerifiedKey(key);
+  if (unverified && !registry.authThrottle.reserve(request.ip)) {
+    const wait = registry.authThrottle.blockedFor(request.ip);
+    throw new HttpProblem(429, `too many failed logins from this address; retry in ${wait} s`, 'rate-limited', { 'retry-after': String(wait) });
+  }
+  const principal = key ? await registry.authenticateKey(key) : null;
+  if (!principal) {
+    if (!unverified) registry.authThrottle.fail(request.ip);
+    return null;
+  }
+  if (unverified) registry.authThrottle.succeeded(request.ip);
+  return principal;
 }
 
 /** Who did it, for the audit log. */

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { InfluxClient } from '../influx/client.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Registry } from '../registry/registry.js';
-import type { IspuCache } from './indices.js';
+import type { HistorySettings } from '../history/source.js';
+import type { IndicesTracker } from './indices.js';
 import type { LatestReadings } from './latest-cache.js';
 
 export interface Readiness {
@@ -17,10 +18,13 @@ export interface ApiContext {
   metrics: Metrics;
   log: Logger;
   latest: LatestReadings;
-  ispu: IspuCache;
+  /** ISPU, flood level and LOS, the same figures everywhere (api/indices.ts). */
+  indices: IndicesTracker;
   readiness: Readiness;
   apiRateLimit: number;
   corsOrigins: string[];
+  /** Retention and rollups (issue 14): where the readings API finds history. */
+  history?: HistorySettings;
   /** Extra fields for `/readyz` (spool depth, InfluxDB state). */
   status?: () => Record<string, unknown>;
 }

@@ -1,29 +1,63 @@
-// The `indices` of SPEC §5 `latest`: ISPU for air, flood alert level for gauges, level of service for traffic.
+// The `indices` of SPEC §5 `latest`: ISPU for air, flood alert level for gauges, level of service for traffic — and
+// the one place they are computed, so `latest`, the summary, the alert engine and the `indices` measurement show
+// the same figure.
 //
-// ISPU averaging (DOMAIN.md): KLHK's table labels the breakpoints as 24-hour averages, so Pantau computes each
-// pollutant's trailing 24-hour mean — the mean of the hourly means, so an hour with many readings does not
-// outweigh a quiet one — and reports how many hours of data it covered. Beside it, the hourly PM2.5 sub-index
-// KLHK publishes every hour.
-import { floodLevel, type FloodThresholds } from '../catalog/flood-levels.js';
-import { ISPU_POLLUTANTS, ispu, subIndex, ispuCategory, type IspuPollutant } from '../catalog/ispu.js';
-import { trafficLos, type TrafficThresholds } from '../catalog/traffic-los.js';
-import type { Kind } from '../catalog/index.js';
+// `IndicesTracker` is fed every accepted reading (`onReadings`) and answers `current(device)` without a query:
+// - ISPU (catalog/ispu-window.ts): the trailing 24 hours in 24 equal hourly buckets ending at the evaluation time,
+//   from per-minute sums. Older than 15 minutes the sums come from InfluxDB (`GROUP BY time(1m)`, reloaded every
+//   `ttlMs`); the last 15 minutes are single readings, those InfluxDB had at the load and those seen since, united by
+//   timestamp (a point is its series and time) — so the newest reading counts before InfluxDB has it, a new
+//   station's first reading has an ISPU at once, and nothing is counted twice. `pm25Hourly` is the mean PM2.5 of the
+//   last 60 minutes.
+// - Flood level: the newest water level against the gauge's thresholds; a gauge without thresholds has none.
+// - LOS (catalog/traffic-los.ts): the last 15 minutes of counting intervals, as the `traffic_los` alert grades them.
+import { NO_FLOOD_LEVEL } from '../catalog/derived.js';
+import { floodLevel, hasFloodThresholds, type FloodLevel, type FloodThresholds } from '../catalog/flood-levels.js';
+import { ISPU_POLLUTANTS, type IspuPollutant } from '../catalog/ispu.js';
+import { addToMinutes, ISPU_WINDOW_MS, ispuWindow, MINUTE_MS, trailingIspu, type MinuteSums, type TrailingIspu } from '../catalog/ispu-window.js';
+import type { Kind } from '../catalog/kinds.js';
+import {
+  inLosWindow,
+  LOS_WINDOW_MS,
+  trafficWindowLos,
+  type Los,
+  type TrafficInterval,
+  type TrafficThresholds,
+} from '../catalog/traffic-los.js';
 import { quoteIdentifier, type InfluxClient } from '../influx/client.js';
 
 export interface IspuIndex {
   value: number;
   category: string;
   dominant: string;
+  /** Hours of the 24 that hold data (0–24). */
   hoursCovered: number;
   averaging: '24h';
+  /** The 24-hour window [from, to), RFC 3339; `to` is the end of the evaluation minute. */
+  window: { from: string; to: string };
   subIndices: Record<string, number>;
-  pm25Hourly: { value: number; category: string } | null;
+  /** Sub-index of the mean PM2.5 over the last 60 minutes [to − 1 h, to). */
+  pm25Hourly: { value: number; category: string; averaging: 'last60min'; from: string; to: string } | null;
+}
+
+export interface TrafficWindowIndex {
+  /** Vehicles per hour over the window, or null without counts. */
+  flowPerHour: number | null;
+  /** Space-mean speed ÷ free-flow speed, or null. */
+  speedRatio: number | null;
+  /** Seconds of counting in the window (at most 900). */
+  coveredSeconds: number;
+  averaging: '15min';
 }
 
 export interface Indices {
   ispu?: IspuIndex | null;
-  alertLevel?: 'normal' | 'waspada' | 'siaga' | 'awas' | null;
-  los?: 'A' | 'B' | 'C' | 'D' | 'E' | 'F' | null;
+  alertLevel?: FloodLevel | null;
+  /** Why `alertLevel` is null: the gauge has no thresholds, so no level can be judged. */
+  alertLevelReason?: 'no_thresholds';
+  los?: Los | null;
+  /** What the LOS was graded from. */
+  trafficWindow?: TrafficWindowIndex;
 }
 
 export interface IndexDevice {
@@ -32,103 +66,263 @@ export interface IndexDevice {
   thresholds: Record<string, unknown> | null;
 }
 
-/**
- * The 24-hour ISPU of each air device, recomputed at most every `ttlMs`: a trailing 24-hour mean barely moves in a
- * minute, and `latest` is the API's busiest route. Concurrent requests for one device share one query.
- */
-export class IspuCache {
-  private readonly entries = new Map<string, { at: number; value: IspuIndex | null }>();
-  private readonly pending = new Map<string, Promise<IspuIndex | null>>();
+export interface IndexReading {
+  deviceId: string;
+  kind: Kind;
+  ts: number;
+  values: Readonly<Record<string, number>>;
+}
 
+/** How far back single readings are kept (and read from InfluxDB) instead of per-minute sums. */
+const RECENT_MS = 15 * MINUTE_MS;
+
+interface AirState {
+  /** Per-minute sums from InfluxDB before `cut`, at the last load (null: never loaded). */
+  stored: Map<number, MinuteSums> | null;
+  /** Readings from `cut` on are kept one by one in `recent`; older ones come from `stored`. */
+  cut: number;
+  loadedAt: number;
+  /** Readings from `cut` on, by ts: InfluxDB's at the last load and every one seen since. */
+  recent: Map<number, Readonly<Record<string, number>>>;
+  loading?: Promise<void>;
+  /** Bumped on every change; the computed index is cached per (version, window end). */
+  version: number;
+  cached?: { version: number; to: number; value: TrailingIspu | null };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function formatIspu(r: TrailingIspu): IspuIndex {
+  return {
+    value: r.value,
+    category: r.category,
+    dominant: r.dominant,
+    hoursCovered: r.hoursCovered,
+    averaging: '24h',
+    window: { from: iso(r.from), to: iso(r.to) },
+    subIndices: r.subIndices as Record<string, number>,
+    pm25Hourly: r.pm25Hourly && {
+      value: r.pm25Hourly.value,
+      category: r.pm25Hourly.category,
+      averaging: 'last60min',
+      from: iso(r.pm25Hourly.from),
+      to: iso(r.pm25Hourly.to),
+    },
+  };
+}
+
+export class IndicesTracker {
+  private readonly air = new Map<string, AirState>();
+  private readonly traffic = new Map<string, TrafficInterval[]>();
+  private readonly trafficLoaded = new Set<string>();
+  private readonly newest = new Map<string, IndexReading>();
+
+  /** `ttlMs`: how old the InfluxDB part of an ISPU may get before `ready` reloads it. */
   constructor(
     private readonly influx: InfluxClient,
     private readonly ttlMs = 60_000,
   ) {}
 
-  async get(deviceId: string, now = Date.now()): Promise<IspuIndex | null> {
-    const entry = this.entries.get(deviceId);
-    if (entry && now - entry.at < this.ttlMs) return entry.value;
-    return this.refresh(deviceId, now);
-  }
-
-  /** The cached value, without querying (undefined when never computed). */
-  peek(deviceId: string): IspuIndex | null | undefined {
-    return this.entries.get(deviceId)?.value;
-  }
-
-  refresh(deviceId: string, now = Date.now()): Promise<IspuIndex | null> {
-    let running = this.pending.get(deviceId);
-    if (!running) {
-      running = ispu24h(this.influx, deviceId, now)
-        .then((value) => {
-          // no data yet (a new device, readings still on their way to InfluxDB): ask again next time
-          if (value) this.entries.set(deviceId, { at: now, value });
-          else this.entries.delete(deviceId);
-          return value;
-        })
-        .finally(() => this.pending.delete(deviceId));
-      this.pending.set(deviceId, running);
+  /** Every accepted reading, in order per device (a batch may hold several devices). */
+  onReadings(readings: readonly IndexReading[]): void {
+    for (const r of readings) {
+      const newest = this.newest.get(r.deviceId);
+      if (!newest || r.ts >= newest.ts) this.newest.set(r.deviceId, r);
+      if (r.kind === 'air') {
+        if (!ISPU_POLLUTANTS.some((p) => r.values[p] !== undefined)) continue;
+        const state = this.airState(r.deviceId);
+        // older than the cut: in the stored sums already, or (a late backlog) counted from the next load
+        if (r.ts < state.cut) continue;
+        state.recent.set(r.ts, r.values);
+        state.version++;
+        // readings are kept until InfluxDB has them or they leave the window, even while InfluxDB is away
+        for (const ts of state.recent.keys()) {
+          if (ts >= r.ts - ISPU_WINDOW_MS - MINUTE_MS) break;
+          state.recent.delete(ts);
+        }
+      } else if (r.kind === 'traffic') {
+        const { vehicleCount, intervalSeconds, avgSpeed } = r.values;
+        if (vehicleCount === undefined && avgSpeed === undefined) continue;
+        const list = (this.traffic.get(r.deviceId) ?? []).filter((i) => i.ts !== r.ts);
+        list.push({ ts: r.ts, vehicleCount, intervalSeconds, avgSpeed });
+        list.sort((a, b) => a.ts - b.ts);
+        const newestTs = list[list.length - 1]!.ts;
+        this.traffic.set(r.deviceId, inLosWindow(list, newestTs));
+      }
     }
-    return running;
+  }
+
+  /**
+   * Loads what memory lacks from InfluxDB: the ISPU's stored minutes when never loaded or older than `ttlMs`, a
+   * traffic counter's last 15 minutes after a restart. `reading`: the device's newest reading, when the caller had
+   * to fetch it from InfluxDB itself.
+   */
+  async ready(device: IndexDevice, reading?: IndexReading, now = Date.now()): Promise<void> {
+    if (reading && !this.newest.has(device.id)) this.newest.set(device.id, reading);
+    if (device.kind === 'air') {
+      const state = this.air.get(device.id);
+      if (!state || state.stored === null || now - state.loadedAt >= this.ttlMs) await this.load(device.id, now);
+    } else if (device.kind === 'traffic' && !this.trafficLoaded.has(device.id)) {
+      await this.loadTraffic(device.id, now);
+    }
+  }
+
+  /** Reloads the ISPU minutes of an air device from InfluxDB (concurrent calls share one load). */
+  load(deviceId: string, now = Date.now()): Promise<void> {
+    const state = this.airState(deviceId);
+    state.loading ??= this.queryMinutes(deviceId, now)
+      .then(({ minutes, cut, readings }) => {
+        state.stored = minutes;
+        state.cut = cut;
+        state.loadedAt = now;
+        for (const ts of state.recent.keys()) if (ts < cut) state.recent.delete(ts);
+        for (const [ts, values] of readings) state.recent.set(ts, values);
+        state.recent = new Map([...state.recent].sort((a, b) => a[0] - b[0]));
+        state.version++;
+      })
+      .finally(() => {
+        state.loading = undefined;
+      });
+    return state.loading;
+  }
+
+  /** The device's indices now, from memory; undefined when nothing is known about it yet. */
+  current(device: IndexDevice, now = Date.now()): Indices | undefined {
+    switch (device.kind) {
+      case 'air': {
+        const state = this.air.get(device.id);
+        if (!state) return undefined;
+        const result = this.ispuOf(state, now);
+        return { ispu: result && formatIspu(result) };
+      }
+      case 'flood': {
+        const reading = this.newest.get(device.id);
+        if (!reading) return undefined;
+        const thresholds = device.thresholds as FloodThresholds | null;
+        if (!hasFloodThresholds(thresholds)) return { alertLevel: null, alertLevelReason: 'no_thresholds' };
+        const level = reading.values.waterLevel;
+        return { alertLevel: level === undefined ? null : floodLevel(level, thresholds) };
+      }
+      case 'traffic': {
+        const intervals = this.traffic.get(device.id);
+        if (!intervals) return this.newest.has(device.id) ? { los: null } : undefined;
+        const result = trafficWindowLos(intervals, now, device.thresholds as TrafficThresholds | null);
+        if (!result) return { los: null };
+        return {
+          los: result.los,
+          trafficWindow: {
+            flowPerHour: result.flowPerHour,
+            speedRatio: result.speedRatio,
+            coveredSeconds: result.coveredSeconds,
+            averaging: '15min',
+          },
+        };
+      }
+    }
+  }
+
+  /** `ready` then `current`: what `latest` answers. */
+  async of(device: IndexDevice, reading?: IndexReading, now = Date.now()): Promise<Indices> {
+    try {
+      await this.ready(device, reading, now);
+    } catch {
+      // InfluxDB unreachable: answer from memory (the newest readings) rather than fail `latest`
+    }
+    return this.current(device, now) ?? (device.kind === 'air' ? { ispu: null } : device.kind === 'flood' ? { alertLevel: null } : { los: null });
   }
 
   forget(deviceId: string): void {
-    this.entries.delete(deviceId);
+    this.air.delete(deviceId);
+    this.traffic.delete(deviceId);
+    this.trafficLoaded.delete(deviceId);
+    this.newest.delete(deviceId);
   }
-}
 
-export async function computeIndices(
-  ispuOf: (deviceId: string) => Promise<IspuIndex | null>,
-  device: IndexDevice,
-  values: Record<string, number>,
-): Promise<Indices> {
-  switch (device.kind) {
-    case 'air':
-      return { ispu: await ispuOf(device.id) };
-    case 'flood':
-      return {
-        alertLevel: values.waterLevel === undefined ? null : floodLevel(values.waterLevel, device.thresholds as FloodThresholds | null),
-      };
-    case 'traffic':
-      return { los: trafficLos(values, device.thresholds as TrafficThresholds | null)?.los ?? null };
-  }
-}
-
-export async function ispu24h(influx: InfluxClient, deviceId: string, now = Date.now()): Promise<IspuIndex | null> {
-  const select = ISPU_POLLUTANTS.map((p) => `mean(${quoteIdentifier(p)}) AS ${quoteIdentifier(p)}`).join(', ');
-  const series = await influx.query(
-    `SELECT ${select} FROM "air" WHERE "device_id" = $device AND time > $from AND time <= $to GROUP BY time(1h) fill(none)`,
-    { device: deviceId, from: new Date(now - 24 * 3_600_000).toISOString(), to: new Date(now).toISOString() },
-  );
-  const rows = series[0];
-  if (!rows || rows.values.length === 0) return null;
-  const sums: Partial<Record<IspuPollutant, { sum: number; n: number }>> = {};
-  let lastPm25: number | null = null;
-  for (const row of rows.values) {
-    for (const pollutant of ISPU_POLLUTANTS) {
-      const v = row[rows.columns.indexOf(pollutant)];
-      if (typeof v !== 'number') continue;
-      const acc = (sums[pollutant] ??= { sum: 0, n: 0 });
-      acc.sum += v;
-      acc.n++;
-      if (pollutant === 'pm25') lastPm25 = v;
+  private airState(deviceId: string): AirState {
+    let state = this.air.get(deviceId);
+    if (!state) {
+      state = { stored: null, cut: -Infinity, loadedAt: 0, recent: new Map(), version: 0 };
+      this.air.set(deviceId, state);
     }
+    return state;
   }
-  const means: Partial<Record<IspuPollutant, number>> = {};
-  for (const pollutant of ISPU_POLLUTANTS) {
-    const acc = sums[pollutant];
-    if (acc && acc.n > 0) means[pollutant] = acc.sum / acc.n;
+
+  private ispuOf(state: AirState, now: number): TrailingIspu | null {
+    const { to } = ispuWindow(now);
+    if (state.cached && state.cached.version === state.version && state.cached.to === to) return state.cached.value;
+    const minutes = new Map<number, MinuteSums>();
+    for (const [minute, sums] of state.stored ?? []) {
+      minutes.set(minute, Object.fromEntries(Object.entries(sums).map(([p, s]) => [p, { ...s }])) as MinuteSums);
+    }
+    for (const [ts, values] of state.recent) addToMinutes(minutes, ts, values);
+    const value = trailingIspu(minutes, now);
+    state.cached = { version: state.version, to, value };
+    return value;
   }
-  const result = ispu(means);
-  if (!result) return null;
-  const pm25Hourly = lastPm25 === null ? null : Math.round(subIndex('pm25', lastPm25));
-  return {
-    value: result.value,
-    category: result.category,
-    dominant: result.dominant,
-    hoursCovered: rows.values.length,
-    averaging: '24h',
-    subIndices: result.subIndices as Record<string, number>,
-    pm25Hourly: pm25Hourly === null ? null : { value: pm25Hourly, category: ispuCategory(pm25Hourly) },
-  };
+
+  private async queryMinutes(
+    deviceId: string,
+    now: number,
+  ): Promise<{ minutes: Map<number, MinuteSums>; cut: number; readings: Map<number, Record<string, number>> }> {
+    const { from, to } = ispuWindow(now);
+    const cut = to - RECENT_MS;
+    const select = ISPU_POLLUTANTS.flatMap((p) => [
+      `sum(${quoteIdentifier(p)}) AS ${quoteIdentifier(`${p}_sum`)}`,
+      `count(${quoteIdentifier(p)}) AS ${quoteIdentifier(`${p}_n`)}`,
+    ]).join(', ');
+    const [series, raw] = await Promise.all([
+      this.influx.query(
+        `SELECT ${select} FROM "air" WHERE "device_id" = $device AND time >= $from AND time < $cut GROUP BY time(1m) fill(none)`,
+        { device: deviceId, from: iso(from), cut: iso(cut) },
+      ),
+      this.influx.query(
+        `SELECT ${ISPU_POLLUTANTS.map(quoteIdentifier).join(', ')} FROM "air" WHERE "device_id" = $device AND time >= $cut`,
+        { device: deviceId, cut: iso(cut) },
+      ),
+    ]);
+    const minutes = new Map<number, MinuteSums>();
+    const rows = series[0];
+    if (rows) {
+      const column = (name: string) => rows.columns.indexOf(name);
+      for (const row of rows.values) {
+        const sums: MinuteSums = {};
+        for (const p of ISPU_POLLUTANTS) {
+          const sum = row[column(`${p}_sum`)];
+          const n = row[column(`${p}_n`)];
+          if (typeof sum === 'number' && typeof n === 'number' && n > 0) sums[p as IspuPollutant] = { sum, n };
+        }
+        if (Object.keys(sums).length > 0) minutes.set(Math.floor(Number(row[0]) / MINUTE_MS), sums);
+      }
+    }
+    const readings = new Map<number, Record<string, number>>();
+    const recent = raw[0];
+    for (const row of recent?.values ?? []) {
+      const values: Record<string, number> = {};
+      recent!.columns.forEach((c, i) => {
+        if (i > 0 && typeof row[i] === 'number') values[c] = row[i] as number;
+      });
+      readings.set(Number(row[0]), values);
+    }
+    return { minutes, cut, readings };
+  }
+
+  private async loadTraffic(deviceId: string, now: number): Promise<void> {
+    const series = await this.influx.query(
+      `SELECT "vehicleCount", "intervalSeconds", "avgSpeed" FROM "traffic" WHERE "device_id" = $device AND time > $from AND time <= $to`,
+      { device: deviceId, from: iso(now - LOS_WINDOW_MS), to: iso(now) },
+    );
+    const rows = series[0];
+    const stored: IndexReading[] = (rows?.values ?? []).map((row) => {
+      const values: Record<string, number> = {};
+      rows!.columns.forEach((c, i) => {
+        if (i > 0 && typeof row[i] === 'number') values[c] = row[i] as number;
+      });
+      return { deviceId, kind: 'traffic', ts: Number(row[0]), values };
+    });
+    this.onReadings(stored);
+    this.trafficLoaded.add(deviceId);
+  }
 }
+
+/** The fields of the `indices` measurement for a gauge without thresholds. */
+export const NO_LEVEL_FIELDS = { alert_level: NO_FLOOD_LEVEL.level, alert_level_num: NO_FLOOD_LEVEL.num } as const;

@@ -10,7 +10,6 @@ import { fieldNames, type Kind } from '../catalog/index.js';
 import { quoteIdentifier } from '../influx/client.js';
 import type { DeviceRecord } from '../registry/registry.js';
 import type { ApiContext } from './context.js';
-import { computeIndices } from './indices.js';
 import type { LatestReading } from './latest-cache.js';
 import {
   KIND_OF_TYPE,
@@ -70,7 +69,7 @@ export function ngsiLdPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
     const source = async (device: DeviceRecord): Promise<EntitySource | undefined> => {
       const reading = await newest(device);
       if (!reading) return undefined;
-      const indices = await computeIndices((id) => ctx.ispu.get(id), device, reading.values);
+      const indices = await ctx.indices.of(device, reading);
       return { device, reading, indices };
     };
 

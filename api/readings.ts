@@ -5,16 +5,32 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { fieldNames, type Kind } from '../catalog/index.js';
-import { quoteIdentifier, type Series } from '../influx/client.js';
+import { InfluxUnavailableError, quoteIdentifier } from '../influx/client.js';
 import { DeviceIdSchema } from '../registry/device.js';
 import type { DeviceRecord } from '../registry/registry.js';
 import type { ApiContext } from './context.js';
-import { computeIndices } from './indices.js';
-import { badRequest, notFound, ProblemSchema } from './problem.js';
+import { badRequest, HttpProblem, notFound, ProblemSchema } from './problem.js';
 import { AGGREGATES, isoMs, parseEvery, parseInstant } from './time-range.js';
+import { AggregateRefused, aggregateWindows, planAggregate, type AggregateRequest, type HistorySettings, type Plan } from '../history/source.js';
+
+/** InfluxDB slow or away: 503 with Retry-After, not an internal error. */
+export function unavailable(err: unknown): never {
+  if (err instanceof InfluxUnavailableError) throw new HttpProblem(503, `InfluxDB could not answer: ${err.message}`, 'unavailable', { 'retry-after': '10' });
+  throw err;
+}
+
+/** The source of an aggregated answer (SPEC §9); a refusal (median/last past raw retention) is a 400. */
+export function planAggregateOr400(req: AggregateRequest, history: HistorySettings | undefined): Plan {
+  try {
+    return planAggregate(req, history);
+  } catch (err) {
+    if (err instanceof AggregateRefused) throw badRequest(err.message);
+    throw err;
+  }
+}
 
 const IdParams = z.object({ id: DeviceIdSchema });
-const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema, 503: ProblemSchema };
 const MAX_RAW = 10_000;
 const MAX_WINDOWS = 10_000;
 
@@ -26,6 +42,7 @@ const ReadingsAnswer = z.object({
   to: z.string(),
   every: z.string().nullable(),
   agg: z.string().nullable(),
+  source: z.enum(['raw', '1h', '1d']),
   points: z.array(Point),
   next: z.string().optional(),
 });
@@ -45,10 +62,12 @@ const ReadingsQuery = z.strictObject({
  * times a second; with relative times resolved against a clock rounded to the second, those requests are one
  * InfluxDB query. Raw readings are never cached (paging must see every point).
  */
-class AggregateCache {
-  private readonly entries = new Map<string, { at: number; series: Promise<Series[]> }>();
+type Windows = Array<{ ts: number; values: Record<string, number> }>;
 
-  get(key: string, now: number, run: () => Promise<Series[]>): Promise<Series[]> {
+class AggregateCache {
+  private readonly entries = new Map<string, { at: number; series: Promise<Windows> }>();
+
+  get(key: string, now: number, run: () => Promise<Windows>): Promise<Windows> {
     const hit = this.entries.get(key);
     if (hit && now - hit.at < 1000) return hit.series;
     if (this.entries.size > 2000) {
@@ -104,7 +123,7 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         reading = { deviceId: device.id, kind: device.kind, ts: Number(row[0]), values: rowValues(series[0]!.columns, row) };
         latest.update(reading);
       }
-      const indices = await computeIndices((id) => ctx.ispu.get(id), device, reading.values);
+      const indices = await ctx.indices.of(device, reading);
       return { deviceId: device.id, kind: device.kind, ts: isoMs(reading.ts), values: reading.values, indices: indices as Record<string, unknown> };
     });
 
@@ -126,7 +145,7 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       const to = parseInstant('to', q.to ?? 'now', now);
       if (from > to) throw badRequest(`from: ${isoMs(from)} is after to ${isoMs(to)}`);
       const fields = parseFields(device.kind, q.fields);
-      const select = (fn?: string) => fields.map((f) => (fn ? `${fn}(${quoteIdentifier(f)}) AS ${quoteIdentifier(f)}` : quoteIdentifier(f))).join(', ');
+      const select = () => fields.map(quoteIdentifier).join(', ');
       const measurement = quoteIdentifier(device.kind);
       const params: Record<string, string> = { device: device.id, from: isoMs(from), to: isoMs(to) };
 
@@ -139,11 +158,13 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
           throw badRequest(`every: ${every.text} gives ${windows} windows between from and to; the limit is ${MAX_WINDOWS} — use a larger every`);
         }
         const agg = q.agg ?? 'mean';
-        const text = `SELECT ${select(agg)} FROM ${measurement} WHERE "device_id" = $device AND time >= $from AND time <= $to GROUP BY time(${every.text}) fill(none)`;
-        const series = await aggregates.get(`${text}\u0000${JSON.stringify(params)}`, Date.now(), () => influx.query(text, params));
+        const req: AggregateRequest = { kind: device.kind, deviceId: device.id, fields, every, agg, from, to, now };
+        const plan = planAggregateOr400(req, ctx.history);
+        const key = JSON.stringify([device.id, fields, every.text, agg, from, to, plan]);
+        const result = await aggregates.get(key, Date.now(), () => aggregateWindows(influx, req, plan, ctx.history)).catch(unavailable);
         answer = {
-          deviceId: device.id, kind: device.kind, from: isoMs(from), to: isoMs(to), every: every.text, agg,
-          points: toPoints(series[0]),
+          deviceId: device.id, kind: device.kind, from: isoMs(plan.from), to: isoMs(to), every: every.text, agg, source: plan.source,
+          points: result.map((w) => ({ ts: isoMs(w.ts), values: w.values })),
         };
       } else {
         if (q.agg !== undefined) throw badRequest('agg: needs every (the aggregation window)');
@@ -156,7 +177,7 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
           params,
         );
         const points = toPoints(series[0]);
-        answer = { deviceId: device.id, kind: device.kind, from: isoMs(from), to: isoMs(to), every: null, agg: null, points };
+        answer = { deviceId: device.id, kind: device.kind, from: isoMs(from), to: isoMs(to), every: null, agg: null, source: 'raw', points };
         if (points.length > limit) {
           points.length = limit;
           const last = Date.parse(points[limit - 1]!.ts);

@@ -15,15 +15,17 @@ import type { ScenarioResult } from './result.js';
 import { RESULTS_DIR } from './paths.js';
 import { api } from './scenarios/api.js';
 import { connections } from './scenarios/connections.js';
+import { consoleScenario } from './scenarios/console.js';
 import { deviceImport } from './scenarios/device-import.js';
 import { durabilityCost } from './scenarios/durability-cost.js';
 import { gateway } from './scenarios/gateway.js';
+import { history } from './scenarios/history.js';
 import { latency } from './scenarios/latency.js';
 import { openBatch, openSingle } from './scenarios/open-loop.js';
 import { qos1Single } from './scenarios/qos1-single.js';
 import type { Scenario } from './scenarios/scenario.js';
 
-const SCENARIOS: Scenario[] = [openSingle, openBatch, durabilityCost, qos1Single, gateway, latency, connections, api, deviceImport];
+const SCENARIOS: Scenario[] = [openSingle, openBatch, durabilityCost, qos1Single, gateway, latency, connections, api, deviceImport, history, consoleScenario];
 
 interface Options {
   scenarios: Scenario[];

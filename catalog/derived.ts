@@ -19,9 +19,11 @@ export const DEVICE_STATE = {
  * tags: device_id, kind, city, district
  * air:     ispu (float, 0–500, trailing 24 h means), ispu_category (string), ispu_dominant (string),
  *          ispu_pm25_1h (float, hourly PM2.5 sub-index)
- * flood:   alert_level (string normal|waspada|siaga|awas), alert_level_num (float 0–3),
+ * air:     also ispu_hours (float 0–24, hours of the 24 that hold data)
+ * flood:   alert_level (string normal|waspada|siaga|awas, or none for a gauge without thresholds),
+ *          alert_level_num (float 0–3, −1 without thresholds),
  *          threshold_waspada / threshold_siaga / threshold_awas (float cm, when the gauge has them)
- * traffic: los (string A–F), los_num (float 1–6, A = 1), flow_per_hour (float vehicles/h)
+ * traffic: los (string A–F), los_num (float 1–6, A = 1), flow_per_hour (float vehicles/h), all over the last 15 min
  */
 export const INDICES = {
   measurement: 'indices',
@@ -38,6 +40,9 @@ export const PLATFORM = {
   measurement: 'platform',
   tags: ['instance'],
 } as const;
+
+/** `alert_level` / `alert_level_num` of a gauge without thresholds: no level can be judged. */
+export const NO_FLOOD_LEVEL = { level: 'none', num: -1 } as const;
 
 export const DEVICE_STATE_INTERVAL_MS = 60_000;
 export const INDICES_INTERVAL_MS = 60_000;

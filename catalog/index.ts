@@ -6,3 +6,5 @@ export * from './ispu.js';
 export * from './flood-levels.js';
 export * from './traffic-los.js';
 export * from './thresholds.js';
+export * from './glossary.js';
+export * from './ispu-window.js';

@@ -2,9 +2,10 @@
 // The breakpoint table is the regulation's, in µg/m³, and exists only here: the API, the alert engine and the
 // dashboards all import it.
 //
-// Averaging (a Pantau choice, see DOMAIN.md): the regulation labels its concentrations as 24-hour averages, so
-// callers feed `ispu()` the trailing 24-hour mean of each pollutant and say how many hours of data the means cover.
-// An hourly PM2.5 sub-index (what KLHK publishes every hour) may be offered beside it with `subIndex('pm25', …)`.
+// Averaging (a Pantau choice): the regulation labels its concentrations as 24-hour averages, so callers feed `ispu()`
+// the trailing 24-hour mean of each pollutant and say how many hours of data the means cover; the window itself is
+// defined once, in `ispu-window.ts`, with the hourly PM2.5 sub-index KLHK publishes every hour beside it.
+import { GLOSSARY, type Term } from './glossary.js';
 
 /** The pollutants of the ISPU table, in the regulation's column order (ties for dominant go to the first). */
 export const ISPU_POLLUTANTS = ['pm10', 'pm25', 'so2', 'co', 'o3', 'no2', 'hc'] as const;
@@ -47,32 +48,32 @@ export interface IspuCategorySpec {
   /** Highest rounded index in the category (Infinity for the last: values beyond 500 do not occur). */
   readonly to: number;
   readonly color: string;
-  readonly label: { readonly id: string; readonly en: string };
+  readonly label: Term;
 }
 
 export const ISPU_CATEGORIES: readonly IspuCategorySpec[] = [
-  { category: 'Baik', from: 0, to: 50, color: ISPU_COLORS.Baik, label: { id: 'Baik', en: 'Good' } },
-  { category: 'Sedang', from: 51, to: 100, color: ISPU_COLORS.Sedang, label: { id: 'Sedang', en: 'Moderate' } },
+  { category: 'Baik', from: 0, to: 50, color: ISPU_COLORS.Baik, label: GLOSSARY.ispuCategory.Baik },
+  { category: 'Sedang', from: 51, to: 100, color: ISPU_COLORS.Sedang, label: GLOSSARY.ispuCategory.Sedang },
   {
     category: 'Tidak Sehat',
     from: 101,
     to: 200,
     color: ISPU_COLORS['Tidak Sehat'],
-    label: { id: 'Tidak Sehat', en: 'Unhealthy' },
+    label: GLOSSARY.ispuCategory['Tidak Sehat'],
   },
   {
     category: 'Sangat Tidak Sehat',
     from: 201,
     to: 300,
     color: ISPU_COLORS['Sangat Tidak Sehat'],
-    label: { id: 'Sangat Tidak Sehat', en: 'Very unhealthy' },
+    label: GLOSSARY.ispuCategory['Sangat Tidak Sehat'],
   },
   {
     category: 'Berbahaya',
     from: 301,
     to: Infinity,
     color: ISPU_COLORS.Berbahaya,
-    label: { id: 'Berbahaya', en: 'Hazardous' },
+    label: GLOSSARY.ispuCategory.Berbahaya,
   },
 ];
 

@@ -6,7 +6,7 @@
 // Objects are strict: an unknown key is refused rather than ignored, so a typo ("Siaga", "capacty") cannot
 // silently leave a gauge without its threshold.
 import { z } from 'zod';
-import { checkFloodThresholdsIncrease, floodThresholdsShape } from './flood-levels.js';
+import { checkFloodThresholdsIncrease, floodThresholdsShape, thresholdGaps, type FloodAlertLevel } from './flood-levels.js';
 import { ISPU_MAX } from './ispu.js';
 import { fieldNames, type Kind } from './kinds.js';
 import { trafficThresholdsShape } from './traffic-los.js';
@@ -28,6 +28,26 @@ function alertOverridesShape(kind: Kind) {
   };
 }
 
+/** A hysteresis as large as a gap between two thresholds would hold the upper level below the lower threshold. */
+function checkHysteresisBelowGaps(
+  t: Partial<Record<FloodAlertLevel, number>> & { hysteresisCm?: number },
+  ctx: z.RefinementCtx,
+): void {
+  if (t.hysteresisCm === undefined) return;
+  for (const { level, below, gap } of thresholdGaps(t)) {
+    // gaps of decimal thresholds carry floating-point residue (80.5 − 80.3 = 0.20000000000000284)
+    if (t.hysteresisCm < Math.round(gap * 1e9) / 1e9) continue;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['hysteresisCm'],
+      message:
+        `hysteresisCm (${t.hysteresisCm} cm) must be smaller than the gap between ${below} (${t[below]} cm) and ` +
+        `${level} (${t[level]} cm), ${gap} cm: otherwise ${level} would be held below ${below}`,
+    });
+    return;
+  }
+}
+
 const ispuValue = z.number().int().min(0).max(ISPU_MAX);
 
 export const airThresholdsSchema = z.strictObject({
@@ -42,10 +62,15 @@ export const floodDeviceThresholdsSchema = z
   .strictObject({
     ...floodThresholdsShape,
     ...alertOverridesShape('flood'),
-    /** How far (cm) the water must fall below a threshold before the alert steps down (default 10). */
+    /**
+     * How far (cm) the water must fall below a threshold before the alert steps down. Must be smaller than every
+     * gap between consecutive thresholds, or a level would be held below the threshold under it. Default 10 cm, or
+     * half the smallest gap when thresholds are closer than 20 cm (alerts/rules.ts).
+     */
     hysteresisCm: z.number().nonnegative().optional(),
   })
-  .superRefine(checkFloodThresholdsIncrease);
+  .superRefine(checkFloodThresholdsIncrease)
+  .superRefine(checkHysteresisBelowGaps);
 
 export const trafficDeviceThresholdsSchema = z.strictObject({
   ...trafficThresholdsShape,

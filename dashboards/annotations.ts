@@ -1,6 +1,6 @@
 // Alert changes (opened, acknowledged, resolved) drawn as annotations on every time series panel.
 import { AnnotationQueryBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import type { Kind } from '../catalog/index.js';
+import { GLOSSARY, type Kind } from '../catalog/index.js';
 import { DATASOURCE, TIME_FILTER, and, ident, influxql } from './influxql.js';
 import { ALERT_FIELDS, MEASUREMENT } from './measurements.js';
 import { DEVICE_FILTER, kindIs } from './variables.js';
@@ -19,7 +19,7 @@ export function alertChangesQuery(kind?: Kind): string {
 
 export function alertAnnotation(kind?: Kind): AnnotationQueryBuilder {
   return new AnnotationQueryBuilder()
-    .name('Peringatan (alerts)')
+    .name(`${GLOSSARY.concept.alert.id} (alerts)`)
     .datasource(DATASOURCE)
     .enable(true)
     .iconColor('red')

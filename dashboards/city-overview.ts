@@ -1,5 +1,6 @@
 // Ikhtisar kota (city overview): every sensor on the map in its current state, devices online and offline, the
 // worst current index of each kind, and the alerts that are still open.
+import { GLOSSARY as T } from '../catalog/glossary.js';
 import { FieldColorModeId, type Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import {
   ControlsOptionsBuilder,
@@ -122,7 +123,7 @@ export function cityOverview(): Dashboard {
     .add(
       stat(
         {
-          title: 'Perangkat daring',
+          title: `${T.concept.device.id} ${T.deviceStatus.online.id.toLowerCase()}`,
           description: describe(
             'Devices online',
             'Devices whose latest state (measurement device_state, field online) is online.',
@@ -138,7 +139,7 @@ export function cityOverview(): Dashboard {
     .add(
       stat(
         {
-          title: 'Perangkat luring',
+          title: `${T.concept.device.id} ${T.deviceStatus.offline.id.toLowerCase()}`,
           description: describe(
             'Devices offline',
             'Devices whose latest state is offline or that never reported (device_state.online = 0).',
@@ -154,7 +155,7 @@ export function cityOverview(): Dashboard {
     .add(
       stat(
         {
-          title: 'Peringatan terbuka',
+          title: `${T.concept.alert.id} ${T.alertState.open.id.toLowerCase()}`,
           description: describe(
             'Open alerts',
             `Alerts (one per device and rule) whose latest change in the last ${ALERT_LOOKBACK} left them open ` +
@@ -173,7 +174,7 @@ export function cityOverview(): Dashboard {
     .add(
       stat(
         {
-          title: 'Peringatan diakui',
+          title: `${T.concept.alert.id} ${T.alertState.acknowledged.id.toLowerCase()}`,
           description: describe(
             'Acknowledged alerts',
             `Alerts an operator has acknowledged that have not yet resolved (last ${ALERT_LOOKBACK}).`,
@@ -213,7 +214,7 @@ export function cityOverview(): Dashboard {
     .add(
       stat(
         {
-          title: 'Status banjir tertinggi',
+          title: `${T.concept.floodLevel.id} tertinggi`,
           description: describe(
             'Highest flood level',
             'Most severe current level among the chosen river gauges: Normal, Waspada (watch), Siaga (warning), ' +
@@ -232,7 +233,7 @@ export function cityOverview(): Dashboard {
     .add(
       stat(
         {
-          title: 'Tingkat pelayanan jalan terburuk',
+          title: `${T.concept.los.id} terburuk`,
           description: describe(
             'Worst level of service',
             'Worst current traffic level of service (A free flow … F forced flow) among the chosen counters ' +
@@ -290,7 +291,7 @@ export function cityOverview(): Dashboard {
   // --- alerts ---
   grid.add(
     table({
-      title: 'Peringatan aktif',
+      title: `${T.concept.alert.id} aktif`,
       description: describe(
         'Active alerts',
         `Alerts whose latest change in the last ${ALERT_LOOKBACK} left them open or acknowledged, newest first ` +

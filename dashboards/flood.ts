@@ -12,7 +12,7 @@ import {
 } from '@grafana/grafana-foundation-sdk/common';
 import type { Dashboard, DynamicConfigValue } from '@grafana/grafana-foundation-sdk/dashboard';
 import { PanelBuilder as StateTimelinePanelBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
-import { FLOOD_ALERT_LEVELS, FLOOD_LEVEL_LABELS, FLOOD_LEVELS, type Kind } from '../catalog/index.js';
+import { FLOOD_ALERT_LEVELS, FLOOD_LEVEL_LABELS, FLOOD_LEVELS, GLOSSARY, type Kind } from '../catalog/index.js';
 import { describe, field, pantauDashboard, thresholdColors } from './dashboard.js';
 import { DATASOURCE, ident, influxql } from './influxql.js';
 import { INDEX_FIELDS, MEASUREMENT, floodThresholdField } from './measurements.js';
@@ -47,8 +47,8 @@ export function flood(): Dashboard {
         title: 'Status pos pantau banjir',
         description: describe(
           'Gauge alert levels',
-          `Current level of every gauge (${LEVEL_LEGEND}), judged against that gauge's own thresholds ` +
-            '(measurement indices, field alert_level_num).',
+          `Current level of every gauge (${LEVEL_LEGEND}), judged against that gauge's own thresholds; a gauge ` +
+            `without thresholds shows ${bilingual(GLOSSARY.concept.noThresholds)} (measurement indices, field alert_level_num, −1 without thresholds).`,
         ),
       },
       units.NoUnit,

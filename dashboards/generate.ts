@@ -1,6 +1,7 @@
-// `npm run dashboards`: regenerate dashboards/generated/*.json from the TypeScript sources.
+// `npm run dashboards`: regenerate dashboards/generated/*.json from the TypeScript sources, and docs/glossary.md.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { renderGlossaryMarkdown } from '../catalog/glossary-markdown.js';
 import { GENERATED_DIR, renderDashboards } from './index.js';
 
 const dir = fileURLToPath(GENERATED_DIR);
@@ -12,3 +13,8 @@ for (const name of readdirSync(dir)) {
 }
 for (const [name, content] of files) writeFileSync(new URL(name, GENERATED_DIR), content);
 console.log(`dashboards: wrote ${files.size} dashboards to ${dir}`);
+
+// The glossary page is generated from the same words the dashboards use.
+const glossary = new URL('../docs/glossary.md', import.meta.url);
+writeFileSync(glossary, renderGlossaryMarkdown());
+console.log(`dashboards: wrote ${fileURLToPath(glossary)}`);

@@ -3,6 +3,7 @@ import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { airQuality } from './air-quality.js';
 import { cityOverview } from './city-overview.js';
 import { flood } from './flood.js';
+import { history } from './history.js';
 import { platform } from './platform.js';
 import { traffic } from './traffic.js';
 
@@ -18,6 +19,7 @@ export const DASHBOARDS: readonly DashboardSource[] = [
   { file: 'flood.json', build: flood },
   { file: 'traffic.json', build: traffic },
   { file: 'platform.json', build: platform },
+  { file: 'history.json', build: history },
 ];
 
 /** The folder the JSON is generated into (committed; mounted read-only into Grafana). */

@@ -8,6 +8,7 @@ import {
   type ValueMapping,
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import {
+  FLOOD_ALERT_LEVELS,
   FLOOD_LEVEL_LABELS,
   FLOOD_LEVEL_ORDER,
   FLOOD_LEVELS,
@@ -21,6 +22,8 @@ import {
   type IspuPollutant,
 } from '../catalog/ispu.js';
 import { LOS_GRADES, LOS_ORDER, type Los } from '../catalog/traffic-los.js';
+import { GLOSSARY, bilingual, type Term } from '../catalog/glossary.js';
+import { NO_FLOOD_LEVEL } from '../catalog/derived.js';
 import { SEVERITIES, SEVERITY_RANK, type Severity } from '../alerts/rules.js';
 
 export const OFFLINE_COLOR = '#8e8e8e';
@@ -94,38 +97,46 @@ export function concentrationThresholds(pollutant: IspuPollutant): ThresholdsCon
 
 // --- flood levels -------------------------------------------------------------------------------------------
 
-/** `alert_level_num` (0–3) → "Siaga (warning)" in the level's colour. */
+/**
+ * `alert_level_num` (0–3) → "Siaga (warning)" in the level's colour; −1, a gauge without thresholds, → "Tanpa ambang
+ * batas (no thresholds)" in grey: no level can be judged there, so none is shown.
+ */
 export function floodLevelMappings(): ValueMapping[] {
   return [
     {
       type: MappingType.ValueToText,
-      options: Object.fromEntries(
-        FLOOD_LEVELS.map((level, index) => [
+      options: Object.fromEntries([
+        ...FLOOD_LEVELS.map((level, index) => [
           String(FLOOD_LEVEL_ORDER[level]),
           { text: bilingual(FLOOD_LEVEL_LABELS[level]), color: FLOOD_LEVEL_COLORS[level], index },
         ]),
-      ),
+        [String(NO_FLOOD_LEVEL.num), { text: bilingual(GLOSSARY.concept.noThresholds), color: OFFLINE_COLOR, index: FLOOD_LEVELS.length }],
+      ]),
     },
   ];
 }
 
 export function floodLevelThresholds(): ThresholdsConfigBuilder {
-  return thresholds(
-    FLOOD_LEVELS.map((level, i) => ({ value: i === 0 ? null : FLOOD_LEVEL_ORDER[level], color: FLOOD_LEVEL_COLORS[level] })),
-  );
+  return thresholds([
+    { value: null, color: OFFLINE_COLOR },
+    ...FLOOD_LEVELS.map((level) => ({ value: FLOOD_LEVEL_ORDER[level], color: FLOOD_LEVEL_COLORS[level] })),
+  ]);
 }
 
 // --- traffic level of service ------------------------------------------------------------------------------
 
-/** Level of service A–F, from free flow to forced flow. */
-export const LOS_DISPLAY: Readonly<Record<Los, { readonly id: string; readonly en: string; readonly color: string }>> = {
-  A: { id: 'arus bebas', en: 'free flow', color: 'dark-green' },
-  B: { id: 'arus stabil', en: 'stable flow', color: 'green' },
-  C: { id: 'stabil, mulai terbatas', en: 'stable, restricted', color: 'yellow' },
-  D: { id: 'mendekati tidak stabil', en: 'approaching unstable', color: 'orange' },
-  E: { id: 'tidak stabil', en: 'unstable', color: 'red' },
-  F: { id: 'macet', en: 'forced flow', color: 'dark-red' },
+/** Level of service A–F, from free flow to forced flow: the glossary's words, in the grade's colour. */
+const LOS_COLORS: Readonly<Record<Los, string>> = {
+  A: 'dark-green',
+  B: 'green',
+  C: 'yellow',
+  D: 'orange',
+  E: 'red',
+  F: 'dark-red',
 };
+export const LOS_DISPLAY: Readonly<Record<Los, Term & { readonly color: string }>> = Object.fromEntries(
+  LOS_GRADES.map((grade) => [grade, { ...GLOSSARY.los[grade], color: LOS_COLORS[grade] }]),
+) as Record<Los, Term & { readonly color: string }>;
 
 /** `los_num` (A = 1 … F = 6) → "C — stabil, mulai terbatas (stable, restricted)" in the grade's colour. */
 export function losMappings(): ValueMapping[] {
@@ -136,7 +147,7 @@ export function losMappings(): ValueMapping[] {
         LOS_GRADES.map((grade, index) => [
           String(LOS_ORDER[grade]),
           {
-            text: `${grade} — ${LOS_DISPLAY[grade].id} (${LOS_DISPLAY[grade].en})`,
+            text: `${grade} — ${bilingual(LOS_DISPLAY[grade])}`,
             color: LOS_DISPLAY[grade].color,
             index,
           },
@@ -158,13 +169,11 @@ export function losThresholds(): ThresholdsConfigBuilder {
  * One number per device for the map: 0 offline, else 1 + severity (`device_state.severity`: 0 none, 1 waspada,
  * 2 siaga, 3 awas). Computed in InfluxQL as `(last(severity) + 1) * last(online)`.
  */
-export const DEVICE_STATES = [
-  { value: 0, id: 'Luring', en: 'offline', color: OFFLINE_COLOR },
-  { value: 1, id: 'Normal', en: 'normal', color: FLOOD_LEVEL_COLORS.normal },
-  { value: 2, id: 'Waspada', en: 'watch', color: FLOOD_LEVEL_COLORS.waspada },
-  { value: 3, id: 'Siaga', en: 'warning', color: FLOOD_LEVEL_COLORS.siaga },
-  { value: 4, id: 'Awas', en: 'danger', color: FLOOD_LEVEL_COLORS.awas },
-] as const;
+export const DEVICE_STATES: ReadonlyArray<Term & { readonly value: number; readonly color: string }> = [
+  { value: 0, ...GLOSSARY.deviceStatus.offline, color: OFFLINE_COLOR },
+  { value: 1, ...GLOSSARY.floodLevel.normal, color: FLOOD_LEVEL_COLORS.normal },
+  ...[1, 2, 3].map((rank) => ({ value: rank + 1, ...severitiesOfRank(rank), color: FLOOD_LEVEL_COLORS[FLOOD_ALERT_LEVELS[rank - 1]!] })),
+];
 
 export function deviceStateThresholds(): ThresholdsConfigBuilder {
   return thresholds(DEVICE_STATES.map((s, i) => ({ value: i === 0 ? null : s.value, color: s.color })));
@@ -183,13 +192,13 @@ export function deviceStateMappings(): ValueMapping[] {
 
 // --- alert severities -------------------------------------------------------------------------------------------
 
-const SEVERITY_LABELS: Readonly<Record<Severity, { readonly id: string; readonly en: string }>> = {
-  waspada: FLOOD_LEVEL_LABELS.waspada,
-  siaga: FLOOD_LEVEL_LABELS.siaga,
-  awas: FLOOD_LEVEL_LABELS.awas,
-  warning: { id: 'Peringatan', en: 'warning' },
-  critical: { id: 'Kritis', en: 'critical' },
-};
+const SEVERITY_LABELS: Readonly<Record<Severity, Term>> = GLOSSARY.alertSeverity;
+
+/** "Waspada / Perhatian": every severity of one rank (1–3), as the map colours them alike. */
+function severitiesOfRank(rank: number): Term {
+  const terms = SEVERITIES.filter((s) => SEVERITY_RANK[s] === rank).map((s) => GLOSSARY.alertSeverity[s]);
+  return { id: terms.map((t) => t.id).join(' / '), en: terms.map((t) => t.en).join(' / ') };
+}
 
 /** An alert's `severity` tag → its name in the colour of the device state it gives (rank 1 yellow … 3 red). */
 export function severityMappings(): ValueMapping[] {
@@ -208,9 +217,7 @@ export function severityMappings(): ValueMapping[] {
 
 // --- helpers ----------------------------------------------------------------------------------------------------
 
-export function bilingual(label: { readonly id: string; readonly en: string }): string {
-  return label.id.toLowerCase() === label.en.toLowerCase() ? label.id : `${label.id} (${label.en.toLowerCase()})`;
-}
+export { bilingual };
 
 /** Plain thresholds: one colour below `value`, another from it. */
 export function twoStep(below: string, value: number, from: string): ThresholdsConfigBuilder {

@@ -11,7 +11,7 @@ import {
 } from '@grafana/grafana-foundation-sdk/common';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { PanelBuilder as StateTimelinePanelBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
-import { LOS_GRADES, type Kind } from '../catalog/index.js';
+import { GLOSSARY, LOS_GRADES, type Kind } from '../catalog/index.js';
 import { describe, field, pantauDashboard, thresholdColors } from './dashboard.js';
 import { DATASOURCE, influxql } from './influxql.js';
 import { INDEX_FIELDS, MEASUREMENT } from './measurements.js';
@@ -28,10 +28,11 @@ const INDICES = MEASUREMENT.indices;
 const TRAFFIC_INDICES = [PLACE_FILTER, kindIs(READINGS)];
 const LOS = INDEX_FIELDS.traffic;
 
-const LOS_LEGEND = LOS_GRADES.map((g) => `${g} ${LOS_DISPLAY[g].en}`).join(', ');
+const LOS_LEGEND = LOS_GRADES.map((g) => `${g} ${LOS_DISPLAY[g].en.toLowerCase()}`).join(', ');
 const LOS_METHOD =
-  'Graded by average speed relative to the road\'s free-flow speed (HCM urban-street method), and F whenever ' +
-  'the hourly flow exceeds the road\'s capacity; counters without speed are graded by volume/capacity (KM 14/2006).';
+  'Graded over the last 15 minutes, as the traffic_los alert grades it: the space-mean speed relative to the ' +
+  'road\'s free-flow speed (HCM urban-street method), and F whenever the 15-minute flow rate exceeds the road\'s ' +
+  'capacity (once at least 5 minutes are counted); counters without speed are graded by volume/capacity (KM 14/2006).';
 
 /** Vehicles per hour, as flow is written (`indices.flow_per_hour`). */
 export const FLOW_UNIT = suffix('kend/jam');
@@ -53,7 +54,7 @@ export function traffic(): Dashboard {
     .add(
       stat(
         {
-          title: 'Tingkat pelayanan jalan',
+          title: GLOSSARY.concept.los.id,
           description: describe(
             'Level of service',
             `Current level of service of every counter (${LOS_LEGEND}). ${LOS_METHOD} ` +
@@ -118,8 +119,8 @@ export function traffic(): Dashboard {
           title: 'Arus lalu lintas',
           description: describe(
             'Traffic flow',
-            'Vehicles per hour at each counter: vehicleCount × 3600 / intervalSeconds of each reading, as the ' +
-              'platform writes it (measurement indices, field flow_per_hour).',
+            'Flow rate at each counter, vehicles per hour over the last 15 minutes (vehicles counted × 3600 / seconds ' +
+              'counted), the figure LOS is graded on (measurement indices, field flow_per_hour).',
           ),
         },
         FLOW_UNIT,

@@ -72,7 +72,13 @@ export class InfluxClient {
 
   /** Write line protocol (timestamps in ms). Throws InfluxRefusedError on 4xx, InfluxUnavailableError otherwise. */
   async write(body: string): Promise<void> {
+    return this.writeTo(undefined, body);
+  }
+
+  /** Write line protocol into a named retention policy (`undefined` = the database's default one). */
+  async writeTo(rp: string | undefined, body: string): Promise<void> {
     const query = new URLSearchParams({ db: this.database, precision: 'ms' });
+    if (rp !== undefined) query.set('rp', rp);
     const res = await this.request(`/write?${query}`, {
       method: 'POST',
       body,

@@ -98,6 +98,33 @@ function duration(v: string): number {
   return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as Record<string, number>)[m[2] ?? 'ms']!;
 }
 
+/** A retention: `inf` (or 0) = forever (null), else a whole number of hours, at least 1h (InfluxDB's shortest). */
+function retention(v: string): number | null {
+  if (v === 'inf' || v === 'INF' || v === '0') return null;
+  const ms = duration(v);
+  if (ms < 3_600_000 || ms % 3_600_000 !== 0) throw new Invalid(`must be inf or a whole number of hours, at least 1h (InfluxDB's shortest retention), got ${quote(v)}`);
+  return ms;
+}
+
+function timeZone(v: string): string {
+  let valid = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+){0,2}$/.test(v);
+  if (valid) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: v });
+    } catch {
+      valid = false;
+    }
+  }
+  if (!valid) throw new Invalid(`must be an IANA time zone such as Asia/Makassar, got ${quote(v)}`);
+  return v;
+}
+
+function rollupDelay(v: string): number {
+  const ms = duration(v);
+  if (ms < 1000 || ms > 86_400_000) throw new Invalid('must be between 1s and 1d');
+  return ms;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -153,11 +180,19 @@ export const configShape = {
   PANTAU_AUTH_FAILURES_PER_MINUTE: variable(count, 60),
   PANTAU_ALERT_TICK: variable(duration, 5_000),
   PANTAU_SSE_HEARTBEAT: variable(duration, 15_000),
+  /** Lifetime of a console session cookie (issue 13). */
+  PANTAU_SESSION_TTL: variable(duration, 12 * 3_600_000),
   /** Benchmark baseline only: acknowledge before the spool fsync (no durability). Never in production. */
   PANTAU_UNSAFE_ACK_BEFORE_DURABLE: variable((v) => v === '1', false),
   /** Bearer secrets of the LoRaWAN network-server integrations (unset = off). */
   PANTAU_CHIRPSTACK_SECRET: variable(pattern(/^\S{16,}$/, 'must be at least 16 characters without spaces')),
   PANTAU_TTN_SECRET: variable(pattern(/^\S{16,}$/, 'must be at least 16 characters without spaces')),
+  // history (docs/history.md): retention policies, rollup delay, day boundary
+  PANTAU_RAW_RETENTION: variable(retention, 90 * 86_400_000 as number | null),
+  PANTAU_ROLLUP_RP: variable(pattern(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be 1–64 letters, digits or _ (not starting with a digit)'), 'pantau_rollup'),
+  PANTAU_ROLLUP_RETENTION: variable(retention, null),
+  PANTAU_ROLLUP_DELAY: variable(rollupDelay, 120_000),
+  PANTAU_TIMEZONE: variable(timeZone, 'Asia/Makassar'),
 };
 
 export const configSchema = z
@@ -199,6 +234,12 @@ export const configSchema = z
     logLevel: e.PANTAU_LOG_LEVEL,
     spoolMaxBytes: e.PANTAU_SPOOL_MAX_BYTES,
     spoolDiskReserveBytes: e.PANTAU_SPOOL_DISK_RESERVE,
+    rawRetentionMs: e.PANTAU_RAW_RETENTION,
+    rollupRp: e.PANTAU_ROLLUP_RP,
+    rollupRetentionMs: e.PANTAU_ROLLUP_RETENTION,
+    rollupDelayMs: e.PANTAU_ROLLUP_DELAY,
+    /** IANA zone of the day boundary of daily aggregates and rollups. */
+    timezone: e.PANTAU_TIMEZONE,
     chirpstackSecret: e.PANTAU_CHIRPSTACK_SECRET,
     ttnSecret: e.PANTAU_TTN_SECRET,
     maxReadingAgeMs: e.PANTAU_MAX_READING_AGE,
@@ -213,6 +254,7 @@ export const configSchema = z
     authFailuresPerMinute: e.PANTAU_AUTH_FAILURES_PER_MINUTE,
     alertTickMs: e.PANTAU_ALERT_TICK,
     sseHeartbeatMs: e.PANTAU_SSE_HEARTBEAT,
+    sessionTtlMs: e.PANTAU_SESSION_TTL,
     unsafeAckBeforeDurable: e.PANTAU_UNSAFE_ACK_BEFORE_DURABLE,
   }));
 

@@ -4,7 +4,7 @@ import { DEVICE_STATE, INDICES, PLATFORM } from '../catalog/derived.js';
 import { FLOOD_LEVEL_ORDER } from '../catalog/flood-levels.js';
 import { LOS_ORDER } from '../catalog/traffic-los.js';
 import { line, seriesKey, type FieldValue } from '../influx/line-protocol.js';
-import type { Indices } from '../api/indices.js';
+import { NO_LEVEL_FIELDS, type Indices } from '../api/indices.js';
 import type { DeviceRecord } from '../registry/registry.js';
 
 const deviceTags = (d: DeviceRecord) => ({ device_id: d.id, kind: d.kind, city: d.city, district: d.district });
@@ -17,9 +17,10 @@ export function deviceStateLine(d: DeviceRecord, severity: number, ts: number): 
   );
 }
 
-export function indicesLine(d: DeviceRecord, indices: Indices, extra: Record<string, number>, ts: number): string | null {
-  const fields: Record<string, FieldValue> = { ...extra };
+export function indicesLine(d: DeviceRecord, indices: Indices, ts: number): string | null {
+  const fields: Record<string, FieldValue> = {};
   if (indices.ispu) {
+    fields.ispu_hours = indices.ispu.hoursCovered;
     fields.ispu = indices.ispu.value;
     fields.ispu_category = indices.ispu.category;
     fields.ispu_dominant = indices.ispu.dominant;
@@ -29,6 +30,8 @@ export function indicesLine(d: DeviceRecord, indices: Indices, extra: Record<str
     fields.alert_level = indices.alertLevel;
     fields.alert_level_num = FLOOD_LEVEL_ORDER[indices.alertLevel];
   }
+  if (indices.alertLevelReason === 'no_thresholds') Object.assign(fields, NO_LEVEL_FIELDS);
+  if (indices.trafficWindow?.flowPerHour != null) fields.flow_per_hour = indices.trafficWindow.flowPerHour;
   if (indices.los) {
     fields.los = indices.los;
     fields.los_num = LOS_ORDER[indices.los];

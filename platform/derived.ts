@@ -1,11 +1,9 @@
 // Derived points for the dashboards (SPEC §6 measurements `device_state`, `indices`, `platform`), written
 // periodically through the log like everything else, and the indices of a device as the API reports them.
 import type { AlertService } from '../alerts/service.js';
-import { computeIndices, type IspuCache, type Indices } from '../api/indices.js';
+import type { IndicesTracker, Indices } from '../api/indices.js';
 import type { LatestReadings } from '../api/latest-cache.js';
 import { DEVICE_STATE_INTERVAL_MS, INDICES_INTERVAL_MS, PLATFORM_INTERVAL_MS } from '../catalog/index.js';
-import { floodLevel, type FloodThresholds } from '../catalog/flood-levels.js';
-import { trafficLos, type TrafficThresholds } from '../catalog/traffic-los.js';
 import type { Ingest } from '../ingest/ingest.js';
 import type { DeviceRecord, Registry } from '../registry/registry.js';
 import { deviceStateLine, indicesLine, platformLine } from './derived-points.js';
@@ -16,7 +14,7 @@ export interface DerivedDeps {
   ingest: Ingest;
   latest: LatestReadings;
   alerts: Pick<AlertService, 'severity' | 'onIspu'>;
-  ispuCache: IspuCache;
+  indices: IndicesTracker;
   metrics: Metrics;
   instance: string;
   /** Spool and connection figures for the platform point. */
@@ -26,26 +24,17 @@ export interface DerivedDeps {
   derivesFleet?: () => boolean;
 }
 
-/** The indices of a device now: ISPU from 24 h of history (cached), flood level and LOS from its newest reading. */
-export function currentIndicesOf(registry: Registry, latest: LatestReadings, ispuCache: IspuCache) {
+/** The indices of a device now, as `latest` reports them (api/indices.ts). */
+export function currentIndicesOf(registry: Registry, indices: IndicesTracker) {
   return (deviceId: string): Indices | undefined => {
     const d = registry.device(deviceId);
-    const r = latest.get(deviceId);
-    if (!d) return undefined;
-    if (d.kind === 'air') {
-      const ispu = ispuCache.peek(deviceId);
-      return ispu === undefined ? undefined : { ispu };
-    }
-    if (!r) return undefined;
-    if (d.kind === 'flood') return r.values.waterLevel === undefined ? undefined : { alertLevel: floodLevel(r.values.waterLevel, d.thresholds as FloodThresholds | null) };
-    const los = trafficLos(r.values, d.thresholds as TrafficThresholds | null);
-    return los ? { los: los.los } : undefined;
+    return d ? indices.current(d) : undefined;
   };
 }
 
 /** Starts the periodic derived points; returns the device-state line maker the alert wiring uses. */
 export function startDerivedPoints(deps: DerivedDeps): { stateLine: (d: DeviceRecord, at?: number) => string; writeDeviceStates: () => Promise<void> } {
-  const { registry, ingest, latest, alerts, ispuCache, metrics, every } = deps;
+  const { registry, ingest, latest, alerts, indices, metrics, every } = deps;
   const stateLine = (d: DeviceRecord, at = Date.now()) => deviceStateLine(d, alerts.severity(d.id), ingest.uniqueTs(`${d.id}\u0000state`, at));
   const sumCounter = async (c: { get(): Promise<{ values: Array<{ value: number }> }> }) => (await c.get()).values.reduce((n, v) => n + v.value, 0);
   let lastReadings = 0;
@@ -88,13 +77,12 @@ export function startDerivedPoints(deps: DerivedDeps): { stateLine: (d: DeviceRe
     for (const d of registry.listDevices()) {
       const reading = latest.get(d.id);
       if (!reading || now - reading.ts > 3_600_000) continue;
-      const indices = await computeIndices((id) => ispuCache.refresh(id, now), d, reading.values);
-      if (d.kind === 'air') alerts.onIspu(d, indices.ispu?.value ?? null);
-      const extra: Record<string, number> = {};
-      if (d.kind === 'traffic' && reading.values.vehicleCount !== undefined) {
-        extra.flow_per_hour = (reading.values.vehicleCount * 3600) / (reading.values.intervalSeconds ?? 60);
-      }
-      const l = indicesLine(d, indices, extra, ingest.uniqueTs(`${d.id}\u0000indices`, now));
+      // the same figure `latest` and the summary show goes to the alert engine and to `indices`
+      if (d.kind === 'air') await indices.load(d.id, now).catch(() => undefined);
+      const current = indices.current(d, now);
+      if (!current) continue;
+      if (d.kind === 'air') alerts.onIspu(d, current.ispu?.value ?? null);
+      const l = indicesLine(d, current, ingest.uniqueTs(`${d.id}\u0000indices`, now));
       if (l) lines.push(l);
     }
     await ingest.writeLines(lines);

@@ -1,10 +1,12 @@
 // The log's in-process consumers, each after the acknowledgement and on its own cursor (ingest/consumers.ts):
 // - `latest`  (ephemeral): newest reading per device for the API, and the device's last-seen time;
 // - `stream`  (ephemeral): readings to live-stream clients (SSE);
+// - `indices` (ephemeral): ISPU, flood level and LOS of every device (api/indices.ts), before InfluxDB has the point;
 // - `events`  (ephemeral): `readings`/`rejection` events on Ingest, for MQTT rejection topics and extensions;
 // - `alerts`  (durable): the alert engine judges every reading in log order, resuming from its checkpoint after
 //   a restart, so a crash between acknowledgement and judgement loses no alert.
 import type { AlertService } from '../alerts/service.js';
+import type { IndicesTracker } from '../api/indices.js';
 import type { LatestReadings } from '../api/latest-cache.js';
 import type { StreamHub } from '../api/stream.js';
 import type { Ingest } from '../ingest/ingest.js';
@@ -19,10 +21,11 @@ export interface ConsumerDeps {
   registry: Registry;
   hub: StreamHub;
   alerts: Pick<AlertService, 'onReadings'>;
+  indices: IndicesTracker;
 }
 
 export function logConsumers(deps: ConsumerDeps): LogConsumer[] {
-  const { ingest, latest, registry, hub, alerts } = deps;
+  const { ingest, latest, registry, hub, alerts, indices } = deps;
   return [
     {
       name: 'latest',
@@ -46,6 +49,13 @@ export function logConsumers(deps: ConsumerDeps): LogConsumer[] {
         for (const e of entries) {
           for (const r of e.readings) hub.reading(r.kind, r.deviceId, { deviceId: r.deviceId, kind: r.kind, ts: new Date(r.ts).toISOString(), values: r.values });
         }
+      },
+    },
+    {
+      name: 'indices',
+      durable: false,
+      handle(entries: LogEntry[]) {
+        for (const e of entries) if (e.readings.length > 0) indices.onReadings(e.readings);
       },
     },
     {

@@ -9,11 +9,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApi } from '../api/app.js';
 import type { ApiContext } from '../api/context.js';
-import { IspuCache } from '../api/indices.js';
+import { IndicesTracker } from '../api/indices.js';
 import { alertsPlugin } from '../api/alerts.js';
 import { StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
 import { brokerAuthPlugin } from '../api/broker-auth.js';
+import { consolePlugin } from '../api/console.js';
 import { wireDeviceStandards } from './device-standards.js';
 import { startWorkerSource, type WorkerSource } from './worker.js';
 import { AlertService, formatAlert } from '../alerts/service.js';
@@ -37,6 +38,7 @@ import { seedFleet } from './fleet-file.js';
 import { logConsumers } from './log-consumers.js';
 import { createLogger } from './logger.js';
 import { createMetrics, metered, type Metrics } from './metrics.js';
+import { startHistory, type History } from '../history/wire.js';
 import { redactUrl } from './redact.js';
 
 export interface Platform {
@@ -58,6 +60,8 @@ export interface Platform {
   adminKey: string | undefined;
   httpUrl: string;
   mqttUrl: string | undefined;
+  /** Retention, rollups and backfill (issue 14). */
+  history: History;
   /** Graceful stop: no new messages, the writer drains the log into InfluxDB within the shutdown timeout, close. */
   stop(): Promise<void>;
 }
@@ -100,7 +104,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, diskReserveBytes: config.spoolDiskReserveBytes, log: log.child({ component: 'spool' }) });
   spool.consumers.onError = (consumer) => metrics.consumerErrors.inc({ consumer });
   spool.on('disk-full', (full: boolean) => metrics.spoolDiskFull.set(full ? 1 : 0));
-  const ingest = new Ingest({ spool, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxAgeMs: config.maxReadingAgeMs });
+  const ingest = new Ingest({ spool, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxAgeMs: Math.min(config.maxReadingAgeMs, config.rawRetentionMs ?? Number.POSITIVE_INFINITY) });
   const writer = new WriterThread({
     spool,
     influx: influxOptions,
@@ -124,6 +128,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   });
   metrics.influxUp.set(1);
   writer.start();
+  // retention policies, the rollup job (a consumer of the ingest log) and the first-start backfill (issue 14)
+  const history = startHistory({ config, log, influx, spool, metrics });
 
   const latest = new LatestReadings();
   const hub = new StreamHub();
@@ -178,15 +184,16 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     },
   }, log.child({ component: 'alerts' }));
   // ISPU needs 24 h of history (a query); flood level and LOS come from the newest reading alone
-  const ispuCache = new IspuCache(influx, INDICES_INTERVAL_MS);
-  const currentIndices = currentIndicesOf(registry, latest, ispuCache);
-  for (const consumer of logConsumers({ spool, ingest, latest, registry, hub, alerts })) spool.addConsumer(consumer);
+  // ISPU, flood level and LOS: one tracker fed from the log, so latest, summary, alerts and `indices` agree
+  const indices = new IndicesTracker(influx, INDICES_INTERVAL_MS);
+  const currentIndices = currentIndicesOf(registry, indices);
+  for (const consumer of logConsumers({ spool, ingest, latest, registry, hub, alerts, indices })) spool.addConsumer(consumer);
   // cluster: acknowledged readings to the alert owner (durable: resumes from its checkpoint) and to the other nodes
   if (cluster) spool.addConsumer(cluster.feed);
   if (view) spool.addConsumer(clusterViewConsumer(view));
   registry.on('device-removed', (id: string) => {
     latest.forget(id);
-    ispuCache.forget(id);
+    indices.forget(id);
     ingest.forgetDevice(id);
     alerts.forget(id);
   });
@@ -253,9 +260,10 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       metrics,
       log,
       latest,
-      ispu: ispuCache,
+      indices,
       apiRateLimit: config.apiRateLimit,
       corsOrigins: config.corsOrigins,
+      history: history.settings,
       status: stateOf,
       readiness: {
         async checks() {
@@ -283,6 +291,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     apiContext,
     {
       https: tls,
+      sessionTtlMs: config.sessionTtlMs,
       plugins: [
         alertsPlugin({
           list: (filter) => alertStore.list(filter),
@@ -300,6 +309,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         }),
         summaryPlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         brokerAuthPlugin(apiContext, { secret: config.brokerAuthSecret, workerPassword: config.brokerPassword }),
+        consolePlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         ...standards.plugins,
       ] as never,
     },
@@ -329,7 +339,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   every(config.alertTickMs, () => alerts.tick());
   every(config.sseHeartbeatMs, () => hub.heartbeat());
   const derived = startDerivedPoints({
-    registry, ingest, latest, alerts, ispuCache, metrics, every,
+    registry, ingest, latest, alerts, indices, metrics, every,
     // the fleet's derived points (device states, indices) come from one node: the alert owner in a cluster
     derivesFleet: () => !cluster || cluster.owner.isOwner,
     instance: config.workerId || hostname(),
@@ -351,7 +361,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
 
   let stopping: Promise<void> | undefined;
   const platform: Platform = {
-    config, log, registry, ingest, spool, writer, broker, api, metrics, influx, latest, alerts, hub, adminKey, httpUrl, mqttUrl,
+    config, log, registry, ingest, spool, writer, broker, api, metrics, influx, latest, alerts, hub, adminKey, httpUrl, mqttUrl, history,
     cluster: cluster ? { alerts: cluster, view } : undefined,
     stop() {
       stopping ??= (async () => {
@@ -374,6 +384,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         // 3. the writer drains the log into InfluxDB, then stops; only then does the log close (with checkpoints)
         await writer.stop(Math.max(0, left() - 1000));
         await spool.close(Math.min(2000, left())).catch((err) => log.error({ err }, 'spool close failed'));
+        // 4. the rollup job after the log's consumers have stopped (its dirty buckets are on disk already)
+        await history.stop().catch((err) => log.error({ err }, 'history stop failed'));
         await Promise.race([apiClosed, new Promise((r) => setTimeout(r, 1000))]);
         alerts.saveNow();
         await webhook?.close();

@@ -22,7 +22,8 @@ export function newestSource() {
   let newest = 0;
   const walk = (dir, top) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.name.startsWith('.') || entry.name === 'node_modules' || (top && NOT_INPUTS.has(entry.name))) continue;
+      // build outputs at any depth (console/dist) are not inputs: they are newer than dist/ by construction
+      if (entry.name.startsWith('.') || entry.name === 'node_modules' || (entry.isDirectory() && entry.name === 'dist') || (top && NOT_INPUTS.has(entry.name))) continue;
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path, false);
       else if (SOURCE.test(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);

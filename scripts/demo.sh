@@ -94,9 +94,14 @@ if [ -z "${PANTAU_ADMIN_KEY:-}" ]; then PANTAU_ADMIN_KEY=$(cat "$PANTAU_DATA_DIR
 export PANTAU_ADMIN_KEY PANTAU_API_URL="$API" PANTAU_MQTT_URL="mqtt://127.0.0.1:$MQTT_PORT"
 export PANTAU_SIM_STATE_DIR="${PANTAU_SIM_STATE_DIR:-$DEMO/simulator}"
 
+# a one-time operator key for the console (the admin key signs in too, but an operator key is what a control room uses)
+CONSOLE_KEY=$(curl -fsS -X POST "$API/api/v1/keys" -H "Authorization: Bearer $PANTAU_ADMIN_KEY" -H 'content-type: application/json' \
+  -d '{"name":"demo console","role":"operator"}' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).key))')
+
 cat <<BANNER
 
   Pantau is running.
+    Console     $API/        (sign in with: $CONSOLE_KEY — an operator key, shown once)
     API         $API        (docs: $API/docs)
     MQTT        mqtt://127.0.0.1:$MQTT_PORT
     Admin key   $PANTAU_ADMIN_KEY

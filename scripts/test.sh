@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 npx tsc --noEmit -p tsconfig.json
+npx tsc --noEmit -p console/tsconfig.json
 exec npx vitest run "$@"

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
+  NO_FLOOD_LEVEL,
   CATALOG,
   FLOOD_ALERT_LEVELS,
   FLOOD_LEVEL_ORDER,
@@ -33,6 +34,7 @@ import {
 import { concentrationAtIndex } from '../dashboards/scales.js';
 import { isGrafanaUnit } from '../dashboards/units.js';
 import { influxQuery } from './support/influxd.js';
+import { seedRollups } from './support/rollups.js';
 
 // --- the dashboards as Grafana receives them ----------------------------------------------------------------
 
@@ -296,8 +298,9 @@ function seedLines(now: number): string[] {
         );
       }
       if (reporting && device.kind === 'flood') {
-        const level = floodLevel(values.waterLevel!, device.thresholds);
-        severity = FLOOD_LEVEL_ORDER[level];
+        const judged = floodLevel(values.waterLevel!, device.thresholds);
+        const level = judged ?? NO_FLOOD_LEVEL.level;
+        severity = judged ? FLOOD_LEVEL_ORDER[judged] : 0;
         const thresholds = Object.fromEntries(
           FLOOD_ALERT_LEVELS.filter((l) => device.thresholds?.[l] !== undefined).map((l) => [
             floodThresholdField(l),
@@ -308,7 +311,7 @@ function seedLines(now: number): string[] {
           line(
             MEASUREMENT.indices,
             placeKind,
-            { [INDEX_FIELDS.flood.level]: level, [INDEX_FIELDS.flood.levelNum]: severity, ...thresholds },
+            { [INDEX_FIELDS.flood.level]: level, [INDEX_FIELDS.flood.levelNum]: judged ? severity : NO_FLOOD_LEVEL.num, ...thresholds },
             ts,
           ),
         );
@@ -463,6 +466,7 @@ beforeAll(async () => {
   await influxQuery(influxUrl, DB, `CREATE DATABASE "${DB}"`);
   const res = await fetch(`${influxUrl}/write?db=${DB}&precision=ms`, { method: 'POST', body: seedLines(now).join('\n') });
   if (res.status !== 204) throw new Error(`seeding InfluxDB failed: ${res.status} ${await res.text()}`);
+  await seedRollups(influxUrl, DB, now);
 });
 
 afterAll(async () => {

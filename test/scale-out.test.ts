@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { buildApi } from '../api/app.js';
 import { BROKER_SECRET_HEADER, brokerAuthPlugin } from '../api/broker-auth.js';
-import { IspuCache } from '../api/indices.js';
+import { IndicesTracker } from '../api/indices.js';
 import { LatestReadings } from '../api/latest-cache.js';
 import { InfluxClient } from '../influx/client.js';
 import { createLogger } from '../platform/logger.js';
@@ -263,7 +263,7 @@ describe('broker auth endpoints (EMQX HTTP authentication and authorisation)', (
     const ctx = {
       registry,
       influx,
-      ispu: new IspuCache(influx),
+      indices: new IndicesTracker(influx),
       metrics: createMetrics(),
       log: createLogger('silent'),
       latest: new LatestReadings(),

@@ -9,6 +9,8 @@ export interface WitaTime {
   hour: number;
   /** 0 = Sunday … 6 = Saturday. */
   weekday: number;
+  /** Calendar year in WITA. */
+  year: number;
   /** 1 = January … 12 = December. */
   month: number;
   /** Fractional month position, 0 = 1 January, 12 = end of December (for smooth seasonal curves). */
@@ -26,6 +28,7 @@ export function wita(t: number): WitaTime {
   return {
     hour,
     weekday: d.getUTCDay(),
+    year: d.getUTCFullYear(),
     month,
     monthPosition: month - 1 + (d.getUTCDate() - 1 + hour / 24) / daysInMonth,
     dayIndex: Math.floor(local / DAY_MS),

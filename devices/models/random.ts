@@ -109,6 +109,16 @@ export class Rng {
     }
     return k;
   }
+
+  /** Binomial count: successes in `n` trials of probability `p`; normal approximation for many trials. */
+  binomial(n: number, p: number): number {
+    if (n <= 0 || p <= 0) return 0;
+    if (p >= 1) return n;
+    if (n > 200) return clamp(Math.round(this.normal(n * p, Math.sqrt(n * p * (1 - p)))), 0, n);
+    let k = 0;
+    for (let i = 0; i < n; i++) if (this.next() < p) k++;
+    return k;
+  }
 }
 
 export function clamp(value: number, min: number, max: number): number {

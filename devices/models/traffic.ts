@@ -114,7 +114,11 @@ export function trafficReading(
   ctx: { rng: Rng; key: number; rainfall?: number; intervalSeconds: number },
 ): TrafficValues {
   const state = trafficState(t, road, ctx.key, ctx.rainfall ?? 0);
-  const vehicleCount = ctx.rng.poisson((state.flow * ctx.intervalSeconds) / 3600);
+  // Vehicles cross the loop at most one per saturation headway: near capacity, counts vary far less than a Poisson
+  // process would (binomial over the interval's headway slots), so a road below capacity does not count above it
+  // by chance over 15 minutes. At low flows this is the Poisson count of free arrivals.
+  const slots = Math.ceil((state.capacity * ctx.intervalSeconds) / 3600);
+  const vehicleCount = ctx.rng.binomial(slots, Math.min(1, (state.flow * ctx.intervalSeconds) / 3600 / slots));
   const avgSpeed = clamp(state.speed * (1 + ctx.rng.normal(0, 0.05)), 3, road.freeFlowSpeed * 1.3);
   const perLane = state.flow / road.lanes;
   const occupancy = clamp(((perLane * EFFECTIVE_LENGTH_KM) / avgSpeed) * 100 * (1 + ctx.rng.normal(0, 0.08)), 0, 98);

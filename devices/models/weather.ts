@@ -1,13 +1,26 @@
-// City weather for the simulator: rain storms (more frequent November–April) and regional haze episodes from
-// forest and peat fires (mostly August–October). Every value is a pure function of time, the seed and the city,
-// so all gauges of a city see the same storm and a restarted simulator sees the same sky.
+// City weather for the simulator: rain storms tuned to Samarinda's monthly rainfall (devices/README.md cites the
+// figures), and regional haze from forest and peat fires — only in dry, El Niño-like years (about one year in three,
+// chosen by the seed), mostly August–October. Every value is a pure function of time, the seed and the city, so all
+// gauges of a city see the same storm and a restarted simulator sees the same sky.
 import { DAY_MS, HOUR_MS, hourlyProfile, wita } from './clock.js';
 import { clamp, hash01, hashString, smoothNoise } from './random.js';
 
-/** Storms per day by month (Jan … Dec): Kaltim's wet season peaks Dec–Jan, the dry season Aug–Sep. */
-const STORMS_PER_DAY = [0.8, 0.75, 0.8, 0.75, 0.6, 0.45, 0.35, 0.25, 0.25, 0.4, 0.65, 0.8];
-/** Chance per day that a regional haze episode starts, by month. */
-const HAZE_STARTS_PER_DAY = [0.003, 0.003, 0.005, 0.003, 0.003, 0.006, 0.02, 0.06, 0.09, 0.06, 0.012, 0.003];
+/**
+ * Samarinda's rainfall by month (Jan … Dec), mm: about 2,300 mm a year, wettest March–April, driest August–September
+ * (devices/README.md: where these figures come from). A city's `rainFactor` scales it.
+ */
+export const MONTHLY_RAIN_MM = [230, 220, 260, 250, 220, 170, 140, 120, 120, 150, 200, 230] as const;
+/** Chance per day that a regional haze episode starts, by month — in a dry (El Niño-like) year only. */
+const HAZE_STARTS_PER_DAY = [0, 0, 0.003, 0, 0, 0.006, 0.02, 0.06, 0.09, 0.06, 0.012, 0];
+/** Share of years that are dry, El Niño-like years with a fire and haze season (2015, 2019, 2023 …). */
+export const DRY_YEAR_SHARE = 1 / 3;
+/** Rain in July–October of a dry year, relative to the normal. */
+const DRY_YEAR_LATE_RAIN = 0.6;
+/**
+ * Mean depth (mm) of one storm at wetness 0, from the storm model below: E[peak] 17 mm/h × 1.056 (cloudbursts)
+ * × E[duration] 1.796 h × ∫shape 0.576. Storms in the wet season are larger by (0.8 + 0.3 × wetness) / 0.8.
+ */
+const STORM_DEPTH_MM = 17 * 1.056 * 1.796 * 0.576;
 /** When storms start: convective afternoon–evening storms, and a smaller pre-dawn maximum. Mean ≈ 1. */
 const STORM_HOURS = [
   0.7, 0.8, 0.9, 0.9, 0.8, 0.6, 0.4, 0.3, 0.3, 0.3, 0.4, 0.6, 0.9, 1.3, 1.7, 2.0, 2.1, 2.0, 1.7, 1.4, 1.1, 0.9, 0.8, 0.7,
@@ -53,10 +66,20 @@ export interface WeatherOptions {
 
 /** 0 in the driest month, 1 in the wettest, interpolated through the year. */
 export function seasonalWetness(t: number): number {
-  const rate = monthlyValue(STORMS_PER_DAY, wita(t).monthPosition);
-  const min = Math.min(...STORMS_PER_DAY);
-  const max = Math.max(...STORMS_PER_DAY);
-  return (rate - min) / (max - min);
+  return wetnessAt(wita(t).monthPosition);
+}
+
+const DRIEST_MM = Math.min(...MONTHLY_RAIN_MM);
+const WETTEST_MM = Math.max(...MONTHLY_RAIN_MM);
+
+function wetnessAt(monthPosition: number): number {
+  return (monthlyValue(MONTHLY_RAIN_MM, monthPosition) - DRIEST_MM) / (WETTEST_MM - DRIEST_MM);
+}
+
+/** Storms per day that give the month's normal rainfall, at a fractional month position. */
+function stormsPerDay(monthPosition: number): number {
+  const mmPerDay = (monthlyValue(MONTHLY_RAIN_MM, monthPosition) * 12) / 365.25;
+  return mmPerDay / (STORM_DEPTH_MM * (0.8 + 0.3 * wetnessAt(monthPosition)));
 }
 
 function monthlyValue(table: readonly number[], monthPosition: number): number {
@@ -117,9 +140,10 @@ export class Weather {
   private stormInSlot(slot: number): Storm | null {
     const slotStart = slot * HOUR_MS;
     const w = wita(slotStart);
-    // Smoke episodes happen in dry spells: fewer storms while the region is hazy.
+    // Smoke episodes happen in dry spells: fewer storms while the region is hazy, and fewer late in a dry year.
     const dryness = 1 - 0.85 * clamp(this.regionalHaze(slotStart), 0, 1);
-    const perDay = monthlyValue(STORMS_PER_DAY, w.monthPosition) * this.rainFactor * dryness;
+    const lateDrySeason = w.month >= 7 && w.month <= 10 && this.dryYear(w.year) ? DRY_YEAR_LATE_RAIN : 1;
+    const perDay = stormsPerDay(w.monthPosition) * this.rainFactor * dryness * lateDrySeason;
     const p = (perDay / 24) * hourlyProfile(STORM_HOURS, w.hour);
     if (hash01(this.seed, this.key, slot, 1) >= p) return null;
     const wetness = seasonalWetness(slotStart);
@@ -192,9 +216,23 @@ export class Weather {
     return this.integrateRain(t, hours);
   }
 
+  /**
+   * Whether the year of `t` (WITA) is a dry, El Niño-like year: decided by the seed and the year, the same for every
+   * city, about `DRY_YEAR_SHARE` of years. Only dry years have a haze season.
+   */
+  isDryYear(t: number): boolean {
+    return this.dryYear(wita(t).year);
+  }
+
+  private dryYear(year: number): boolean {
+    return hash01(this.seed, HAZE_REGION, year, 9) < DRY_YEAR_SHARE;
+  }
+
   private episodeOnDay(day: number): HazeEpisode | null {
     const dayStart = day * DAY_MS;
-    const p = monthlyValue(HAZE_STARTS_PER_DAY, wita(dayStart).monthPosition);
+    const w = wita(dayStart);
+    if (!this.dryYear(w.year)) return null;
+    const p = monthlyValue(HAZE_STARTS_PER_DAY, w.monthPosition);
     if (hash01(this.seed, HAZE_REGION, day, 1) >= p) return null;
     return {
       start: dayStart + hash01(this.seed, HAZE_REGION, day, 2) * DAY_MS,

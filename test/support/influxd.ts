@@ -18,7 +18,12 @@ export interface InfluxServer {
 
 const INFLUXD = process.env.PANTAU_TEST_INFLUXD ?? '/usr/bin/influxd';
 
-export async function startInfluxd(): Promise<InfluxServer> {
+export interface InfluxdOptions {
+  /** How often influxd deletes shard groups past their retention (default 30m); history tests use seconds. */
+  retentionCheckInterval?: string;
+}
+
+export async function startInfluxd(options: InfluxdOptions = {}): Promise<InfluxServer> {
   const dir = mkdtempSync(join(tmpdir(), 'pantau-influxd-'));
   const port = await freePort();
   const rpcPort = await freePort();
@@ -45,6 +50,9 @@ bind-address = "127.0.0.1:${rpcPort}"
   level = "warn"
 [continuous_queries]
   enabled = false
+[retention]
+  enabled = true
+  check-interval = "${options.retentionCheckInterval ?? '30m'}"
 `;
   writeFileSync(join(dir, 'influxdb.conf'), config);
   const server: InfluxServer = {

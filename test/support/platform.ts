@@ -97,6 +97,8 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
       return influxQuery(influxUrl, db, q, params);
     },
     async drained(timeoutMs = 15_000) {
+      // derived points (alerts, indices) linger briefly before they are appended: append them now
+      await platform.ingest.flushDerived();
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         if (platform.spool.pendingBytes === 0) return;

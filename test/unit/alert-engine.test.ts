@@ -386,40 +386,55 @@ describe('air quality (ISPU)', () => {
   });
 });
 
-describe('congestion (LOS E/F)', () => {
+describe('congestion (LOS E/F, graded over the last 15 minutes)', () => {
   const junction: EngineDevice = { id: 'smd-traffic-lembuswana', kind: 'traffic', thresholds: { freeFlowSpeed: 50 } };
   const speeds = (...kmh: number[]) => kmh.map((avgSpeed) => ({ avgSpeed, vehicleCount: 12 }));
 
   it('alerts only after LOS E has lasted 10 minutes, and escalates after 10 minutes of F', () => {
     const engine = newEngine();
-    const changes = feed(engine, junction, speeds(...Array(11).fill(18), ...Array(11).fill(10)), T0);
+    // 18 km/h is 36 % of free flow (E); 10 km/h is 20 % (F). The window's space-mean speed of 18s and 10s falls
+    // to 15 km/h (30 %, F) with the fourth minute at 10 km/h: T0 + 14 min.
+    const changes = feed(engine, junction, speeds(...Array(11).fill(18), ...Array(15).fill(10)), T0);
     expect(summary(changes)).toEqual(['opened traffic_los warning', 'escalated traffic_los critical']);
     expect(changes[0]!.at).toBe(T0 + 10 * MIN);
     expect(changes[0]!.alert.message).toBe(
       'Lalu lintas padat: tingkat pelayanan jalan E / heavy traffic: level of service E',
     );
-    expect(changes[1]!.at).toBe(T0 + 21 * MIN);
+    expect(changes[1]!.at).toBe(T0 + 24 * MIN);
   });
 
-  it('ignores a jam shorter than 10 minutes', () => {
+  it('a minute or two of slow traffic in free flow is no congestion', () => {
     const engine = newEngine();
-    expect(feed(engine, junction, speeds(...Array(10).fill(10), 40, 40), T0)).toEqual([]);
+    expect(feed(engine, junction, speeds(...Array(5).fill(40), 10, 10, ...Array(20).fill(40)), T0)).toEqual([]);
   });
 
-  it('holds through one free-flowing minute and resolves once traffic has flowed for the clear time', () => {
+  it('one interval never decides F: a new counter stops at E until it has counted 5 minutes', () => {
     const engine = newEngine();
-    feed(engine, junction, speeds(...Array(11).fill(10)), T0);
-    expect(feed(engine, junction, speeds(30, 10, 10), T0 + 11 * MIN)).toEqual([]);
-    const changes = feed(engine, junction, speeds(...Array(6).fill(40)), T0 + 14 * MIN);
-    expect(summary(changes)).toEqual(['resolved traffic_los critical']);
-    expect(changes[0]!.at).toBe(T0 + 19 * MIN);
+    const quick = { ...junction, thresholds: { freeFlowSpeed: 50, losAlertAfterSeconds: 60 } };
+    const changes = feed(engine, quick, speeds(...Array(7).fill(5)), T0);
+    // E from the first minute (alert after 1 min); F once 5 intervals are counted (T0 + 4 min), alert 1 min later
+    expect(summary(changes)).toEqual(['opened traffic_los warning', 'escalated traffic_los critical']);
+    expect(changes.map((c) => c.at)).toEqual([T0 + MIN, T0 + 5 * MIN]);
   });
 
-  it('uses the road’s own capacity: over capacity is F', () => {
+  it('holds through one free-flowing minute and resolves once the window has flowed for the clear time', () => {
+    const engine = newEngine();
+    feed(engine, junction, speeds(...Array(15).fill(10)), T0);
+    expect(engine.activeAlerts().map((a) => a.severity)).toEqual(['critical']);
+    expect(feed(engine, junction, speeds(30), T0 + 15 * MIN)).toEqual([]);
+    const changes = feed(engine, junction, speeds(...Array(20).fill(40)), T0 + 16 * MIN);
+    // The window's space-mean speed stays at F (≤ 30 %) until T0 + 20 min, E until T0 + 24 min, D (clear) from
+    // T0 + 25 min. Below F for the clear time (5 min from T0 + 21) → warning at T0 + 26; clear for 5 min → resolved.
+    expect(summary(changes)).toEqual(['de-escalated traffic_los warning', 'resolved traffic_los warning']);
+    expect(changes.map((c) => c.at)).toEqual([T0 + 26 * MIN, T0 + 30 * MIN]);
+  });
+
+  it('uses the road’s own capacity: a 15-minute flow rate over capacity is F', () => {
     const engine = newEngine();
     const narrow = { ...junction, thresholds: { freeFlowSpeed: 50, capacity: 600, losAlertAfterSeconds: 120 } };
-    const changes = feed(engine, narrow, Array(3).fill({ avgSpeed: 45, vehicleCount: 20 }), T0);
-    expect(summary(changes)).toEqual(['opened traffic_los critical']);
+    const changes = feed(engine, narrow, Array(7).fill({ avgSpeed: 45, vehicleCount: 20 }), T0);
+    expect(summary(changes)).toEqual(['opened traffic_los warning', 'escalated traffic_los critical']);
+    expect(changes.map((c) => c.at)).toEqual([T0 + 2 * MIN, T0 + 6 * MIN]);
   });
 });
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { FLOOD_LEVELS, FLOOD_LEVEL_ORDER, floodLevel, floodThresholdsSchema } from '../../catalog/index.js';
+import { AlertEngine } from '../../alerts/engine.js';
+import { ruleConfig } from '../../alerts/rules.js';
+import { FLOOD_LEVELS, FLOOD_LEVEL_ORDER, floodLevel, floodThresholdsSchema, thresholdsSchema } from '../../catalog/index.js';
 
 const KATULAMPA = { waspada: 80, siaga: 150, awas: 200 };
 const BENANGA = { siaga: 775, awas: 825 }; // no waspada level
@@ -26,10 +28,11 @@ describe('flood alert levels', () => {
     expect(floodLevel(240, { awas: 250 })).toBe('normal');
   });
 
-  it('reports a gauge without thresholds as normal', () => {
-    expect(floodLevel(9000, {})).toBe('normal');
-    expect(floodLevel(9000, null)).toBe('normal');
-    expect(floodLevel(9000, undefined)).toBe('normal');
+  it('judges no level for a gauge without thresholds (null, not "normal")', () => {
+    expect(floodLevel(9000, {})).toBeNull();
+    expect(floodLevel(9000, null)).toBeNull();
+    expect(floodLevel(9000, undefined)).toBeNull();
+    expect(floodLevel(9000, { awas: 9500 })).toBe('normal');
   });
 
   it('orders the levels normal 0 … awas 3', () => {
@@ -65,5 +68,41 @@ describe('flood alert levels', () => {
       expect(result.error?.issues[0]?.path).toEqual(['awas']);
       expect(result.error?.issues[0]?.message).toMatch(/awas \(800 cm\) must be higher than siaga \(850 cm\)/);
     });
+  });
+});
+
+describe('flood hysteresis never holds a level below the threshold under it', () => {
+  const engineDevice = (thresholds: object) => ({ id: 'smd-flood-test', kind: 'flood' as const, thresholds });
+  const T0 = Date.UTC(2026, 0, 10, 0, 0);
+
+  it('refuses a hysteresisCm as large as a gap between thresholds, naming the field', () => {
+    const result = thresholdsSchema('flood').safeParse({ waspada: 80, siaga: 85, hysteresisCm: 10 });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.path).toEqual(['hysteresisCm']);
+    expect(result.error?.issues[0]?.message).toMatch(/hysteresisCm \(10 cm\) must be smaller than the gap between waspada \(80 cm\) and siaga \(85 cm\), 5 cm/);
+    // exactly the gap is refused too; below it is fine; gaps between non-adjacent present levels count
+    expect(thresholdsSchema('flood').safeParse({ waspada: 80, siaga: 85, hysteresisCm: 5 }).success).toBe(false);
+    expect(thresholdsSchema('flood').safeParse({ waspada: 80, siaga: 85, hysteresisCm: 4.9 }).success).toBe(true);
+    expect(thresholdsSchema('flood').safeParse({ siaga: 775, awas: 825, hysteresisCm: 50 }).success).toBe(false);
+    expect(thresholdsSchema('flood').safeParse({ waspada: 80.3, siaga: 80.5, hysteresisCm: 0.2 }).success).toBe(false);
+  });
+
+  it('with the default hysteresis, waspada 80 / siaga 85 does not keep Siaga at 78 cm', () => {
+    const engine = new AlertEngine();
+    const device = engineDevice({ waspada: 80, siaga: 85, clearAfterSeconds: 0 });
+    const at = (i: number) => T0 + i * 60_000;
+    const observe = (i: number, waterLevel: number) =>
+      engine.evaluate(device, { deviceId: device.id, kind: 'flood', ts: at(i), values: { waterLevel } }, at(i));
+    observe(0, 86);
+    expect(engine.activeAlerts()[0]?.severity).toBe('siaga');
+    observe(1, 78);
+    expect(engine.activeAlerts()[0]?.severity).not.toBe('siaga');
+    expect(ruleConfig('flood', device.thresholds).hysteresisCm).toBe(2.5);
+  });
+
+  it('a gauge without thresholds raises no flood alert whatever its level', () => {
+    const engine = new AlertEngine();
+    const device = engineDevice({});
+    expect(engine.evaluate(device, { deviceId: device.id, kind: 'flood', ts: T0, values: { waterLevel: 9000 } }, T0)).toEqual([]);
   });
 });

@@ -1,0 +1,101 @@
+// Calls to Pantau's own API, signed in by the session cookie. State-changing calls carry the session's CSRF
+// token; the token lives in this module's memory only. A 401 anywhere means the session ended: back to sign-in.
+export interface SessionInfo {
+  role: 'viewer' | 'operator' | 'admin';
+  keyName: string;
+  expiresAt: string;
+  csrfToken: string;
+}
+
+export class ApiError extends Error {
+  constructor(readonly status: number, detail: string) {
+    super(detail);
+  }
+}
+
+let session: SessionInfo | null = null;
+let onSignedOut: () => void = () => undefined;
+
+export const currentSession = () => session;
+export const canAcknowledge = () => session !== null && session.role !== 'viewer';
+
+export function whenSignedOut(fn: () => void): void {
+  onSignedOut = fn;
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && session) headers['x-csrf-token'] = session.csrfToken;
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin', cache: 'no-store' });
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  const parsed = text ? (JSON.parse(text) as unknown) : null;
+  if (!res.ok) {
+    const detail = (parsed as { detail?: string } | null)?.detail ?? res.statusText;
+    if (res.status === 401 && path !== '/api/v1/session') {
+      session = null;
+      onSignedOut();
+    }
+    throw new ApiError(res.status, detail);
+  }
+  return parsed as T;
+}
+
+export const get = <T>(path: string) => call<T>('GET', path);
+export const post = <T>(path: string, body?: unknown) => call<T>('POST', path, body);
+
+/** The session of this browser's cookie, or null when signed out. */
+export async function loadSession(): Promise<SessionInfo | null> {
+  // the session cookie is HttpOnly; its companion only says that one was set (and has not expired)
+  if (!/(^|;\s*)pantau_signed_in=1/.test(document.cookie)) return null;
+  try {
+    session = await call<SessionInfo>('GET', '/api/v1/session');
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) session = null;
+    else throw err;
+  }
+  return session;
+}
+
+export async function signIn(key: string): Promise<SessionInfo> {
+  session = await call<SessionInfo>('POST', '/api/v1/session', { key });
+  return session;
+}
+
+export async function signOut(): Promise<void> {
+  try {
+    await call('DELETE', '/api/v1/session');
+  } finally {
+    session = null;
+  }
+}
+
+export interface MapDevice {
+  id: string;
+  kind: 'air' | 'flood' | 'traffic';
+  name: string;
+  city: string;
+  district: string;
+  lat: number;
+  lon: number;
+  status: 'online' | 'offline' | 'never_seen';
+  lastSeen: string | null;
+  alertSeverity: string | null;
+  thresholds: Record<string, unknown> | null;
+  index: { category: string; value?: number } | null;
+}
+
+export interface Alert {
+  id: string;
+  deviceId: string;
+  kind: string;
+  rule: string;
+  severity: string;
+  state: 'open' | 'acknowledged' | 'resolved';
+  value: number | null;
+  message: string;
+  openedAt: string;
+  acknowledgedAt: string | null;
+  resolvedAt: string | null;
+}

@@ -1,0 +1,191 @@
+// Where an aggregated answer comes from (SPEC §9). `every` a whole multiple of 1h (or 1d) with a decomposable
+// aggregate (mean, min, max, sum, count) is served from the hourly (daily) rollups when that reads fewer rows —
+// at least three whole buckets — or when the range reaches past raw retention. Windows that are only partly inside
+// [from, to) and buckets still waiting for recomputation are read from raw readings, so the answer equals the raw
+// answer wherever raw data exists: every window is Σsum, Σcount, min of mins and max of maxes of its parts.
+import type { Kind } from '../catalog/index.js';
+import { quoteIdentifier, type InfluxClient, type Series } from '../influx/client.js';
+import { tzClause } from './rollup.js';
+import { FieldKeys } from './field-keys.js';
+import { rawStatsSelect, rollupColumn, rollupFrom, rollupStatsSelect, type Resolution, type Stat } from './schema.js';
+import { dayStart, DAY_MS, daysAreWholeHours, HOUR_MS, nextDayStart, zoneOffsetMs } from './time.js';
+
+export type Source = 'raw' | Resolution;
+export const ROLLUP_AGGREGATES = ['mean', 'min', 'max', 'sum', 'count'] as const;
+export type RollupAggregate = (typeof ROLLUP_AGGREGATES)[number];
+
+export interface HistorySettings {
+  rollupRp: string;
+  rawRetentionMs: number | null;
+  timezone: string;
+  /** Which fields a rollup measurement holds (only those are asked for). */
+  fieldKeys?: FieldKeys;
+  /** Earliest hour of [from, to) of the device whose rollup is still being recomputed, or null. */
+  firstPending?: (kind: Kind, deviceId: string, from: number, to: number) => number | null;
+}
+
+export interface Every {
+  text: string;
+  ms: number;
+}
+
+export interface AggregateRequest {
+  kind: Kind;
+  deviceId: string;
+  fields: string[];
+  every: Every;
+  agg: string;
+  from: number;
+  to: number;
+  now: number;
+}
+
+export interface Plan {
+  source: Source;
+  /** Range actually answered: `from` rounds down to a bucket start beyond raw retention. */
+  from: number;
+  to: number;
+  /** Rollups cover [rollupFrom, rollupTo); raw readings the rest. */
+  rollupFrom: number;
+  rollupTo: number;
+}
+
+export class AggregateRefused extends Error {
+  constructor(
+    readonly param: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** True when `every` makes windows of whole local days. */
+export function isDayWindow(every: Every): boolean {
+  return every.ms % DAY_MS === 0;
+}
+
+/** The start of the window of `every` that holds `t`, as InfluxDB's GROUP BY time() (with tz() for days) makes it. */
+export function windowStart(every: Every, timezone: string, t: number): number {
+  if (!isDayWindow(every)) return Math.floor(t / every.ms) * every.ms;
+  const offset = zoneOffsetMs(timezone, t);
+  return Math.floor((t + offset) / every.ms) * every.ms - offset;
+}
+
+export function planAggregate(req: AggregateRequest, history: HistorySettings | undefined): Plan {
+  const raw: Plan = { source: 'raw', from: req.from, to: req.to, rollupFrom: req.to, rollupTo: req.to };
+  const pastRetention = history !== undefined && history.rawRetentionMs !== null && req.from < req.now - history.rawRetentionMs;
+  const decomposable = (ROLLUP_AGGREGATES as readonly string[]).includes(req.agg);
+  if (pastRetention && !decomposable) {
+    throw new AggregateRefused('agg', `agg: ${req.agg} needs raw readings, which are kept ${Math.round(history!.rawRetentionMs! / DAY_MS)} days (PANTAU_RAW_RETENTION); from reaches past that — use mean, min, max, sum or count (answered from the rollups) or a later from`);
+  }
+  if (!history || !decomposable || req.every.ms % HOUR_MS !== 0) return raw;
+  const { timezone } = history;
+  // daily buckets for whole-day windows; hourly ones otherwise (and for days only when days are whole hours)
+  let resolution: Resolution = isDayWindow(req.every) ? '1d' : '1h';
+  const floorBucket = (t: number, r: Resolution) => (r === '1d' ? dayStart(timezone, t) : Math.floor(t / HOUR_MS) * HOUR_MS);
+  const ceilBucket = (t: number, r: Resolution) => {
+    const f = floorBucket(t, r);
+    return f === t ? t : r === '1d' ? nextDayStart(timezone, f) : f + HOUR_MS;
+  };
+  const bucketMs = (r: Resolution) => (r === '1d' ? DAY_MS : HOUR_MS);
+  let from = req.from;
+  let a = pastRetention ? floorBucket(from, resolution) : ceilBucket(from, resolution);
+  let b = floorBucket(req.to, resolution);
+  if (resolution === '1d' && b - a < 3 * DAY_MS && daysAreWholeHours(timezone, req.from, req.to)) {
+    // too few whole days: whole hours may still be worth it
+    resolution = '1h';
+    a = pastRetention ? floorBucket(from, '1h') : ceilBucket(from, '1h');
+    b = floorBucket(req.to, '1h');
+  }
+  if (pastRetention) from = a;
+  // buckets still being recomputed come from raw readings
+  const pending = history.firstPending?.(req.kind, req.deviceId, a, b);
+  if (pending !== null && pending !== undefined) b = Math.max(a, floorBucket(pending, resolution));
+  if (!pastRetention && b - a < 3 * bucketMs(resolution)) return raw;
+  if (b <= a) return { ...raw, from };
+  return { source: resolution, from, to: req.to, rollupFrom: a, rollupTo: b };
+}
+
+type Stats = Partial<Record<Stat, number>>;
+
+/** The stats an aggregate needs: a mean Σsum/Σcount, the others one each. */
+const NEEDS: Record<RollupAggregate, readonly Stat[]> = { mean: ['sum', 'count'], sum: ['sum'], count: ['count'], min: ['min'], max: ['max'] };
+const COMBINE: Record<Stat, (a: number, b: number) => number> = { sum: (a, b) => a + b, count: (a, b) => a + b, min: Math.min, max: Math.max };
+
+/** Run the plan: per window and field, combine the parts and apply `agg`. Windows without values are left out. */
+export async function aggregateWindows(influx: InfluxClient, req: AggregateRequest, plan: Plan, history: HistorySettings | undefined): Promise<Array<{ ts: number; values: Record<string, number> }>> {
+  const tz = isDayWindow(req.every) && history ? ` ${tzClause(history.timezone)}` : '';
+  const group = `GROUP BY time(${req.every.text}) fill(none)${tz}`;
+  const where = '"device_id" = $device AND time >= $from AND time < $to';
+  const measurement = quoteIdentifier(req.kind);
+  if (plan.source === 'raw') {
+    const select = req.fields.map(quoteIdentifier).map((f) => `${req.agg}(${f}) AS ${f}`).join(', ');
+    const series = await influx.query(`SELECT ${select} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, plan.from, plan.to));
+    return rows(series[0], (columns, row) => {
+      const values: Record<string, number> = {};
+      for (let i = 1; i < columns.length; i++) if (typeof row[i] === 'number') values[columns[i]!] = row[i] as number;
+      return values;
+    });
+  }
+  const agg = req.agg as RollupAggregate;
+  const needs = NEEDS[agg];
+  const windows = new Map<number, Map<string, Stats>>();
+  const merge = (series: Series | undefined) => {
+    if (!series) return;
+    const index = new Map(series.columns.map((c, i) => [c, i]));
+    for (const row of series.values) {
+      const ts = Number(row[0]);
+      let w = windows.get(ts);
+      for (const f of req.fields) {
+        const part: Stats = {};
+        let present = false;
+        for (const stat of needs) {
+          const v = row[index.get(rollupColumn(f, stat)) ?? -1];
+          if (typeof v === 'number' && !(stat === 'count' && v <= 0)) {
+            part[stat] = v;
+            present = true;
+          }
+        }
+        if (!present) continue;
+        if (!w) windows.set(ts, (w = new Map()));
+        const prev = w.get(f);
+        if (!prev) w.set(f, part);
+        else for (const stat of needs) if (part[stat] !== undefined) prev[stat] = prev[stat] === undefined ? part[stat] : COMBINE[stat](prev[stat]!, part[stat]!);
+      }
+    }
+  };
+  const rollupSource = rollupFrom(history!.rollupRp, req.kind, plan.source);
+  const keys = history!.fieldKeys ? await history!.fieldKeys.keys(rollupSource) : undefined;
+  const rollupFields = keys ? req.fields.filter((f) => keys.has(rollupColumn(f, needs[0]!))) : req.fields;
+  const rawStats = rawStatsSelect(req.kind, req.fields, needs);
+  const parts: Array<Promise<Series[]>> = [];
+  if (rollupFields.length > 0) parts.push(influx.query(`SELECT ${rollupStatsSelect(req.kind, rollupFields, needs)} FROM ${rollupSource} WHERE ${where} ${group}`, params(req.deviceId, plan.rollupFrom, plan.rollupTo)));
+  if (plan.from < plan.rollupFrom) parts.push(influx.query(`SELECT ${rawStats} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, plan.from, plan.rollupFrom)));
+  if (plan.rollupTo < plan.to) parts.push(influx.query(`SELECT ${rawStats} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, plan.rollupTo, plan.to)));
+  for (const series of await Promise.all(parts)) merge(series[0]);
+  const out: Array<{ ts: number; values: Record<string, number> }> = [];
+  for (const ts of [...windows.keys()].sort((x, y) => x - y)) {
+    const values: Record<string, number> = {};
+    for (const [f, st] of windows.get(ts)!) {
+      const v = agg === 'mean' ? (st.count ? st.sum! / st.count : undefined) : st[needs[0]!];
+      if (v !== undefined && Number.isFinite(v)) values[f] = v;
+    }
+    if (Object.keys(values).length > 0) out.push({ ts, values });
+  }
+  return out;
+}
+
+function params(device: string, from: number, to: number): Record<string, string> {
+  return { device, from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+}
+
+function rows(series: Series | undefined, values: (columns: string[], row: unknown[]) => Record<string, number>): Array<{ ts: number; values: Record<string, number> }> {
+  if (!series) return [];
+  const out: Array<{ ts: number; values: Record<string, number> }> = [];
+  for (const row of series.values) {
+    const v = values(series.columns, row);
+    if (Object.keys(v).length > 0) out.push({ ts: Number(row[0]), values: v });
+  }
+  return out;
+}
+
