@@ -18,7 +18,7 @@ export interface AlertOutputs {
   uniqueTs(stream: string, at: number): number;
   publish?(topic: string, payload: string, options: { qos: 0 | 1; retain: boolean }): void;
   stream?(seq: number, change: AlertChange): void;
-  webhook?: WebhookSender;
+  webhook?: Pick<WebhookSender, 'send'>;
   onChange?(change: AlertChange): void;
 }
 
@@ -36,8 +36,8 @@ export class AlertService {
   private saveTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly registry: Registry,
-    private readonly store: AlertStore,
+    private readonly registry: Pick<Registry, 'device' | 'listDevices' | 'audit' | 'getState' | 'setState'>,
+    private readonly store: Pick<AlertStore, 'record'>,
     private readonly outputs: AlertOutputs,
     private readonly log: Logger,
   ) {
@@ -114,17 +114,11 @@ export class AlertService {
     for (const change of changes) {
       const a = change.alert;
       const seq = this.store.record(change);
-      lines.push(
-        line(
-          seriesKey('alerts', { device_id: a.deviceId, kind: a.kind, rule: a.rule, severity: a.severity }),
-          { state: a.state, value: a.value, message: a.message },
-          this.outputs.uniqueTs(`${a.deviceId}\u0000alerts`, change.at),
-        ),
-      );
-      const payload = JSON.stringify({ type: change.type, alert: formatAlert(a) });
-      this.outputs.publish?.(alertTopic(a.kind, a.deviceId), payload, { qos: 1, retain: true });
+      const out = changeOutputs(change, (at) => this.outputs.uniqueTs(`${a.deviceId}\u0000alerts`, at));
+      lines.push(out.line);
+      this.outputs.publish?.(out.topic, out.payload, { qos: 1, retain: true });
       this.outputs.stream?.(seq, change);
-      this.outputs.webhook?.send({ type: change.type, at: new Date(change.at).toISOString(), alert: formatAlert(a) });
+      this.outputs.webhook?.send(out.webhook);
       this.outputs.onChange?.(change);
       this.log.info({ alertId: a.id, deviceId: a.deviceId, rule: a.rule, severity: a.severity, change: change.type }, a.message);
     }
@@ -137,6 +131,21 @@ export class AlertService {
       this.saveTimer.unref();
     }
   }
+}
+
+/** What one alert change becomes: its InfluxDB point, its retained MQTT message and its webhook body. */
+export function changeOutputs(change: AlertChange, uniqueTs: (at: number) => number) {
+  const a = change.alert;
+  return {
+    line: line(
+      seriesKey('alerts', { device_id: a.deviceId, kind: a.kind, rule: a.rule, severity: a.severity }),
+      { state: a.state, value: a.value, message: a.message },
+      uniqueTs(change.at),
+    ),
+    topic: alertTopic(a.kind, a.deviceId),
+    payload: JSON.stringify({ type: change.type, alert: formatAlert(a) }),
+    webhook: { type: change.type, at: new Date(change.at).toISOString(), alert: formatAlert(a) },
+  };
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

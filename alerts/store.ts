@@ -1,6 +1,9 @@
-// Alerts kept for the API and for restarts: every alert (resolved ones too) in SQLite, and every change as an
-// event with a sequence number — the SSE stream's `id`, so a client resumes with `Last-Event-ID`.
+// Alerts kept for the API and for restarts: every alert (resolved ones too), and every change as an event with a
+// sequence number — the SSE stream's `id`, so a client resumes with `Last-Event-ID`. In SQLite for one process
+// (AlertStore); in PostgreSQL for a cluster (PgAlertStore: read side of every node; the alert owner of
+// alerts/owner.ts writes the rows).
 import type Database from 'better-sqlite3';
+import type { PgConnection } from '../registry/postgres.js';
 import type { Alert, AlertChange } from './engine.js';
 
 export interface AlertFilter {
@@ -15,7 +18,7 @@ export interface StoredEvent {
   change: AlertChange;
 }
 
-export class AlertStore {
+export class AlertStore implements AlertReader {
   constructor(private readonly db: Database.Database) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS alerts (
@@ -46,8 +49,8 @@ export class AlertStore {
   }
 
   get(id: string): Alert | undefined {
-    const row = this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(id) as Row | undefined;
-    return row ? fromRow(row) : undefined;
+    const row = this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(id) as AlertRow | undefined;
+    return row ? alertFromRow(row) : undefined;
   }
 
   list(filter: AlertFilter): Alert[] {
@@ -66,7 +69,7 @@ export class AlertStore {
       params.deviceId = filter.deviceId;
     }
     const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC LIMIT @limit`;
-    return (this.db.prepare(sql).all(params) as Row[]).map(fromRow);
+    return (this.db.prepare(sql).all(params) as AlertRow[]).map(alertFromRow);
   }
 
   eventsAfter(seq: number, limit = 1000): StoredEvent[] {
@@ -75,7 +78,75 @@ export class AlertStore {
   }
 }
 
-interface Row {
+/** What the API and the live stream read: alerts and the recent event log. */
+export interface AlertReader {
+  list(filter: AlertFilter): Alert[] | Promise<Alert[]>;
+  get(id: string): Alert | undefined | Promise<Alert | undefined>;
+  eventsAfter(seq: number, limit?: number): StoredEvent[];
+}
+
+/**
+ * The cluster's alerts, read from PostgreSQL. `list` and `get` query it; the event log is mirrored in memory
+ * (the newest `keep` events, fed by the owner's notifications through `apply`) so that every node's live stream
+ * pushes and resumes alert events without a query per client.
+ */
+export class PgAlertStore implements AlertReader {
+  private readonly recent: StoredEvent[] = [];
+
+  constructor(private readonly pg: PgConnection, private readonly keep = 5000) {}
+
+  async list(filter: AlertFilter): Promise<Alert[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, v: unknown) => {
+      params.push(v);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (filter.state) add('state = ?', filter.state);
+    if (filter.kind) add('kind = ?', filter.kind);
+    if (filter.deviceId) add('device_id = ?', filter.deviceId);
+    params.push(filter.limit ?? 500);
+    const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC LIMIT $${params.length}`;
+    return (await this.pg.query<AlertRow>(sql, params)).rows.map(alertFromRow);
+  }
+
+  async get(id: string): Promise<Alert | undefined> {
+    const row = (await this.pg.query<AlertRow>('SELECT * FROM alerts WHERE id = $1', [id])).rows[0];
+    return row ? alertFromRow(row) : undefined;
+  }
+
+  async active(): Promise<Alert[]> {
+    return (await this.pg.query<AlertRow>("SELECT * FROM alerts WHERE state <> 'resolved'")).rows.map(alertFromRow);
+  }
+
+  /** Events after `seq` from PostgreSQL, oldest first. */
+  async fetchAfter(seq: number, limit = 1000): Promise<StoredEvent[]> {
+    const rows = (await this.pg.query<{ seq: number; change: AlertChange }>('SELECT seq, change FROM alert_events WHERE seq > $1 ORDER BY seq LIMIT $2', [seq, limit])).rows;
+    return rows.map((r) => ({ seq: r.seq, change: r.change }));
+  }
+
+  async lastSeq(): Promise<number> {
+    return (await this.pg.query<{ seq: number | null }>('SELECT max(seq) AS seq FROM alert_events')).rows[0]?.seq ?? 0;
+  }
+
+  /** Remember an event for `eventsAfter` (called in seq order). */
+  apply(event: StoredEvent): void {
+    this.recent.push(event);
+    if (this.recent.length > this.keep) this.recent.splice(0, this.recent.length - this.keep);
+  }
+
+  eventsAfter(seq: number, limit = 1000): StoredEvent[] {
+    const out: StoredEvent[] = [];
+    for (const e of this.recent) {
+      if (e.seq <= seq) continue;
+      out.push(e);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+}
+
+export interface AlertRow {
   id: string;
   device_id: string;
   kind: Alert['kind'];
@@ -89,7 +160,7 @@ interface Row {
   resolved_at: number | null;
 }
 
-function fromRow(r: Row): Alert {
+export function alertFromRow(r: AlertRow): Alert {
   return {
     id: r.id,
     deviceId: r.device_id,

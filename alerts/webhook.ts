@@ -21,6 +21,9 @@ export function signature(secret: string, timestamp: string, body: string): stri
 
 export class WebhookSender {
   private readonly queue: string[] = [];
+  /** Completion callbacks by position in the stream of queued bodies (`shifted` bodies have left the queue). */
+  private readonly callbacks = new Map<number, (delivered: boolean) => void>();
+  private shifted = 0;
   private sending = false;
   private closed = false;
   private wake: (() => void) | null = null;
@@ -29,14 +32,16 @@ export class WebhookSender {
 
   constructor(private readonly options: WebhookOptions) {}
 
-  send(payload: unknown): void {
-    if (this.closed) return;
+  /** Queue a delivery; `done` (if given) learns whether it was delivered (false: dropped, gave up or closed). */
+  send(payload: unknown, done?: (delivered: boolean) => void): void {
+    if (this.closed) return done?.(false);
     if (this.queue.length >= (this.options.maxQueue ?? 10_000)) {
       this.failed++;
       this.options.log.error({ url: this.options.url }, 'webhook queue full; an alert change was not delivered');
-      return;
+      return done?.(false);
     }
     this.queue.push(JSON.stringify(payload));
+    if (done) this.callbacks.set(this.queue.length - 1 + this.shifted, done);
     if (!this.sending) void this.pump();
   }
 
@@ -52,8 +57,11 @@ export class WebhookSender {
         const body = this.queue[0]!;
         const ok = await this.deliver(body);
         this.queue.shift();
+        const done = this.callbacks.get(this.shifted);
+        this.callbacks.delete(this.shifted++);
         if (ok) this.delivered++;
         else this.failed++;
+        done?.(ok);
       }
     } finally {
       this.sending = false;

@@ -14,9 +14,9 @@ export const AlertSchema = alertSchema
   .meta({ id: 'Alert' });
 
 export interface AlertsBackend {
-  list(filter: AlertFilter): Alert[];
-  get(id: string): Alert | undefined;
-  acknowledge(id: string, actor: string): Alert | null;
+  list(filter: AlertFilter): Alert[] | Promise<Alert[]>;
+  get(id: string): Alert | undefined | Promise<Alert | undefined>;
+  acknowledge(id: string, actor: string): Alert | null | Promise<Alert | null>;
 }
 
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
@@ -36,7 +36,7 @@ export function alertsPlugin(backend: AlertsBackend): FastifyPluginAsyncZod {
         }),
         response: { 200: z.object({ items: z.array(AlertSchema) }), ...errors },
       },
-    }, async (request) => ({ items: backend.list(request.query).map(formatAlert) }));
+    }, async (request) => ({ items: (await backend.list(request.query)).map(formatAlert) }));
 
     app.post('/api/v1/alerts/:id/ack', {
       config: { role: 'operator' },
@@ -47,9 +47,9 @@ export function alertsPlugin(backend: AlertsBackend): FastifyPluginAsyncZod {
         response: { 200: AlertSchema, 409: ProblemSchema, ...errors },
       },
     }, async (request) => {
-      const existing = backend.get(request.params.id);
+      const existing = await backend.get(request.params.id);
       if (!existing) throw notFound(`alert ${request.params.id} does not exist`);
-      const acked = backend.acknowledge(request.params.id, actorOf(request));
+      const acked = await backend.acknowledge(request.params.id, actorOf(request));
       if (!acked) throw new HttpProblem(409, `alert ${existing.id} is ${existing.state}; only an open alert can be acknowledged`, 'conflict');
       return formatAlert(acked);
     });

@@ -21,6 +21,8 @@ export const INGEST_WORKER_USERNAME = 'pantau-ingest';
 /** Client ids ingest workers use; reserved, because taking over a worker's session means reading its telemetry. */
 export const INGEST_CLIENT_ID_PREFIX = 'pantau-ingest';
 export const BROKER_SECRET_HEADER = 'x-pantau-broker-secret';
+/** Internal topic of a cluster: each node's acknowledged readings, for every node's `latest` and live stream. */
+export const CLUSTER_READINGS_TOPIC = 'pantau/cluster/readings';
 
 export interface BrokerAuthOptions {
   /** Shared secret the broker sends in `x-pantau-broker-secret`. Unset: both routes answer 404. */
@@ -60,7 +62,7 @@ const errors = { 401: ProblemSchema, 404: ProblemSchema };
 const ALERT_FILTER = /^alerts\/(#|[a-z]+\/(#|\+|[a-z0-9-]+))$/;
 /** Where ingest workers publish: rejection notices and alerts for city systems. */
 const ALERT_TOPIC = /^alerts\/[a-z]+\/[a-z0-9][a-z0-9-]{1,62}$/;
-const WORKER_SUBSCRIPTIONS = new Set([SHARED_TELEMETRY_SUBSCRIPTION, SHARED_TELEMETRY_SUBSCRIPTION.replace(/^\$share\/[^/]+\//, '')]);
+const WORKER_SUBSCRIPTIONS = new Set([SHARED_TELEMETRY_SUBSCRIPTION, SHARED_TELEMETRY_SUBSCRIPTION.replace(/^\$share\/[^/]+\//, ''), CLUSTER_READINGS_TOPIC]);
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 /** Constant-time equality of two secrets of any length. */
@@ -112,7 +114,7 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
       return ok ? { result: 'allow', why: 'device' } : { result: 'deny', why: 'unknown device or wrong token' };
     };
 
-    const authorize = (body: z.infer<typeof AclRequest>): { result: Result; why: string } => {
+    const authorize = async (body: z.infer<typeof AclRequest>): Promise<{ result: Result; why: string }> => {
       const { username, topic, action } = body;
       if (action !== 'publish' && action !== 'subscribe') return { result: 'deny', why: `unknown action ${action.slice(0, 32)}` };
       if (username === INGEST_WORKER_USERNAME) {
@@ -120,13 +122,15 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
           return WORKER_SUBSCRIPTIONS.has(topic) ? { result: 'allow', why: 'ingest worker subscription' } : { result: 'deny', why: 'ingest workers subscribe only to telemetry' };
         }
         if (parseDeviceTopic(topic)?.channel === 'rejections' || ALERT_TOPIC.test(topic)) return { result: 'allow', why: 'ingest worker notice' };
-        return { result: 'deny', why: 'ingest workers publish only rejections and alerts' };
+        if (topic === CLUSTER_READINGS_TOPIC) return { result: 'allow', why: 'cluster readings view' };
+        return { result: 'deny', why: 'ingest workers publish only rejections, alerts and the cluster readings view' };
       }
       if (username === API_KEY_USERNAME) {
         return action === 'subscribe' && ALERT_FILTER.test(topic) ? { result: 'allow', why: 'alerts for city systems' } : { result: 'deny', why: 'API-key logins only subscribe to alerts' };
       }
       if (!isDeviceId(username)) return { result: 'ignore', why: 'not a Pantau account' };
-      const device = registry.device(username);
+      // shared registry: a device created through another node a moment ago is read from PostgreSQL
+      const device = await registry.lookupDevice(username);
       if (!device) return { result: 'deny', why: 'unknown device' };
       const parsed = parseDeviceTopic(topic);
       const own = parsed !== null && parsed.deviceId === device.id && parsed.kind === device.kind;
@@ -166,7 +170,7 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
         response: { 200: AclResponse, ...errors },
       },
     }, async (request) => {
-      const { result, why } = authorize(request.body);
+      const { result, why } = await authorize(request.body);
       if (result === 'deny') {
         ctx.metrics.aclDenials.inc({ action: request.body.action === 'subscribe' ? 'subscribe' : 'publish' });
         log.warn({ username: request.body.username?.slice(0, 100), action: request.body.action.slice(0, 32), topic: request.body.topic.slice(0, 200), why }, 'broker ACL: denied');

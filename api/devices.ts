@@ -115,7 +115,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
           type: 'https://pantau.dev/problems/invalid-import', title: 'Bad request', status: 400, detail: judged.detail, errors: judged.errors,
         });
       }
-      const created = importDevices(judged.devices, registry, extras, actorOf(request));
+      const created = await importDevices(judged.devices, registry, extras, actorOf(request));
       request.log.info({ count: created.length, actor: actorOf(request) }, 'devices imported');
       if (wantsCsv(request.headers.accept)) {
         let out = 'id,token\n';
@@ -147,7 +147,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       const eui = request.body.devEui;
       const owner = eui === undefined ? undefined : extras.deviceIdByDevEui(eui);
       if (owner) throw new HttpProblem(409, `devEui ${eui} already belongs to device ${owner}`, 'conflict');
-      const [{ device, token }] = importDevices([request.body], registry, extras, actorOf(request)) as [{ device: DeviceRecord; token: string }];
+      const [{ device, token }] = (await importDevices([request.body], registry, extras, actorOf(request))) as [{ device: DeviceRecord; token: string }];
       return reply.code(201).header('location', `/api/v1/devices/${device.id}`).send({ device: deviceWithEui(extras, device), token });
     });
 
@@ -166,7 +166,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       checkThresholds(current.kind, request.body.thresholds);
       const { devEui, ...patch } = request.body;
       if (devEui !== undefined) extras.setDevEui(current.id, devEui, actorOf(request));
-      return deviceWithEui(extras, registry.updateDevice(request.params.id, patch, actorOf(request)));
+      return deviceWithEui(extras, await registry.updateDevice(request.params.id, patch, actorOf(request)));
     });
 
     app.delete('/api/v1/devices/:id', {
@@ -178,7 +178,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         response: { 204: z.null().describe('removed'), ...errors },
       },
     }, async (request, reply) => {
-      registry.deleteDevice(request.params.id, actorOf(request));
+      await registry.deleteDevice(request.params.id, actorOf(request));
       return reply.code(204).send(null);
     });
 

@@ -37,7 +37,7 @@ export function keysPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       if (request.params.id === request.principal?.keyId) {
         throw new HttpProblem(409, 'a key cannot revoke itself; use another admin key', 'conflict');
       }
-      registry.deleteKey(request.params.id, actorOf(request));
+      await registry.deleteKey(request.params.id, actorOf(request));
       return reply.code(204).send(null);
     });
 
@@ -52,6 +52,6 @@ export function keysPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
           ...errors,
         },
       },
-    }, async (request) => ({ items: registry.auditLog(request.query.limit ?? 100) }));
+    }, async (request) => ({ items: await registry.auditLog(request.query.limit ?? 100) }));
   };
 }

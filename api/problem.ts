@@ -3,7 +3,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ConflictError, NotFoundError } from '../registry/registry.js';
+import { ConflictError, NotFoundError, RegistryUnavailableError } from '../registry/registry.js';
 
 const TITLES: Record<number, string> = {
   400: 'Bad request',
@@ -57,6 +57,8 @@ export function installProblemHandlers(app: FastifyInstance): void {
     // the registry's own refusals, wherever a route meets them
     if (error instanceof NotFoundError) return sendProblem(reply, 404, error.message, 'not-found');
     if (error instanceof ConflictError) return sendProblem(reply, 409, error.message, 'conflict');
+    // the shared registry (PostgreSQL) is restarting or unreachable: nothing was changed, try again
+    if (error instanceof RegistryUnavailableError) return sendProblem(reply.header('retry-after', '5'), 503, error.message, 'registry-unavailable');
     if (error instanceof HttpProblem) {
       for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
       return sendProblem(reply, error.status, error.detail, error.slug);

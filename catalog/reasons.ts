@@ -11,6 +11,9 @@ export const REJECTION_REASONS = [
   // Not a device fault: InfluxDB refused a point Pantau had accepted (e.g. a field type conflict
   // with data written by another tool). Recorded so nothing disappears silently.
   'storage_refused',
+  // Telemetry through an external broker (scale-out) for a device the registry does not know, or under another
+  // kind's topic: refused and recorded rather than acknowledged and dropped.
+  'unknown_device',
 ] as const;
 
 export type RejectionReason = (typeof REJECTION_REASONS)[number];

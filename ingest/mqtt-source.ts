@@ -6,6 +6,17 @@
 // readings are durable in this worker's spool; a worker killed before that simply never acknowledged it, and the
 // broker delivers it again (to the same session when the worker comes back; EMQX may also hand it to another).
 //
+// Nothing is acknowledged and dropped: telemetry for a device the registry does not know (or under another kind's
+// topic) becomes the rejection `unknown_device` — spooled, counted, published on the topic's rejections channel —
+// before its PUBACK. With a shared registry a device missing from this node's memory is first looked up in
+// PostgreSQL (created through another node a moment ago); if PostgreSQL cannot answer, the message is not
+// acknowledged and the broker delivers it again.
+//
+// Leaving (SIGTERM, scale-down): the worker UNSUBSCRIBEs from the share, so the broker routes new messages to the
+// other workers; takes and acknowledges what the broker had already sent to it until the connection has been quiet
+// for a moment; then ends its persistent session (a clean-session CONNECT and DISCONNECT) so the broker stops
+// keeping messages for an id that is gone.
+//
 // Why PUBACKs are sent from here and not from mqtt.js: mqtt.js handles incoming packets strictly one at a time
 // and sends a PUBACK only when `handleMessage`'s callback runs, so holding that callback until the spool fsync
 // would allow one message per fsync — and no group commit. Instead the callback is released at once (with a
@@ -22,8 +33,9 @@ export interface MqttSourceOptions {
   url: string;
   /** Stable per worker (`pantau-ingest-${PANTAU_WORKER_ID}`): the broker keeps this session's messages. */
   clientId: string;
-  ingest: Pick<Ingest, 'accept' | 'on' | 'off'>;
-  registry: { device(id: string): IngestDevice | undefined };
+  /** Ingest, or a wrapper of it (the platform counts the outcomes). */
+  ingest: Pick<Ingest, 'reject' | 'on' | 'off'> & { accept(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2): Promise<unknown> };
+  registry: { device(id: string): IngestDevice | undefined; lookupDevice?(id: string): Promise<IngestDevice | undefined> };
   log: Logger;
   username?: string;
   password?: string;
@@ -31,8 +43,14 @@ export interface MqttSourceOptions {
   maxInFlight?: number;
   /** Reconnect delay: starts at `minMs`, doubles per failed attempt up to `maxMs` (default 500 ms – 30 s). */
   reconnect?: { minMs: number; maxMs: number };
-  /** A telemetry message for a device the registry does not know (or of another kind): acknowledged, not stored. */
+  /** A telemetry message for a device the registry does not know (or of another kind): rejected `unknown_device`. */
   onUnknownDevice?: (topic: string, reason: string) => void;
+  /** A rejection this source made itself (unknown_device), once durable: for the metrics. */
+  onRejected?: (reason: 'unknown_device') => void;
+  /** On close: keep the persistent session (default; a restart under the same id resumes it) or end it (leave). */
+  leaveOnClose?: boolean;
+  /** How long the connection must be quiet, after UNSUBSCRIBE, before the session is ended (default 500 ms). */
+  drainQuietMs?: number;
 }
 
 export interface MqttSource {
@@ -41,7 +59,10 @@ export interface MqttSource {
   readonly stats: { messages: number; unknownDevices: number; inFlight: number; reconnects: number };
   /** Publish on the external broker (rejection notices, alerts). Dropped while disconnected when QoS 0. */
   publish(topic: string, payload: string, options?: { qos?: 0 | 1; retain?: boolean }): void;
-  /** Stop taking messages, let the ones in flight become durable and acknowledged, disconnect. */
+  /**
+   * Leave: unsubscribe from the share, take and acknowledge what the broker already sent, end the session (when
+   * `leaveOnClose`) — or, without it, stop taking messages and leave the rest in the persistent session.
+   */
   close(): Promise<void>;
 }
 
@@ -79,6 +100,8 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
   const stats = { messages: 0, unknownDevices: 0, inFlight: 0, reconnects: 0 };
   let subscribed = false;
   let closing = false;
+  /** Leaving: unsubscribed, still taking what the broker had already routed here. */
+  let draining = false;
   /** Bumped on every CONNACK: a PUBACK goes out only on the connection its PUBLISH came in on. */
   let generation = 0;
   /** Generations in which a message could not be made durable: nothing more is acknowledged on them. */
@@ -99,20 +122,32 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
     const now = Date.now();
     // the broker's ACL should have refused these; a flood of them must not flood the log
     if (now - lastUnknownLog > 10_000) {
-      log.warn({ topic: topic.slice(0, 200), reason, count: unknownSinceLog }, 'telemetry for a device Pantau does not know: acknowledged, not stored (check the broker ACL)');
+      log.warn({ topic: topic.slice(0, 200), reason, count: unknownSinceLog }, 'telemetry for a device Pantau does not know: rejected unknown_device (check the broker ACL)');
       lastUnknownLog = now;
       unknownSinceLog = 0;
     }
   };
 
-  /** Resolves once the message's outcome is durable (or it was discarded); rejects if it could not be. */
+  /** Resolves once the message's outcome is durable (stored or rejected); rejects if it could not be. */
   const take = async (packet: IPublishPacket): Promise<void> => {
     stats.messages++;
     const topic = parseDeviceTopic(packet.topic);
-    if (!topic || topic.channel !== 'telemetry') return unknown(packet.topic, 'not a telemetry topic');
-    const device = registry.device(topic.deviceId);
-    if (!device) return unknown(packet.topic, 'unknown device');
-    if (device.kind !== topic.kind) return unknown(packet.topic, `device is of kind ${device.kind}`);
+    // the shared subscription only delivers sensors/+/+/telemetry; a topic that is not a device's cannot be
+    // attributed to one: counted and logged
+    if (!topic || topic.channel !== 'telemetry') return unknown(packet.topic, 'not a device telemetry topic');
+    // with a shared registry: a change to this device being read back right now is waited for
+    const device = registry.lookupDevice ? await registry.lookupDevice(topic.deviceId) : registry.device(topic.deviceId);
+    const unregistered = { id: topic.deviceId, kind: topic.kind, city: '', district: '' };
+    if (!device) {
+      unknown(packet.topic, 'unknown device');
+      await ingest.reject(unregistered, 'unknown_device', `device ${topic.deviceId} is not registered; telemetry refused`);
+      return options.onRejected?.('unknown_device');
+    }
+    if (device.kind !== topic.kind) {
+      unknown(packet.topic, `device is of kind ${device.kind}`);
+      await ingest.reject(unregistered, 'unknown_device', `device ${topic.deviceId} is registered as kind ${device.kind}, not ${topic.kind}; telemetry refused`);
+      return options.onRejected?.('unknown_device');
+    }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     await ingest.accept(device, payload, packet.qos);
   };
@@ -129,9 +164,11 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
     while (held.length > 0 && stats.inFlight < maxInFlight) held.shift()!();
   };
 
+  let lastMessageAt = 0;
   client.handleMessage = (packet, callback) => {
-    // closing: leave it unacknowledged in the persistent session; the broker delivers it again later
-    if (closing) return callback(ACK_LATER);
+    lastMessageAt = Date.now();
+    // closing without leaving: leave it unacknowledged in the persistent session; delivered again later
+    if (closing && !draining) return callback(ACK_LATER);
     const gen = generation;
     const work = take(packet);
     if (packet.qos === 0) {
@@ -216,6 +253,46 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
   });
   client.connect();
 
+  let left = false;
+  const quietMs = options.drainQuietMs ?? 500;
+  /** UNSUBSCRIBE, then take what was already on its way until quiet and everything taken is acknowledged. */
+  const leave = async () => {
+    const unsubscribed = await client.unsubscribeAsync(SHARED_TELEMETRY_SUBSCRIPTION).then(() => true, (err: Error) => {
+      log.warn({ err: err.message }, 'UNSUBSCRIBE failed; leaving the rest in the session');
+      return false;
+    });
+    if (!unsubscribed) return;
+    subscribed = false;
+    log.info({ subscription: SHARED_TELEMETRY_SUBSCRIPTION }, 'unsubscribed from the share; draining what the broker already sent');
+    const deadline = Date.now() + 30_000;
+    lastMessageAt = Math.max(lastMessageAt, Date.now());
+    while (Date.now() < deadline && client.connected) {
+      await Promise.allSettled([tail, ...qos0]);
+      if (stats.inFlight === 0 && held.length === 0 && Date.now() - lastMessageAt >= quietMs) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // only a clean drain may end the session: anything left in it would be lost with it
+    left = client.connected && stats.inFlight === 0 && held.length === 0;
+  };
+  /** A clean-session CONNECT discards the persistent session at the broker (MQTT 3.1.1 §3.1.2.4). */
+  const endSession = async () => {
+    const ender = mqtt.connect(options.url, {
+      clientId: options.clientId,
+      username: options.username,
+      password: options.password,
+      clean: true,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+    });
+    await new Promise<void>((resolve) => {
+      ender.once('connect', () => resolve());
+      ender.once('error', () => resolve());
+      ender.once('close', () => resolve());
+    });
+    await ender.endAsync().catch(() => undefined);
+  };
+
   let closed: Promise<void> | undefined;
   return {
     get connected() {
@@ -231,6 +308,12 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
     },
     close() {
       closed ??= (async () => {
+        if (options.leaveOnClose && client.connected && subscribed) {
+          draining = true;
+          closing = true;
+          await leave();
+          draining = false;
+        }
         closing = true;
         ingest.off('rejection', onRejection);
         // mqtt.js may read on; what arrives from now on is left unacknowledged in the session
@@ -239,7 +322,12 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
         await Promise.allSettled([tail, ...qos0]);
         for (const cb of held.splice(0)) cb();
         await client.endAsync(false).catch(() => undefined);
-        log.info({ clientId: options.clientId, messages: stats.messages }, 'left the external broker; unacknowledged messages stay in the session');
+        if (left) {
+          await endSession();
+          log.info({ clientId: options.clientId, messages: stats.messages }, 'left the external broker: unsubscribed from the share, drained, session ended');
+        } else {
+          log.info({ clientId: options.clientId, messages: stats.messages }, 'left the external broker; unacknowledged messages stay in the session');
+        }
       })();
       return closed;
     },

@@ -160,6 +160,10 @@ export const configShape = {
   PANTAU_BROKER_PASSWORD: variable(text),
   PANTAU_BROKER_AUTH_SECRET: variable(pattern(/^\S{16,}$/, 'must be at least 16 characters without spaces')),
   PANTAU_WORKER_ID: variable(pattern(ID, 'must be 1–64 letters, digits, _ or -'), defaultWorkerId()),
+  /** Issue 15: postgres://… shares devices, keys, audit and alerts between the nodes of a cluster; unset = SQLite. */
+  PANTAU_REGISTRY_URL: variable(url(['postgres:', 'postgresql:'])),
+  /** Issue 15: all | ingest (no API but health and metrics) | api (no ingest). */
+  PANTAU_ROLE: variable((v) => pattern(/^(all|ingest|api)$/, `must be all, ingest or api, got ${quote(v, 20)}`)(v) as 'all' | 'ingest' | 'api', 'all'),
   PANTAU_LOG_LEVEL: variable((v) => pattern(new RegExp(`^(${LOG_LEVELS.join('|')})$`), `must be one of ${LOG_LEVELS.join(' ')}, got ${quote(v, 20)}`)(v), 'info'),
   PANTAU_SPOOL_MAX_BYTES: variable(bytes, 1024 ** 3),
   /** Issue 10: free space the spool leaves to the registry and checkpoints; unset = 5 % of the file system (≤ 256 MiB). */
@@ -225,6 +229,8 @@ export const configSchema = z
     brokerAuthSecret: e.PANTAU_BROKER_AUTH_SECRET,
     /** Names the ingest worker's persistent broker session: must stay the same across restarts. */
     workerId: e.PANTAU_WORKER_ID,
+    registryUrl: e.PANTAU_REGISTRY_URL,
+    role: e.PANTAU_ROLE,
     logLevel: e.PANTAU_LOG_LEVEL,
     spoolMaxBytes: e.PANTAU_SPOOL_MAX_BYTES,
     spoolDiskReserveBytes: e.PANTAU_SPOOL_DISK_RESERVE,

@@ -13,13 +13,15 @@ export interface DerivedDeps {
   registry: Registry;
   ingest: Ingest;
   latest: LatestReadings;
-  alerts: AlertService;
+  alerts: Pick<AlertService, 'severity' | 'onIspu'>;
   indices: IndicesTracker;
   metrics: Metrics;
   instance: string;
   /** Spool and connection figures for the platform point. */
   state: () => { spoolBytes: number; spoolOldestAgeSeconds: number; influxUp: boolean; mqttConnections: number };
   every: (ms: number, fn: () => void | Promise<void>) => void;
+  /** Whether this node writes the fleet's device states and indices (a cluster: only the alert owner). Default: yes. */
+  derivesFleet?: () => boolean;
 }
 
 /** The indices of a device now, as `latest` reports them (api/indices.ts). */
@@ -59,7 +61,9 @@ export function startDerivedPoints(deps: DerivedDeps): { stateLine: (d: DeviceRe
     lastReadings = readings;
     lastRejections = rejections;
   });
+  const derivesFleet = deps.derivesFleet ?? (() => true);
   const writeDeviceStates = async () => {
+    if (!derivesFleet()) return;
     const now = Date.now();
     await ingest.writeLines(registry.listDevices().map((d) => stateLine(d, now)));
   };
@@ -67,6 +71,7 @@ export function startDerivedPoints(deps: DerivedDeps): { stateLine: (d: DeviceRe
   registry.on('status', (d: DeviceRecord) => void ingest.writeLines([stateLine(d)]).catch(() => undefined));
   registry.on('device-changed', (d: DeviceRecord) => void ingest.writeLines([stateLine(d)]).catch(() => undefined));
   every(INDICES_INTERVAL_MS, async () => {
+    if (!derivesFleet()) return;
     const now = Date.now();
     const lines: string[] = [];
     for (const d of registry.listDevices()) {

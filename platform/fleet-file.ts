@@ -21,7 +21,7 @@ export async function seedFleet(registry: Registry, file: string, log: Logger): 
   const fresh = parsed.filter((d) => !registry.device(d.id) && !seen.has(d.id) && seen.add(d.id));
   const extras = deviceExtras(registry);
   try {
-    registry.createDevices(fresh.map(({ token, ...input }) => ({ input, token })), 'fleet-file', () =>
+    await registry.createDevices(fresh.map(({ token, ...input }) => ({ input, token })), 'fleet-file', () =>
       extras.insertDevEuis(fresh.filter((d) => d.devEui !== undefined).map((d) => ({ deviceId: d.id, devEui: d.devEui! }))),
     );
   } catch (err) {

@@ -20,7 +20,7 @@ export interface ConsumerDeps {
   latest: LatestReadings;
   registry: Registry;
   hub: StreamHub;
-  alerts: AlertService;
+  alerts: Pick<AlertService, 'onReadings'>;
   indices: IndicesTracker;
 }
 

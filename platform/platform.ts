@@ -18,7 +18,9 @@ import { consolePlugin } from '../api/console.js';
 import { wireDeviceStandards } from './device-standards.js';
 import { startWorkerSource, type WorkerSource } from './worker.js';
 import { AlertService, formatAlert } from '../alerts/service.js';
-import { AlertStore } from '../alerts/store.js';
+import { AlertStore, type AlertReader } from '../alerts/store.js';
+import type { ClusterAlerts } from '../alerts/owner.js';
+import { clusterViewConsumer, restrictToIngestRole, startClusterAlerts, startClusterView, type ClusterAlertWiring, type ClusterView } from './cluster.js';
 import { WebhookSender } from '../alerts/webhook.js';
 import { LatestReadings } from '../api/latest-cache.js';
 import { Broker } from '../broker/broker.js';
@@ -51,7 +53,9 @@ export interface Platform {
   metrics: Metrics;
   influx: InfluxClient;
   latest: LatestReadings;
-  alerts: AlertService;
+  alerts: AlertService | ClusterAlerts;
+  /** Cluster only (PANTAU_REGISTRY_URL): the elected alert owner, the readings view between nodes. */
+  cluster: { alerts: ClusterAlertWiring; view: ClusterView | undefined } | undefined;
   hub: StreamHub;
   adminKey: string | undefined;
   httpUrl: string;
@@ -76,7 +80,7 @@ export interface PlatformHooks {
 export async function startPlatform(config: Config, hooks: PlatformHooks = {}): Promise<Platform> {
   const log = hooks.logger ?? createLogger(config.logLevel);
   mkdirSync(config.dataDir, { recursive: true });
-  const registry = new Registry(config.dataDir, { authFailuresPerMinute: config.authFailuresPerMinute });
+  const registry = await Registry.open(config.registryUrl, config.dataDir, { authFailuresPerMinute: config.authFailuresPerMinute, log });
   const adminKey = await ensureAdminKey(registry, config.dataDir, config.adminKey, log);
   if (config.unsafeAckBeforeDurable) log.warn('PANTAU_UNSAFE_ACK_BEFORE_DURABLE=1: acknowledgements do not wait for durability (benchmark baseline only)');
   if (config.fleetFile) await seedFleet(registry, config.fleetFile, log);
@@ -129,13 +133,45 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
 
   const latest = new LatestReadings();
   const hub = new StreamHub();
-  const alertStore = new AlertStore(registry.db);
   const webhook = config.webhookUrl && config.webhookSecret
     ? new WebhookSender({ url: config.webhookUrl, secret: config.webhookSecret, log: log.child({ component: 'webhook' }) })
     : undefined;
   let publishAlert: ((topic: string, payload: string, options: { qos: 0 | 1; retain: boolean }) => void) | undefined;
   let stateLine: ((d: import('../registry/registry.js').DeviceRecord) => string) | undefined;
-  const alerts = new AlertService(registry, alertStore, {
+  // a cluster (shared registry): readings of every node in this node's view; alerts judged by the elected owner
+  const view = config.brokerUrl && registry.postgres
+    ? startClusterView({
+        config,
+        log,
+        registry,
+        onReading: (r) => {
+          latest.update(r);
+          registry.touch(r.deviceId, Date.now());
+          if (hub.size > 0) hub.reading(r.kind, r.deviceId, { deviceId: r.deviceId, kind: r.kind, ts: new Date(r.ts).toISOString(), values: r.values });
+        },
+      })
+    : undefined;
+  const cluster = registry.postgres
+    ? await startClusterAlerts({
+        registry,
+        config,
+        log,
+        outputs: {
+          writeLines: (lines) => ingest.writeLines(lines),
+          uniqueTs: (stream, at) => ingest.uniqueTs(stream, at),
+          publish: async (topic, payload) => (view ? view.publish(topic, payload) : publishAlert?.(topic, payload, { qos: 1, retain: true })),
+          webhook,
+          onChange: (change) => {
+            metrics.alertChanges.inc({ change: change.type });
+            const d = registry.device(change.alert.deviceId);
+            if (d && stateLine) void ingest.writeLines([stateLine(d)]).catch(() => undefined);
+          },
+        },
+        stream: (seq, kind, deviceId, data) => hub.alert(seq, kind, deviceId, data),
+      })
+    : undefined;
+  const alertStore: AlertReader = cluster ? cluster.reader : new AlertStore(registry.db);
+  const alerts = cluster?.alerts ?? new AlertService(registry, alertStore as AlertStore, {
     writeLines: (lines) => ingest.writeLines(lines),
     uniqueTs: (stream, at) => ingest.uniqueTs(stream, at),
     publish: (topic, payload, options) => publishAlert?.(topic, payload, options),
@@ -152,6 +188,9 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   const indices = new IndicesTracker(influx, INDICES_INTERVAL_MS);
   const currentIndices = currentIndicesOf(registry, indices);
   for (const consumer of logConsumers({ spool, ingest, latest, registry, hub, alerts, indices })) spool.addConsumer(consumer);
+  // cluster: acknowledged readings to the alert owner (durable: resumes from its checkpoint) and to the other nodes
+  if (cluster) spool.addConsumer(cluster.feed);
+  if (view) spool.addConsumer(clusterViewConsumer(view));
   registry.on('device-removed', (id: string) => {
     latest.forget(id);
     indices.forget(id);
@@ -164,7 +203,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   let broker: Broker | undefined;
   let tls: { cert: Buffer; key: Buffer } | undefined;
   if (config.tlsCert && config.tlsKey) tls = { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
-  if (!config.brokerUrl) {
+  if (!config.brokerUrl && config.role !== 'api') {
     broker = new Broker({
       registry,
       log: log.child({ component: 'broker' }),
@@ -235,7 +274,11 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
               ? { ok: false, detail: 'disk full: publishes wait unacknowledged until space comes back' }
               : { ok: true };
           return {
-            broker: broker ? { ok: broker.isListening() } : { ok: worker?.connected ?? false, detail: `external broker ${redactUrl(config.brokerUrl)}` },
+            broker: broker
+              ? { ok: broker.isListening() }
+              : config.role === 'api'
+                ? { ok: view?.connected ?? true, detail: config.brokerUrl ? `external broker ${redactUrl(config.brokerUrl)} (cluster view)` : 'no broker (PANTAU_ROLE=api)' }
+                : { ok: worker?.connected ?? false, detail: `external broker ${redactUrl(config.brokerUrl)}` },
             influxdb: influxOk ? { ok: true } : { ok: false, detail: writer.lastError ?? `no answer from ${redactUrl(config.influxUrl)}` },
             registry: { ok: registry.usable() },
             spool: spoolCheck,
@@ -272,6 +315,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     },
   );
 
+  if (config.role === 'ingest') restrictToIngestRole(api);
+
   // periodic work: gauges, registry status, derived points
   const timers: NodeJS.Timeout[] = [];
   const every = (ms: number, fn: () => void | Promise<void>) => {
@@ -295,6 +340,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   every(config.sseHeartbeatMs, () => hub.heartbeat());
   const derived = startDerivedPoints({
     registry, ingest, latest, alerts, indices, metrics, every,
+    // the fleet's derived points (device states, indices) come from one node: the alert owner in a cluster
+    derivesFleet: () => !cluster || cluster.owner.isOwner,
     instance: config.workerId || hostname(),
     state: () => {
       const s = stateOf();
@@ -315,6 +362,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   let stopping: Promise<void> | undefined;
   const platform: Platform = {
     config, log, registry, ingest, spool, writer, broker, api, metrics, influx, latest, alerts, hub, adminKey, httpUrl, mqttUrl, history,
+    cluster: cluster ? { alerts: cluster, view } : undefined,
     stop() {
       stopping ??= (async () => {
         const deadline = Date.now() + config.shutdownTimeoutMs;
@@ -330,6 +378,9 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         // 2. what was accepted reaches the log, derived points included
         await ingest.flushDerived().catch(() => undefined);
         await spool.settled(Math.min(5000, left()));
+        // cluster: the alert owner hands over; the view stops
+        await cluster?.stop();
+        await view?.close();
         // 3. the writer drains the log into InfluxDB, then stops; only then does the log close (with checkpoints)
         await writer.stop(Math.max(0, left() - 1000));
         await spool.close(Math.min(2000, left())).catch((err) => log.error({ err }, 'spool close failed'));
@@ -338,7 +389,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         await Promise.race([apiClosed, new Promise((r) => setTimeout(r, 1000))]);
         alerts.saveNow();
         await webhook?.close();
-        registry.close();
+        await registry.close().catch((err) => log.warn({ err: (err as Error).message }, 'registry close failed'));
         const pending = spool.pendingBytes;
         log.info({ spoolBytesLeft: pending }, pending > 0 ? 'stopped; the rest of the log is written after the next start' : 'stopped; everything is in InfluxDB');
       })();
@@ -352,10 +403,10 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     hooks.onFatal?.(err, platform);
   });
   platform.adminKey = adminKey;
-  if (config.brokerUrl) {
+  if (config.brokerUrl && config.role !== 'api') {
     worker = await startWorkerSource(platform);
     const w = worker;
-    publishAlert = (topic, payload, options) => w.publish(topic, payload, options);
+    publishAlert ??= (topic, payload, options) => w.publish(topic, payload, options);
   }
   standards.start();
   await hooks.extend?.(platform);

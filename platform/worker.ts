@@ -2,6 +2,8 @@
 // that takes its share of the fleet's telemetry from the external broker's shared subscription.
 // Its client id is stable (`pantau-ingest-${PANTAU_WORKER_ID}`) because its persistent session holds the
 // messages it has not yet acknowledged: restart a worker under the same id (and data dir, for its spool).
+// SIGTERM leaves cleanly: unsubscribe from the share, drain, end the session (ingest/mqtt-source.ts); a worker
+// that crashed and will not come back is drained by starting its id elsewhere and stopping it (docs/scale-out.md).
 import { hostname } from 'node:os';
 import { INGEST_WORKER_USERNAME } from '../api/broker-auth.js';
 import { startMqttSource, type MqttSource } from '../ingest/mqtt-source.js';
@@ -43,10 +45,16 @@ export async function startWorkerSource(platform: WorkerDeps): Promise<WorkerSou
     username,
     password,
     // counted as the embedded broker's telemetry is
-    ingest: { accept: metered(metrics, (d, p, q) => platform.ingest.accept(d, p, q)), on: platform.ingest.on.bind(platform.ingest), off: platform.ingest.off.bind(platform.ingest) },
+    ingest: {
+      accept: metered(metrics, (d, p, q) => platform.ingest.accept(d, p, q)),
+      reject: (device, reason, detail, at) => platform.ingest.reject(device, reason, detail, at),
+      on: platform.ingest.on.bind(platform.ingest),
+      off: platform.ingest.off.bind(platform.ingest),
+    },
     registry: platform.registry,
     log: log.child({ component: 'mqtt-source' }),
-    onUnknownDevice: () => metrics.aclDenials.inc({ action: 'publish' }),
+    onRejected: (reason) => metrics.rejected.inc({ reason }),
+    leaveOnClose: true,
   });
   log.info({ clientId, username }, 'ingest worker: taking telemetry from the external broker');
   return source;

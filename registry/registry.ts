@@ -1,10 +1,16 @@
-// The registry: devices, API keys, the audit log and small pieces of platform state, in SQLite under
-// PANTAU_DATA_DIR. Devices are also held in memory — the broker looks one up for every publish.
-import Database from 'better-sqlite3';
+// The registry: devices, API keys, the audit log and small pieces of platform state. Stored in SQLite under
+// PANTAU_DATA_DIR (the embedded default) or, with PANTAU_REGISTRY_URL=postgres://…, in PostgreSQL shared by every
+// node of a cluster (registry/store.ts names the two backends).
+//
+// Devices and API keys are also held in memory and every read is answered from there, synchronously — the broker
+// and ingest look a device up for each message, and a node keeps authenticating and ingesting from this cache
+// while PostgreSQL restarts. Writes go to the store first and reach the memory once stored; a store that cannot
+// be reached fails the write with RegistryUnavailableError (503). Writes made through other nodes arrive as
+// notifications (PostgreSQL LISTEN/NOTIFY): the row is read again and the same events are emitted as for a local
+// write, so the broker, caches and alert owner of every node react alike.
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { Kind } from '../catalog/index.js';
 import {
   CHOSEN_COST,
@@ -18,6 +24,22 @@ import {
 } from './secrets.js';
 import type { ApiPrincipal, Device, DevicePatch, NewDevice, Role } from './device.js';
 import { AuthThrottle } from './auth-throttle.js';
+import { SqliteStore } from './sqlite-store.js';
+import { PgStore } from './pg-store.js';
+import { PgConnection } from './postgres.js';
+import {
+  ConflictError,
+  NotFoundError,
+  RegistryUnavailableError,
+  type AuditEntry,
+  type AuditWrite,
+  type RegistryStore,
+  type StoreChange,
+  type StoredDevice,
+  type StoredKey,
+} from './store.js';
+
+export { ConflictError, NotFoundError, RegistryUnavailableError, type AuditEntry };
 
 export interface DeviceRecord {
   id: string;
@@ -39,72 +61,113 @@ export interface DeviceFilter {
   status?: string;
 }
 
-export interface AuditEntry {
-  ts: string;
-  actor: string;
-  action: string;
-  target: string;
+export interface RegistryOptions {
+  authFailuresPerMinute?: number;
+  log?: Logger;
 }
 
-export class ConflictError extends Error {}
-export class NotFoundError extends Error {}
-
-interface DeviceRow {
-  id: string;
-  kind: Kind;
-  name: string;
-  city: string;
-  district: string;
-  lat: number;
-  lon: number;
-  thresholds: string | null;
-  token_hash: string;
-  status: string;
-  last_seen: number | null;
+interface Loaded {
+  store: RegistryStore;
+  devices: StoredDevice[];
+  keys: StoredKey[];
+  state: Map<string, unknown>;
 }
 
 /** Events: `device-removed` (id), `token-rotated` (id), `key-revoked` (id), `device-changed` (DeviceRecord), `status` (DeviceRecord). */
 export class Registry extends EventEmitter {
-  readonly db: Database.Database;
   /** Failed logins per client address, shared by the API and the broker. */
   readonly authThrottle: AuthThrottle;
+  readonly store: RegistryStore;
+  private readonly log: Logger | undefined;
   private readonly devices = new Map<string, DeviceRecord>();
   private readonly tokenHashes = new Map<string, string>();
+  private readonly keys = new Map<string, StoredKey>();
   private readonly verifiedTokens = new Map<string, Buffer>();
   private readonly verifiedKeys = new Map<string, { fp: Buffer; principal: ApiPrincipal }>();
   private readonly dirtyStatus = new Set<string>();
+  /** PostgreSQL only: state rows, read at start (SQLite reads them on demand). */
+  private readonly state: Map<string, unknown>;
+  /** Per-row refreshes in flight, chained so an older read never lands after a newer one. */
+  private readonly refreshing = new Map<string, Promise<void>>();
 
-  constructor(dataDir: string, options: { authFailuresPerMinute?: number } = {}) {
+  /** The embedded registry: SQLite in `dataDir`. For PostgreSQL use `Registry.open`. */
+  constructor(source: string | Loaded, options: RegistryOptions = {}) {
     super();
+    this.setMaxListeners(50);
     this.authThrottle = new AuthThrottle(options.authFailuresPerMinute ?? 60);
-    mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(join(dataDir, 'registry.sqlite'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS devices (
-        id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, city TEXT NOT NULL, district TEXT NOT NULL,
-        lat REAL NOT NULL, lon REAL NOT NULL, thresholds TEXT, token_hash TEXT NOT NULL,
-        status TEXT NOT NULL DEFAULT 'never_seen', last_seen INTEGER, created_at INTEGER NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS api_keys (
-        id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, key_hash TEXT NOT NULL, created_at INTEGER NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS audit (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-        target TEXT NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    `);
-    for (const row of this.db.prepare('SELECT * FROM devices').all() as DeviceRow[]) {
-      this.devices.set(row.id, fromRow(row));
-      this.tokenHashes.set(row.id, row.token_hash);
+    this.log = options.log;
+    let loaded: Loaded;
+    if (typeof source === 'string') {
+      const store = new SqliteStore(source);
+      loaded = { store, devices: store.loadDevicesSync(), keys: store.loadKeysSync(), state: new Map() };
+    } else {
+      loaded = source;
     }
+    this.store = loaded.store;
+    this.state = loaded.state;
+    for (const row of loaded.devices) this.cacheDevice(row, true);
+    for (const k of loaded.keys) this.keys.set(k.id, k);
+  }
+
+  /** SQLite in `dataDir` when `url` is unset; PostgreSQL (migrated, listening for other nodes' writes) otherwise. */
+  static async open(url: string | undefined, dataDir: string, options: RegistryOptions & { log: Logger }): Promise<Registry> {
+    if (!url) return new Registry(dataDir, options);
+    const pg = new PgConnection(url, options.log.child({ component: 'postgres' }));
+    try {
+      await pg.migrate();
+      const store = new PgStore(pg);
+      const [devices, keys, stateRows] = await Promise.all([
+        store.loadDevices(),
+        store.loadKeys(),
+        pg.query<{ key: string; value: unknown }>('SELECT key, value FROM state'),
+      ]);
+      const registry = new Registry({ store, devices, keys, state: new Map(stateRows.rows.map((r) => [r.key, r.value])) }, options);
+      registry.localDir = dataDir;
+      await store.subscribe((change) => registry.refresh(change), () => void registry.resync());
+      return registry;
+    } catch (err) {
+      await pg.close();
+      throw err;
+    }
+  }
+
+  /** PostgreSQL registry: a node-local SQLite file for the tables not ported to PostgreSQL yet (device-extras.ts). */
+  private localDb: SqliteStore | undefined;
+
+  /**
+   * The SQLite database: the registry itself (embedded), or — shared registry — the node-local file that still
+   * holds DevEUIs and device configuration (registry/device-extras.ts; not shared between nodes yet).
+   */
+  get db(): SqliteStore['db'] {
+    if (this.store instanceof SqliteStore) return this.store.db;
+    this.localDb ??= new SqliteStore(this.localDir!);
+    return this.localDb.db;
+  }
+
+  private localDir: string | undefined;
+
+  /** The PostgreSQL connection of a shared registry; undefined for SQLite. */
+  get postgres(): PgConnection | undefined {
+    return this.store instanceof PgStore ? this.store.pg : undefined;
   }
 
   // ---- devices ---------------------------------------------------------------------------------------
 
   device(id: string): DeviceRecord | undefined {
+    return this.devices.get(id);
+  }
+
+  /**
+   * The device, from memory or — shared registry, not cached yet (created through another node a moment ago) —
+   * from PostgreSQL. Throws RegistryUnavailableError when it has to ask and cannot.
+   */
+  async lookupDevice(id: string): Promise<DeviceRecord | undefined> {
+    // a change announced a moment ago is being read back: decide on the outcome, not on what it replaces
+    const pending = this.refreshing.get(`devices\u0000${id}`);
+    if (pending) await pending.catch(() => undefined);
+    const cached = this.devices.get(id);
+    if (cached || this.store.backend === 'sqlite') return cached;
+    await this.refresh({ table: 'devices', id });
     return this.devices.get(id);
   }
 
@@ -128,7 +191,7 @@ export class Registry extends EventEmitter {
     if (this.devices.has(input.id)) throw new ConflictError(`device ${input.id} already exists`);
     const tokenHash = await hashSecret(token, GENERATED_COST);
     if (this.devices.has(input.id)) throw new ConflictError(`device ${input.id} already exists`);
-    const record: DeviceRecord = {
+    const row: StoredDevice = {
       id: input.id,
       kind: input.kind,
       name: input.name,
@@ -137,32 +200,30 @@ export class Registry extends EventEmitter {
       lat: input.location.lat,
       lon: input.location.lon,
       thresholds: (input.thresholds ?? null) as Record<string, unknown> | null,
+      tokenHash,
       status: 'never_seen',
       lastSeen: null,
     };
-    this.db
-      .prepare(
-        `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'never_seen', ?)`,
-      )
-      .run(record.id, record.kind, record.name, record.city, record.district, record.lat, record.lon,
-        record.thresholds ? JSON.stringify(record.thresholds) : null, tokenHash, Date.now());
-    this.devices.set(record.id, record);
-    this.tokenHashes.set(record.id, tokenHash);
-    this.audit(actor, 'device.created', record.id);
+    try {
+      await this.store.insertDevice(row, Date.now(), { actor, action: 'device.created', target: row.id });
+    } catch (err) {
+      if (err instanceof ConflictError) throw new ConflictError(`device ${input.id} already exists`);
+      throw err;
+    }
+    const record = this.cacheDevice(row, false);
     this.emit('device-changed', record);
     return { device: record, token };
   }
 
   /**
    * Register many devices at once (bulk import, issue 16): all in one transaction, or none. `withinTransaction`
-   * lets an additive store (DevEUIs) write its rows in that same transaction.
+   * lets an additive store (DevEUIs) write its rows in that same transaction. Embedded (SQLite) registry only.
    */
-  createDevices(
+  async createDevices(
     items: Array<{ input: NewDevice; token?: string }>,
     actor: string,
     withinTransaction?: (records: DeviceRecord[]) => void,
-  ): Array<{ device: DeviceRecord; token: string }> {
+  ): Promise<Array<{ device: DeviceRecord; token: string }>> {
     for (const { input } of items) if (this.devices.has(input.id)) throw new ConflictError(`device ${input.id} already exists`);
     const created = items.map(({ input, token = newSecret() }) => ({
       device: {
@@ -174,28 +235,31 @@ export class Registry extends EventEmitter {
       token,
       hash: hashGenerated(token),
     }));
-    const insert = this.db.prepare(
-      `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'never_seen', ?)`,
-    );
-    const audit = this.db.prepare('INSERT INTO audit (ts, actor, action, target) VALUES (?, ?, ?, ?)');
     const now = Date.now();
-    this.db.transaction(() => {
-      for (const { device: d, hash } of created) {
-        insert.run(d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : null, hash, now);
-        audit.run(now, actor, 'device.created', d.id);
-      }
+    if (this.store instanceof PgStore) {
+      // shared registry: the devices in one PostgreSQL transaction; the node-local extras (DevEUIs) after it
+      await this.store.insertDevices(created.map(({ device, hash }) => ({ ...device, tokenHash: hash })), now, actor);
       withinTransaction?.(created.map((c) => c.device));
-    })();
-    for (const { device, hash } of created) {
-      this.devices.set(device.id, device);
-      this.tokenHashes.set(device.id, hash);
+    } else {
+      const insert = this.db.prepare(
+        `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'never_seen', ?)`,
+      );
+      const audit = this.db.prepare('INSERT INTO audit (ts, actor, action, target) VALUES (?, ?, ?, ?)');
+      this.db.transaction(() => {
+        for (const { device: d, hash } of created) {
+          insert.run(d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : null, hash, now);
+          audit.run(now, actor, 'device.created', d.id);
+        }
+        withinTransaction?.(created.map((c) => c.device));
+      })();
     }
-    for (const { device } of created) this.emit('device-changed', device);
-    return created.map(({ device, token }) => ({ device, token }));
+    const records = created.map(({ device, hash }) => this.cacheDevice({ ...device, tokenHash: hash }, false));
+    for (const record of records) this.emit('device-changed', record);
+    return created.map(({ token }, i) => ({ device: records[i]!, token }));
   }
 
-  updateDevice(id: string, patch: DevicePatch, actor: string): DeviceRecord {
+  async updateDevice(id: string, patch: DevicePatch, actor: string): Promise<DeviceRecord> {
     const current = this.requireDevice(id);
     const next: DeviceRecord = {
       ...current,
@@ -206,23 +270,18 @@ export class Registry extends EventEmitter {
       lon: patch.location?.lon ?? current.lon,
       thresholds: patch.thresholds === undefined ? current.thresholds : ((patch.thresholds ?? null) as Record<string, unknown> | null),
     };
-    this.db
-      .prepare('UPDATE devices SET name = ?, city = ?, district = ?, lat = ?, lon = ?, thresholds = ? WHERE id = ?')
-      .run(next.name, next.city, next.district, next.lat, next.lon, next.thresholds ? JSON.stringify(next.thresholds) : null, id);
+    const stored = await this.store.updateDevice({ ...next, tokenHash: this.tokenHashes.get(id)! }, { actor, action: 'device.updated', target: id });
+    if (!stored) return this.gone(id);
     this.devices.set(id, next);
-    this.audit(actor, 'device.updated', id);
     this.emit('device-changed', next);
     return next;
   }
 
-  deleteDevice(id: string, actor: string): void {
+  async deleteDevice(id: string, actor: string): Promise<void> {
     this.requireDevice(id);
-    this.db.prepare('DELETE FROM devices WHERE id = ?').run(id);
-    this.devices.delete(id);
-    this.tokenHashes.delete(id);
-    this.verifiedTokens.delete(id);
-    this.audit(actor, 'device.deleted', id);
-    this.emit('device-removed', id);
+    const stored = await this.store.deleteDevice(id, { actor, action: 'device.deleted', target: id });
+    if (!stored) return void this.gone(id);
+    this.uncacheDevice(id);
   }
 
   async rotateToken(id: string, actor: string): Promise<string> {
@@ -230,16 +289,17 @@ export class Registry extends EventEmitter {
     const token = newSecret();
     const tokenHash = await hashSecret(token, GENERATED_COST);
     if (!this.devices.has(id)) throw new NotFoundError(`device ${id} does not exist`);
-    this.db.prepare('UPDATE devices SET token_hash = ? WHERE id = ?').run(tokenHash, id);
+    const stored = await this.store.setTokenHash(id, tokenHash, { actor, action: 'device.token_rotated', target: id });
+    if (!stored) return this.gone(id);
     this.tokenHashes.set(id, tokenHash);
     this.verifiedTokens.delete(id);
-    this.audit(actor, 'device.token_rotated', id);
     this.emit('token-rotated', id);
     return token;
   }
 
   /** The device whose id and token these are, or null. */
   async authenticateDevice(id: string, token: string): Promise<DeviceRecord | null> {
+    if (!this.tokenHashes.has(id)) await this.lookupDevice(id);
     const hash = this.tokenHashes.get(id);
     if (!hash) return null;
     const fp = fingerprint(token);
@@ -270,18 +330,21 @@ export class Registry extends EventEmitter {
     this.dirtyStatus.add(id);
   }
 
-  /** Write status and lastSeen changes to disk (called periodically and at shutdown). */
-  flushStatus(): void {
-    if (this.dirtyStatus.size === 0) return;
-    const stmt = this.db.prepare('UPDATE devices SET status = ?, last_seen = ? WHERE id = ?');
+  /** Write status and lastSeen changes to the store (called periodically and at shutdown). */
+  flushStatus(): Promise<void> {
+    if (this.dirtyStatus.size === 0) return Promise.resolve();
     const ids = [...this.dirtyStatus];
     this.dirtyStatus.clear();
-    this.db.transaction(() => {
-      for (const id of ids) {
-        const d = this.devices.get(id);
-        if (d) stmt.run(d.status, d.lastSeen, id);
-      }
-    })();
+    const rows = [];
+    for (const id of ids) {
+      const d = this.devices.get(id);
+      if (d) rows.push({ id, status: d.status, lastSeen: d.lastSeen });
+    }
+    return this.store.flushStatus(rows).catch((err) => {
+      // kept for the next flush
+      for (const id of ids) this.dirtyStatus.add(id);
+      throw err;
+    });
   }
 
   // ---- API keys --------------------------------------------------------------------------------------
@@ -291,32 +354,31 @@ export class Registry extends EventEmitter {
     const secret = newSecret();
     const key = `pk_${id}.${secret}`;
     const keyHash = await hashSecret(secret, GENERATED_COST);
-    this.db.prepare('INSERT INTO api_keys (id, name, role, key_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(id, name, role, keyHash, Date.now());
-    this.audit(actor, 'key.created', `${id} (${role})`);
+    const row: StoredKey = { id, name, role, keyHash };
+    await this.store.insertKey(row, Date.now(), { actor, action: 'key.created', target: `${id} (${role})` });
+    this.keys.set(id, row);
     return { id, name, role, key };
   }
 
-  deleteKey(id: string, actor: string): void {
-    const result = this.db.prepare('DELETE FROM api_keys WHERE id = ?').run(id);
-    if (result.changes === 0) throw new NotFoundError(`API key ${id} does not exist`);
-    for (const [fp, entry] of this.verifiedKeys) if (entry.principal.keyId === id) this.verifiedKeys.delete(fp);
-    this.audit(actor, 'key.revoked', id);
-    this.emit('key-revoked', id);
+  async deleteKey(id: string, actor: string): Promise<void> {
+    const stored = await this.store.deleteKey(id, { actor, action: 'key.revoked', target: id });
+    if (!stored) throw new NotFoundError(`API key ${id} does not exist`);
+    this.uncacheKey(id);
   }
 
   /** Make `key` the bootstrap admin key (PANTAU_ADMIN_KEY or a generated one). */
   async setBootstrapKey(key: string): Promise<void> {
-    const row = this.db.prepare("SELECT key_hash FROM api_keys WHERE id = 'bootstrap'").get() as { key_hash: string } | undefined;
-    if (row && (await verifySecret(key, row.key_hash))) {
-      this.rememberKey(key, { keyId: 'bootstrap', name: 'bootstrap admin', role: 'admin' });
+    const principal: ApiPrincipal = { keyId: 'bootstrap', name: 'bootstrap admin', role: 'admin' };
+    const row = this.keys.get('bootstrap');
+    if (row && (await verifySecret(key, row.keyHash))) {
+      this.rememberKey(key, principal);
       return;
     }
-    const keyHash = await hashSecret(key, CHOSEN_COST);
-    this.db
-      .prepare("INSERT INTO api_keys (id, name, role, key_hash, created_at) VALUES ('bootstrap', 'bootstrap admin', 'admin', ?, ?) ON CONFLICT(id) DO UPDATE SET key_hash = excluded.key_hash")
-      .run(keyHash, Date.now());
-    for (const [fp, entry] of this.verifiedKeys) if (entry.principal.keyId === 'bootstrap') this.verifiedKeys.delete(fp);
-    this.rememberKey(key, { keyId: 'bootstrap', name: 'bootstrap admin', role: 'admin' });
+    const stored: StoredKey = { id: 'bootstrap', name: 'bootstrap admin', role: 'admin', keyHash: await hashSecret(key, CHOSEN_COST) };
+    await this.store.upsertKey(stored, Date.now());
+    this.keys.set('bootstrap', stored);
+    this.forgetVerifiedKeys('bootstrap');
+    this.rememberKey(key, principal);
   }
 
   private rememberKey(key: string, principal: ApiPrincipal): void {
@@ -326,7 +388,7 @@ export class Registry extends EventEmitter {
   }
 
   hasBootstrapKey(): boolean {
-    return this.db.prepare("SELECT 1 FROM api_keys WHERE id = 'bootstrap'").get() !== undefined;
+    return this.keys.has('bootstrap');
   }
 
   /**
@@ -337,7 +399,7 @@ export class Registry extends EventEmitter {
     const cached = this.verifiedKeys.get(fingerprint(key).toString('base64'));
     if (cached) return cached.principal.keyId;
     const match = /^pk_([0-9a-f]{12})\./.exec(key);
-    if (match && this.db.prepare('SELECT 1 FROM api_keys WHERE id = ?').get(match[1])) return match[1]!;
+    if (match && this.keys.has(match[1]!)) return match[1]!;
     return null;
   }
 
@@ -362,10 +424,11 @@ export class Registry extends EventEmitter {
     const match = /^pk_([0-9a-f]{12})\.(.+)$/.exec(key);
     const id = match ? match[1]! : 'bootstrap';
     const secret = match ? match[2]! : key;
-    const row = this.db.prepare('SELECT id, name, role, key_hash FROM api_keys WHERE id = ?').get(id) as
-      | { id: string; name: string; role: Role; key_hash: string }
-      | undefined;
-    if (!row || !(await verifySecret(secret, row.key_hash))) return null;
+    // a key created through another node a moment ago may not have been announced here yet
+    if (!this.keys.has(id) && this.store.backend === 'postgres') await this.refresh({ table: 'api_keys', id });
+    const row = this.keys.get(id);
+    if (!row || !(await verifySecret(secret, row.keyHash))) return null;
+    if (this.keys.get(id) !== row) return null; // revoked or replaced while scrypt ran
     const principal: ApiPrincipal = { keyId: row.id, name: row.name, role: row.role };
     this.rememberKey(key, principal);
     return principal;
@@ -373,47 +436,164 @@ export class Registry extends EventEmitter {
 
   // ---- audit and state -------------------------------------------------------------------------------
 
+  /** Record an action; PostgreSQL: written in the background (a failure is logged). */
   audit(actor: string, action: string, target: string): void {
-    this.db.prepare('INSERT INTO audit (ts, actor, action, target) VALUES (?, ?, ?, ?)').run(Date.now(), actor, action, target);
+    const entry: AuditWrite = { actor, action, target };
+    if (this.store instanceof SqliteStore) return this.store.auditSync(entry);
+    this.store.audit(entry).catch((err) => this.log?.error({ err: (err as Error).message, action, target }, 'audit entry not stored'));
   }
 
-  auditLog(limit: number): AuditEntry[] {
-    const rows = this.db.prepare('SELECT ts, actor, action, target FROM audit ORDER BY seq DESC LIMIT ?').all(limit) as Array<{
-      ts: number;
-      actor: string;
-      action: string;
-      target: string;
-    }>;
-    return rows.map((r) => ({ ...r, ts: new Date(r.ts).toISOString() }));
+  auditLog(limit: number): Promise<AuditEntry[]> {
+    return this.store.auditLog(limit);
   }
 
   getState<T>(key: string): T | undefined {
-    const row = this.db.prepare('SELECT value FROM state WHERE key = ?').get(key) as { value: string } | undefined;
-    return row ? (JSON.parse(row.value) as T) : undefined;
+    if (this.store instanceof SqliteStore) return this.store.getStateSync(key) as T | undefined;
+    return this.state.get(key) as T | undefined;
   }
 
   setState(key: string, value: unknown): void {
-    this.db.prepare('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(value));
+    if (this.store instanceof SqliteStore) return this.store.setStateSync(key, value);
+    this.state.set(key, value);
+    this.store.setState(key, value).catch((err) => this.log?.warn({ err: (err as Error).message, key }, 'state not stored'));
   }
 
   usable(): boolean {
+    return this.store.usable();
+  }
+
+  async close(): Promise<void> {
+    await this.flushStatus().catch(() => undefined);
+    await this.store.close();
+    await this.localDb?.close();
+  }
+
+  // ---- the cache -------------------------------------------------------------------------------------
+
+  /** Re-read one row changed through another node (or this one) and apply it, with the usual events. */
+  refresh(change: StoreChange): Promise<void> {
+    const key = `${change.table}\u0000${change.id}`;
+    const previous = this.refreshing.get(key) ?? Promise.resolve();
+    if (change.deleted && !this.refreshing.has(key)) {
+      // a deletion needs no read-back: applied at once
+      if (change.table === 'devices') this.applyDevice(change.id, undefined);
+      else this.applyKey(change.id, undefined);
+      return Promise.resolve();
+    }
+    const next = previous.catch(() => undefined).then(async () => {
+      if (change.deleted) {
+        if (change.table === 'devices') this.applyDevice(change.id, undefined);
+        else this.applyKey(change.id, undefined);
+        return;
+      }
+      if (change.table === 'devices') this.applyDevice(change.id, await this.store.fetchDevice(change.id));
+      else this.applyKey(change.id, await this.store.fetchKey(change.id));
+    });
+    this.refreshing.set(key, next);
+    void next.finally(() => {
+      if (this.refreshing.get(key) === next) this.refreshing.delete(key);
+    }).catch(() => undefined);
+    return next;
+  }
+
+  /** Reload everything (after notifications may have been missed: PostgreSQL restarted, connection lost). */
+  async resync(): Promise<void> {
     try {
-      this.db.prepare('SELECT 1').get();
-      return true;
-    } catch {
-      return false;
+      const [devices, keys] = await Promise.all([this.store.loadDevices(), this.store.loadKeys()]);
+      const seen = new Set(devices.map((d) => d.id));
+      for (const d of devices) this.applyDevice(d.id, d);
+      for (const id of [...this.devices.keys()]) if (!seen.has(id)) this.applyDevice(id, undefined);
+      const seenKeys = new Set(keys.map((k) => k.id));
+      for (const k of keys) this.applyKey(k.id, k);
+      for (const id of [...this.keys.keys()]) if (!seenKeys.has(id)) this.applyKey(id, undefined);
+    } catch (err) {
+      this.log?.warn({ err: (err as Error).message }, 'registry reload failed; retrying');
+      setTimeout(() => void this.resync(), 1000).unref();
     }
   }
 
-  close(): void {
-    this.flushStatus();
-    this.db.close();
+  private applyDevice(id: string, row: StoredDevice | undefined): void {
+    const current = this.devices.get(id);
+    if (!row) {
+      if (current) this.uncacheDevice(id);
+      return;
+    }
+    if (!current) {
+      this.emit('device-changed', this.cacheDevice(row, false));
+      return;
+    }
+    if (this.tokenHashes.get(id) !== row.tokenHash) {
+      this.tokenHashes.set(id, row.tokenHash);
+      this.verifiedTokens.delete(id);
+      this.emit('token-rotated', id);
+    }
+    const same = current.name === row.name && current.city === row.city && current.district === row.district &&
+      current.lat === row.lat && current.lon === row.lon && JSON.stringify(current.thresholds) === JSON.stringify(row.thresholds);
+    if (same) return;
+    // status and lastSeen are this node's view of the connection; keep them
+    const next: DeviceRecord = { ...current, name: row.name, city: row.city, district: row.district, lat: row.lat, lon: row.lon, thresholds: row.thresholds };
+    this.devices.set(id, next);
+    this.emit('device-changed', next);
+  }
+
+  private applyKey(id: string, row: StoredKey | undefined): void {
+    const current = this.keys.get(id);
+    if (!row) {
+      if (current) this.uncacheKey(id);
+      return;
+    }
+    if (current && current.keyHash === row.keyHash && current.role === row.role) return;
+    this.keys.set(id, row);
+    if (current) this.forgetVerifiedKeys(id);
+  }
+
+  private cacheDevice(row: StoredDevice, atStart: boolean): DeviceRecord {
+    const record: DeviceRecord = {
+      id: row.id,
+      kind: row.kind,
+      name: row.name,
+      city: row.city,
+      district: row.district,
+      lat: row.lat,
+      lon: row.lon,
+      thresholds: row.thresholds,
+      // after a restart nobody is connected yet
+      status: atStart && row.status !== 'never_seen' ? 'offline' : row.status,
+      lastSeen: row.lastSeen,
+    };
+    this.devices.set(row.id, record);
+    this.tokenHashes.set(row.id, row.tokenHash);
+    return record;
+  }
+
+  private uncacheDevice(id: string): void {
+    this.devices.delete(id);
+    this.tokenHashes.delete(id);
+    this.verifiedTokens.delete(id);
+    this.dirtyStatus.delete(id);
+    this.emit('device-removed', id);
+  }
+
+  private uncacheKey(id: string): void {
+    this.keys.delete(id);
+    this.forgetVerifiedKeys(id);
+    this.emit('key-revoked', id);
+  }
+
+  private forgetVerifiedKeys(id: string): void {
+    for (const [fp, entry] of this.verifiedKeys) if (entry.principal.keyId === id) this.verifiedKeys.delete(fp);
   }
 
   private requireDevice(id: string): DeviceRecord {
     const device = this.devices.get(id);
     if (!device) throw new NotFoundError(`device ${id} does not exist`);
     return device;
+  }
+
+  /** The store no longer has a device the cache had: deleted through another node. */
+  private gone(id: string): never {
+    if (this.devices.has(id)) this.uncacheDevice(id);
+    throw new NotFoundError(`device ${id} does not exist`);
   }
 }
 
@@ -428,21 +608,5 @@ export function toApiDevice(d: DeviceRecord): Device {
     thresholds: (d.thresholds ?? null) as Device['thresholds'],
     status: d.status,
     lastSeen: d.lastSeen === null ? null : new Date(d.lastSeen).toISOString(),
-  };
-}
-
-function fromRow(row: DeviceRow): DeviceRecord {
-  return {
-    id: row.id,
-    kind: row.kind,
-    name: row.name,
-    city: row.city,
-    district: row.district,
-    lat: row.lat,
-    lon: row.lon,
-    thresholds: row.thresholds ? (JSON.parse(row.thresholds) as Record<string, unknown>) : null,
-    // after a restart nobody is connected yet
-    status: row.status === 'never_seen' ? 'never_seen' : 'offline',
-    lastSeen: row.last_seen,
   };
 }

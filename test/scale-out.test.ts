@@ -6,7 +6,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +22,7 @@ import { startInfluxd, influxQuery, type InfluxServer } from './support/influxd.
 import { eventually } from './support/platform.js';
 import { freePort } from './support/ports.js';
 import { platformCommand } from './support/process.js';
+import { startMosquittoServer } from './support/mosquitto.js';
 import { startFleet } from './support/publishers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,37 +42,10 @@ const tempDir = (prefix: string) => {
   return d;
 };
 
-// ---- a real Mosquitto that never drops a QoS 1 message it has acknowledged -------------------------------
-
 async function startMosquitto(): Promise<string> {
-  const dir = tempDir('pantau-mosquitto-');
-  const port = await freePort();
-  writeFileSync(join(dir, 'mosquitto.conf'), [
-    `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
-    'persistence false',
-    // no per-session queue limit: the share of a dead worker waits for it instead of being dropped
-    'max_queued_messages 0',
-    'max_inflight_messages 100',
-    // tests run as root; mosquitto would otherwise switch to the (maybe missing) user `mosquitto`
-    'user root',
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
-    '',
-  ].join('\n'));
-  const child = spawn(MOSQUITTO, ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(child);
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-  await eventually(async () => {
-    if (child.exitCode !== null) throw new Error(`mosquitto exited: ${stderr}`);
-    return new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
-      s.on('error', () => resolve(false));
-    });
-  }, 10_000, 50);
-  return `mqtt://127.0.0.1:${port}`;
+  const m = await startMosquittoServer(tempDir('pantau-mosquitto-'));
+  children.push(m.child);
+  return m.url;
 }
 
 // ---- ingest workers as real processes -------------------------------------------------------------------
@@ -114,7 +87,7 @@ async function startWorker(workerId: string, dataDir: string): Promise<Worker> {
   await eventually(() => {
     if (child.exitCode !== null) throw new Error(`worker ${workerId} exited during start: ${out}`);
     return out.includes('subscribed to the shared telemetry subscription');
-  }, 30_000, 100).catch((err: Error) => {
+  }, 90_000, 100).catch((err: Error) => {
     throw new Error(`worker ${workerId} did not subscribe: ${err.message}\n${out.slice(-3000)}`);
   });
   return { child, httpUrl: `http://127.0.0.1:${httpPort}`, output: () => out, exited };
@@ -177,7 +150,7 @@ describe('ingest workers behind an external broker', () => {
     w1Dir = tempDir('pantau-w1-');
     w2Dir = tempDir('pantau-w2-');
     [w1, w2] = await Promise.all([startWorker('w1', w1Dir), startWorker('w2', w2Dir)]);
-  });
+  }, 200_000);
 
   it('2,000 QoS 1 readings are split between two workers and each is stored exactly once', async () => {
     const clients = await Promise.all(SPLIT.map((d) => mqtt.connectAsync(brokerUrl, { clientId: d.id, username: d.id, password: d.token, reconnectPeriod: 0 })));
@@ -255,18 +228,20 @@ describe('ingest workers behind an external broker', () => {
     expect(notices[0]).toMatchObject({ reason: 'out_of_range' });
     expect(notices[0]!.detail).toMatch(/pm25/);
 
-    const denied = async () => {
+    const refused = async () => {
       let n = 0;
       for (const w of [w1, w2]) {
         const text = await (await fetch(`${w.httpUrl}/metrics`)).text();
-        for (const l of text.split('\n')) if (l.startsWith('pantau_mqtt_acl_denied_total')) n += Number(l.split(' ').pop());
+        for (const l of text.split('\n')) if (l.startsWith('pantau_ingest_rejected_total{reason="unknown_device"}')) n += Number(l.split(' ').pop());
       }
       return n;
     };
-    const before = await denied();
+    const before = await refused();
     // Mosquitto here lets anyone publish; EMQX with /api/v1/broker/acl would have refused this at the broker
     await client.publishAsync('sensors/air/ghost-01/telemetry', JSON.stringify({ ts: Date.now() - 1000, pm25: 10 }), { qos: 1 });
-    await eventually(async () => (await denied()) > before, 10_000, 100);
+    await eventually(async () => (await refused()) > before, 10_000, 100);
+    // recorded as a rejection, never stored as a reading
+    await eventually(async () => (await influxQuery(influx.url, DB, 'SELECT "detail" FROM "rejections" WHERE "device_id" = \'ghost-01\'')).length > 0, 10_000, 100);
     expect(await storedTs('ghost-01')).toEqual([]);
     await client.endAsync();
   }, 30_000);

@@ -1,0 +1,56 @@
+// PostgreSQL schema of the shared registry, as numbered migrations (applied in order, each once, recorded in
+// `pantau_migrations`). Append new versions; never edit one that has shipped.
+//
+// Columns mirror the SQLite schema (registry/sqlite-store.ts, alerts/store.ts) so the two backends stay one
+// model: times are epoch milliseconds (bigint), thresholds and alert changes JSON.
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const PG_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'registry, alerts and the alert feed',
+    sql: `
+      CREATE TABLE devices (
+        id text PRIMARY KEY, kind text NOT NULL, name text NOT NULL, city text NOT NULL, district text NOT NULL,
+        lat double precision NOT NULL, lon double precision NOT NULL, thresholds jsonb, token_hash text NOT NULL,
+        status text NOT NULL DEFAULT 'never_seen', last_seen bigint, created_at bigint NOT NULL
+      );
+      CREATE TABLE api_keys (
+        id text PRIMARY KEY, name text NOT NULL, role text NOT NULL, key_hash text NOT NULL, created_at bigint NOT NULL
+      );
+      CREATE TABLE audit (
+        seq bigserial PRIMARY KEY, ts bigint NOT NULL, actor text NOT NULL, action text NOT NULL, target text NOT NULL
+      );
+      CREATE TABLE state (key text PRIMARY KEY, value jsonb NOT NULL);
+
+      CREATE TABLE alerts (
+        id text PRIMARY KEY, device_id text NOT NULL, kind text NOT NULL, rule text NOT NULL, severity text NOT NULL,
+        state text NOT NULL, value double precision NOT NULL, message text NOT NULL, opened_at bigint NOT NULL,
+        acknowledged_at bigint, resolved_at bigint
+      );
+      CREATE INDEX alerts_state ON alerts (state, opened_at);
+      CREATE INDEX alerts_device ON alerts (device_id, opened_at);
+      -- every alert change; published/webhooked mark its delivery by the alert owner (an outbox)
+      CREATE TABLE alert_events (
+        seq bigserial PRIMARY KEY, at bigint NOT NULL, change jsonb NOT NULL,
+        published boolean NOT NULL DEFAULT false, webhooked boolean NOT NULL DEFAULT false
+      );
+      CREATE INDEX alert_events_undelivered ON alert_events (seq) WHERE NOT (published AND webhooked);
+      -- acknowledged readings on their way to the alert owner (written by every ingest node, consumed by one)
+      CREATE TABLE alert_feed (
+        id bigserial PRIMARY KEY, device_id text NOT NULL, kind text NOT NULL, ts bigint NOT NULL, vals jsonb NOT NULL,
+        added_at timestamptz NOT NULL DEFAULT clock_timestamp()
+      );
+      CREATE INDEX alert_feed_added ON alert_feed (added_at);
+      -- operator acknowledgements, carried out by the alert owner
+      CREATE TABLE alert_commands (
+        id bigserial PRIMARY KEY, alert_id text NOT NULL, actor text NOT NULL, created_at bigint NOT NULL,
+        done boolean NOT NULL DEFAULT false, result jsonb
+      );
+    `,
+  },
+];

@@ -1,0 +1,215 @@
+// The embedded registry backend: SQLite (better-sqlite3) in PANTAU_DATA_DIR/registry.sqlite. Synchronous
+// underneath; the async methods of RegistryStore resolve at once.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Kind } from '../catalog/index.js';
+import type { Role } from './device.js';
+import { ConflictError, type AuditEntry, type AuditWrite, type RegistryStore, type StatusWrite, type StoredDevice, type StoredKey } from './store.js';
+
+interface DeviceRow {
+  id: string;
+  kind: Kind;
+  name: string;
+  city: string;
+  district: string;
+  lat: number;
+  lon: number;
+  thresholds: string | null;
+  token_hash: string;
+  status: string;
+  last_seen: number | null;
+}
+
+export class SqliteStore implements RegistryStore {
+  readonly backend = 'sqlite' as const;
+  readonly db: Database.Database;
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(join(dataDir, 'registry.sqlite'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS devices (
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, city TEXT NOT NULL, district TEXT NOT NULL,
+        lat REAL NOT NULL, lon REAL NOT NULL, thresholds TEXT, token_hash TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'never_seen', last_seen INTEGER, created_at INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS api_keys (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, key_hash TEXT NOT NULL, created_at INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        target TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `);
+  }
+
+  loadDevicesSync(): StoredDevice[] {
+    return (this.db.prepare('SELECT * FROM devices').all() as DeviceRow[]).map(fromRow);
+  }
+
+  loadKeysSync(): StoredKey[] {
+    return (this.db.prepare('SELECT id, name, role, key_hash FROM api_keys').all() as KeyRow[]).map(fromKeyRow);
+  }
+
+  getStateSync(key: string): unknown {
+    const row = this.db.prepare('SELECT value FROM state WHERE key = ?').get(key) as { value: string } | undefined;
+    return row ? JSON.parse(row.value) : undefined;
+  }
+
+  setStateSync(key: string, value: unknown): void {
+    this.db.prepare('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(value));
+  }
+
+  auditSync(entry: AuditWrite): void {
+    this.db.prepare('INSERT INTO audit (ts, actor, action, target) VALUES (?, ?, ?, ?)').run(Date.now(), entry.actor, entry.action, entry.target);
+  }
+
+  async loadDevices(): Promise<StoredDevice[]> {
+    return this.loadDevicesSync();
+  }
+
+  async loadKeys(): Promise<StoredKey[]> {
+    return this.loadKeysSync();
+  }
+
+  async fetchDevice(id: string): Promise<StoredDevice | undefined> {
+    const row = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as DeviceRow | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  async fetchKey(id: string): Promise<StoredKey | undefined> {
+    const row = this.db.prepare('SELECT id, name, role, key_hash FROM api_keys WHERE id = ?').get(id) as KeyRow | undefined;
+    return row ? fromKeyRow(row) : undefined;
+  }
+
+  async insertDevice(d: StoredDevice, createdAt: number, audit: AuditWrite): Promise<void> {
+    this.db.transaction(() => {
+      if (this.db.prepare('SELECT 1 FROM devices WHERE id = ?').get(d.id)) throw new ConflictError(`device ${d.id} already exists`);
+      this.db
+        .prepare(
+          `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'never_seen', ?)`,
+        )
+        .run(d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : null, d.tokenHash, createdAt);
+      this.auditSync(audit);
+    })();
+  }
+
+  async updateDevice(d: StoredDevice, audit: AuditWrite): Promise<boolean> {
+    return this.db.transaction(() => {
+      const r = this.db
+        .prepare('UPDATE devices SET name = ?, city = ?, district = ?, lat = ?, lon = ?, thresholds = ? WHERE id = ?')
+        .run(d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : null, d.id);
+      if (r.changes > 0) this.auditSync(audit);
+      return r.changes > 0;
+    })();
+  }
+
+  async deleteDevice(id: string, audit: AuditWrite): Promise<boolean> {
+    return this.db.transaction(() => {
+      const r = this.db.prepare('DELETE FROM devices WHERE id = ?').run(id);
+      if (r.changes > 0) this.auditSync(audit);
+      return r.changes > 0;
+    })();
+  }
+
+  async setTokenHash(id: string, tokenHash: string, audit: AuditWrite): Promise<boolean> {
+    return this.db.transaction(() => {
+      const r = this.db.prepare('UPDATE devices SET token_hash = ? WHERE id = ?').run(tokenHash, id);
+      if (r.changes > 0) this.auditSync(audit);
+      return r.changes > 0;
+    })();
+  }
+
+  async insertKey(k: StoredKey, createdAt: number, audit: AuditWrite | null): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO api_keys (id, name, role, key_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(k.id, k.name, k.role, k.keyHash, createdAt);
+      if (audit) this.auditSync(audit);
+    })();
+  }
+
+  async upsertKey(k: StoredKey, createdAt: number): Promise<void> {
+    this.db
+      .prepare('INSERT INTO api_keys (id, name, role, key_hash, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET key_hash = excluded.key_hash')
+      .run(k.id, k.name, k.role, k.keyHash, createdAt);
+  }
+
+  async deleteKey(id: string, audit: AuditWrite): Promise<boolean> {
+    return this.db.transaction(() => {
+      const r = this.db.prepare('DELETE FROM api_keys WHERE id = ?').run(id);
+      if (r.changes > 0) this.auditSync(audit);
+      return r.changes > 0;
+    })();
+  }
+
+  async audit(entry: AuditWrite): Promise<void> {
+    this.auditSync(entry);
+  }
+
+  async auditLog(limit: number): Promise<AuditEntry[]> {
+    const rows = this.db.prepare('SELECT ts, actor, action, target FROM audit ORDER BY seq DESC LIMIT ?').all(limit) as Array<{
+      ts: number;
+      actor: string;
+      action: string;
+      target: string;
+    }>;
+    return rows.map((r) => ({ ...r, ts: new Date(r.ts).toISOString() }));
+  }
+
+  async getState(key: string): Promise<unknown> {
+    return this.getStateSync(key);
+  }
+
+  async setState(key: string, value: unknown): Promise<void> {
+    this.setStateSync(key, value);
+  }
+
+  async flushStatus(rows: StatusWrite[]): Promise<void> {
+    const stmt = this.db.prepare('UPDATE devices SET status = ?, last_seen = ? WHERE id = ?');
+    this.db.transaction(() => {
+      for (const r of rows) stmt.run(r.status, r.lastSeen, r.id);
+    })();
+  }
+
+  usable(): boolean {
+    try {
+      this.db.prepare('SELECT 1').get();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+interface KeyRow {
+  id: string;
+  name: string;
+  role: Role;
+  key_hash: string;
+}
+
+const fromKeyRow = (r: KeyRow): StoredKey => ({ id: r.id, name: r.name, role: r.role, keyHash: r.key_hash });
+
+function fromRow(row: DeviceRow): StoredDevice {
+  return {
+    id: row.id,
+    kind: row.kind,
+    name: row.name,
+    city: row.city,
+    district: row.district,
+    lat: row.lat,
+    lon: row.lon,
+    thresholds: row.thresholds ? (JSON.parse(row.thresholds) as Record<string, unknown>) : null,
+    tokenHash: row.token_hash,
+    status: row.status as StoredDevice['status'],
+    lastSeen: row.last_seen,
+  };
+}

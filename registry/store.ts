@@ -1,0 +1,89 @@
+// The registry's storage contract. The Registry (registry.ts) keeps devices and API keys in memory and answers
+// every read from there, synchronously — the broker and ingest look a device up for each message. Every write
+// goes through a RegistryStore first and reaches the memory only once the store has it:
+//   - SqliteStore (sqlite-store.ts): the embedded default, one file in PANTAU_DATA_DIR;
+//   - PgStore (pg-store.ts): PANTAU_REGISTRY_URL=postgres://…, shared by every node of a cluster, which hear of
+//     each other's writes through LISTEN/NOTIFY.
+// A new table (e.g. device configuration) is a method pair here, a statement in each backend and a migration in
+// registry/schema.ts (PostgreSQL) / the SQLite schema.
+import type { Kind } from '../catalog/index.js';
+import type { Role } from './device.js';
+
+export interface StoredDevice {
+  id: string;
+  kind: Kind;
+  name: string;
+  city: string;
+  district: string;
+  lat: number;
+  lon: number;
+  thresholds: Record<string, unknown> | null;
+  tokenHash: string;
+  status: 'online' | 'offline' | 'never_seen';
+  lastSeen: number | null;
+}
+
+export interface StoredKey {
+  id: string;
+  name: string;
+  role: Role;
+  keyHash: string;
+}
+
+export interface AuditWrite {
+  actor: string;
+  action: string;
+  target: string;
+}
+
+export interface AuditEntry {
+  ts: string;
+  actor: string;
+  action: string;
+  target: string;
+}
+
+export interface StatusWrite {
+  id: string;
+  status: string;
+  lastSeen: number | null;
+}
+
+/** What a backend tells the registry about writes made elsewhere (other nodes). */
+export interface StoreChange {
+  table: 'devices' | 'api_keys';
+  id: string;
+  /** The row was deleted: applied at once, without reading it back. */
+  deleted?: boolean;
+}
+
+export class ConflictError extends Error {}
+export class NotFoundError extends Error {}
+/** The shared registry cannot be reached (PostgreSQL down or restarting): the API answers 503. */
+export class RegistryUnavailableError extends Error {}
+
+export interface RegistryStore {
+  readonly backend: 'sqlite' | 'postgres';
+  loadDevices(): Promise<StoredDevice[]>;
+  loadKeys(): Promise<StoredKey[]>;
+  fetchDevice(id: string): Promise<StoredDevice | undefined>;
+  fetchKey(id: string): Promise<StoredKey | undefined>;
+  /** Throws ConflictError when the id is taken. */
+  insertDevice(device: StoredDevice, createdAt: number, audit: AuditWrite): Promise<void>;
+  /** False when the device does not exist (any more). */
+  updateDevice(device: StoredDevice, audit: AuditWrite): Promise<boolean>;
+  deleteDevice(id: string, audit: AuditWrite): Promise<boolean>;
+  setTokenHash(id: string, tokenHash: string, audit: AuditWrite): Promise<boolean>;
+  insertKey(key: StoredKey, createdAt: number, audit: AuditWrite | null): Promise<void>;
+  /** Insert or replace (the bootstrap key). */
+  upsertKey(key: StoredKey, createdAt: number): Promise<void>;
+  deleteKey(id: string, audit: AuditWrite): Promise<boolean>;
+  audit(entry: AuditWrite): Promise<void>;
+  auditLog(limit: number): Promise<AuditEntry[]>;
+  getState(key: string): Promise<unknown>;
+  setState(key: string, value: unknown): Promise<void>;
+  flushStatus(rows: StatusWrite[]): Promise<void>;
+  /** Last known reachability (no I/O). */
+  usable(): boolean;
+  close(): Promise<void>;
+}

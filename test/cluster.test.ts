@@ -1,0 +1,402 @@
+// A real Pantau cluster: a private PostgreSQL (the shared registry), Mosquitto (the cluster's broker), a private
+// InfluxDB, two API nodes (PANTAU_ROLE=api) and two ingest workers (PANTAU_ROLE=ingest), all real processes
+// (`platform/main.ts`), plus a webhook receiver. Node A is started first, so it is the first alert owner.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
+import { BROKER_SECRET_HEADER } from '../api/broker-auth.js';
+import { startInfluxd, influxQuery, type InfluxServer } from './support/influxd.js';
+import { startMosquittoServer } from './support/mosquitto.js';
+import { eventually } from './support/platform.js';
+import { freePort } from './support/ports.js';
+import { startPostgres, type PostgresServer } from './support/postgres.js';
+import { startFleet } from './support/publishers.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const ADMIN = 'cluster-admin-key-0123456789';
+const SECRET = 'cluster-broker-secret-0123456789';
+const WEBHOOK_SECRET = 'cluster-webhook-secret-0123';
+const DB = 'cluster';
+
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+let influx: InfluxServer;
+let pg: PostgresServer;
+let brokerUrl: string;
+let webhookServer: Server;
+let webhookUrl: string;
+const webhooks: Array<{ type: string; alert: { id: string; deviceId: string; severity: string } }> = [];
+
+const tempDir = (prefix: string) => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+};
+
+interface Node {
+  id: string;
+  role: 'api' | 'ingest';
+  child: ChildProcess;
+  httpUrl: string;
+  dataDir: string;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+async function startNode(id: string, role: 'api' | 'ingest', dataDir = tempDir(`pantau-${id}-`)): Promise<Node> {
+  const httpPort = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'platform/main.ts')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PANTAU_ROLE: role,
+      PANTAU_REGISTRY_URL: pg.url,
+      PANTAU_BROKER_URL: brokerUrl,
+      PANTAU_WORKER_ID: id,
+      PANTAU_INFLUX_URL: influx.url,
+      PANTAU_INFLUX_DB: DB,
+      PANTAU_DATA_DIR: dataDir,
+      PANTAU_HTTP_PORT: String(httpPort),
+      PANTAU_HOST: '127.0.0.1',
+      PANTAU_ADMIN_KEY: ADMIN,
+      PANTAU_BROKER_AUTH_SECRET: SECRET,
+      PANTAU_WEBHOOK_URL: webhookUrl,
+      PANTAU_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      PANTAU_DEVICE_RATE_LIMIT: '0',
+      PANTAU_API_RATE_LIMIT: '0',
+      PANTAU_ALERT_TICK: '1s',
+      PANTAU_LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  const keep = (c: Buffer) => (out = (out + c.toString()).slice(-300_000));
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = role === 'ingest' ? 'subscribed to the shared telemetry subscription' : 'cluster view: receiving';
+  await eventually(() => {
+    if (child.exitCode !== null) throw new Error(`node ${id} exited during start: ${out.slice(-3000)}`);
+    return out.includes(ready) && out.includes('Pantau is running');
+  }, 60_000, 100).catch((err: Error) => {
+    throw new Error(`node ${id} did not start: ${err.message}\n${out.slice(-3000)}`);
+  });
+  return { id, role, child, httpUrl: `http://127.0.0.1:${httpPort}`, dataDir, output: () => out, exited };
+}
+
+const admin = { authorization: `Bearer ${ADMIN}` };
+const api = async (node: Node, method: string, path: string, body?: unknown) => {
+  const res = body === undefined
+    ? await fetch(`${node.httpUrl}${path}`, { method, headers: admin })
+    : await fetch(`${node.httpUrl}${path}`, { method, headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+};
+const brokerAuth = async (node: Node, username: string, password: string) => {
+  const res = await fetch(`${node.httpUrl}/api/v1/broker/auth`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', [BROKER_SECRET_HEADER]: SECRET },
+    body: JSON.stringify({ username, password, clientid: username }),
+  });
+  return ((await res.json()) as { result: string }).result;
+};
+const metric = async (node: Node, prefix: string) => {
+  const text = await (await fetch(`${node.httpUrl}/metrics`)).text();
+  return text.split('\n').filter((l) => l.startsWith(prefix)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+};
+const flood = (id: string) => ({
+  id,
+  kind: 'flood',
+  name: `Gauge ${id}`,
+  city: 'Samarinda',
+  district: 'Sungai Pinang',
+  location: { lat: -0.429, lon: 117.168 },
+  thresholds: { waspada: 700, siaga: 775, awas: 825 },
+});
+const air = (id: string) => ({ ...flood(id), kind: 'air', thresholds: undefined });
+
+/** Publish `count` readings of a rising river, one QoS 1 message each, in order. */
+async function riseRiver(client: mqtt.MqttClient, id: string, from: number, count: number, base: number, level: (i: number) => number) {
+  for (let i = from; i < from + count; i++) {
+    await client.publishAsync(`sensors/flood/${id}/telemetry`, JSON.stringify({ ts: base + i * 1000, waterLevel: level(i) }), { qos: 1 });
+  }
+}
+
+/** The changes stored for a device's alerts, oldest first, from the shared registry. */
+async function storedChanges(deviceId: string): Promise<Array<{ type: string; severity: string; id: string }>> {
+  const out = await pg.sql(`SELECT change->>'type', change->'alert'->>'severity', change->'alert'->>'id' FROM alert_events WHERE change->'alert'->>'deviceId' = '${deviceId}' ORDER BY seq`);
+  return out.trim().split('\n').filter(Boolean).map((l) => {
+    const [type, severity, id] = l.split('|');
+    return { type: type!, severity: severity!, id: id! };
+  });
+}
+
+let A: Node;
+let B: Node;
+let w1: Node;
+let w2: Node;
+
+beforeAll(async () => {
+  webhookServer = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      try {
+        webhooks.push(JSON.parse(body));
+      } catch {
+        // counted as nothing
+      }
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => webhookServer.listen(0, '127.0.0.1', () => r()));
+  webhookUrl = `http://127.0.0.1:${(webhookServer.address() as { port: number }).port}/hook`;
+  const mosquitto = await startMosquittoServer(tempDir('pantau-mosquitto-'));
+  children.push(mosquitto.child);
+  brokerUrl = mosquitto.url;
+  [influx, pg] = await Promise.all([startInfluxd(), startPostgres()]);
+  // A first: it runs the migrations and becomes the alert owner
+  A = await startNode('api-a', 'api');
+  await eventually(() => A.output().includes('alert owner: this node now judges'), 20_000, 100);
+  [B, w1, w2] = await Promise.all([startNode('api-b', 'api'), startNode('w1', 'ingest'), startNode('w2', 'ingest')]);
+}, 240_000);
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await new Promise((r) => setTimeout(r, 300));
+  await influx?.stop();
+  await pg?.stop();
+  webhookServer?.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('a Pantau cluster on PostgreSQL, Mosquitto and InfluxDB', () => {
+  it('ingest nodes serve health and metrics only; migrations ran once', async () => {
+    expect((await fetch(`${w1.httpUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${w1.httpUrl}/metrics`)).status).toBe(200);
+    const refused = await fetch(`${w1.httpUrl}/api/v1/devices`, { headers: admin });
+    expect(refused.status).toBe(404);
+    expect(await refused.text()).toMatch(/PANTAU_ROLE=ingest/);
+    expect((await pg.sql('SELECT count(*) FROM pantau_migrations')).trim()).toBe('1');
+  });
+
+  it('a device created through API node A is ingested by a worker and seen by B (latest and live stream); a token rotated through B is refused at A', async () => {
+    const created = await api(A, 'POST', '/api/v1/devices', air('clu-air-01'));
+    expect(created.status).toBe(201);
+    const token = created.body.token as string;
+    // B's broker auth knows it at once (no restart, no fleet file)
+    expect(await brokerAuth(B, 'clu-air-01', token)).toBe('allow');
+
+    // B's live stream
+    const controller = new AbortController();
+    const stream = await fetch(`${B.httpUrl}/api/v1/stream?deviceId=clu-air-01`, { headers: admin, signal: controller.signal });
+    expect(stream.status).toBe(200);
+    let streamed = '';
+    const reader = stream.body!.getReader();
+    const pump = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+        if (done) return;
+        streamed += new TextDecoder().decode(value);
+      }
+    })();
+
+    const device = await mqtt.connectAsync(brokerUrl, { clientId: 'clu-air-01', username: 'clu-air-01', password: token, reconnectPeriod: 0 });
+    const ts = Date.now() - 5000;
+    await device.publishAsync('sensors/air/clu-air-01/telemetry', JSON.stringify({ ts, pm25: 42.5 }), { qos: 1 });
+    await device.endAsync();
+
+    await eventually(() => streamed.includes('event: reading') && streamed.includes('42.5'), 15_000, 50).catch(() => {
+      throw new Error(`B's live stream did not show the reading: ${streamed.slice(0, 500)}`);
+    });
+    controller.abort();
+    await pump;
+    const latest = await api(B, 'GET', '/api/v1/devices/clu-air-01/latest');
+    expect(latest.status).toBe(200);
+    expect(latest.body.values.pm25).toBe(42.5);
+    expect(latest.body.ts).toBe(new Date(ts).toISOString());
+    // ingested by one of the workers, not by an API node
+    expect((await metric(w1, 'pantau_ingest_readings_total')) + (await metric(w2, 'pantau_ingest_readings_total'))).toBeGreaterThanOrEqual(1);
+    expect(await metric(A, 'pantau_ingest_readings_total')).toBe(0);
+    expect(await metric(B, 'pantau_ingest_readings_total')).toBe(0);
+
+    expect(await brokerAuth(A, 'clu-air-01', token)).toBe('allow');
+    const rotated = await api(B, 'POST', '/api/v1/devices/clu-air-01/token');
+    expect(rotated.status).toBe(200);
+    const t0 = Date.now();
+    await eventually(async () => (await brokerAuth(A, 'clu-air-01', token)) === 'deny', 10_000, 20);
+    const propagationMs = Date.now() - t0;
+    console.log(`token rotation through B refused at A after ${propagationMs} ms`);
+    expect(propagationMs).toBeLessThan(2000); // the contract: every node within 2 s (LISTEN/NOTIFY: milliseconds)
+    expect(await brokerAuth(A, 'clu-air-01', rotated.body.token)).toBe('allow');
+  }, 60_000);
+
+  it('200 readings of a rising river split across two workers: one alert, opened and escalated once per level, one webhook per change', async () => {
+    const created = await api(A, 'POST', '/api/v1/devices', flood('clu-flood-01'));
+    expect(created.status).toBe(201);
+    const before = await Promise.all([metric(w1, 'pantau_ingest_readings_total'), metric(w2, 'pantau_ingest_readings_total')]);
+    const client = await mqtt.connectAsync(brokerUrl, { clientId: 'clu-flood-01', username: 'clu-flood-01', password: created.body.token, reconnectPeriod: 0 });
+    // 650 → 849 cm: waspada at 700, siaga at 775, awas at 825
+    await riseRiver(client, 'clu-flood-01', 0, 200, Date.now() - 300_000, (i) => 650 + i);
+    await client.endAsync();
+    // Mosquitto acknowledged the device; the workers take the messages an instant later
+    const taken = async () => Promise.all([metric(w1, 'pantau_ingest_readings_total'), metric(w2, 'pantau_ingest_readings_total')]);
+    await eventually(async () => {
+      const [a, b] = await taken();
+      return a! - before[0]! + b! - before[1]! >= 200;
+    }, 20_000, 100);
+    const after = await taken();
+    // both workers judged part of the stream
+    expect(after[0]! - before[0]!).toBeGreaterThan(20);
+    expect(after[1]! - before[1]!).toBeGreaterThan(20);
+    expect(after[0]! - before[0]! + after[1]! - before[1]!).toBe(200);
+
+    await eventually(async () => (await storedChanges('clu-flood-01')).length >= 3, 20_000, 100);
+    await new Promise((r) => setTimeout(r, 1500)); // anything more would have arrived by now
+    const changes = await storedChanges('clu-flood-01');
+    expect(changes.map((c) => `${c.type}:${c.severity}`)).toEqual(['opened:waspada', 'escalated:siaga', 'escalated:awas']);
+    expect(new Set(changes.map((c) => c.id)).size).toBe(1);
+    const listed = await api(B, 'GET', '/api/v1/alerts?deviceId=clu-flood-01');
+    expect(listed.body.items).toHaveLength(1);
+    expect(listed.body.items[0].severity).toBe('awas');
+    await eventually(() => webhooks.filter((w) => w.alert.deviceId === 'clu-flood-01').length >= 3, 10_000, 50);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(webhooks.filter((w) => w.alert.deviceId === 'clu-flood-01').map((w) => `${w.type}:${w.alert.severity}`)).toEqual(['opened:waspada', 'escalated:siaga', 'escalated:awas']);
+    // acknowledged through the node that is not the owner
+    const ack = await api(B, 'POST', `/api/v1/alerts/${changes[0]!.id}/ack`);
+    expect(ack.status).toBe(200);
+    expect(ack.body.state).toBe('acknowledged');
+    expect((await api(A, 'GET', `/api/v1/alerts?deviceId=clu-flood-01`)).body.items[0].state).toBe('acknowledged');
+  }, 90_000);
+
+  it('the alert owner killed mid-sequence: the alert continues on a survivor, no duplicate, no gap', async () => {
+    const owner = [A, B, w1, w2].find((n) => n.output().includes('alert owner: this node now judges'))!;
+    expect(owner).toBe(A);
+    const created = await api(B, 'POST', '/api/v1/devices', flood('clu-flood-02'));
+    expect(created.status).toBe(201);
+    const client = await mqtt.connectAsync(brokerUrl, { clientId: 'clu-flood-02', username: 'clu-flood-02', password: created.body.token, reconnectPeriod: 0 });
+    const base = Date.now() - 300_000;
+    const level = (i: number) => 650 + i;
+    await riseRiver(client, 'clu-flood-02', 0, 150, base, level); // up to 799 cm: waspada, siaga
+    await eventually(async () => (await storedChanges('clu-flood-02')).length >= 2, 20_000, 100);
+    A.child.kill('SIGKILL');
+    await A.exited;
+    await riseRiver(client, 'clu-flood-02', 150, 50, base, level); // on to 849 cm: awas
+    await client.endAsync();
+    await eventually(() => [B, w1, w2].some((n) => n.output().includes('alert owner: this node now judges')), 20_000, 100);
+    await eventually(async () => (await storedChanges('clu-flood-02')).length >= 3, 20_000, 100);
+    await new Promise((r) => setTimeout(r, 1500));
+    const changes = await storedChanges('clu-flood-02');
+    expect(changes.map((c) => `${c.type}:${c.severity}`)).toEqual(['opened:waspada', 'escalated:siaga', 'escalated:awas']);
+    expect(new Set(changes.map((c) => c.id)).size).toBe(1);
+    await eventually(() => webhooks.filter((w) => w.alert.deviceId === 'clu-flood-02').length >= 3, 10_000, 50);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(webhooks.filter((w) => w.alert.deviceId === 'clu-flood-02').map((w) => `${w.type}:${w.alert.severity}`)).toEqual(['opened:waspada', 'escalated:siaga', 'escalated:awas']);
+    // nothing left undelivered or unjudged
+    expect((await pg.sql("SELECT count(*) FROM alert_feed WHERE device_id = 'clu-flood-02'")).trim()).toBe('0');
+  }, 90_000);
+
+  it('a reading for a device deleted a moment earlier is rejected unknown_device, not lost', async () => {
+    const created = await api(B, 'POST', '/api/v1/devices', air('clu-air-gone'));
+    const token = created.body.token as string;
+    const client = await mqtt.connectAsync(brokerUrl, { clientId: 'clu-air-gone', username: 'clu-air-gone', password: token, reconnectPeriod: 0 });
+    const notices: Array<{ reason: string; detail: string }> = [];
+    client.on('message', (_t, payload) => notices.push(JSON.parse(payload.toString())));
+    await client.subscribeAsync('sensors/air/clu-air-gone/rejections', { qos: 0 });
+    const before = (await metric(w1, 'pantau_ingest_rejected_total{reason="unknown_device"}')) + (await metric(w2, 'pantau_ingest_rejected_total{reason="unknown_device"}'));
+    expect((await api(B, 'DELETE', '/api/v1/devices/clu-air-gone')).status).toBe(204);
+    // the device is still connected to Mosquitto (no broker ACL here): its next reading reaches a worker
+    await client.publishAsync('sensors/air/clu-air-gone/telemetry', JSON.stringify({ ts: Date.now() - 1000, pm25: 12 }), { qos: 1 });
+    // stored and counted (the record) …
+    await eventually(async () => (await metric(w1, 'pantau_ingest_rejected_total{reason="unknown_device"}')) + (await metric(w2, 'pantau_ingest_rejected_total{reason="unknown_device"}')) > before, 15_000, 100).catch(async (err: Error) => {
+      const stored = await influxQuery(influx.url, DB, `SELECT "pm25" FROM "air" WHERE "device_id" = 'clu-air-gone'`);
+      throw new Error(`${err.message}; stored as a reading: ${JSON.stringify(stored)}\nw1: ${w1.output().slice(-2500)}\nw2: ${w2.output().slice(-2500)}`);
+    });
+    const after = (await metric(w1, 'pantau_ingest_rejected_total{reason="unknown_device"}')) + (await metric(w2, 'pantau_ingest_rejected_total{reason="unknown_device"}'));
+    expect(after).toBe(before + 1);
+    await eventually(async () => (await influxQuery(influx.url, DB, `SELECT "detail" FROM "rejections" WHERE "device_id" = 'clu-air-gone' AND "reason" = 'unknown_device'`)).length > 0, 15_000, 200);
+    // … and published on the device's rejections topic (the notice)
+    await eventually(() => notices.length > 0, 10_000, 50).catch((err: Error) => {
+      throw new Error(`${err.message}\nw1: ${w1.output().slice(-1500)}\nw2: ${w2.output().slice(-1500)}`);
+    });
+    expect(notices[0]).toMatchObject({ reason: 'unknown_device' });
+    expect(notices[0]!.detail).toMatch(/clu-air-gone is not registered/);
+    await client.endAsync();
+  }, 40_000);
+
+  it('SIGTERM of a worker under load: it leaves the share, the other worker takes everything, nothing acknowledged is lost', async () => {
+    const devices = await Promise.all(Array.from({ length: 6 }, async (_, i) => {
+      const r = await api(B, 'POST', '/api/v1/devices', air(`clu-term-${i}`));
+      return { id: `clu-term-${i}`, token: r.body.token as string, kind: 'air' as const };
+    }));
+    const fleet = await startFleet({ url: brokerUrl, devices, intervalMs: 10, batch: 5 });
+    await new Promise((r) => setTimeout(r, 1500));
+    w2.child.kill('SIGTERM');
+    expect(await w2.exited).toBe(0);
+    expect(w2.output()).toMatch(/unsubscribed from the share/);
+    expect(w2.output()).toMatch(/session ended/);
+    const atExit = fleet.ackedCount();
+    // w2 stays away: its share must now all go to w1
+    await new Promise((r) => setTimeout(r, 2000));
+    await fleet.stop();
+    expect(fleet.ackedCount()).toBeGreaterThan(atExit);
+    const missing = async () => {
+      let left = 0;
+      for (const [id, set] of fleet.acked) {
+        const series = await influxQuery(influx.url, DB, 'SELECT "pm25" FROM "air" WHERE "device_id" = $d', { d: id });
+        const got = new Set((series[0]?.values ?? []).map((v) => v[0] as number));
+        for (const ts of set) if (!got.has(ts)) left++;
+      }
+      return left;
+    };
+    await eventually(async () => (await missing()) === 0, 30_000, 250).catch(async () => {
+      throw new Error(`${await missing()} acknowledged readings not stored\n${w1.output().slice(-2000)}`);
+    });
+    w2 = await startNode('w2', 'ingest', w2.dataDir);
+  }, 90_000);
+
+  it('PostgreSQL restarted under load: ingest keeps acknowledging, registry writes answer 503, all recovers without a restart', async () => {
+    const devices = await Promise.all(Array.from({ length: 4 }, async (_, i) => {
+      const r = await api(B, 'POST', '/api/v1/devices', air(`clu-pg-${i}`));
+      return { id: `clu-pg-${i}`, token: r.body.token as string, kind: 'air' as const };
+    }));
+    const fleet = await startFleet({ url: brokerUrl, devices, intervalMs: 10, batch: 5 });
+    await new Promise((r) => setTimeout(r, 1000));
+    await pg.down();
+    try {
+      const ackedAtDown = fleet.ackedCount();
+      const refused = await api(B, 'POST', '/api/v1/devices', air('clu-pg-new'));
+      expect(refused.status).toBe(503);
+      expect(refused.body.detail).toMatch(/registry/);
+      expect((await api(B, 'DELETE', '/api/v1/devices/clu-pg-0')).status).toBe(503);
+      await new Promise((r) => setTimeout(r, 1500));
+      // acknowledged with the credentials and devices the workers hold in memory
+      expect(fleet.ackedCount()).toBeGreaterThan(ackedAtDown + 100);
+      // reads that need no PostgreSQL still answer
+      expect((await api(B, 'GET', '/api/v1/devices/clu-pg-1')).status).toBe(200);
+    } finally {
+      await pg.start();
+    }
+    await eventually(async () => (await api(B, 'POST', '/api/v1/devices', air('clu-pg-new'))).status === 201, 30_000, 500);
+    await eventually(async () => (await brokerAuth(B, 'clu-pg-new', 'wrong-token-0123456789')) === 'deny', 10_000, 200);
+    await fleet.stop();
+    const missing = async () => {
+      let left = 0;
+      for (const [id, set] of fleet.acked) {
+        const series = await influxQuery(influx.url, DB, 'SELECT "pm25" FROM "air" WHERE "device_id" = $d', { d: id });
+        const got = new Set((series[0]?.values ?? []).map((v) => v[0] as number));
+        for (const ts of set) if (!got.has(ts)) left++;
+      }
+      return left;
+    };
+    await eventually(async () => (await missing()) === 0, 30_000, 250);
+    // the readings held while PostgreSQL was away reached the alert owner, who judged them all
+    await eventually(async () => (await pg.sql("SELECT count(*) FROM alert_feed WHERE device_id LIKE 'clu-pg-%'")).trim() === '0', 30_000, 500);
+  }, 120_000);
+});
