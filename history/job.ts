@@ -27,6 +27,9 @@ export interface RollupJobOptions {
   batch?: number;
 }
 
+/** Dirty marks are written at most this often: one fsync for all the batches of that time. */
+const MARK_EVERY_MS = 250;
+
 /** With this many devices dirty in the same hour (or day) of a kind, one query covers the whole kind. */
 const KIND_WIDE = 8;
 
@@ -36,6 +39,9 @@ export class RollupJob implements LogConsumer {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private stopped = false;
+  /** Dirty marks gathered since the last write, and the write they wait for. */
+  private pendingMarks = new Map<string, DirtyBucket>();
+  private marksWritten: Promise<void> | undefined;
   /** Rollup rows written and raw readings rolled up since start. */
   readonly totals = { rows: 0, readings: 0, runs: 0, errors: 0 };
   lastError: string | undefined;
@@ -44,22 +50,42 @@ export class RollupJob implements LogConsumer {
     options.state.clampLogEnd(options.position.durableEnd());
   }
 
-  handle(entries: LogEntry[]): void {
-    const buckets = new Map<string, DirtyBucket>();
+  /**
+   * Marks the entries' buckets dirty. The marks are gathered for up to MARK_EVERY_MS and written in one durable
+   * transaction (one fsync, off the hot path of every batch); `handle` resolves only once its marks are written,
+   * so the log checkpoints this consumer past them only then.
+   */
+  handle(entries: LogEntry[]): Promise<void> | void {
+    let any = false;
     for (const entry of entries) {
       for (const r of entry.readings) {
         const hour = hourStart(r.ts);
         const key = `${r.kind}\u0000${r.deviceId}\u0000${hour}`;
-        const b = buckets.get(key);
+        const b = this.pendingMarks.get(key);
+        any = true;
         if (b) {
           b.since = Math.min(b.since, entry.appendedAt);
           b.logEnd = Math.max(b.logEnd, entry.end);
         } else {
-          buckets.set(key, { kind: r.kind, deviceId: r.deviceId, hour, since: entry.appendedAt, logEnd: entry.end });
+          this.pendingMarks.set(key, { kind: r.kind, deviceId: r.deviceId, hour, since: entry.appendedAt, logEnd: entry.end });
         }
       }
     }
-    if (buckets.size > 0) this.options.state.markDirty(buckets.values());
+    if (!any && this.pendingMarks.size === 0) return;
+    this.marksWritten ??= new Promise<void>((resolve, reject) => {
+      setTimeout(() => {
+        const marks = this.pendingMarks;
+        this.pendingMarks = new Map();
+        this.marksWritten = undefined;
+        try {
+          if (marks.size > 0) this.options.state.markDirty(marks.values());
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
+      }, this.stopped ? 0 : MARK_EVERY_MS);
+    });
+    return this.marksWritten;
   }
 
   /** Seconds the oldest pending reading has waited for its rollup (0 when none waits). */
@@ -79,6 +105,7 @@ export class RollupJob implements LogConsumer {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    await this.marksWritten?.catch(() => undefined);
     await this.running?.catch(() => undefined);
   }
 

@@ -26,7 +26,8 @@ interface State {
 }
 
 const BATCH_ENTRIES = 1000;
-const DISK_BATCH_BYTES = 1 << 20;
+const BATCH_READINGS = 2000;
+const DISK_BATCH_BYTES = 256 << 10;
 /** Entries kept in memory for consumers; one that falls further behind reads from disk. */
 const MAX_TAIL = 100_000;
 
@@ -121,7 +122,14 @@ export class ConsumerRunner {
       s.reader = undefined;
       const i = this.indexOf(s.cursor);
       if (i >= 0) {
-        const slice = this.tail.slice(i, Math.min(this.tail.length, i + BATCH_ENTRIES)).map((t) => t.entry);
+        // a batch is bounded by entries and by readings, so one call never holds the event loop for long
+        const slice: LogEntry[] = [];
+        let readings = 0;
+        for (let k = i; k < this.tail.length && slice.length < BATCH_ENTRIES && (slice.length === 0 || readings < BATCH_READINGS); k++) {
+          const entry = this.tail[k]!.entry;
+          slice.push(entry);
+          readings += entry.readings.length + entry.rejections.length;
+        }
         return { entries: slice, next: slice[slice.length - 1]!.end, fromDisk: false };
       }
     }

@@ -297,7 +297,13 @@ describe('a Pantau cluster on PostgreSQL, Mosquitto and InfluxDB', () => {
     expect(new Set(changes.map((c) => c.id)).size).toBe(1);
     await eventually(() => webhooks.filter((w) => w.alert.deviceId === 'clu-flood-02').length >= 3, 10_000, 50);
     await new Promise((r) => setTimeout(r, 500));
-    expect(webhooks.filter((w) => w.alert.deviceId === 'clu-flood-02').map((w) => `${w.type}:${w.alert.severity}`)).toEqual(['opened:waspada', 'escalated:siaga', 'escalated:awas']);
+    // Across an owner's crash a webhook is delivered at least once: the one in flight when the owner died may come
+    // again from the new owner, as the very same change (identical body, for the receiver to drop). No change is
+    // missing, and none is a different change twice.
+    const bodies = webhooks.filter((w) => w.alert.deviceId === 'clu-flood-02').map((w) => JSON.stringify(w));
+    const distinct = bodies.filter((b, i) => bodies.indexOf(b) === i).map((b) => JSON.parse(b) as { type: string; alert: { severity: string } });
+    expect(distinct.map((w) => `${w.type}:${w.alert.severity}`)).toEqual(['opened:waspada', 'escalated:siaga', 'escalated:awas']);
+    expect(bodies.length - distinct.length).toBeLessThanOrEqual(1);
     // nothing left undelivered or unjudged
     expect((await pg.sql("SELECT count(*) FROM alert_feed WHERE device_id = 'clu-flood-02'")).trim()).toBe('0');
   }, 90_000);
