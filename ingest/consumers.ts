@@ -28,13 +28,15 @@ interface State {
 const BATCH_ENTRIES = 1000;
 const BATCH_READINGS = 2000;
 const DISK_BATCH_BYTES = 256 << 10;
-/** Entries kept in memory for consumers; one that falls further behind reads from disk. */
+/** Entries (and readings in them) kept in memory for consumers; one that falls further behind reads from disk. */
 const MAX_TAIL = 100_000;
+const MAX_TAIL_READINGS = 200_000;
 
 export class ConsumerRunner {
   private readonly states: State[] = [];
   private tail: Array<{ start: number; entry: LogEntry }> = [];
   private tailHead = 0;
+  private tailReadings = 0;
   private scheduled = false;
   private closed = false;
   /** Called for every consumer failure (metrics). */
@@ -56,8 +58,12 @@ export class ConsumerRunner {
   /** Records just made durable (and acknowledged). */
   appended(entries: Array<{ start: number; entry: LogEntry }>): void {
     if (this.states.length === 0) return;
-    for (const e of entries) this.tail.push(e);
-    if (this.tail.length - this.tailHead > MAX_TAIL) this.tailHead = this.tail.length - MAX_TAIL;
+    for (const e of entries) {
+      this.tail.push(e);
+      this.tailReadings += e.entry.readings.length + e.entry.rejections.length;
+    }
+    // bounded memory: past the caps the oldest entries go (a consumer that still needs them reads them from disk)
+    while (this.tail.length - this.tailHead > MAX_TAIL || (this.tailReadings > MAX_TAIL_READINGS && this.tail.length - this.tailHead > 1)) this.dropHead();
     this.schedule();
   }
 
@@ -168,11 +174,18 @@ export class ConsumerRunner {
   private trim(): void {
     let min = Number.POSITIVE_INFINITY;
     for (const s of this.states) min = Math.min(min, s.cursor);
-    while (this.tailHead < this.tail.length && this.tail[this.tailHead]!.entry.end <= min) this.tailHead++;
+    while (this.tailHead < this.tail.length && this.tail[this.tailHead]!.entry.end <= min) this.dropHead();
     if (this.tailHead > 4096 && this.tailHead * 2 > this.tail.length) {
       this.tail = this.tail.slice(this.tailHead);
       this.tailHead = 0;
     }
+  }
+
+  private dropHead(): void {
+    const head = this.tail[this.tailHead]!;
+    this.tailReadings -= head.entry.readings.length + head.entry.rejections.length;
+    this.tail[this.tailHead] = undefined as never; // let the entry go now, not at the next compaction
+    this.tailHead++;
   }
 
   private failed(s: State, err: unknown, entries: number): void {
