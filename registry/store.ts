@@ -6,22 +6,11 @@
 //     each other's writes through LISTEN/NOTIFY.
 // A new table (e.g. device configuration) is a method pair here, a statement in each backend and a migration in
 // registry/schema.ts (PostgreSQL) / the SQLite schema.
-import type { Kind } from '../catalog/index.js';
 import type { Role } from './device.js';
+import type { DeviceRecord } from './registry.js';
 
-export interface StoredDevice {
-  id: string;
-  kind: Kind;
-  name: string;
-  city: string;
-  district: string;
-  lat: number;
-  lon: number;
-  thresholds: Record<string, unknown> | null;
-  tokenHash: string;
-  status: 'online' | 'offline' | 'never_seen';
-  lastSeen: number | null;
-}
+/** A device as the store keeps it: the registry's record plus its token hash (never leaves the registry). */
+export type StoredDevice = DeviceRecord & { tokenHash: string };
 
 export interface StoredKey {
   id: string;
