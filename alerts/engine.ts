@@ -11,7 +11,7 @@
 // - A resolved alert is handed out once and forgotten; should its condition return, a new alert opens.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { KINDS, inLosWindow, trafficWindowLos, type Kind } from '../catalog/index.js';
+import { KINDS, TrafficWindow, type Kind } from '../catalog/index.js';
 import {
   RULE_DEFAULTS,
   SEVERITY_RANK,
@@ -150,6 +150,8 @@ export class AlertEngine {
   /** Open and acknowledged alerts by device and rule. */
   #alerts = new Map<string, TrackedAlert>();
   #devices = new Map<string, DeviceMemory>();
+  /** Traffic windows by device, live; `memory.traffic` is what they held at the last snapshot. */
+  #traffic = new Map<string, TrafficWindow>();
 
   constructor(options: AlertEngineOptions = {}) {
     this.#newId = options.newId ?? randomUUID;
@@ -203,10 +205,11 @@ export class AlertEngine {
       // the same 15-minute grading as `latest`, the summary and the dashboards
       const { vehicleCount, intervalSeconds, avgSpeed } = reading.values;
       const plausible = !implausible.has('avgSpeed') && !implausible.has('vehicleCount');
+      const window = this.#trafficWindow(device.id, memory);
       if (plausible && (vehicleCount !== undefined || avgSpeed !== undefined)) {
-        memory.traffic = inLosWindow([...memory.traffic, { ts: at, vehicleCount, intervalSeconds, avgSpeed }], at);
+        window.put({ ts: at, vehicleCount, intervalSeconds, avgSpeed });
       }
-      const los = plausible ? trafficWindowLos(memory.traffic, at, config.traffic) : null;
+      const los = plausible ? window.los(at, config.traffic) : null;
       if (los) {
         const current = this.#severity(device.id, CONGESTION);
         const { finding, memory: congestion } = trafficFinding(los, memory.congestion, at, config, current);
@@ -263,6 +266,7 @@ export class AlertEngine {
       if (tracked.alert.deviceId === deviceId) changes.push(this.#resolve(tracked, nowMs));
     }
     this.#devices.delete(deviceId);
+    this.#traffic.delete(deviceId);
     return changes;
   }
 
@@ -279,6 +283,10 @@ export class AlertEngine {
 
   /** Everything the engine knows, as plain JSON-serialisable data. */
   snapshot(): EngineSnapshot {
+    for (const [id, window] of this.#traffic) {
+      const memory = this.#devices.get(id);
+      if (memory) memory.traffic = window.intervals();
+    }
     return structuredClone({
       version: 1 as const,
       alerts: [...this.#alerts.values()],
@@ -296,6 +304,17 @@ export class AlertEngine {
         .map((t) => [alertKey(t.alert.deviceId, t.alert.rule), t]),
     );
     this.#devices = new Map(Object.entries(parsed.data.devices));
+    this.#traffic.clear();
+  }
+
+  /** A counter's 15-minute window, built from its memory (as restored) the first time. */
+  #trafficWindow(deviceId: string, memory: DeviceMemory): TrafficWindow {
+    let window = this.#traffic.get(deviceId);
+    if (!window) {
+      window = new TrafficWindow(memory.traffic);
+      this.#traffic.set(deviceId, window);
+    }
+    return window;
   }
 
   // Parsed rule configs, by thresholds object: evaluate runs for every reading, and the registry replaces a

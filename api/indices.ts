@@ -16,14 +16,8 @@ import { floodLevel, hasFloodThresholds, type FloodLevel, type FloodThresholds }
 import { ISPU_POLLUTANTS, type IspuPollutant } from '../catalog/ispu.js';
 import { addToMinutes, ISPU_WINDOW_MS, ispuWindow, MINUTE_MS, trailingIspu, type MinuteSums, type TrailingIspu } from '../catalog/ispu-window.js';
 import type { Kind } from '../catalog/kinds.js';
-import {
-  inLosWindow,
-  LOS_WINDOW_MS,
-  trafficWindowLos,
-  type Los,
-  type TrafficInterval,
-  type TrafficThresholds,
-} from '../catalog/traffic-los.js';
+import { LOS_WINDOW_MS, TrafficWindow, type Los, type TrafficThresholds } from '../catalog/traffic-los.js';
+import { TsSeries } from '../catalog/ts-series.js';
 import { quoteIdentifier, type InfluxClient } from '../influx/client.js';
 
 export interface IspuIndex {
@@ -82,8 +76,8 @@ interface AirState {
   /** Readings from `cut` on are kept one by one in `recent`; older ones come from `stored`. */
   cut: number;
   loadedAt: number;
-  /** Readings from `cut` on, by ts: InfluxDB's at the last load and every one seen since. */
-  recent: Map<number, Readonly<Record<string, number>>>;
+  /** Readings from `cut` on, in time order: InfluxDB's at the last load and every one seen since. */
+  recent: TsSeries<{ ts: number; values: Readonly<Record<string, number>> }>;
   loading?: Promise<void>;
   /** Bumped on every change; the computed index is cached per (version, window end). */
   version: number;
@@ -113,7 +107,7 @@ function formatIspu(r: TrailingIspu): IspuIndex {
 
 export class IndicesTracker {
   private readonly air = new Map<string, AirState>();
-  private readonly traffic = new Map<string, TrafficInterval[]>();
+  private readonly traffic = new Map<string, TrafficWindow>();
   private readonly trafficLoaded = new Set<string>();
   private readonly newest = new Map<string, IndexReading>();
 
@@ -133,21 +127,16 @@ export class IndicesTracker {
         const state = this.airState(r.deviceId);
         // older than the cut: in the stored sums already, or (a late backlog) counted from the next load
         if (r.ts < state.cut) continue;
-        state.recent.set(r.ts, r.values);
+        state.recent.put({ ts: r.ts, values: r.values });
         state.version++;
         // readings are kept until InfluxDB has them or they leave the window, even while InfluxDB is away
-        for (const ts of state.recent.keys()) {
-          if (ts >= r.ts - ISPU_WINDOW_MS - MINUTE_MS) break;
-          state.recent.delete(ts);
-        }
+        state.recent.dropBefore(state.recent.newest! - ISPU_WINDOW_MS - MINUTE_MS);
       } else if (r.kind === 'traffic') {
         const { vehicleCount, intervalSeconds, avgSpeed } = r.values;
         if (vehicleCount === undefined && avgSpeed === undefined) continue;
-        const list = (this.traffic.get(r.deviceId) ?? []).filter((i) => i.ts !== r.ts);
-        list.push({ ts: r.ts, vehicleCount, intervalSeconds, avgSpeed });
-        list.sort((a, b) => a.ts - b.ts);
-        const newestTs = list[list.length - 1]!.ts;
-        this.traffic.set(r.deviceId, inLosWindow(list, newestTs));
+        let window = this.traffic.get(r.deviceId);
+        if (!window) this.traffic.set(r.deviceId, (window = new TrafficWindow()));
+        window.put({ ts: r.ts, vehicleCount, intervalSeconds, avgSpeed });
       }
     }
   }
@@ -175,9 +164,8 @@ export class IndicesTracker {
         state.stored = minutes;
         state.cut = cut;
         state.loadedAt = now;
-        for (const ts of state.recent.keys()) if (ts < cut) state.recent.delete(ts);
-        for (const [ts, values] of readings) state.recent.set(ts, values);
-        state.recent = new Map([...state.recent].sort((a, b) => a[0] - b[0]));
+        state.recent.dropBefore(cut);
+        for (const [ts, values] of readings) if (ts >= cut) state.recent.put({ ts, values });
         state.version++;
       })
       .finally(() => {
@@ -204,9 +192,9 @@ export class IndicesTracker {
         return { alertLevel: level === undefined ? null : floodLevel(level, thresholds) };
       }
       case 'traffic': {
-        const intervals = this.traffic.get(device.id);
-        if (!intervals) return this.newest.has(device.id) ? { los: null } : undefined;
-        const result = trafficWindowLos(intervals, now, device.thresholds as TrafficThresholds | null);
+        const window = this.traffic.get(device.id);
+        if (!window) return this.newest.has(device.id) ? { los: null } : undefined;
+        const result = window.los(now, device.thresholds as TrafficThresholds | null);
         if (!result) return { los: null };
         return {
           los: result.los,
@@ -241,7 +229,7 @@ export class IndicesTracker {
   private airState(deviceId: string): AirState {
     let state = this.air.get(deviceId);
     if (!state) {
-      state = { stored: null, cut: -Infinity, loadedAt: 0, recent: new Map(), version: 0 };
+      state = { stored: null, cut: -Infinity, loadedAt: 0, recent: new TsSeries(), version: 0 };
       this.air.set(deviceId, state);
     }
     return state;
@@ -254,7 +242,7 @@ export class IndicesTracker {
     for (const [minute, sums] of state.stored ?? []) {
       minutes.set(minute, Object.fromEntries(Object.entries(sums).map(([p, s]) => [p, { ...s }])) as MinuteSums);
     }
-    for (const [ts, values] of state.recent) addToMinutes(minutes, ts, values);
+    for (const { ts, values } of state.recent) addToMinutes(minutes, ts, values);
     const value = trailingIspu(minutes, now);
     state.cached = { version: state.version, to, value };
     return value;

@@ -25,6 +25,7 @@
 //   an empty road is free flow, so it is graded by V/C too, which gives A.
 import { z } from 'zod';
 import { DEFAULT_TRAFFIC_INTERVAL_SECONDS, fieldSpec } from './kinds.js';
+import { TsSeries } from './ts-series.js';
 
 export const LOS_GRADES = ['A', 'B', 'C', 'D', 'E', 'F'] as const;
 export type Los = (typeof LOS_GRADES)[number];
@@ -183,15 +184,69 @@ export interface TrafficWindowResult extends TrafficLosResult {
   intervals: number;
 }
 
-/** The intervals of `intervals` that end inside the window (now − 15 min, now]. */
-export function inLosWindow<T extends { ts: number }>(intervals: readonly T[], now: number): T[] {
-  return intervals.filter((i) => i.ts > now - LOS_WINDOW_MS && i.ts <= now);
-}
-
 /** Rounds to `digits` decimals, so that a computed mean of readings of 30.6 km/h is 30.6 again. */
 function roundTo(value: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
+}
+
+/** What grading a window needs, summed over its intervals (`standing`: vehicles counted at 0 km/h). */
+interface WindowSums {
+  intervals: number;
+  vehicles: number;
+  countedSeconds: number;
+  coveredSeconds: number;
+  weightedVehicles: number;
+  weightedTime: number;
+  standing: number;
+  plainSpeedSum: number;
+  plainSpeeds: number;
+}
+
+const emptySums = (): WindowSums => ({
+  intervals: 0,
+  vehicles: 0,
+  countedSeconds: 0,
+  coveredSeconds: 0,
+  weightedVehicles: 0,
+  weightedTime: 0,
+  standing: 0,
+  plainSpeedSum: 0,
+  plainSpeeds: 0,
+});
+
+/** Adds (`sign` 1) or removes (−1) one interval's share of the sums. */
+function addInterval(s: WindowSums, i: TrafficMeasurement, sign: 1 | -1): void {
+  const seconds = i.intervalSeconds ?? DEFAULT_TRAFFIC_INTERVAL_SECONDS;
+  s.intervals += sign;
+  s.coveredSeconds += sign * seconds;
+  if (i.vehicleCount !== undefined) {
+    s.vehicles += sign * i.vehicleCount;
+    s.countedSeconds += sign * seconds;
+  }
+  if (i.avgSpeed === undefined) return;
+  // space-mean speed: Σn / Σ(n / v) over intervals with both; arithmetic mean of speeds where counts are missing
+  if (i.vehicleCount === undefined) {
+    s.plainSpeedSum += sign * i.avgSpeed;
+    s.plainSpeeds += sign;
+  } else if (i.vehicleCount > 0 && i.avgSpeed > 0) {
+    s.weightedVehicles += sign * i.vehicleCount;
+    s.weightedTime += sign * (i.vehicleCount / i.avgSpeed);
+  } else if (i.vehicleCount > 0) {
+    // standing traffic reported as 0 km/h: as slow as it gets
+    s.weightedVehicles += sign * i.vehicleCount;
+    s.standing += sign * i.vehicleCount;
+  }
+}
+
+function gradeSums(s: WindowSums, thresholds?: TrafficThresholds | null): TrafficWindowResult | null {
+  const flowPerHour = s.countedSeconds > 0 ? roundTo((s.vehicles * 3600) / s.countedSeconds, 2) : null;
+  let speed: number | null = null;
+  if (s.weightedVehicles > 0) speed = roundTo(s.weightedVehicles / (s.standing > 0 ? Infinity : s.weightedTime), 2);
+  else if (s.plainSpeeds > 0 && s.vehicles === 0 && s.countedSeconds === 0) speed = roundTo(s.plainSpeedSum / s.plainSpeeds, 2);
+  const covered = Math.min(s.coveredSeconds, 900);
+  const result = grade(flowPerHour, speed, withTrafficDefaults(thresholds), covered >= LOS_MIN_SECONDS_FOR_F);
+  return result ? { ...result, coveredSeconds: covered, intervals: s.intervals } : null;
 }
 
 /**
@@ -203,39 +258,66 @@ export function trafficWindowLos(
   now: number,
   thresholds?: TrafficThresholds | null,
 ): TrafficWindowResult | null {
-  const window = inLosWindow(intervals, now);
-  let vehicles = 0;
-  let countedSeconds = 0;
-  let coveredSeconds = 0;
-  // space-mean speed: Σn / Σ(n / v) over intervals with both; arithmetic mean of speeds where counts are missing
-  let weightedVehicles = 0;
-  let weightedTime = 0;
-  let plainSpeedSum = 0;
-  let plainSpeeds = 0;
-  for (const i of window) {
-    const seconds = i.intervalSeconds ?? DEFAULT_TRAFFIC_INTERVAL_SECONDS;
-    coveredSeconds += seconds;
-    if (i.vehicleCount !== undefined) {
-      vehicles += i.vehicleCount;
-      countedSeconds += seconds;
-    }
-    if (i.avgSpeed === undefined) continue;
-    if (i.vehicleCount === undefined) {
-      plainSpeedSum += i.avgSpeed;
-      plainSpeeds++;
-    } else if (i.vehicleCount > 0 && i.avgSpeed > 0) {
-      weightedVehicles += i.vehicleCount;
-      weightedTime += i.vehicleCount / i.avgSpeed;
-    } else if (i.vehicleCount > 0) {
-      // standing traffic reported as 0 km/h: as slow as it gets
-      weightedVehicles += i.vehicleCount;
-      weightedTime += Infinity;
-    }
+  const sums = emptySums();
+  for (const i of intervals) if (i.ts > now - LOS_WINDOW_MS && i.ts <= now) addInterval(sums, i, 1);
+  return gradeSums(sums, thresholds);
+}
+
+/** Below this many intervals a window is summed afresh each time, exactly as `trafficWindowLos` does. */
+const SCAN_BELOW = 64;
+
+/**
+ * One counter's intervals of the last 15 minutes before its newest, graded as `trafficWindowLos` grades them, at a
+ * cost that does not grow with the window: a counter sending every second (or a benchmark sending 20 a second)
+ * keeps up to 18,000 intervals, and re-summing them for every reading was the ingest's largest CPU cost. The sums
+ * over all kept intervals follow each interval in and out, and are summed afresh after as many changes as the
+ * window holds, so rounding cannot build up. A window smaller than 64 intervals, or a grading time that leaves some
+ * kept intervals out (a late reading, a query long after the newest), is summed afresh.
+ */
+export class TrafficWindow {
+  readonly #series = new TsSeries<TrafficInterval>();
+  #sums = emptySums();
+  #changes = 0;
+
+  constructor(intervals: readonly TrafficInterval[] = []) {
+    for (const i of intervals) this.put(i);
   }
-  const flowPerHour = countedSeconds > 0 ? roundTo((vehicles * 3600) / countedSeconds, 2) : null;
-  let speed: number | null = null;
-  if (weightedVehicles > 0) speed = roundTo(weightedVehicles / weightedTime, 2);
-  else if (plainSpeeds > 0 && vehicles === 0 && countedSeconds === 0) speed = roundTo(plainSpeedSum / plainSpeeds, 2);
-  const result = grade(flowPerHour, speed, withTrafficDefaults(thresholds), Math.min(coveredSeconds, 900) >= LOS_MIN_SECONDS_FOR_F);
-  return result ? { ...result, coveredSeconds: Math.min(coveredSeconds, 900), intervals: window.length } : null;
+
+  get size(): number {
+    return this.#series.size;
+  }
+
+  /** Adds an interval (replacing one that ends at the same time) and drops those 15 minutes older than the newest. */
+  put(interval: TrafficInterval): void {
+    const replaced = this.#series.put(interval);
+    if (replaced) this.#change(replaced, -1);
+    this.#change(interval, 1);
+    this.#series.dropBefore(this.#series.newest! - LOS_WINDOW_MS, true, (old) => this.#change(old, -1));
+  }
+
+  intervals(): TrafficInterval[] {
+    return this.#series.toArray();
+  }
+
+  /** LOS of (now − 15 min, now], as `trafficWindowLos` of the kept intervals. */
+  los(now: number, thresholds?: TrafficThresholds | null): TrafficWindowResult | null {
+    const [from, to] = this.#series.range(now - LOS_WINDOW_MS, now);
+    const [first, end] = this.#series.bounds();
+    if (this.size < SCAN_BELOW || from !== first || to !== end) {
+      const sums = emptySums();
+      for (let i = from; i < to; i++) addInterval(sums, this.#series.at(i), 1);
+      return gradeSums(sums, thresholds);
+    }
+    if (this.#changes > this.size) {
+      this.#sums = emptySums();
+      for (const i of this.#series) addInterval(this.#sums, i, 1);
+      this.#changes = 0;
+    }
+    return gradeSums(this.#sums, thresholds);
+  }
+
+  #change(interval: TrafficInterval, sign: 1 | -1): void {
+    addInterval(this.#sums, interval, sign);
+    this.#changes++;
+  }
 }

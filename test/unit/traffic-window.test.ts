@@ -1,0 +1,115 @@
+// The sliding 15-minute window the alert engine and `latest` grade traffic with (catalog/traffic-los.ts
+// `TrafficWindow`) must grade exactly as `trafficWindowLos` does over the same intervals, whatever order, repeats and
+// window sizes the readings come in; and the series under it (catalog/ts-series.ts) must stay sorted and unique.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { LOS_WINDOW_MS, TrafficWindow, trafficWindowLos, type TrafficInterval } from '../../catalog/index.js';
+import { TsSeries } from '../../catalog/ts-series.js';
+
+const ROAD = { freeFlowSpeed: 60, capacity: 1800 };
+
+const interval = (ts: number, vehicleCount?: number, avgSpeed?: number, intervalSeconds?: number): TrafficInterval => ({
+  ts,
+  vehicleCount,
+  avgSpeed,
+  intervalSeconds,
+});
+
+/** What the window should hold: one interval per ts (the last written), none 15 min older than the newest. */
+function reference(all: TrafficInterval[]): TrafficInterval[] {
+  const byTs = new Map<number, TrafficInterval>();
+  for (const i of all) byTs.set(i.ts, i);
+  const newest = Math.max(...byTs.keys());
+  return [...byTs.values()].filter((i) => i.ts > newest - LOS_WINDOW_MS).sort((a, b) => a.ts - b.ts);
+}
+
+const arbInterval = fc.record({
+  step: fc.integer({ min: -120_000, max: 60_000 }),
+  vehicleCount: fc.option(fc.integer({ min: 0, max: 200 }), { nil: undefined }),
+  avgSpeed: fc.option(fc.oneof(fc.constant(0), fc.double({ min: 0.5, max: 120, noNaN: true })), { nil: undefined }),
+  intervalSeconds: fc.option(fc.constantFrom(1, 10, 30, 60, 300), { nil: undefined }),
+});
+
+describe('TrafficWindow', () => {
+  it('grades every reading as trafficWindowLos grades the same intervals (random order, repeats, late readings)', () => {
+    fc.assert(
+      fc.property(fc.array(arbInterval, { minLength: 1, maxLength: 400 }), (steps) => {
+        const window = new TrafficWindow();
+        const seen: TrafficInterval[] = [];
+        let ts = 1_700_000_000_000;
+        for (const s of steps) {
+          ts += s.step;
+          const i = interval(ts, s.vehicleCount, s.avgSpeed, s.intervalSeconds);
+          window.put(i);
+          seen.push(i);
+          const kept = reference(seen);
+          expect(window.intervals()).toEqual(kept);
+          const got = window.los(ts, ROAD);
+          const want = trafficWindowLos(kept, ts, ROAD);
+          if (want === null) expect(got).toBeNull();
+          else {
+            expect(got?.los).toBe(want.los);
+            expect(got?.intervals).toBe(want.intervals);
+            expect(got?.coveredSeconds).toBe(want.coveredSeconds);
+            expect(got?.flowPerHour).toBeCloseTo(want.flowPerHour ?? 0, 6);
+          }
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('keeps 18,000 intervals of a counter sending 20 a second, grades them in constant time, and agrees at the end', () => {
+    const window = new TrafficWindow();
+    const all: TrafficInterval[] = [];
+    const start = 1_700_000_000_000;
+    for (let n = 0; n < 40_000; n++) {
+      const i = interval(start + n * 50, 1 + (n % 7), 30 + (n % 13), 1);
+      window.put(i);
+      all.push(i);
+      window.los(i.ts, ROAD);
+    }
+    const last = all[all.length - 1]!.ts;
+    expect(window.size).toBe(LOS_WINDOW_MS / 50);
+    const want = trafficWindowLos(all, last, ROAD)!;
+    const got = window.los(last, ROAD)!;
+    expect(got.intervals).toBe(18_000);
+    expect(got.los).toBe(want.los);
+    expect(got.flowPerHour).toBe(want.flowPerHour);
+    // the grade at a later time leaves out what has aged out since the newest
+    expect(window.los(last + 5 * 60_000, ROAD)!.intervals).toBe(12_000);
+  });
+
+  it('counts standing traffic (0 km/h with vehicles) until it leaves the window', () => {
+    const window = new TrafficWindow();
+    const t0 = 1_700_000_000_000;
+    for (let n = 0; n < 100; n++) window.put(interval(t0 + n * 1000, 5, n === 0 ? 0 : 60, 1));
+    expect(window.los(t0 + 99_000, ROAD)!.speedRatio).toBe(0);
+    window.put(interval(t0 + LOS_WINDOW_MS + 1, 5, 60, 1));
+    expect(window.los(t0 + LOS_WINDOW_MS + 1, ROAD)!.speedRatio).toBe(1);
+  });
+});
+
+describe('TsSeries', () => {
+  it('stays sorted with one point per timestamp, and drops from the front', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 5000 }), fc.integer()), { maxLength: 3000 }), fc.integer({ min: 0, max: 5000 }), (points, bound) => {
+        const series = new TsSeries<{ ts: number; v: number }>();
+        const ref = new Map<number, number>();
+        for (const [ts, v] of points) {
+          const replaced = series.put({ ts, v });
+          expect(replaced?.v).toBe(ref.get(ts));
+          ref.set(ts, v);
+        }
+        const dropped: number[] = [];
+        series.dropBefore(bound, false, (p) => dropped.push(p.ts));
+        const want = [...ref].filter(([ts]) => ts >= bound).sort((a, b) => a[0] - b[0]);
+        expect(series.toArray().map((p) => [p.ts, p.v])).toEqual(want);
+        expect(dropped).toEqual([...ref.keys()].filter((ts) => ts < bound).sort((a, b) => a - b));
+        expect(series.oldest).toBe(want[0]?.[0]);
+        expect(series.newest).toBe(want[want.length - 1]?.[0]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
