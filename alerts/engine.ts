@@ -35,7 +35,7 @@ import {
 
 export const ALERT_STATES = ['open', 'acknowledged', 'resolved'] as const;
 
-/** An alert in SPEC §5's shape, timestamps in epoch ms (the API formats them as RFC 3339). */
+/** An alert in docs/contract.md §5's shape, timestamps in epoch ms (the API formats them as RFC 3339). */
 export const alertSchema = z.object({
   id: z.string(),
   deviceId: z.string(),
@@ -168,7 +168,7 @@ export class AlertEngine {
       throw new Error(`reading of ${reading.kind}/${reading.deviceId} given for device ${device.kind}/${device.id}`);
     }
     const config = this.#config(device);
-    // Devices may run a little ahead of the platform (SPEC §3 allows 5 min); the engine never judges the future.
+    // Devices may run a little ahead of the platform (docs/contract.md §3 allows 5 min); the engine never judges the future.
     const at = Math.min(reading.ts, nowMs);
     const memory = this.#memory(device.id);
     if (memory.lastTs !== null && at <= memory.lastTs) return [];

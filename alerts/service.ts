@@ -150,7 +150,7 @@ export function changeOutputs(change: AlertChange, uniqueTs: (at: number) => num
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** SPEC §5 Alert with RFC 3339 timestamps. */
+/** docs/contract.md §5 Alert with RFC 3339 timestamps. */
 export function formatAlert(a: Alert) {
   return { ...a, openedAt: iso(a.openedAt)!, acknowledgedAt: iso(a.acknowledgedAt), resolvedAt: iso(a.resolvedAt) };
 }

@@ -1,4 +1,4 @@
-// Alerts (SPEC §5): list with filters, and acknowledgement by an operator.
+// Alerts (docs/contract.md §5): list with filters, and acknowledgement by an operator.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ALERT_STATES, alertSchema, type Alert } from '../alerts/engine.js';
@@ -8,7 +8,7 @@ import { DeviceIdSchema, KindSchema } from '../registry/device.js';
 import { actorOf } from './auth.js';
 import { HttpProblem, notFound, ProblemSchema } from './problem.js';
 
-/** SPEC §5 Alert: the engine's alert with RFC 3339 timestamps. */
+/** docs/contract.md §5 Alert: the engine's alert with RFC 3339 timestamps. */
 export const AlertSchema = alertSchema
   .extend({ openedAt: z.string(), acknowledgedAt: z.string().nullable(), resolvedAt: z.string().nullable() })
   .meta({ id: 'Alert' });

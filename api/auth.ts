@@ -1,4 +1,4 @@
-// API authentication (SPEC §5): `Authorization: Bearer <api key>`; the stream route also takes
+// API authentication (docs/contract.md §5): `Authorization: Bearer <api key>`; the stream route also takes
 // `?access_token=` because a browser's EventSource cannot send headers. Each route states its role in
 // `config.role`; routes without one are public. Missing or bad key → 401, insufficient role → 403.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -43,7 +43,7 @@ export function installAuth(app: FastifyInstance, registry: Registry, sessions?:
       new HttpProblem(401, detail, 'unauthorized', { 'www-authenticate': 'Bearer realm="pantau"' });
     const principal = key === undefined ? await sessions?.authenticate(request) : await checkKey(registry, request, key);
     if (!principal) {
-      // no key: the console's session cookie (SPEC §8), with its CSRF check for state-changing requests
+      // no key: the console's session cookie (docs/contract.md §8), with its CSRF check for state-changing requests
       if (key === undefined) throw unauthorized('this route needs an API key (Authorization: Bearer <key>) or a console session');
       throw unauthorized('the API key is not valid (unknown, revoked or mistyped)');
     }

@@ -1,7 +1,7 @@
-// Device authentication and topic rules for an external broker (SPEC §7), in the shape EMQX 5's HTTP
+// Device authentication and topic rules for an external broker (docs/contract.md §7), in the shape EMQX 5's HTTP
 // authenticator and HTTP authorizer expect: `POST /api/v1/broker/auth` answers CONNECT, `POST
 // /api/v1/broker/acl` answers each PUBLISH and SUBSCRIBE, both with `{"result": "allow" | "deny" | "ignore"}`.
-// The rules are SPEC §3's, as broker/authorize.ts applies them in the embedded broker, plus the ingest worker
+// The rules are docs/contract.md §3's, as broker/authorize.ts applies them in the embedded broker, plus the ingest worker
 // account. Only the broker may ask: every request must carry the shared secret (PANTAU_BROKER_AUTH_SECRET) in
 // `x-pantau-broker-secret`, or these routes would be a device-token oracle for anyone who can reach the API.
 //
@@ -164,7 +164,7 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
       schema: {
         tags: ['broker'],
         summary: 'MQTT PUBLISH/SUBSCRIBE check for an external broker (EMQX HTTP authorization)',
-        description: `For the broker only: needs the ${BROKER_SECRET_HEADER} header. SPEC §3 topic rules: a device publishes only to its own telemetry and status topics and subscribes only to its own rejections topic.`,
+        description: `For the broker only: needs the ${BROKER_SECRET_HEADER} header. docs/contract.md §3 topic rules: a device publishes only to its own telemetry and status topics and subscribes only to its own rejections topic.`,
         security: [],
         body: AclRequest,
         response: { 200: AclResponse, ...errors },

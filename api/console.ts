@@ -1,4 +1,4 @@
-// The operations room's console (SPEC §8): the built single-page app from `console/dist`, served at `/`,
+// The operations room's console (docs/contract.md §8): the built single-page app from `console/dist`, served at `/`,
 // `/alerts`, `/summary` and `/devices/{id}` (client-side routing), its hashed assets cached for a year, everything
 // under a strict Content-Security-Policy (nothing from any other origin, no inline script or style). Plus the one
 // read the map needs that the device list does not give: every device's state, worst unresolved alert and

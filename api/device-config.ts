@@ -1,4 +1,4 @@
-// Device configuration (issue 16, SPEC §10), a device shadow: an operator PUTs the desired config, Pantau bumps its
+// Device configuration (issue 16, docs/contract.md §10), a device shadow: an operator PUTs the desired config, Pantau bumps its
 // version and publishes it (retained, QoS 1) on the device's config topic; the device answers what it applied on
 // config/reported. GET shows both sides, so an operator sees whether the gauge upriver has taken the change.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';

@@ -1,4 +1,4 @@
-// Devices (SPEC §5, §10): list with filters (JSON, or CSV without secrets), get, create (admin, token shown once),
+// Devices (docs/contract.md §5, §10): list with filters (JSON, or CSV without secrets), get, create (admin, token shown once),
 // bulk import, patch, delete, token rotation. A device may carry a LoRaWAN devEui (kept in DeviceExtras).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';

@@ -1,4 +1,4 @@
-// Open-data export (SPEC §9): `GET /api/v1/export?kind=&city=&district=&from=&to=&every=&agg=` streams CSV of every
+// Open-data export (docs/contract.md §9): `GET /api/v1/export?kind=&city=&district=&from=&to=&every=&agg=` streams CSV of every
 // matching device's aggregated readings — `device_id,city,district,ts,<every field of the kind>` — for portals in
 // the style of Satu Data Indonesia. Devices one after another, each in pages of 500 windows, read from the
 // rollups where they can answer: memory stays constant however long the range or large the fleet.

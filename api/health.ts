@@ -1,4 +1,4 @@
-// Health (SPEC §5): `/healthz` while the process runs, `/readyz` when broker, InfluxDB and registry are usable
+// Health (docs/contract.md §5): `/healthz` while the process runs, `/readyz` when broker, InfluxDB and registry are usable
 // (503 naming what is not), `/metrics` in Prometheus text format. All unauthenticated.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';

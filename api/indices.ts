@@ -1,4 +1,4 @@
-// The `indices` of SPEC §5 `latest`: ISPU for air, flood alert level for gauges, level of service for traffic — and
+// The `indices` of docs/contract.md §5 `latest`: ISPU for air, flood alert level for gauges, level of service for traffic — and
 // the one place they are computed, so `latest`, the summary, the alert engine and the `indices` measurement show
 // the same figure.
 //

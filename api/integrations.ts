@@ -1,4 +1,4 @@
-// LoRaWAN network servers (issue 16, SPEC §10). ChirpStack v4's HTTP integration and The Things Stack v3's webhooks
+// LoRaWAN network servers (issue 16, docs/contract.md §10). ChirpStack v4's HTTP integration and The Things Stack v3's webhooks
 // POST decoded uplinks here. Each is authenticated by its own bearer secret (PANTAU_CHIRPSTACK_SECRET,
 // PANTAU_TTN_SECRET; unset = the route answers 404), the uplink's DevEUI picks the Pantau device (its `devEui`), and
 // the decoded object is one reading of §2 fields, timestamped with the uplink's own time so a replayed uplink is

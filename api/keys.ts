@@ -1,4 +1,4 @@
-// API keys and the audit log (SPEC §5): keys are shown once, stored hashed; every admin action is audited.
+// API keys and the audit log (docs/contract.md §5): keys are shown once, stored hashed; every admin action is audited.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { NewKeySchema, RoleSchema } from '../registry/device.js';

@@ -1,4 +1,4 @@
-// Pantau devices and their newest reading as NGSI-LD entities of the Smart Data Models (issue 16, SPEC §10):
+// Pantau devices and their newest reading as NGSI-LD entities of the Smart Data Models (issue 16, docs/contract.md §10):
 // AirQualityObserved and WaterObserved (dataModel.Environment), TrafficFlowObserved (dataModel.Transportation).
 // Attribute names are the models'; units are UN/CEFACT common codes (`unitCode`); values are converted where the
 // model asks for another scale (relative humidity and occupancy as fractions, water height in metres).

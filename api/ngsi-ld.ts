@@ -1,4 +1,4 @@
-// NGSI-LD, read-only (issue 16, SPEC §10): the newest observation of every device as a Smart Data Models entity,
+// NGSI-LD, read-only (issue 16, docs/contract.md §10): the newest observation of every device as a Smart Data Models entity,
 // so a FIWARE consumer (an Orion-LD federation, QuantumLeap, a city data portal) reads Pantau without an adapter.
 // `GET /ngsi-ld/v1/entities?type=…` and `GET /ngsi-ld/v1/entities/{id}`; normalized by default, `options=keyValues`
 // for plain values; `Accept: application/ld+json` puts the @context in the body, otherwise it is linked in a

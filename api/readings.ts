@@ -1,4 +1,4 @@
-// Readings (SPEC §5): `latest` with indices, raw readings with cursor paging, aggregated windows, CSV, and the
+// Readings (docs/contract.md §5): `latest` with indices, raw readings with cursor paging, aggregated windows, CSV, and the
 // rejections of a device. Every parameter is parsed to a number or a whitelisted word before it is used; values
 // go to InfluxDB as bound parameters.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -19,7 +19,7 @@ export function unavailable(err: unknown): never {
   throw err;
 }
 
-/** The source of an aggregated answer (SPEC §9); a refusal (median/last past raw retention) is a 400. */
+/** The source of an aggregated answer (docs/contract.md §9); a refusal (median/last past raw retention) is a 400. */
 export function planAggregateOr400(req: AggregateRequest, history: HistorySettings | undefined): Plan {
   try {
     return planAggregate(req, history);

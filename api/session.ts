@@ -1,4 +1,4 @@
-// Console sessions (SPEC §5, §8): an API key is exchanged once for a session cookie, so the browser never keeps the
+// Console sessions (docs/contract.md §5, §8): an API key is exchanged once for a session cookie, so the browser never keeps the
 // key (not in localStorage, not in a URL). The cookie `pantau_session` is HttpOnly, SameSite=Strict, Path=/, Secure
 // under TLS, and expires with the session. A state-changing request authenticated by the cookie must carry the
 // session's CSRF token in `X-CSRF-Token` (synchroniser token), and a request whose `Origin` is not Pantau's own is

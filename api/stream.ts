@@ -1,4 +1,4 @@
-// `GET /api/v1/stream` (SPEC §5): Server-Sent Events — `reading` and `alert` events as they happen, filtered by
+// `GET /api/v1/stream` (docs/contract.md §5): Server-Sent Events — `reading` and `alert` events as they happen, filtered by
 // kind and device, a heartbeat comment so proxies keep the connection, and `Last-Event-ID` resume for alert
 // events (each carries its sequence number as `id`; readings carry none, so they never move a client's resume
 // point). A client that cannot keep up is disconnected rather than buffered without bound.

@@ -1,4 +1,4 @@
-// `GET /api/v1/summary` (SPEC §5): per city and kind — devices online/offline, open alerts by severity, and the
+// `GET /api/v1/summary` (docs/contract.md §5): per city and kind — devices online/offline, open alerts by severity, and the
 // worst current index (highest ISPU, highest flood alert level, worst level of service).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';

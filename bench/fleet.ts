@@ -35,7 +35,7 @@ export function makeFleet(count: number, prefix: string, kinds: readonly Kind[] 
   });
 }
 
-/** A fleet file in the shape `PANTAU_FLEET_FILE` takes (SPEC §5 device create shape plus `token`). */
+/** A fleet file in the shape `PANTAU_FLEET_FILE` takes (docs/contract.md §5 device create shape plus `token`). */
 export function writeFleetFile(path: string, devices: BenchDevice[]): void {
   const entries = devices.map((d, i) => ({
     id: d.id,

@@ -1,4 +1,4 @@
-// CONNECT: username = device id, password = the device's token (SPEC §3). Anything else gets CONNACK return
+// CONNECT: username = device id, password = the device's token (docs/contract.md §3). Anything else gets CONNACK return
 // code 4, "bad username or password", and is counted.
 import type { Client } from 'aedes';
 import type { Registry } from '../registry/registry.js';

@@ -1,4 +1,4 @@
-// Topic rules (SPEC §3, §10): a device publishes only to its own telemetry, senml, status and config/reported
+// Topic rules (docs/contract.md §3, §10): a device publishes only to its own telemetry, senml, status and config/reported
 // topics and subscribes only to its own rejections and config topics. A publish elsewhere is an ACL violation: the
 // error disconnects the client. A bad payload is never an error here — ingest turns it into a rejection and the
 // publish is acknowledged.

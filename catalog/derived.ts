@@ -1,4 +1,4 @@
-// Measurements Pantau derives and writes to InfluxDB beside the raw readings (SPEC §4 extensions), so that
+// Measurements Pantau derives and writes to InfluxDB beside the raw readings (docs/contract.md §4 extensions), so that
 // dashboards can show what raw readings alone cannot: where each device is and what state it is in,
 // the computed indices, and the platform's own health. Dashboards import these names; never retype them.
 

@@ -1,4 +1,4 @@
-// A device's configuration (issue 16, SPEC §10): what an operator may push to a device of each kind, and the MQTT
+// A device's configuration (issue 16, docs/contract.md §10): what an operator may push to a device of each kind, and the MQTT
 // topics it travels on. `reportIntervalSeconds` — how often the device reports; `offsets` — a calibration offset
 // per field, in the field's unit, added by the device to what it measures; `thresholds` — on-device alarm limits
 // per field (a device may report at once, sound a siren, or switch to a faster interval when one is crossed).

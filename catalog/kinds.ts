@@ -1,4 +1,4 @@
-// The sensor catalog: every kind, field, unit and plausibility range of SPEC §2, stated once.
+// The sensor catalog: every kind, field, unit and plausibility range of docs/contract.md §2, stated once.
 // Ingest validates against it, the API documents and queries with it, the simulator and dashboards read it.
 
 export const KINDS = ['air', 'flood', 'traffic'] as const;
@@ -85,7 +85,7 @@ export const CATALOG: Readonly<Record<Kind, KindSpec>> = {
   },
 };
 
-/** Default counting interval of a traffic reading without `intervalSeconds` (SPEC §2). */
+/** Default counting interval of a traffic reading without `intervalSeconds` (docs/contract.md §2). */
 export const DEFAULT_TRAFFIC_INTERVAL_SECONDS = 60;
 
 export function isKind(value: unknown): value is Kind {

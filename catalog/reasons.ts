@@ -1,4 +1,4 @@
-// Rejection reason codes of SPEC §3. Operators see these in the API, metrics, InfluxDB and on MQTT.
+// Rejection reason codes of docs/contract.md §3. Operators see these in the API, metrics, InfluxDB and on MQTT.
 export const REJECTION_REASONS = [
   'invalid_json',
   'invalid_reading',

@@ -1,4 +1,4 @@
-// The `thresholds` object of a device (SPEC §5 `Device.thresholds`), one schema per kind. It carries what belongs to
+// The `thresholds` object of a device (docs/contract.md §5 `Device.thresholds`), one schema per kind. It carries what belongs to
 // the place a sensor stands — a gauge's flood levels, a road's free-flow speed and capacity — and, for any kind,
 // overrides of the alert engine's defaults for that one device. The API validates POST/PATCH bodies with
 // `thresholdsSchema(kind)`; the alert engine parses the stored object with the same schema.

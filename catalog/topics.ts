@@ -1,4 +1,4 @@
-// MQTT topic names and device ids of SPEC §3, parsed and built in one place.
+// MQTT topic names and device ids of docs/contract.md §3, parsed and built in one place.
 import { isKind, type Kind } from './kinds.js';
 
 export const DEVICE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
@@ -34,5 +34,5 @@ export function alertTopic(kind: Kind, deviceId: string): string {
   return `alerts/${kind}/${deviceId}`;
 }
 
-/** Shared subscription used by scale-out ingest workers (SPEC §7). */
+/** Shared subscription used by scale-out ingest workers (docs/contract.md §7). */
 export const SHARED_TELEMETRY_SUBSCRIPTION = '$share/pantau-ingest/sensors/+/+/telemetry';

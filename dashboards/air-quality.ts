@@ -21,7 +21,7 @@ import { PLACE_FILTER, kindIs } from './variables.js';
 
 export const UID = 'pantau-air-quality';
 
-/** Raw readings: the measurement is the kind (SPEC §4). */
+/** Raw readings: the measurement is the kind (docs/contract.md §4). */
 const READINGS: Kind = 'air';
 const INDICES = MEASUREMENT.indices;
 const ISPU = INDEX_FIELDS.air;

@@ -3,7 +3,7 @@
 import type { Builder, Dataquery } from '@grafana/grafana-foundation-sdk/cog';
 import type { DataSourceRef } from '@grafana/grafana-foundation-sdk/common';
 
-/** The provisioned data source (dashboards/provisioning/datasources/pantau.yaml); SPEC §6 fixes the name. */
+/** The provisioned data source (dashboards/provisioning/datasources/pantau.yaml); docs/contract.md §6 fixes the name. */
 export const DATASOURCE_NAME = 'Pantau InfluxDB';
 export const DATASOURCE_UID = 'pantau-influxdb';
 export const DATASOURCE: DataSourceRef = { type: 'influxdb', uid: DATASOURCE_UID };

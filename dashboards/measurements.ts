@@ -1,6 +1,6 @@
 // Names of what the dashboards read from InfluxDB. Measurement names and `device_state` fields come from the
 // catalog; the `indices` and `platform` field names are those catalog/derived.ts documents (it exports no
-// constants for them yet), and `alerts` / `rejections` are SPEC §4's.
+// constants for them yet), and `alerts` / `rejections` are docs/contract.md §4's.
 import {
   DEVICE_STATE,
   FLOOD_ALERT_LEVELS,
@@ -46,9 +46,9 @@ export const PLATFORM_FIELDS = {
 } as const;
 export const PLATFORM_INSTANCE_TAG = PLATFORM.tags[0];
 
-/** SPEC §4: `alerts` — tags device_id, kind, rule, severity; fields state, value, message. */
+/** docs/contract.md §4: `alerts` — tags device_id, kind, rule, severity; fields state, value, message. */
 export const ALERT_FIELDS = { state: 'state', value: 'value', message: 'message' } as const;
 export const ALERT_STATES = { open: 'open', acknowledged: 'acknowledged', resolved: 'resolved' } as const;
 
-/** SPEC §4: `rejections` — tags device_id, kind, reason; fields detail, count. */
+/** docs/contract.md §4: `rejections` — tags device_id, kind, reason; fields detail, count. */
 export const REJECTION_FIELDS = { detail: 'detail', count: 'count' } as const;

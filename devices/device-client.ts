@@ -1,4 +1,4 @@
-// One simulated device's MQTT session (SPEC §3): device id as client id and username, its token as password, a
+// One simulated device's MQTT session (docs/contract.md §3): device id as client id and username, its token as password, a
 // persistent session (clean: false) with a file-backed outgoing store, `offline` as retained Last Will on its
 // status topic, `online` after every connect, telemetry on its own topic, and a subscription to its own
 // rejections topic so it hears at once why a reading was refused, and to its config topic (issue 16): Pantau's

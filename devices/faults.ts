@@ -1,5 +1,5 @@
 // Fault injection (`--bad-share`): the payloads real firmware gets wrong, each of which Pantau must reject with
-// a reason (SPEC §3) instead of storing or silently dropping. Field names and ranges come from the catalog.
+// a reason (docs/contract.md §3) instead of storing or silently dropping. Field names and ranges come from the catalog.
 import { CATALOG, type FieldSpec, type Kind, KINDS, MAX_FUTURE_SKEW_MS, type RejectionReason } from '../catalog/index.js';
 import type { Rng } from './models/random.js';
 import type { Reading } from './sensor.js';

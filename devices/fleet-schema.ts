@@ -76,7 +76,7 @@ export const FleetSchema = z
   .array(FleetDeviceSchema)
   .refine((devices) => new Set(devices.map((d) => d.id)).size === devices.length, 'device ids must be unique');
 
-/** The body of `POST /api/v1/devices` (SPEC §5) for a fleet device. */
+/** The body of `POST /api/v1/devices` (docs/contract.md §5) for a fleet device. */
 export function registrationBody(device: FleetDevice) {
   return {
     id: device.id,

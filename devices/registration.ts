@@ -1,4 +1,4 @@
-// Device registration through the Pantau API (SPEC §5): create each device (201 with its token) or, when it
+// Device registration through the Pantau API (docs/contract.md §5): create each device (201 with its token) or, when it
 // already exists (409), bring its metadata up to date and rotate its token. Waits for the API while the platform
 // is still starting; stops with a clear message on a refused admin key or a problem the operator must fix.
 import { existsSync, readFileSync } from 'node:fs';

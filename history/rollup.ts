@@ -1,4 +1,4 @@
-// Computing rollup buckets from raw readings (SPEC §4, §9). An hourly bucket is computed from the raw points of
+// Computing rollup buckets from raw readings (docs/contract.md §4, §9). An hourly bucket is computed from the raw points of
 // its hour; a daily bucket from the hourly buckets of its local day (or from raw points when the zone's midnight
 // is not on a whole UTC hour). Buckets are grouped by device_id, city and district exactly as the raw series are,
 // so a device that moved city has one rollup row per series and Σ over them is still exact. Recomputing a bucket

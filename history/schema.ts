@@ -1,4 +1,4 @@
-// Where history lives in InfluxDB (SPEC §4): raw readings in the database's default retention policy, rollups in
+// Where history lives in InfluxDB (docs/contract.md §4): raw readings in the database's default retention policy, rollups in
 // their own one (`PANTAU_ROLLUP_RP`) as `<kind>_1h` / `<kind>_1d` with `<field>_sum|_count|_min|_max`. Both
 // policies are set up at start. Every identifier here comes from the catalog or from validated configuration.
 import { fieldNames, type Kind } from '../catalog/index.js';

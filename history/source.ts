@@ -1,4 +1,4 @@
-// Where an aggregated answer comes from (SPEC §9). `every` a whole multiple of 1h (or 1d) with a decomposable
+// Where an aggregated answer comes from (docs/contract.md §9). `every` a whole multiple of 1h (or 1d) with a decomposable
 // aggregate (mean, min, max, sum, count) is served from the hourly (daily) rollups when that reads fewer rows —
 // at least three whole buckets — or when the range reaches past raw retention. Windows that are only partly inside
 // [from, to) and buckets still waiting for recomputation are read from raw readings, so the answer equals the raw

@@ -1,4 +1,4 @@
-// Bucket boundaries of the rollups (SPEC §4, §9): hours in UTC, days at midnight in PANTAU_TIMEZONE.
+// Bucket boundaries of the rollups (docs/contract.md §4, §9): hours in UTC, days at midnight in PANTAU_TIMEZONE.
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
 

@@ -1,6 +1,6 @@
 // Ingest: from an MQTT telemetry payload to durable points. decode → validate (each reading alone) →
 // line protocol → append to the log (the spool) → group fsync. The promise `accept` returns settles once the
-// message's points and rejections are fsync'd: only then may the broker acknowledge the publish (SPEC §3
+// message's points and rejections are fsync'd: only then may the broker acknowledge the publish (docs/contract.md §3
 // "acknowledgement means durable"). That is all that runs before the acknowledgement: everything else (the
 // InfluxDB writer, latest values, the live stream, alerts, rollups) is a consumer of the log. Nothing here throws
 // on input; every refusal becomes a rejection with a reason code.

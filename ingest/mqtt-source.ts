@@ -1,4 +1,4 @@
-// Scale-out input (SPEC §7): an ingest worker's session on an external broker (Mosquitto, EMQX, HiveMQ…).
+// Scale-out input (docs/contract.md §7): an ingest worker's session on an external broker (Mosquitto, EMQX, HiveMQ…).
 //
 // The worker joins the shared subscription `$share/pantau-ingest/sensors/+/+/telemetry` at QoS 1 with a
 // persistent session under a stable client id, so the broker splits telemetry between the N workers and keeps

@@ -1,4 +1,4 @@
-// Per-device publish rate (SPEC §1 PANTAU_DEVICE_RATE_LIMIT): a token bucket of `rate` messages per second
+// Per-device publish rate (docs/contract.md §1 PANTAU_DEVICE_RATE_LIMIT): a token bucket of `rate` messages per second
 // that holds up to ten seconds' worth, so a gateway flushing a backlog is not punished for one burst.
 export class DeviceRateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();

@@ -1,4 +1,4 @@
-// Validation stage: one reading object → its fields and timestamp, or a rejection with a reason code (SPEC §3).
+// Validation stage: one reading object → its fields and timestamp, or a rejection with a reason code (docs/contract.md §3).
 // Every reading is judged alone against the sensor catalog; the zod schemas are built from it, once per kind.
 import { z } from 'zod';
 import { CATALOG, KINDS, type Kind, type RejectionReason } from '../catalog/index.js';

@@ -1,4 +1,4 @@
-// The bootstrap admin key (SPEC §1): PANTAU_ADMIN_KEY when set; otherwise generated on first start, printed
+// The bootstrap admin key (docs/contract.md §1): PANTAU_ADMIN_KEY when set; otherwise generated on first start, printed
 // once, and written to admin.key (mode 0600) in the data dir for the operator.
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

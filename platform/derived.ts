@@ -1,4 +1,4 @@
-// Derived points for the dashboards (SPEC §6 measurements `device_state`, `indices`, `platform`), written
+// Derived points for the dashboards (docs/contract.md §6 measurements `device_state`, `indices`, `platform`), written
 // periodically through the log like everything else, and the indices of a device as the API reports them.
 import type { AlertService } from '../alerts/service.js';
 import type { IndicesTracker, Indices } from '../api/indices.js';

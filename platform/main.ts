@@ -1,4 +1,4 @@
-// `npm start`: the whole platform in one process, configured by the environment (SPEC §1).
+// `npm start`: the whole platform in one process, configured by the environment (docs/contract.md §1).
 import { ConfigError, loadConfig } from './config.js';
 import { startPlatform } from './platform.js';
 

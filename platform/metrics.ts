@@ -1,4 +1,4 @@
-// Prometheus metrics of one Pantau process (SPEC §5 `/metrics`). One registry per platform instance, so tests
+// Prometheus metrics of one Pantau process (docs/contract.md §5 `/metrics`). One registry per platform instance, so tests
 // can run several platforms in one process.
 import type { AcceptOutcome, IngestDevice } from '../ingest/ingest.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';

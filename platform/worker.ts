@@ -1,4 +1,4 @@
-// Scale-out (SPEC §7): with PANTAU_BROKER_URL set there is no embedded broker; this process is an ingest worker
+// Scale-out (docs/contract.md §7): with PANTAU_BROKER_URL set there is no embedded broker; this process is an ingest worker
 // that takes its share of the fleet's telemetry from the external broker's shared subscription.
 // Its client id is stable (`pantau-ingest-${PANTAU_WORKER_ID}`) because its persistent session holds the
 // messages it has not yet acknowledged: restart a worker under the same id (and data dir, for its spool).

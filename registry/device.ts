@@ -1,4 +1,4 @@
-// The device and API key shapes of SPEC §5, as zod schemas: the API validates and documents with them, the
+// The device and API key shapes of docs/contract.md §5, as zod schemas: the API validates and documents with them, the
 // registry stores what they let through. Types are inferred from them, not written twice.
 import { z } from 'zod';
 import { DEVICE_ID_PATTERN, KINDS } from '../catalog/index.js';

@@ -1,4 +1,4 @@
-// The console (SPEC §8) in a real browser: Debian's chromium driven by playwright-core (nothing downloads a
+// The console (docs/contract.md §8) in a real browser: Debian's chromium driven by playwright-core (nothing downloads a
 // browser), against a real platform with real MQTT devices. Sign-in and its cookie, CSRF and cross-site refusal,
 // the map and its live update from an MQTT reading, acknowledgement by role, the device chart's thresholds and
 // the ISPU colour, the language switch, the network log (nothing but Pantau), console errors, an axe-core pass,
@@ -144,7 +144,7 @@ describe('console in Chromium', () => {
     expect(stored).not.toContain(viewerKey);
     expect(watch.requests.some((u) => u.includes(viewerKey))).toBe(false);
 
-    // the session answers as SPEC §8 says; after sign-out, the cookie no longer works
+    // the session answers as docs/contract.md §8 says; after sign-out, the cookie no longer works
     const me = await page.evaluate(async () => (await fetch('/api/v1/session')).json());
     expect(me).toMatchObject({ role: 'viewer', keyName: 'ruang kendali' });
     await page.getByTestId('logout').click();

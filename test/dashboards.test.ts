@@ -1,6 +1,6 @@
 // The Grafana dashboards, tested for what Grafana would do with them: Grafana itself cannot run here, so its
 // InfluxQL template-variable and macro substitution is reproduced below and every query runs against the real
-// InfluxDB of the test run, seeded with a small Kaltim fleet written as SPEC §4 and catalog/derived.ts describe.
+// InfluxDB of the test run, seeded with a small Kaltim fleet written as docs/contract.md §4 and catalog/derived.ts describe.
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

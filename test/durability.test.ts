@@ -1,4 +1,4 @@
-// SPEC §3 "acknowledgement means durable", with real faults: InfluxDB stopped, Pantau SIGKILLed and SIGTERMed
+// docs/contract.md §3 "acknowledgement means durable", with real faults: InfluxDB stopped, Pantau SIGKILLed and SIGTERMed
 // under load, a torn spool, a point InfluxDB refuses, a full disk budget.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, appendFileSync } from 'node:fs';

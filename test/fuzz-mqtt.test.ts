@@ -299,8 +299,8 @@ describe('a flood of hostile payloads', () => {
       rejectionRowsTotal += rejected;
       report.push(`${dev.id}: messages ${s.messages}, units ${s.units}, stored ${stored} (oracle ${s.storedMin}..${s.storedMin + s.either}), rejected ${rejected}`);
       expect(stored + rejected, `${dev.id}: stored + rejected vs units sent`).toBe(s.units);
-      expect(stored, `${dev.id}: stored readings vs the SPEC oracle`).toBeGreaterThanOrEqual(s.storedMin);
-      expect(stored, `${dev.id}: stored readings vs the SPEC oracle`).toBeLessThanOrEqual(s.storedMin + s.either);
+      expect(stored, `${dev.id}: stored readings vs the contract oracle`).toBeGreaterThanOrEqual(s.storedMin);
+      expect(stored, `${dev.id}: stored readings vs the contract oracle`).toBeLessThanOrEqual(s.storedMin + s.either);
     }
     console.info(
       `fuzz-mqtt payloads: ${totals.messages} messages in ${sendSeconds.toFixed(1)} s, ${totals.units} units, ${storedTotal} stored, ` +

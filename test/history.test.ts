@@ -1,4 +1,4 @@
-// History (SPEC §9) against a real InfluxDB: rollups equal aggregates computed here from the raw points; late
+// History (docs/contract.md §9) against a real InfluxDB: rollups equal aggregates computed here from the raw points; late
 // backlogs update their buckets; a restart (and a crash mid-recomputation) loses no rollup work; raw retention
 // really expires raw points (influxd's own retention service) while a 1-year query is still answered from rollups;
 // the readings API picks its source and agrees with raw; the CSV export streams in pages.

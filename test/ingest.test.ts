@@ -1,4 +1,4 @@
-// From an MQTT publish to InfluxDB and the API: readings land with the SPEC §4 tags and float fields, batches
+// From an MQTT publish to InfluxDB and the API: readings land with the docs/contract.md §4 tags and float fields, batches
 // land whole and idempotently, every rejection code reaches the device, the API, the metric and InfluxDB.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';

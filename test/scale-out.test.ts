@@ -1,6 +1,6 @@
-// SPEC §7 scale-out with real processes: a real Mosquitto, a private InfluxDB and two Pantau ingest workers
+// docs/contract.md §7 scale-out with real processes: a real Mosquitto, a private InfluxDB and two Pantau ingest workers
 // (`PANTAU_BROKER_URL` set) sharing `$share/pantau-ingest/sensors/+/+/telemetry`; plus the broker auth/ACL
-// endpoints an external broker (EMQX) calls, with SPEC §3's rules.
+// endpoints an external broker (EMQX) calls, with docs/contract.md §3's rules.
 //
 // The workers are the compiled platform (`dist/platform/main.js`), as the image runs it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 // SenML (RFC 8428 JSON) on sensors/{kind}/{id}/senml (issue 16): the RFC's own examples, Pantau's fields with their
-// SenML units, every record judged alone with the reasons of SPEC §3; then 10,000 fuzzed packs through a real
+// SenML units, every record judged alone with the reasons of docs/contract.md §3; then 10,000 fuzzed packs through a real
 // broker, with exactly the readings and rejections the generator expects found in InfluxDB.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSenml } from '../ingest/senml.js';

@@ -1,5 +1,5 @@
 // Hostile input for the fuzz tests: a seeded generator of MQTT payloads and topics that knows what it sent, an
-// oracle that judges a payload by SPEC §2–§3 alone (how many units it carries and how many of them must be
+// oracle that judges a payload by docs/contract.md §2–§3 alone (how many units it carries and how many of them must be
 // stored), raw MQTT packets for what mqtt.js refuses to send, and strings for the API fuzz.
 // Everything is deterministic for a seed, so a failure can be replayed.
 import { isUtf8 } from 'node:buffer';
@@ -39,7 +39,7 @@ export function rng(seed: number): Rng {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// SPEC §2, restated here on purpose: the oracle must not borrow the platform's own catalog.
+// docs/contract.md §2, restated here on purpose: the oracle must not borrow the platform's own catalog.
 
 export type FuzzKind = 'air' | 'flood' | 'traffic';
 
@@ -112,7 +112,7 @@ function judgeTs(ts: unknown, now: number): Verdict {
   return 'stored';
 }
 
-/** One reading object, judged by SPEC §2–§3 alone. */
+/** One reading object, judged by docs/contract.md §2–§3 alone. */
 export function judgeReading(kind: FuzzKind, r: unknown, now: number): Verdict {
   if (r === null || typeof r !== 'object' || Array.isArray(r)) return 'rejected';
   const fields = SPEC_FIELDS[kind];

@@ -1,5 +1,5 @@
 // A seeded generator of SenML packs (RFC 8428 JSON) that knows what each pack must give: how many readings are
-// stored and how many rejections, with which reasons. The oracle restates SPEC §10's SenML rules on its own (units,
+// stored and how many rejections, with which reasons. The oracle restates docs/contract.md §10's SenML rules on its own (units,
 // ranges, required fields) rather than borrowing the platform's parser or catalog.
 import type { Rng } from './fuzz.js';
 

@@ -36,7 +36,7 @@ function weatherFor(extra: Partial<WeatherOptions> = {}) {
   return { seed: 7, weather: (city: CityName) => map.get(city) as Weather };
 }
 
-/** SPEC §2/§3 judged from the catalog alone: the reason a reading would be rejected, or null if it is valid. */
+/** docs/contract.md §2/§3 judged from the catalog alone: the reason a reading would be rejected, or null if it is valid. */
 function judge(kind: Kind, payload: string, now: number): RejectionReason | null {
   let body: unknown;
   try {
@@ -314,7 +314,7 @@ describe('fault injection', () => {
     expect(misspell('co')).toBe('CO');
   });
 
-  it('produces payloads that SPEC §3 rejects with the expected reason', () => {
+  it('produces payloads that docs/contract.md §3 rejects with the expected reason', () => {
     const env = weatherFor();
     const rng = new Rng(5);
     const now = Date.now();
