@@ -12,7 +12,8 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { API_KEY_USERNAME } from '../broker/authenticate.js';
-import { SHARED_TELEMETRY_SUBSCRIPTION, isDeviceId, parseDeviceTopic } from '../catalog/index.js';
+import { SHARED_SUBSCRIPTIONS, isDeviceId, parseDeviceTopic } from '../catalog/index.js';
+import { parseExtraTopic } from '../catalog/device-config.js';
 import type { ApiContext } from './context.js';
 import { HttpProblem, ProblemSchema } from './problem.js';
 
@@ -62,7 +63,7 @@ const errors = { 401: ProblemSchema, 404: ProblemSchema };
 const ALERT_FILTER = /^alerts\/(#|[a-z]+\/(#|\+|[a-z0-9-]+))$/;
 /** Where ingest workers publish: rejection notices and alerts for city systems. */
 const ALERT_TOPIC = /^alerts\/[a-z]+\/[a-z0-9][a-z0-9-]{1,62}$/;
-const WORKER_SUBSCRIPTIONS = new Set([SHARED_TELEMETRY_SUBSCRIPTION, SHARED_TELEMETRY_SUBSCRIPTION.replace(/^\$share\/[^/]+\//, ''), CLUSTER_READINGS_TOPIC]);
+const WORKER_SUBSCRIPTIONS = new Set([...SHARED_SUBSCRIPTIONS, ...SHARED_SUBSCRIPTIONS.map((s) => s.replace(/^\$share\/[^/]+\//, '')), CLUSTER_READINGS_TOPIC]);
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 /** Constant-time equality of two secrets of any length. */
@@ -119,11 +120,13 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
       if (action !== 'publish' && action !== 'subscribe') return { result: 'deny', why: `unknown action ${action.slice(0, 32)}` };
       if (username === INGEST_WORKER_USERNAME) {
         if (action === 'subscribe') {
-          return WORKER_SUBSCRIPTIONS.has(topic) ? { result: 'allow', why: 'ingest worker subscription' } : { result: 'deny', why: 'ingest workers subscribe only to telemetry' };
+          return WORKER_SUBSCRIPTIONS.has(topic) ? { result: 'allow', why: 'ingest worker subscription' } : { result: 'deny', why: 'ingest workers subscribe only to the shared telemetry, senml and config/reported subscriptions and the cluster readings view' };
         }
         if (parseDeviceTopic(topic)?.channel === 'rejections' || ALERT_TOPIC.test(topic)) return { result: 'allow', why: 'ingest worker notice' };
+        // configuration pushes (retained, QoS 1) go out through the ingest workers' broker sessions
+        if (parseExtraTopic(topic)?.channel === 'config') return { result: 'allow', why: 'configuration push' };
         if (topic === CLUSTER_READINGS_TOPIC) return { result: 'allow', why: 'cluster readings view' };
-        return { result: 'deny', why: 'ingest workers publish only rejections, alerts and the cluster readings view' };
+        return { result: 'deny', why: 'ingest workers publish only rejections, alerts, configuration pushes and the cluster readings view' };
       }
       if (username === API_KEY_USERNAME) {
         return action === 'subscribe' && ALERT_FILTER.test(topic) ? { result: 'allow', why: 'alerts for city systems' } : { result: 'deny', why: 'API-key logins only subscribe to alerts' };
@@ -132,12 +135,16 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
       // shared registry: a device created through another node a moment ago is read from PostgreSQL
       const device = await registry.lookupDevice(username);
       if (!device) return { result: 'deny', why: 'unknown device' };
-      const parsed = parseDeviceTopic(topic);
+      const parsed = parseDeviceTopic(topic) ?? parseExtraTopic(topic);
       const own = parsed !== null && parsed.deviceId === device.id && parsed.kind === device.kind;
       if (action === 'publish') {
-        return own && parsed.channel !== 'rejections' ? { result: 'allow', why: 'own telemetry or status' } : { result: 'deny', why: 'devices publish only to their own telemetry and status' };
+        return own && parsed.channel !== 'rejections' && parsed.channel !== 'config'
+          ? { result: 'allow', why: 'own telemetry, SenML, status or config report' }
+          : { result: 'deny', why: 'devices publish only to their own telemetry, senml, status and config/reported topics' };
       }
-      return own && parsed.channel === 'rejections' ? { result: 'allow', why: 'own rejections' } : { result: 'deny', why: 'devices subscribe only to their own rejections' };
+      return own && (parsed.channel === 'rejections' || parsed.channel === 'config')
+        ? { result: 'allow', why: `own ${parsed.channel}` }
+        : { result: 'deny', why: 'devices subscribe only to their own rejections and config topics' };
     };
 
     app.post('/api/v1/broker/auth', {
@@ -164,7 +171,7 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
       schema: {
         tags: ['broker'],
         summary: 'MQTT PUBLISH/SUBSCRIBE check for an external broker (EMQX HTTP authorization)',
-        description: `For the broker only: needs the ${BROKER_SECRET_HEADER} header. docs/contract.md §3 topic rules: a device publishes only to its own telemetry and status topics and subscribes only to its own rejections topic.`,
+        description: `For the broker only: needs the ${BROKER_SECRET_HEADER} header. docs/contract.md §3 and §10 topic rules: a device publishes only to its own telemetry, senml, status and config/reported topics and subscribes only to its own rejections and config topics.`,
         security: [],
         body: AclRequest,
         response: { 200: AclResponse, ...errors },

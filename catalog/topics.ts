@@ -36,3 +36,9 @@ export function alertTopic(kind: Kind, deviceId: string): string {
 
 /** Shared subscription used by scale-out ingest workers (docs/contract.md §7). */
 export const SHARED_TELEMETRY_SUBSCRIPTION = '$share/pantau-ingest/sensors/+/+/telemetry';
+/** SenML packs (docs/contract.md §10), shared between the ingest workers like telemetry. */
+export const SHARED_SENML_SUBSCRIPTION = '$share/pantau-ingest/sensors/+/+/senml';
+/** Devices' answers to a configuration push (docs/contract.md §10). */
+export const SHARED_CONFIG_REPORTED_SUBSCRIPTION = '$share/pantau-ingest/sensors/+/+/config/reported';
+/** Every shared subscription an ingest worker holds, in the order it subscribes. */
+export const SHARED_SUBSCRIPTIONS = [SHARED_TELEMETRY_SUBSCRIPTION, SHARED_SENML_SUBSCRIPTION, SHARED_CONFIG_REPORTED_SUBSCRIPTION] as const;

@@ -1,7 +1,8 @@
 // Scale-out input (docs/contract.md §7): an ingest worker's session on an external broker (Mosquitto, EMQX, HiveMQ…).
 //
-// The worker joins the shared subscription `$share/pantau-ingest/sensors/+/+/telemetry` at QoS 1 with a
-// persistent session under a stable client id, so the broker splits telemetry between the N workers and keeps
+// The worker joins the shared subscriptions `$share/pantau-ingest/sensors/+/+/telemetry` (and `…/senml`, SenML packs,
+// and `…/config/reported`, devices' answers to a configuration push) at QoS 1 with a persistent session under a
+// stable client id, so the broker splits telemetry between the N workers and keeps
 // whatever a worker has not acknowledged. A message is acknowledged (PUBACK) only once `Ingest.accept` says its
 // readings are durable in this worker's spool; a worker killed before that simply never acknowledged it, and the
 // broker delivers it again (to the same session when the worker comes back; EMQX may also hand it to another).
@@ -25,7 +26,9 @@
 // is only ever sent on the connection the message came in on; after a reconnect the broker redelivers.
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { SHARED_TELEMETRY_SUBSCRIPTION, deviceTopic, parseDeviceTopic } from '../catalog/index.js';
+import { SHARED_SUBSCRIPTIONS, deviceTopic, parseDeviceTopic } from '../catalog/index.js';
+import { parseExtraTopic } from '../catalog/device-config.js';
+import { DeviceRateLimiter } from './rate-limit.js';
 import type { Ingest, IngestDevice, Rejection } from './ingest.js';
 
 export interface MqttSourceOptions {
@@ -34,8 +37,13 @@ export interface MqttSourceOptions {
   /** Stable per worker (`pantau-ingest-${PANTAU_WORKER_ID}`): the broker keeps this session's messages. */
   clientId: string;
   /** Ingest, or a wrapper of it (the platform counts the outcomes). */
-  ingest: Pick<Ingest, 'reject' | 'on' | 'off'> & { accept(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2): Promise<unknown> };
+  ingest: Pick<Ingest, 'reject' | 'on' | 'off'> & { accept(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, format?: 'senml'): Promise<unknown> };
   registry: { device(id: string): IngestDevice | undefined; lookupDevice?(id: string): Promise<IngestDevice | undefined> };
+  /**
+   * A device's answer on `sensors/{kind}/{id}/config/reported` (at most one a second per device; more are counted
+   * and dropped, as on the embedded broker). Without it such messages are acknowledged and logged as unexpected.
+   */
+  onConfigReported?: (device: IngestDevice, payload: Buffer) => void;
   log: Logger;
   username?: string;
   password?: string;
@@ -128,28 +136,43 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
     }
   };
 
+  // a config report writes the registry (shadow and audit): one a second per device is plenty (burst 10)
+  const reportLimiter = new DeviceRateLimiter(1);
+
   /** Resolves once the message's outcome is durable (stored or rejected); rejects if it could not be. */
   const take = async (packet: IPublishPacket): Promise<void> => {
     stats.messages++;
     const topic = parseDeviceTopic(packet.topic);
-    // the shared subscription only delivers sensors/+/+/telemetry; a topic that is not a device's cannot be
-    // attributed to one: counted and logged
-    if (!topic || topic.channel !== 'telemetry') return unknown(packet.topic, 'not a device telemetry topic');
+    const extra = topic ? null : parseExtraTopic(packet.topic);
+    // the shared subscriptions deliver only sensors/+/+/{telemetry,senml,config/reported}; a topic that is not a
+    // device's cannot be attributed to one: counted and logged
+    const channel = topic?.channel === 'telemetry' ? 'telemetry' : extra && extra.channel !== 'config' ? extra.channel : null;
+    const target = topic ?? extra;
+    if (!channel || !target) return unknown(packet.topic, 'not a device telemetry, SenML or config/reported topic');
     // with a shared registry: a change to this device being read back right now is waited for
-    const device = registry.lookupDevice ? await registry.lookupDevice(topic.deviceId) : registry.device(topic.deviceId);
-    const unregistered = { id: topic.deviceId, kind: topic.kind, city: '', district: '' };
+    const device = registry.lookupDevice ? await registry.lookupDevice(target.deviceId) : registry.device(target.deviceId);
+    const unregistered = { id: target.deviceId, kind: target.kind, city: '', district: '' };
+    if (channel === 'config/reported') {
+      // not telemetry: nothing to store or reject, only the shadow to update
+      if (!device || device.kind !== target.kind) return unknown(packet.topic, device ? `device is of kind ${device.kind}` : 'unknown device');
+      if (!options.onConfigReported) return unknown(packet.topic, 'config reports are not taken by this node');
+      if (reportLimiter.take(device.id)) options.onConfigReported(device, Buffer.from(packet.payload));
+      else log.debug({ deviceId: device.id }, 'config/reported: more than one a second; ignored');
+      return;
+    }
     if (!device) {
       unknown(packet.topic, 'unknown device');
-      await ingest.reject(unregistered, 'unknown_device', `device ${topic.deviceId} is not registered; telemetry refused`);
+      await ingest.reject(unregistered, 'unknown_device', `device ${target.deviceId} is not registered; telemetry refused`);
       return options.onRejected?.('unknown_device');
     }
-    if (device.kind !== topic.kind) {
+    if (device.kind !== target.kind) {
       unknown(packet.topic, `device is of kind ${device.kind}`);
-      await ingest.reject(unregistered, 'unknown_device', `device ${topic.deviceId} is registered as kind ${device.kind}, not ${topic.kind}; telemetry refused`);
+      await ingest.reject(unregistered, 'unknown_device', `device ${target.deviceId} is registered as kind ${device.kind}, not ${target.kind}; telemetry refused`);
       return options.onRejected?.('unknown_device');
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    await ingest.accept(device, payload, packet.qos);
+    if (channel === 'senml') await ingest.accept(device, payload, packet.qos, 'senml');
+    else await ingest.accept(device, payload, packet.qos);
   };
 
   const notDurable = (gen: number, err: unknown) => {
@@ -223,16 +246,20 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
     delay = minMs;
     client.options.reconnectPeriod = minMs;
     log.info({ url: redactUrl(options.url), clientId: options.clientId, sessionPresent: connack.sessionPresent }, 'connected to the external broker');
-    client.subscribe(SHARED_TELEMETRY_SUBSCRIPTION, { qos: 1 }, (err, granted) => {
-      const code = granted?.[0]?.qos;
-      if (err || code === undefined || code === 128) {
+    client.subscribe([...SHARED_SUBSCRIPTIONS], { qos: 1 }, (err, granted) => {
+      const codes = SHARED_SUBSCRIPTIONS.map((_, i) => granted?.[i]?.qos);
+      if (err || codes[0] === undefined || codes[0] === 128) {
         subscribed = false;
-        log.error({ err: err?.message, subscription: SHARED_TELEMETRY_SUBSCRIPTION }, 'the broker refused the shared subscription: check its ACL for the ingest worker account');
+        log.error({ err: err?.message, subscription: SHARED_SUBSCRIPTIONS[0] }, 'the broker refused the shared subscription: check its ACL for the ingest worker account');
         return;
       }
       subscribed = true;
-      log.info({ subscription: SHARED_TELEMETRY_SUBSCRIPTION, maxInFlight }, 'subscribed to the shared telemetry subscription');
-      if (code !== 1) log.warn({ granted: code }, 'the broker granted the shared subscription below QoS 1: acknowledgements cannot mean durable');
+      log.info({ subscriptions: SHARED_SUBSCRIPTIONS, maxInFlight }, 'subscribed to the shared telemetry, SenML and config-report subscriptions');
+      SHARED_SUBSCRIPTIONS.forEach((subscription, i) => {
+        const code = codes[i];
+        if (i > 0 && (code === undefined || code === 128)) log.error({ subscription }, 'the broker refused this shared subscription: check its ACL for the ingest worker account');
+        else if (code !== 1) log.warn({ subscription, granted: code }, 'the broker granted a shared subscription below QoS 1: acknowledgements cannot mean durable');
+      });
     });
   });
   client.on('close', () => {
@@ -257,13 +284,13 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
   const quietMs = options.drainQuietMs ?? 500;
   /** UNSUBSCRIBE, then take what was already on its way until quiet and everything taken is acknowledged. */
   const leave = async () => {
-    const unsubscribed = await client.unsubscribeAsync(SHARED_TELEMETRY_SUBSCRIPTION).then(() => true, (err: Error) => {
+    const unsubscribed = await client.unsubscribeAsync([...SHARED_SUBSCRIPTIONS]).then(() => true, (err: Error) => {
       log.warn({ err: err.message }, 'UNSUBSCRIBE failed; leaving the rest in the session');
       return false;
     });
     if (!unsubscribed) return;
     subscribed = false;
-    log.info({ subscription: SHARED_TELEMETRY_SUBSCRIPTION }, 'unsubscribed from the share; draining what the broker already sent');
+    log.info({ subscriptions: SHARED_SUBSCRIPTIONS }, 'unsubscribed from the shares; draining what the broker already sent');
     const deadline = Date.now() + 30_000;
     lastMessageAt = Math.max(lastMessageAt, Date.now());
     while (Date.now() < deadline && client.connected) {

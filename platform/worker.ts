@@ -7,6 +7,8 @@
 import { hostname } from 'node:os';
 import { INGEST_WORKER_USERNAME } from '../api/broker-auth.js';
 import { startMqttSource, type MqttSource } from '../ingest/mqtt-source.js';
+import { acceptReportedConfig } from '../broker/config-reported.js';
+import { deviceExtras } from '../registry/device-extras.js';
 import type { Logger } from 'pino';
 import type { Ingest } from '../ingest/ingest.js';
 import type { Registry } from '../registry/registry.js';
@@ -39,6 +41,7 @@ export async function startWorkerSource(platform: WorkerDeps): Promise<WorkerSou
   const password = config.brokerPassword;
   // the worker account of api/broker-auth.ts unless the broker has its own
   const username = config.brokerUsername || (password ? INGEST_WORKER_USERNAME : undefined);
+  const extras = deviceExtras(platform.registry);
   const source: MqttSource = startMqttSource({
     url: config.brokerUrl,
     clientId,
@@ -46,12 +49,16 @@ export async function startWorkerSource(platform: WorkerDeps): Promise<WorkerSou
     password,
     // counted as the embedded broker's telemetry is
     ingest: {
-      accept: metered(metrics, (d, p, q) => platform.ingest.accept(d, p, q)),
+      accept: metered(metrics, (d, p, q, format?: 'senml') => platform.ingest.accept(d, p, q, undefined, format ?? 'json')),
       reject: (device, reason, detail, at) => platform.ingest.reject(device, reason, detail, at),
       on: platform.ingest.on.bind(platform.ingest),
       off: platform.ingest.off.bind(platform.ingest),
     },
     registry: platform.registry,
+    onConfigReported: (device, payload) => {
+      const record = platform.registry.device(device.id);
+      if (record) acceptReportedConfig(extras, record, payload, log);
+    },
     log: log.child({ component: 'mqtt-source' }),
     onRejected: (reason) => metrics.rejected.inc({ reason }),
     leaveOnClose: true,

@@ -80,7 +80,7 @@ async function startNode(id: string, role: 'api' | 'ingest', dataDir = tempDir(`
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = role === 'ingest' ? 'subscribed to the shared telemetry subscription' : 'cluster view: receiving';
+  const ready = role === 'ingest' ? 'subscribed to the shared telemetry, SenML and config-report subscriptions' : 'cluster view: receiving';
   await eventually(() => {
     if (child.exitCode !== null) throw new Error(`node ${id} exited during start: ${out.slice(-3000)}`);
     return out.includes(ready) && out.includes('Pantau is running');

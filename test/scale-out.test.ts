@@ -86,7 +86,7 @@ async function startWorker(workerId: string, dataDir: string): Promise<Worker> {
   // up = answering HTTP and subscribed to the shared subscription
   await eventually(() => {
     if (child.exitCode !== null) throw new Error(`worker ${workerId} exited during start: ${out}`);
-    return out.includes('subscribed to the shared telemetry subscription');
+    return out.includes('subscribed to the shared telemetry, SenML and config-report subscriptions');
   }, 90_000, 100).catch((err: Error) => {
     throw new Error(`worker ${workerId} did not subscribe: ${err.message}\n${out.slice(-3000)}`);
   });
@@ -245,6 +245,54 @@ describe('ingest workers behind an external broker', () => {
     expect(await storedTs('ghost-01')).toEqual([]);
     await client.endAsync();
   }, 30_000);
+
+  it('SenML packs and configuration reports reach the workers through the external broker; a config push reaches the device', async () => {
+    const d = SPLIT[1]!;
+    const client = await mqtt.connectAsync(brokerUrl, { clientId: `${d.id}-standards`, username: d.id, password: d.token, reconnectPeriod: 0 });
+    const pushed: Array<{ version: number; config: Record<string, unknown> }> = [];
+    client.on('message', (topic, payload) => {
+      if (topic === `sensors/air/${d.id}/config` && payload.length > 0) pushed.push(JSON.parse(payload.toString()));
+    });
+    // a SenML pack of three records on the device's senml topic, shared between the workers like telemetry
+    const bt = Math.floor((Date.now() - 600_000) / 1000);
+    const pack = [
+      { bn: `urn:dev:pantau:${d.id}:`, bt, n: 'pm25', u: 'ug/m3', v: 31.5 },
+      { n: 'pm25', u: 'ug/m3', v: 32.5, t: 60 },
+      { n: 'pm25', u: 'ug/m3', v: 33.5, t: 120 },
+    ];
+    await client.publishAsync(`sensors/air/${d.id}/senml`, JSON.stringify(pack), { qos: 1 });
+    const want = [bt * 1000, (bt + 60) * 1000, (bt + 120) * 1000];
+    await eventually(async () => {
+      const got = new Set(await storedTs(d.id));
+      return want.every((ts) => got.has(ts));
+    }, 15_000, 100);
+
+    // each worker here has its own registry (no PostgreSQL): push the same configuration through both, so the
+    // report is accepted by whichever worker the broker hands it to
+    const desired = { reportIntervalSeconds: 120 };
+    for (const w of [w1, w2]) {
+      const res = await fetch(`${w.httpUrl}/api/v1/devices/${d.id}/config`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(desired),
+      });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { version: number }).version).toBe(1);
+    }
+    // retained on the external broker: a device subscribing afterwards still gets it
+    await client.subscribeAsync(`sensors/air/${d.id}/config`, { qos: 1 });
+    await eventually(() => pushed.length > 0, 10_000, 50);
+    expect(pushed[0]).toEqual({ version: 1, config: desired });
+
+    await client.publishAsync(`sensors/air/${d.id}/config/reported`, JSON.stringify({ version: 1, config: desired }), { qos: 1 });
+    const reported = async () => {
+      const states = await Promise.all([w1, w2].map(async (w) => (await (await fetch(`${w.httpUrl}/api/v1/devices/${d.id}/config`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { reportedVersion: number | null; reported: unknown }));
+      return states.filter((s) => s.reportedVersion === 1);
+    };
+    await eventually(async () => (await reported()).length === 1, 10_000, 100);
+    expect((await reported())[0]!.reported).toEqual(desired);
+    await client.endAsync();
+  }, 40_000);
 });
 
 // ---- the auth/ACL endpoints for EMQX (in-process: they are a fastify plugin) -------------------------------
@@ -324,7 +372,7 @@ describe('broker auth endpoints (EMQX HTTP authentication and authorisation)', (
     expect(await auth('bpn-air-01', token, 'pantau-ingest-w1')).toBe('deny');
   });
 
-  it('ACL: a device publishes only its own telemetry and status and subscribes only to its own rejections', async () => {
+  it('ACL: a device publishes only its own telemetry, SenML, status and config reports and subscribes only to its own rejections and config', async () => {
     expect(await acl('bpn-air-01', 'publish', 'sensors/air/bpn-air-01/telemetry')).toBe('allow');
     expect(await acl('bpn-air-01', 'publish', 'sensors/air/bpn-air-01/status')).toBe('allow');
     expect(await acl('bpn-air-01', 'publish', 'sensors/air/bpn-air-02/telemetry')).toBe('deny');
@@ -336,6 +384,14 @@ describe('broker auth endpoints (EMQX HTTP authentication and authorisation)', (
     expect(await acl('bpn-air-01', 'subscribe', 'sensors/air/bpn-air-01/telemetry')).toBe('deny');
     expect(await acl('bpn-air-01', 'subscribe', 'sensors/#')).toBe('deny');
     expect(await acl('bpn-air-01', 'subscribe', '$share/pantau-ingest/sensors/+/+/telemetry')).toBe('deny');
+    // docs/contract.md §10: SenML and configuration
+    expect(await acl('bpn-air-01', 'publish', 'sensors/air/bpn-air-01/senml')).toBe('allow');
+    expect(await acl('bpn-air-01', 'publish', 'sensors/air/bpn-air-01/config/reported')).toBe('allow');
+    expect(await acl('bpn-air-01', 'publish', 'sensors/air/bpn-air-01/config')).toBe('deny');
+    expect(await acl('bpn-air-01', 'publish', 'sensors/air/bpn-air-02/senml')).toBe('deny');
+    expect(await acl('bpn-air-01', 'subscribe', 'sensors/air/bpn-air-01/config')).toBe('allow');
+    expect(await acl('bpn-air-01', 'subscribe', 'sensors/air/bpn-air-02/config')).toBe('deny');
+    expect(await acl('bpn-air-01', 'subscribe', 'sensors/air/bpn-air-01/senml')).toBe('deny');
     expect(await acl('bpn-air-99', 'publish', 'sensors/air/bpn-air-99/telemetry')).toBe('deny');
     expect(await acl('Grafana Bridge', 'subscribe', 'sensors/#')).toBe('ignore');
   });
@@ -343,6 +399,10 @@ describe('broker auth endpoints (EMQX HTTP authentication and authorisation)', (
   it('ACL: workers take the shared telemetry subscription and publish notices; API-key logins only read alerts', async () => {
     expect(await acl('pantau-ingest', 'subscribe', '$share/pantau-ingest/sensors/+/+/telemetry')).toBe('allow');
     expect(await acl('pantau-ingest', 'subscribe', 'sensors/+/+/telemetry')).toBe('allow');
+    expect(await acl('pantau-ingest', 'subscribe', '$share/pantau-ingest/sensors/+/+/senml')).toBe('allow');
+    expect(await acl('pantau-ingest', 'subscribe', '$share/pantau-ingest/sensors/+/+/config/reported')).toBe('allow');
+    expect(await acl('pantau-ingest', 'publish', 'sensors/air/bpn-air-01/config')).toBe('allow');
+    expect(await acl('pantau-ingest', 'publish', 'sensors/air/bpn-air-01/config/reported')).toBe('deny');
     expect(await acl('pantau-ingest', 'subscribe', '#')).toBe('deny');
     expect(await acl('pantau-ingest', 'publish', 'sensors/air/bpn-air-01/rejections')).toBe('allow');
     expect(await acl('pantau-ingest', 'publish', 'alerts/air/bpn-air-01')).toBe('allow');
