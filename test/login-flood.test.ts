@@ -3,8 +3,9 @@
 // run one at a time in a bounded line, never holding the thread pool the log's writes and fsyncs use.
 //
 // The figure compared is the acknowledgement latency of the same devices with and without the flood, measured in
-// alternating windows of one run on the same machine (never an absolute time): the flood's p99 stays within 2× of
-// the worse of the quiet windows around it (with a 25 ms floor, below which the windows differ by scheduling noise).
+// alternating windows of one run on the same machine (never an absolute time): three flood windows and four quiet
+// ones around them; the middle flood window's p99 stays within 2× of the worst quiet window's (with a 25 ms floor,
+// below which the windows differ by scheduling noise). `npm test` runs this file alone (vitest.config.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -66,30 +67,40 @@ describe('a login flood while devices publish', () => {
     };
 
     // the flood comes from a process of its own: 10 CONNECTs every 10 ms from 5,000 addresses in 127.1.0.0/16, each
-    // trying about once in 5 s — under the per-address limit of 60 a minute, so every one of them is checked
+    // trying about once in 5 s — under the per-address limit of 60 a minute, so every one of them is checked. It runs
+    // in three windows with quiet ones between and around them, so what else the machine does falls on both alike.
     const flooder = fork(fileURLToPath(new URL('./support/login-flood.mjs', import.meta.url)), { stdio: 'ignore' });
     const port = Number(new URL(p.mqttUrl).port);
     await phase(3000); // warm-up
-    const quietBefore = await phase(5000);
-    flooder.send({ start: { port, deviceIds: devices.map((d) => d.id), perTick: 10, addresses: 5000 } });
-    const during = await phase(5000);
+    const quiet = [await phase(3000)];
+    const flooded: number[][] = [];
+    for (let round = 0; round < 3; round++) {
+      flooder.send({ start: { port, deviceIds: devices.map((d) => d.id), perTick: 10, addresses: 5000 } });
+      flooded.push(await phase(3000));
+      flooder.send('pause');
+      await new Promise((r) => setTimeout(r, 1000)); // the paused flood's last CONNECTs are answered
+      quiet.push(await phase(3000));
+    }
     const codes = await new Promise<Map<number, number>>((resolve) => {
       flooder.once('message', (m: { codes: Array<[number, number]> }) => resolve(new Map(m.codes)));
       flooder.send('stop');
     });
-    await new Promise((r) => setTimeout(r, 1000));
-    const quietAfter = await phase(5000);
     clearInterval(publisher);
 
-    const baseline = Math.max(p99(quietBefore), p99(quietAfter), 25);
-    const flooded = p99(during);
+    // the worst quiet window against the middle flood window: a flood that starved the log's I/O slows every flood
+    // window, while a burst from elsewhere on the machine lands in one window of either kind
+    const quietP99 = quiet.map(p99);
+    const floodP99 = flooded.map(p99);
+    const baseline = Math.max(...quietP99, 25);
+    const flood = [...floodP99].sort((a, b) => a - b)[1]!;
     // the flood happened and was refused: bad username or password (4), or server busy (3) past the hash line
     const refused = (codes.get(4) ?? 0) + (codes.get(3) ?? 0);
-    console.log(`login flood: ${refused} wrong logins refused (${JSON.stringify([...codes])}), ack p99 ${flooded.toFixed(1)} ms flooded vs ${p99(quietBefore).toFixed(1)} / ${p99(quietAfter).toFixed(1)} ms quiet, ${during.length} acks in the flood window`);
-    expect(refused).toBeGreaterThan(1000);
+    const ms = (values: number[]) => values.map((v) => v.toFixed(1)).join(' / ');
+    console.log(`login flood: ${refused} wrong logins refused (${JSON.stringify([...codes])}), ack p99 ${ms(floodP99)} ms in the flood windows vs ${ms(quietP99)} ms quiet, acks per flood window ${flooded.map((w) => w.length).join(' / ')}`);
+    expect(refused).toBeGreaterThan(3000);
     expect(codes.get(0) ?? 0).toBe(0);
-    expect(during.length).toBeGreaterThan(10_000);
-    expect(flooded, `ack p99 ${flooded.toFixed(1)} ms during the flood, ${baseline.toFixed(1)} ms without`).toBeLessThanOrEqual(2 * baseline);
+    for (const w of flooded) expect(w.length).toBeGreaterThan(6000);
+    expect(flood, `ack p99 ${flood.toFixed(1)} ms during the flood (middle of ${ms(floodP99)}), ${baseline.toFixed(1)} ms without (worst of ${ms(quietP99)})`).toBeLessThanOrEqual(2 * baseline);
     expect(closed).toBe(0);
     await Promise.all(clients.map((c) => c.endAsync()));
   }, 120_000);

@@ -1,6 +1,7 @@
 // A child process that floods an MQTT port with wrong-token CONNECTs from many loopback addresses, so the flood's
 // own CPU is not charged to the test process that measures acknowledgement latency. Messages from the parent:
-// {start: {port, deviceIds, perTick, addresses}} and 'stop'; it answers {codes: [[returnCode, count], …]} on 'stop'.
+// {start: {port, deviceIds, perTick, addresses}}, 'pause' (no new CONNECTs until the next start) and 'stop'; it answers
+// {codes: [[returnCode, count], …]} on 'stop', counted over every start.
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
 
@@ -29,6 +30,10 @@ function wrongLogin(port, localAddress, deviceId) {
 }
 
 process.on('message', (m) => {
+  if (m === 'pause') {
+    clearInterval(timer);
+    return;
+  }
   if (m === 'stop') {
     clearInterval(timer);
     setTimeout(() => process.send({ codes: [...codes] }, () => process.exit(0)), 1500);
