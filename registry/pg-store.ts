@@ -120,6 +120,37 @@ export class PgStore implements RegistryStore {
     });
   }
 
+  /**
+   * Upgrade: DevEUIs and configurations an earlier build kept in a node's own SQLite file, taken for devices the
+   * shared registry has, where it has no such DevEUI (first node wins) or an older configuration version.
+   * Returns how many rows were taken.
+   */
+  async adoptNodeLocal(devEuis: DevEuiPair[], configs: Array<{ deviceId: string; state: ConfigState }>): Promise<number> {
+    return this.pg.transaction(async (c) => {
+      const euis = await c.query<{ device_id: string }>(
+        `INSERT INTO device_dev_eui (device_id, dev_eui) SELECT u.id, u.eui FROM unnest($1::text[], $2::text[]) AS u(id, eui)
+         WHERE EXISTS (SELECT 1 FROM devices d WHERE d.id = u.id) ON CONFLICT DO NOTHING RETURNING device_id`,
+        [devEuis.map((p) => p.deviceId), devEuis.map((p) => p.devEui)],
+      );
+      const shadows = await c.query<{ device_id: string }>(
+        `INSERT INTO device_config (device_id, version, desired, updated_at, reported, reported_version, reported_at)
+         SELECT u."deviceId", u.version, u.desired, u."updatedAt", u.reported, u."reportedVersion", u."reportedAt"
+         FROM jsonb_to_recordset($1::jsonb) AS u("deviceId" text, version integer, desired jsonb, "updatedAt" bigint, reported jsonb,
+           "reportedVersion" integer, "reportedAt" bigint)
+         WHERE EXISTS (SELECT 1 FROM devices d WHERE d.id = u."deviceId")
+         ON CONFLICT (device_id) DO UPDATE SET version = excluded.version, desired = excluded.desired, updated_at = excluded.updated_at,
+           reported = excluded.reported, reported_version = excluded.reported_version, reported_at = excluded.reported_at
+         WHERE excluded.version > device_config.version
+         RETURNING device_id`,
+        [JSON.stringify(configs.map((k) => ({ deviceId: k.deviceId, ...k.state })))],
+      );
+      for (const [table, r] of [['device_dev_eui', euis], ['device_config', shadows]] as const) {
+        await c.query(`SELECT pg_notify($1, json_build_object('t', $2::text, 'id', id)::text) FROM unnest($3::text[]) AS id`, [REGISTRY_CHANNEL, table, r.rows.map((x) => x.device_id)]);
+      }
+      return euis.rows.length + shadows.rows.length;
+    });
+  }
+
   async loadDevEuis(): Promise<DevEuiPair[]> {
     return (await this.pg.query<{ device_id: string; dev_eui: string }>('SELECT device_id, dev_eui FROM device_dev_eui')).rows.map((r) => ({ deviceId: r.device_id, devEui: r.dev_eui }));
   }

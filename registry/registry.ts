@@ -10,6 +10,8 @@
 // write, so the broker, caches and alert owner of every node react alike.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Kind } from '../catalog/index.js';
 import {
@@ -131,6 +133,7 @@ export class Registry extends EventEmitter {
     try {
       await pg.migrate();
       const store = new PgStore(pg);
+      await adoptNodeLocalExtras(store, dataDir, options.log);
       const [devices, keys, stateRows, devEuis, configs] = await Promise.all([
         store.loadDevices(),
         store.loadKeys(),
@@ -606,6 +609,25 @@ export class Registry extends EventEmitter {
   private gone(id: string): never {
     if (this.devices.has(id)) this.uncacheDevice(id);
     throw new NotFoundError(`device ${id} does not exist`);
+  }
+}
+
+/**
+ * Upgrade of a cluster from a build that kept DevEUIs and configurations per node (in PANTAU_DATA_DIR's SQLite
+ * file): moved into the shared registry once — taken where PostgreSQL has none yet, then removed from the file.
+ */
+async function adoptNodeLocalExtras(store: PgStore, dataDir: string, log: Logger): Promise<void> {
+  if (!existsSync(join(dataDir, 'registry.sqlite'))) return;
+  const local = new SqliteStore(dataDir);
+  try {
+    const devEuis = local.loadDevEuisSync();
+    const configs = local.loadConfigsSync();
+    if (devEuis.length + configs.length === 0) return;
+    const taken = await store.adoptNodeLocal(devEuis, configs);
+    local.db.exec('DELETE FROM device_dev_eui; DELETE FROM device_config;');
+    log.info({ devEuis: devEuis.length, configs: configs.length, taken }, 'moved this node\'s DevEUIs and device configurations into the shared registry');
+  } finally {
+    await local.close();
   }
 }
 

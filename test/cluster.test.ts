@@ -503,6 +503,11 @@ describe('a Pantau cluster on PostgreSQL, Mosquitto and InfluxDB', () => {
       expect(refused.status).toBe(503);
       expect(refused.body.detail).toMatch(/registry/);
       expect((await api(B, 'DELETE', '/api/v1/devices/clu-pg-0')).status).toBe(503);
+      // a DevEUI and a config push are registry writes too
+      expect((await api(B, 'PATCH', '/api/v1/devices/clu-pg-1', { devEui: '0102030405060708' })).status).toBe(503);
+      const push = await api(B, 'PUT', '/api/v1/devices/clu-pg-1/config', { reportIntervalSeconds: 60 });
+      expect(push.status).toBe(503);
+      expect(push.body.detail).toMatch(/registry/);
       await new Promise((r) => setTimeout(r, 1500));
       // acknowledged with the credentials and devices the workers hold in memory
       expect(fleet.ackedCount()).toBeGreaterThan(ackedAtDown + 100);
