@@ -105,6 +105,10 @@ function decimalFraction(x: number): [bigint, bigint] {
 
 /** Sign of a/b − bound, computed exactly on the decimal values as written (b > 0). */
 export function compareRatio(a: number, b: number, bound: number): -1 | 0 | 1 {
+  // Far from the bound the floating-point quotient (relative error ≤ 2⁻⁵³, as is each decimal's distance from its
+  // double) already has the right sign; only near a tie is the exact, much slower, decimal comparison needed.
+  const gap = a / b - bound;
+  if (Number.isFinite(gap) && Math.abs(gap) > 1e-9 * Math.max(1, Math.abs(bound))) return gap > 0 ? 1 : -1;
   const [an, ad] = decimalFraction(a);
   const [bn, bd] = decimalFraction(b);
   const [cn, cd] = decimalFraction(bound);

@@ -3,7 +3,7 @@
 // window sizes the readings come in; and the series under it (catalog/ts-series.ts) must stay sorted and unique.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LOS_WINDOW_MS, TrafficWindow, trafficWindowLos, type TrafficInterval } from '../../catalog/index.js';
+import { LOS_WINDOW_MS, TrafficWindow, compareRatio, trafficWindowLos, type TrafficInterval } from '../../catalog/index.js';
 import { TsSeries } from '../../catalog/ts-series.js';
 
 const ROAD = { freeFlowSpeed: 60, capacity: 1800 };
@@ -111,5 +111,28 @@ describe('TsSeries', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('compareRatio', () => {
+  it('agrees with integer arithmetic on decimals of up to 3 places, ties included (its float shortcut never decides a tie)', () => {
+    const milli = fc.integer({ min: 1, max: 2_000_000 });
+    fc.assert(
+      fc.property(milli, milli, fc.integer({ min: 1, max: 1000 }), fc.boolean(), (am, bm, cm, tie) => {
+        // a tie: a/b exactly equal to c, written as decimals (e.g. 30.6 / 36 = 0.85)
+        const a = tie ? (bm * cm) / 1e6 : am / 1000;
+        const b = bm / 1000;
+        const c = cm / 1000;
+        // a/b vs c ⇔ a·1e6 vs c·b·1e6, all integers (a may have up to 6 places in the tie case)
+        const left = BigInt(Math.round(a * 1e6)) * 1000n;
+        const right = BigInt(cm) * BigInt(bm) * 1000n;
+        const want = left > right ? 1 : left < right ? -1 : 0;
+        if (Number.isInteger(Math.round(a * 1e6)) && Math.abs(a * 1e6 - Math.round(a * 1e6)) < 1e-6) expect(compareRatio(a, b, c)).toBe(want);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(compareRatio(30.6, 36, 0.85)).toBe(0);
+    expect(compareRatio(30.61, 36, 0.85)).toBe(1);
+    expect(compareRatio(1800, 1800, 1)).toBe(0);
   });
 });
