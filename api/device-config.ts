@@ -75,7 +75,7 @@ export function deviceConfigPlugin(ctx: Pick<ApiContext, 'registry'>): FastifyPl
           : issue.message;
         throw badRequest(`body${path ? `.${path}` : ''}: ${detail}`);
       }
-      return configAnswer(extras.putDesired(device.id, parsed.data as Record<string, unknown>, actorOf(request)));
+      return configAnswer(await extras.putDesired(device.id, parsed.data as Record<string, unknown>, actorOf(request)));
     });
   };
 }

@@ -126,8 +126,6 @@ export function judgeImport(rows: Array<{ value: unknown; cellErrors: RowError[]
 }
 
 /** Create the judged devices in one registry transaction, DevEUIs included. */
-export async function importDevices(devices: NewDevice[], registry: Registry, extras: DeviceExtras, actor: string) {
-  return registry.createDevices(devices.map((input) => ({ input })), actor, () => {
-    extras.insertDevEuis(devices.filter((d) => d.devEui !== undefined).map((d) => ({ deviceId: d.id, devEui: d.devEui! })));
-  });
+export async function importDevices(devices: NewDevice[], registry: Registry, actor: string) {
+  return registry.createDevices(devices.map((input) => ({ input })), actor);
 }

@@ -115,7 +115,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
           type: 'https://pantau.dev/problems/invalid-import', title: 'Bad request', status: 400, detail: judged.detail, errors: judged.errors,
         });
       }
-      const created = await importDevices(judged.devices, registry, extras, actorOf(request));
+      const created = await importDevices(judged.devices, registry, actorOf(request));
       request.log.info({ count: created.length, actor: actorOf(request) }, 'devices imported');
       if (wantsCsv(request.headers.accept)) {
         let out = 'id,token\n';
@@ -147,7 +147,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       const eui = request.body.devEui;
       const owner = eui === undefined ? undefined : extras.deviceIdByDevEui(eui);
       if (owner) throw new HttpProblem(409, `devEui ${eui} already belongs to device ${owner}`, 'conflict');
-      const [{ device, token }] = (await importDevices([request.body], registry, extras, actorOf(request))) as [{ device: DeviceRecord; token: string }];
+      const [{ device, token }] = (await importDevices([request.body], registry, actorOf(request))) as [{ device: DeviceRecord; token: string }];
       return reply.code(201).header('location', `/api/v1/devices/${device.id}`).send({ device: deviceWithEui(extras, device), token });
     });
 
@@ -165,7 +165,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       if (!current) throw notFound(`device ${request.params.id} does not exist`);
       checkThresholds(current.kind, request.body.thresholds);
       const { devEui, ...patch } = request.body;
-      if (devEui !== undefined) extras.setDevEui(current.id, devEui, actorOf(request));
+      if (devEui !== undefined) await extras.setDevEui(current.id, devEui, actorOf(request));
       return deviceWithEui(extras, await registry.updateDevice(request.params.id, patch, actorOf(request)));
     });
 

@@ -10,7 +10,6 @@ import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { AcceptOutcome } from '../ingest/ingest.js';
-import { deviceExtras } from '../registry/device-extras.js';
 import type { DeviceRecord, Registry } from '../registry/registry.js';
 import { HttpProblem, ProblemSchema } from './problem.js';
 
@@ -56,7 +55,6 @@ const digest = (value: string) => createHash('sha256').update(value, 'utf8').dig
 export function integrationsPlugin(options: IntegrationsOptions): FastifyPluginAsyncZod {
   return async (app) => {
     const { registry, log } = options;
-    const extras = deviceExtras(registry);
 
     /** preValidation: the rate limiter (onRequest) has counted the request before a secret is compared. */
     const requireSecret = (name: string, variable: string, secret: string | undefined) => {
@@ -78,8 +76,8 @@ export function integrationsPlugin(options: IntegrationsOptions): FastifyPluginA
 
     /** One decoded uplink → one reading through ingest; the answer says what was stored and what was not. */
     const store = async (devEui: string, decoded: Record<string, unknown> | undefined, time: string | undefined, source: string) => {
-      const id = extras.deviceIdByDevEui(devEui);
-      const device = id ? registry.device(id) : undefined;
+      // memory; in a cluster, a DevEUI set through another node a moment ago is asked of PostgreSQL
+      const device = await registry.lookupDevEui(devEui);
       if (!device) throw new HttpProblem(404, `no device has devEui ${devEui.toLowerCase()}; register it with that devEui`, 'unknown-dev-eui');
       if (!decoded) {
         throw new HttpProblem(422, `the ${source} uplink carries no decoded payload: configure a payload decoder (codec) for this device`, 'no-decoded-payload');

@@ -58,7 +58,7 @@ export function makeAuthorizePublish(options: AuthorizeOptions): AuthorizePublis
     if (device && extra && extra.deviceId === device.id && extra.kind === device.kind && extra.channel !== 'config') {
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
       if (extra.channel === 'config/reported') {
-        if (reportLimiter.take(device.id)) acceptReportedConfig(deviceExtras(registry), device, payload, options.log);
+        if (reportLimiter.take(device.id)) void acceptReportedConfig(deviceExtras(registry), device, payload, options.log);
         else ignoreStatus('rate_limited', device.id, 'more than one config report a second');
         return done(null);
       }

@@ -43,7 +43,7 @@ export interface MqttSourceOptions {
    * A device's answer on `sensors/{kind}/{id}/config/reported` (at most one a second per device; more are counted
    * and dropped, as on the embedded broker). Without it such messages are acknowledged and logged as unexpected.
    */
-  onConfigReported?: (device: IngestDevice, payload: Buffer) => void;
+  onConfigReported?: (device: IngestDevice, payload: Buffer) => void | Promise<unknown>;
   log: Logger;
   username?: string;
   password?: string;
@@ -156,7 +156,8 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
       // not telemetry: nothing to store or reject, only the shadow to update
       if (!device || device.kind !== target.kind) return unknown(packet.topic, device ? `device is of kind ${device.kind}` : 'unknown device');
       if (!options.onConfigReported) return unknown(packet.topic, 'config reports are not taken by this node');
-      if (reportLimiter.take(device.id)) options.onConfigReported(device, Buffer.from(packet.payload));
+      // acknowledged once the shadow is written (or the report refused and logged)
+      if (reportLimiter.take(device.id)) await options.onConfigReported(device, Buffer.from(packet.payload));
       else log.debug({ deviceId: device.id }, 'config/reported: more than one a second; ignored');
       return;
     }

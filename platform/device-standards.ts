@@ -20,7 +20,7 @@ export interface DeviceStandardsDeps {
   accept: (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2) => Promise<AcceptOutcome>;
   config: Pick<Config, 'chirpstackSecret' | 'ttnSecret'>;
   log: Logger;
-  /** Publish through the embedded broker or the external one (the same function alerts use). */
+  /** Publish through the embedded broker or an ingest worker's external-broker session; a no-op without either. */
   publish: (topic: string, payload: string, options: { qos: 0 | 1; retain: boolean }) => void;
 }
 
@@ -30,6 +30,10 @@ export function wireDeviceStandards(deps: DeviceStandardsDeps): { plugins: Array
   const extras = deviceExtras(registry);
   let started = false;
 
+  // Every new desired version this node learns of — its own push, or (shared registry) another node's, read back
+  // after its notification — is published, in version order, by a node that holds a broker: the embedded one, or an
+  // ingest worker's external-broker session. `publish` is a no-op on an API-only node, whose pushes reach the
+  // devices through the workers (docs/scale-out.md, "DevEUIs and configuration pushes in a cluster").
   const publishDesired = (deviceId: string, state: ConfigState) => {
     const device = registry.device(deviceId);
     if (!started || !device || !state.desired) return;

@@ -5,7 +5,6 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { NewDeviceSchema } from '../registry/device.js';
 import type { Registry } from '../registry/registry.js';
-import { deviceExtras } from '../registry/device-extras.js';
 
 const FleetSchema = z.array(NewDeviceSchema.extend({ token: z.string().min(16).max(256).optional() }));
 
@@ -19,11 +18,8 @@ export async function seedFleet(registry: Registry, file: string, log: Logger): 
   // one transaction for all new devices, their devEuis included (issue 16)
   const seen = new Set<string>();
   const fresh = parsed.filter((d) => !registry.device(d.id) && !seen.has(d.id) && seen.add(d.id));
-  const extras = deviceExtras(registry);
   try {
-    await registry.createDevices(fresh.map(({ token, ...input }) => ({ input, token })), 'fleet-file', () =>
-      extras.insertDevEuis(fresh.filter((d) => d.devEui !== undefined).map((d) => ({ deviceId: d.id, devEui: d.devEui! }))),
-    );
+    await registry.createDevices(fresh.map(({ token, ...input }) => ({ input, token })), 'fleet-file');
   } catch (err) {
     // e.g. a devEui that two devices share, or one a registered device already has
     throw new Error(`PANTAU_FLEET_FILE: ${file}: the devices could not be registered: ${(err as Error).message.slice(0, 300)}`);

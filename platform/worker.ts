@@ -55,9 +55,9 @@ export async function startWorkerSource(platform: WorkerDeps): Promise<WorkerSou
       off: platform.ingest.off.bind(platform.ingest),
     },
     registry: platform.registry,
-    onConfigReported: (device, payload) => {
+    onConfigReported: async (device, payload) => {
       const record = platform.registry.device(device.id);
-      if (record) acceptReportedConfig(extras, record, payload, log);
+      if (record) await acceptReportedConfig(extras, record, payload, log);
     },
     log: log.child({ component: 'mqtt-source' }),
     onRejected: (reason) => metrics.rejected.inc({ reason }),

@@ -1,73 +1,50 @@
 // Device attributes added in round 2, beside the devices table: the LoRaWAN DevEUI of a device (integrations map a
 // network server's uplink to a Pantau device by it) and its configuration shadow (desired config pushed by an
-// operator, the config the device reports it applied). Every SQL statement of these two tables is in this file,
-// so a port of the registry to another database ports this file alone.
+// operator, the config the device reports it applied).
+//
+// Like the Registry's devices, both live in the registry's store (SQLite tables device_dev_eui and device_config,
+// or the same tables in PostgreSQL, shared by every node of a cluster) and are held in memory: reads answer from
+// memory, synchronously (the integrations look a DevEUI up for each uplink); writes go to the store first and reach
+// memory once stored (a store that cannot be reached: RegistryUnavailableError, 503). Another node's write arrives
+// as a notification; the Registry reads the row back and hands it to `applyDevEui` / `applyConfig` here.
 import { EventEmitter } from 'node:events';
-import type Database from 'better-sqlite3';
-import { ConflictError, type Registry } from './registry.js';
+import type { Registry } from './registry.js';
+import {
+  DevEuiConflictError,
+  NO_CONFIG,
+  NotFoundError,
+  type ConfigState,
+  type DevEuiPair,
+  type RegistryStore,
+} from './store.js';
 
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS device_dev_eui (
-    device_id TEXT PRIMARY KEY, dev_eui TEXT NOT NULL UNIQUE
-  );
-  CREATE TABLE IF NOT EXISTS device_config (
-    device_id TEXT PRIMARY KEY, version INTEGER NOT NULL, desired TEXT NOT NULL, updated_at INTEGER NOT NULL,
-    reported TEXT, reported_version INTEGER, reported_at INTEGER
-  );
-`;
+export { DevEuiConflictError, type ConfigState };
 
-export interface ConfigState {
-  desired: Record<string, unknown> | null;
-  version: number;
-  updatedAt: number | null;
-  reported: Record<string, unknown> | null;
-  reportedVersion: number | null;
-  reportedAt: number | null;
-}
+/** Where a new desired config came from: this node's API, or another node's (heard through the store). */
+export type ConfigOrigin = 'local' | 'remote';
 
-interface ConfigRow {
-  device_id: string;
-  version: number;
-  desired: string;
-  updated_at: number;
-  reported: string | null;
-  reported_version: number | null;
-  reported_at: number | null;
-}
-
-export class DevEuiConflictError extends ConflictError {}
-
-/** Events: `desired` (deviceId, ConfigState) after an operator's change; `reported` (deviceId, ConfigState). */
+/**
+ * Events: `desired` (deviceId, ConfigState, ConfigOrigin) once per new desired version this node learns of — its
+ * own writes at once, other nodes' when their notification is read back — never an older version after a newer;
+ * `reported` (deviceId, ConfigState) when a device's report is stored (here or elsewhere).
+ */
 export class DeviceExtras extends EventEmitter {
-  private readonly db: Database.Database;
   private readonly euiById = new Map<string, string>();
   private readonly idByEui = new Map<string, string>();
-  private readonly stmts;
+  private readonly configs = new Map<string, ConfigState>();
 
-  constructor(private readonly registry: Registry) {
+  constructor(
+    private readonly store: RegistryStore,
+    registry: EventEmitter,
+    loaded: { devEuis: DevEuiPair[]; configs: Array<{ deviceId: string; state: ConfigState }> },
+  ) {
     super();
-    this.db = registry.db;
-    this.db.exec(SCHEMA);
-    this.stmts = {
-      insertEui: this.db.prepare('INSERT INTO device_dev_eui (device_id, dev_eui) VALUES (?, ?) ON CONFLICT(device_id) DO UPDATE SET dev_eui = excluded.dev_eui'),
-      deleteEui: this.db.prepare('DELETE FROM device_dev_eui WHERE device_id = ?'),
-      config: this.db.prepare('SELECT * FROM device_config WHERE device_id = ?'),
-      allConfigs: this.db.prepare('SELECT * FROM device_config'),
-      putDesired: this.db.prepare(
-        `INSERT INTO device_config (device_id, version, desired, updated_at) VALUES (?, 1, ?, ?)
-         ON CONFLICT(device_id) DO UPDATE SET version = version + 1, desired = excluded.desired, updated_at = excluded.updated_at
-         RETURNING version`,
-      ),
-      putReported: this.db.prepare('UPDATE device_config SET reported = ?, reported_version = ?, reported_at = ? WHERE device_id = ?'),
-      deleteConfig: this.db.prepare('DELETE FROM device_config WHERE device_id = ?'),
-    };
-    for (const row of this.db.prepare('SELECT device_id, dev_eui FROM device_dev_eui').all() as Array<{ device_id: string; dev_eui: string }>) {
-      this.remember(row.device_id, row.dev_eui);
-    }
+    for (const p of loaded.devEuis) this.remember(p.deviceId, p.devEui);
+    for (const c of loaded.configs) this.configs.set(c.deviceId, c.state);
+    // the store removed the device's rows with it (here or on another node): forget them
     registry.on('device-removed', (id: string) => {
-      this.stmts.deleteEui.run(id);
-      this.stmts.deleteConfig.run(id);
       this.forgetEui(id);
+      this.configs.delete(id);
     });
   }
 
@@ -82,58 +59,87 @@ export class DeviceExtras extends EventEmitter {
     return this.idByEui.get(devEui.toLowerCase());
   }
 
-  /** Store DevEUIs (already checked unique); call inside the registry's transaction when creating devices. */
-  insertDevEuis(pairs: Array<{ deviceId: string; devEui: string }>): void {
-    for (const p of pairs) this.stmts.insertEui.run(p.deviceId, p.devEui.toLowerCase());
-    for (const p of pairs) this.remember(p.deviceId, p.devEui.toLowerCase());
+  /** DevEUIs the store has just written with their devices (Registry.createDevices). */
+  cacheDevEuis(pairs: DevEuiPair[]): void {
+    for (const p of pairs) this.applyDevEui(p.deviceId, p.devEui);
   }
 
-  setDevEui(deviceId: string, devEui: string | null, actor: string): void {
-    if (devEui === null) {
-      this.stmts.deleteEui.run(deviceId);
-      this.forgetEui(deviceId);
-    } else {
-      const eui = devEui.toLowerCase();
-      const owner = this.idByEui.get(eui);
-      if (owner && owner !== deviceId) throw new DevEuiConflictError(`devEui ${eui} already belongs to device ${owner}`);
-      this.stmts.insertEui.run(deviceId, eui);
-      this.forgetEui(deviceId);
-      this.remember(deviceId, eui);
-    }
-    this.registry.audit(actor, 'device.dev_eui_set', `${deviceId} ${devEui ?? '(none)'}`);
+  async setDevEui(deviceId: string, devEui: string | null, actor: string): Promise<void> {
+    const eui = devEui === null ? null : devEui.toLowerCase();
+    const owner = eui === null ? undefined : this.idByEui.get(eui);
+    if (owner && owner !== deviceId) throw new DevEuiConflictError(`devEui ${eui} already belongs to device ${owner}`);
+    const stored = await this.store.setDevEui(deviceId, eui, { actor, action: 'device.dev_eui_set', target: `${deviceId} ${devEui ?? '(none)'}` });
+    if (!stored) throw new NotFoundError(`device ${deviceId} does not exist`);
+    this.applyDevEui(deviceId, eui ?? undefined);
+  }
+
+  /** A device's DevEUI as the store has it now (undefined: none). */
+  applyDevEui(deviceId: string, eui: string | undefined): void {
+    if (this.euiById.get(deviceId) === eui) return;
+    this.forgetEui(deviceId);
+    if (eui === undefined) return;
+    // a DevEUI moved from one device to another: the store's read of the old owner may come later
+    const previous = this.idByEui.get(eui);
+    if (previous !== undefined) this.euiById.delete(previous);
+    this.remember(deviceId, eui);
   }
 
   // ---- configuration shadow --------------------------------------------------------------------------
 
   config(deviceId: string): ConfigState {
-    const row = this.stmts.config.get(deviceId) as ConfigRow | undefined;
-    return row ? toState(row) : { desired: null, version: 0, updatedAt: null, reported: null, reportedVersion: null, reportedAt: null };
+    return this.configs.get(deviceId) ?? NO_CONFIG;
   }
 
   allConfigs(): Array<{ deviceId: string; state: ConfigState }> {
-    return (this.stmts.allConfigs.all() as ConfigRow[]).map((row) => ({ deviceId: row.device_id, state: toState(row) }));
+    return [...this.configs].map(([deviceId, state]) => ({ deviceId, state }));
   }
 
-  /** A new desired config: the version goes up by one; subscribers publish it to the device. */
-  putDesired(deviceId: string, desired: Record<string, unknown>, actor: string, at = Date.now()): ConfigState {
-    const { version } = this.stmts.putDesired.get(deviceId, JSON.stringify(desired), at) as { version: number };
-    this.registry.audit(actor, 'device.config_updated', `${deviceId} v${version}`);
-    const state = this.config(deviceId);
-    this.emit('desired', deviceId, state);
+  /** A new desired config: the store raises the version by one; `desired` fires (publishers push it to the device). */
+  async putDesired(deviceId: string, desired: Record<string, unknown>, actor: string, at = Date.now()): Promise<ConfigState> {
+    const state = await this.store.putDesiredConfig(deviceId, desired, at, actor);
+    if (!state) throw new NotFoundError(`device ${deviceId} does not exist`);
+    this.applyConfig(deviceId, state, 'local');
     return state;
   }
 
-  /** What the device says it applied. Refused (returns a reason) for a version Pantau never pushed. */
-  putReported(deviceId: string, version: number, config: Record<string, unknown>, at = Date.now()): { ok: true; state: ConfigState } | { ok: false; detail: string } {
-    const current = this.config(deviceId);
-    if (version < 1 || version > current.version) {
-      return { ok: false, detail: `reported version ${version} was never pushed; the latest desired version is ${current.version}` };
+  /**
+   * What the device says it applied. Refused (returns a reason) for a version Pantau never pushed — judged by the
+   * store, which knows pushes made through any node. Throws RegistryUnavailableError when the store is down.
+   */
+  async putReported(deviceId: string, version: number, config: Record<string, unknown>, at = Date.now()): Promise<{ ok: true; state: ConfigState } | { ok: false; detail: string }> {
+    const state = version >= 1 ? await this.store.putReportedConfig(deviceId, version, config, at) : undefined;
+    if (!state) {
+      return { ok: false, detail: `reported version ${version} was never pushed; the latest desired version is ${this.config(deviceId).version}` };
     }
-    this.stmts.putReported.run(JSON.stringify(config), version, at, deviceId);
-    this.registry.audit(deviceId, 'device.config_reported', `${deviceId} v${version}`);
-    const state = this.config(deviceId);
-    this.emit('reported', deviceId, state);
+    this.applyConfig(deviceId, state, 'local');
     return { ok: true, state };
+  }
+
+  /**
+   * A device's configuration as the store has it now (undefined: none). Versions only move forward: an older read
+   * that lands after a newer write is ignored; `desired` fires when the version rises, `reported` when a report is new.
+   */
+  applyConfig(deviceId: string, state: ConfigState | undefined, origin: ConfigOrigin): void {
+    const current = this.configs.get(deviceId);
+    if (!state) {
+      this.configs.delete(deviceId);
+      return;
+    }
+    if (current && state.version < current.version) return;
+    if (current && state.version === current.version && (state.reportedAt ?? 0) <= (current.reportedAt ?? 0)) return;
+    this.configs.set(deviceId, state);
+    if (!current || state.version > current.version) this.emit('desired', deviceId, state, origin);
+    if (state.reportedAt !== null && state.reportedAt !== current?.reportedAt) this.emit('reported', deviceId, state);
+  }
+
+  /** Everything as the store has it (after notifications may have been missed). */
+  resync(devEuis: DevEuiPair[], configs: Array<{ deviceId: string; state: ConfigState }>): void {
+    const euis = new Map(devEuis.map((p) => [p.deviceId, p.devEui]));
+    for (const id of [...this.euiById.keys()]) if (!euis.has(id)) this.applyDevEui(id, undefined);
+    for (const [id, eui] of euis) this.applyDevEui(id, eui);
+    const seen = new Set(configs.map((c) => c.deviceId));
+    for (const id of [...this.configs.keys()]) if (!seen.has(id)) this.configs.delete(id);
+    for (const c of configs) this.applyConfig(c.deviceId, c.state, 'remote');
   }
 
   private remember(deviceId: string, eui: string): void {
@@ -143,30 +149,12 @@ export class DeviceExtras extends EventEmitter {
 
   private forgetEui(deviceId: string): void {
     const eui = this.euiById.get(deviceId);
-    if (eui !== undefined) this.idByEui.delete(eui);
+    if (eui !== undefined && this.idByEui.get(eui) === deviceId) this.idByEui.delete(eui);
     this.euiById.delete(deviceId);
   }
 }
 
-function toState(row: ConfigRow): ConfigState {
-  return {
-    desired: JSON.parse(row.desired) as Record<string, unknown>,
-    version: row.version,
-    updatedAt: row.updated_at,
-    reported: row.reported === null ? null : (JSON.parse(row.reported) as Record<string, unknown>),
-    reportedVersion: row.reported_version,
-    reportedAt: row.reported_at,
-  };
-}
-
-const extrasByRegistry = new WeakMap<Registry, DeviceExtras>();
-
-/** The one DeviceExtras of a registry (created on first use, so the broker, API and wiring share it). */
+/** The DevEUIs and configuration shadows of a registry (one per registry, so the broker, API and wiring share it). */
 export function deviceExtras(registry: Registry): DeviceExtras {
-  let extras = extrasByRegistry.get(registry);
-  if (!extras) {
-    extras = new DeviceExtras(registry);
-    extrasByRegistry.set(registry, extras);
-  }
-  return extras;
+  return registry.extras;
 }

@@ -1,10 +1,12 @@
 // The shared registry backend: PostgreSQL. Every write commits its audit entry in the same transaction and
-// NOTIFYs `pantau_registry` with `{"t":"devices"|"api_keys","id":…}`; each node's Registry re-reads that row
-// into its memory (registry.ts), so a change through any node holds on every node within milliseconds.
+// NOTIFYs `pantau_registry` with `{"t":<table>,"id":…}` (devices, api_keys, device_dev_eui, device_config; the
+// id is the device's for the last two); each node's Registry re-reads that row into its memory (registry.ts), so
+// a change through any node holds on every node within milliseconds.
 import type { Kind } from '../catalog/index.js';
 import type { Role } from './device.js';
 import type { PgConnection } from './postgres.js';
-import type { AuditEntry, AuditWrite, RegistryStore, StatusWrite, StoreChange, StoredDevice, StoredKey } from './store.js';
+import { DevEuiConflictError } from './store.js';
+import type { AuditEntry, AuditWrite, ConfigState, DevEuiPair, RegistryStore, StatusWrite, StoreChange, StoredDevice, StoredKey } from './store.js';
 import type pg from 'pg';
 
 export const REGISTRY_CHANNEL = 'pantau_registry';
@@ -23,6 +25,27 @@ interface DeviceRow {
   last_seen: number | null;
 }
 
+const TABLES = new Set<string>(['devices', 'api_keys', 'device_dev_eui', 'device_config'] satisfies Array<StoreChange['table']>);
+
+interface ConfigRow {
+  device_id: string;
+  version: number;
+  desired: Record<string, unknown>;
+  updated_at: number;
+  reported: Record<string, unknown> | null;
+  reported_version: number | null;
+  reported_at: number | null;
+}
+
+const fromConfigRow = (r: ConfigRow): ConfigState => ({
+  desired: r.desired,
+  version: r.version,
+  updatedAt: r.updated_at,
+  reported: r.reported,
+  reportedVersion: r.reported_version,
+  reportedAt: r.reported_at,
+});
+
 const DEVICE_COLUMNS = 'id, kind, name, city, district, lat, lon, thresholds, token_hash, status, last_seen';
 
 export class PgStore implements RegistryStore {
@@ -36,7 +59,7 @@ export class PgStore implements RegistryStore {
     await this.pg.listen(REGISTRY_CHANNEL, (n) => {
       try {
         const m = JSON.parse(n.payload) as { t: StoreChange['table']; id: string; op?: string };
-        if ((m.t === 'devices' || m.t === 'api_keys') && typeof m.id === 'string') onChange({ table: m.t, id: m.id, deleted: m.op === 'delete' });
+        if (TABLES.has(m.t) && typeof m.id === 'string') onChange({ table: m.t, id: m.id, deleted: m.op === 'delete' });
       } catch {
         // not ours
       }
@@ -71,10 +94,13 @@ export class PgStore implements RegistryStore {
     );
   }
 
-  /** Many devices in one transaction (bulk import, fleet file): all or none. */
-  async insertDevices(devices: StoredDevice[], createdAt: number, actor: string): Promise<void> {
+  async insertDevices(devices: StoredDevice[], devEuis: DevEuiPair[], createdAt: number, actor: string): Promise<void> {
     if (devices.length === 0) return;
     await this.pg.transaction(async (c) => {
+      if (devEuis.length > 0) {
+        const taken = (await c.query<{ device_id: string; dev_eui: string }>('SELECT device_id, dev_eui FROM device_dev_eui WHERE dev_eui = ANY($1::text[])', [devEuis.map((p) => p.devEui)])).rows[0];
+        if (taken) throw new DevEuiConflictError(`devEui ${taken.dev_eui} already belongs to device ${taken.device_id}`);
+      }
       await c.query(
         `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at)
          SELECT d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds, d."tokenHash", 'never_seen', $2
@@ -87,7 +113,112 @@ export class PgStore implements RegistryStore {
         [createdAt, actor, devices.map((d) => d.id)],
       );
       await c.query(`SELECT pg_notify($1, json_build_object('t', 'devices', 'id', id)::text) FROM unnest($2::text[]) AS id`, [REGISTRY_CHANNEL, devices.map((d) => d.id)]);
+      if (devEuis.length > 0) {
+        await c.query('INSERT INTO device_dev_eui (device_id, dev_eui) SELECT * FROM unnest($1::text[], $2::text[])', [devEuis.map((p) => p.deviceId), devEuis.map((p) => p.devEui)]);
+        await c.query(`SELECT pg_notify($1, json_build_object('t', 'device_dev_eui', 'id', id)::text) FROM unnest($2::text[]) AS id`, [REGISTRY_CHANNEL, devEuis.map((p) => p.deviceId)]);
+      }
     });
+  }
+
+  /**
+   * Upgrade: DevEUIs and configurations an earlier build kept in a node's own SQLite file, taken for devices the
+   * shared registry has, where it has no such DevEUI (first node wins) or an older configuration version.
+   * Returns how many rows were taken.
+   */
+  async adoptNodeLocal(devEuis: DevEuiPair[], configs: Array<{ deviceId: string; state: ConfigState }>): Promise<number> {
+    return this.pg.transaction(async (c) => {
+      const euis = await c.query<{ device_id: string }>(
+        `INSERT INTO device_dev_eui (device_id, dev_eui) SELECT u.id, u.eui FROM unnest($1::text[], $2::text[]) AS u(id, eui)
+         WHERE EXISTS (SELECT 1 FROM devices d WHERE d.id = u.id) ON CONFLICT DO NOTHING RETURNING device_id`,
+        [devEuis.map((p) => p.deviceId), devEuis.map((p) => p.devEui)],
+      );
+      const shadows = await c.query<{ device_id: string }>(
+        `INSERT INTO device_config (device_id, version, desired, updated_at, reported, reported_version, reported_at)
+         SELECT u."deviceId", u.version, u.desired, u."updatedAt", u.reported, u."reportedVersion", u."reportedAt"
+         FROM jsonb_to_recordset($1::jsonb) AS u("deviceId" text, version integer, desired jsonb, "updatedAt" bigint, reported jsonb,
+           "reportedVersion" integer, "reportedAt" bigint)
+         WHERE EXISTS (SELECT 1 FROM devices d WHERE d.id = u."deviceId")
+         ON CONFLICT (device_id) DO UPDATE SET version = excluded.version, desired = excluded.desired, updated_at = excluded.updated_at,
+           reported = excluded.reported, reported_version = excluded.reported_version, reported_at = excluded.reported_at
+         WHERE excluded.version > device_config.version
+         RETURNING device_id`,
+        [JSON.stringify(configs.map((k) => ({ deviceId: k.deviceId, ...k.state })))],
+      );
+      for (const [table, r] of [['device_dev_eui', euis], ['device_config', shadows]] as const) {
+        await c.query(`SELECT pg_notify($1, json_build_object('t', $2::text, 'id', id)::text) FROM unnest($3::text[]) AS id`, [REGISTRY_CHANNEL, table, r.rows.map((x) => x.device_id)]);
+      }
+      return euis.rows.length + shadows.rows.length;
+    });
+  }
+
+  async loadDevEuis(): Promise<DevEuiPair[]> {
+    return (await this.pg.query<{ device_id: string; dev_eui: string }>('SELECT device_id, dev_eui FROM device_dev_eui')).rows.map((r) => ({ deviceId: r.device_id, devEui: r.dev_eui }));
+  }
+
+  async fetchDevEui(deviceId: string): Promise<string | undefined> {
+    return (await this.pg.query<{ dev_eui: string }>('SELECT dev_eui FROM device_dev_eui WHERE device_id = $1', [deviceId])).rows[0]?.dev_eui;
+  }
+
+  async fetchDevEuiOwner(devEui: string): Promise<string | undefined> {
+    return (await this.pg.query<{ device_id: string }>('SELECT device_id FROM device_dev_eui WHERE dev_eui = $1', [devEui])).rows[0]?.device_id;
+  }
+
+  async setDevEui(deviceId: string, devEui: string | null, audit: AuditWrite): Promise<boolean> {
+    return this.write('device_dev_eui', deviceId, audit, async (c) => {
+      // the device row locked: a concurrent delete waits for this transaction (or this one finds it gone)
+      const exists = await c.query('SELECT 1 FROM devices WHERE id = $1 FOR SHARE', [deviceId]);
+      if (exists.rowCount === 0) return exists;
+      if (devEui === null) {
+        await c.query('DELETE FROM device_dev_eui WHERE device_id = $1', [deviceId]);
+        return exists;
+      }
+      const owner = (await c.query<{ device_id: string }>('SELECT device_id FROM device_dev_eui WHERE dev_eui = $1', [devEui])).rows[0]?.device_id;
+      if (owner !== undefined && owner !== deviceId) throw new DevEuiConflictError(`devEui ${devEui} already belongs to device ${owner}`);
+      return c.query(
+        'INSERT INTO device_dev_eui (device_id, dev_eui) VALUES ($1, $2) ON CONFLICT (device_id) DO UPDATE SET dev_eui = excluded.dev_eui',
+        [deviceId, devEui],
+      );
+    });
+  }
+
+  async loadConfigs(): Promise<Array<{ deviceId: string; state: ConfigState }>> {
+    return (await this.pg.query<ConfigRow>('SELECT * FROM device_config')).rows.map((r) => ({ deviceId: r.device_id, state: fromConfigRow(r) }));
+  }
+
+  async fetchConfig(deviceId: string): Promise<ConfigState | undefined> {
+    const row = (await this.pg.query<ConfigRow>('SELECT * FROM device_config WHERE device_id = $1', [deviceId])).rows[0];
+    return row ? fromConfigRow(row) : undefined;
+  }
+
+  async putDesiredConfig(deviceId: string, desired: Record<string, unknown>, at: number, actor: string): Promise<ConfigState | undefined> {
+    let row: ConfigRow | undefined;
+    const stored = await this.write('device_config', deviceId, null, async (c) => {
+      // concurrent pushes through two nodes: the row lock of the upsert serialises them, each gets its own version
+      const r = await c.query<ConfigRow>(
+        `INSERT INTO device_config (device_id, version, desired, updated_at) SELECT id, 1, $2::jsonb, $3 FROM devices WHERE id = $1
+         ON CONFLICT (device_id) DO UPDATE SET version = device_config.version + 1, desired = excluded.desired, updated_at = excluded.updated_at
+         RETURNING *`,
+        [deviceId, JSON.stringify(desired), at],
+      );
+      row = r.rows[0];
+      if (row) await c.query('INSERT INTO audit (ts, actor, action, target) VALUES ($1, $2, $3, $4)', [at, actor, 'device.config_updated', `${deviceId} v${row.version}`]);
+      return r;
+    });
+    return stored && row ? fromConfigRow(row) : undefined;
+  }
+
+  async putReportedConfig(deviceId: string, version: number, config: Record<string, unknown>, at: number): Promise<ConfigState | undefined> {
+    if (version < 1) return undefined;
+    let row: ConfigRow | undefined;
+    await this.write('device_config', deviceId, { actor: deviceId, action: 'device.config_reported', target: `${deviceId} v${version}` }, async (c) => {
+      const r = await c.query<ConfigRow>(
+        'UPDATE device_config SET reported = $2, reported_version = $3, reported_at = $4 WHERE device_id = $1 AND version >= $3 RETURNING *',
+        [deviceId, JSON.stringify(config), version, at],
+      );
+      row = r.rows[0];
+      return r;
+    });
+    return row ? fromConfigRow(row) : undefined;
   }
 
   async updateDevice(d: StoredDevice, audit: AuditWrite): Promise<boolean> {

@@ -8,7 +8,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { PG_MIGRATIONS } from './schema.js';
-import { ConflictError, RegistryUnavailableError } from './store.js';
+import { ConflictError, NotFoundError, RegistryUnavailableError } from './store.js';
 
 // int8 (bigserial, epoch-ms columns) as a JS number: every value Pantau keeps there is far below 2^53
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -53,7 +53,7 @@ export class PgConnection {
     return this.up && !this.closed;
   }
 
-  /** Run a query; connection trouble becomes RegistryUnavailableError, a unique violation ConflictError. */
+  /** Run a query; connection trouble becomes RegistryUnavailableError, a unique violation ConflictError, a foreign key NotFoundError. */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     try {
       const r = await this.pool.query<R>(text, values);
@@ -88,9 +88,11 @@ export class PgConnection {
   }
 
   translate(err: unknown): Error {
-    if (err instanceof ConflictError || err instanceof RegistryUnavailableError) return err;
+    if (err instanceof ConflictError || err instanceof RegistryUnavailableError || err instanceof NotFoundError) return err;
     const e = err as { code?: string; message?: string };
     if (e.code === '23505') return new ConflictError(e.message ?? 'already exists');
+    // a foreign key: the device a DevEUI or configuration belongs to was deleted meanwhile
+    if (e.code === '23503') return new NotFoundError(e.message ?? 'the device does not exist');
     // SQLSTATE classes 08 (connection), 53 (resources), 57 (operator intervention: shutdown, restart), or a
     // Node socket/timeout error: the registry is unreachable, not wrong
     const code = e.code ?? '';

@@ -10,6 +10,8 @@
 // write, so the broker, caches and alert owner of every node react alike.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Kind } from '../catalog/index.js';
 import {
@@ -27,12 +29,15 @@ import { AuthThrottle } from './auth-throttle.js';
 import { SqliteStore } from './sqlite-store.js';
 import { PgStore } from './pg-store.js';
 import { PgConnection } from './postgres.js';
+import { DeviceExtras } from './device-extras.js';
 import {
   ConflictError,
   NotFoundError,
   RegistryUnavailableError,
   type AuditEntry,
   type AuditWrite,
+  type ConfigState,
+  type DevEuiPair,
   type RegistryStore,
   type StoreChange,
   type StoredDevice,
@@ -71,6 +76,8 @@ interface Loaded {
   devices: StoredDevice[];
   keys: StoredKey[];
   state: Map<string, unknown>;
+  devEuis: DevEuiPair[];
+  configs: Array<{ deviceId: string; state: ConfigState }>;
 }
 
 /** Events: `device-removed` (id), `token-rotated` (id), `key-revoked` (id), `device-changed` (DeviceRecord), `status` (DeviceRecord). */
@@ -78,6 +85,8 @@ export class Registry extends EventEmitter {
   /** Failed logins per client address, shared by the API and the broker. */
   readonly authThrottle: AuthThrottle;
   readonly store: RegistryStore;
+  /** DevEUIs and configuration shadows, kept in the same store (device-extras.ts). */
+  readonly extras: DeviceExtras;
   private readonly log: Logger | undefined;
   private readonly devices = new Map<string, DeviceRecord>();
   private readonly tokenHashes = new Map<string, string>();
@@ -99,7 +108,14 @@ export class Registry extends EventEmitter {
     let loaded: Loaded;
     if (typeof source === 'string') {
       const store = new SqliteStore(source);
-      loaded = { store, devices: store.loadDevicesSync(), keys: store.loadKeysSync(), state: new Map() };
+      loaded = {
+        store,
+        devices: store.loadDevicesSync(),
+        keys: store.loadKeysSync(),
+        state: new Map(),
+        devEuis: store.loadDevEuisSync(),
+        configs: store.loadConfigsSync(),
+      };
     } else {
       loaded = source;
     }
@@ -107,6 +123,7 @@ export class Registry extends EventEmitter {
     this.state = loaded.state;
     for (const row of loaded.devices) this.cacheDevice(row, true);
     for (const k of loaded.keys) this.keys.set(k.id, k);
+    this.extras = new DeviceExtras(this.store, this, loaded);
   }
 
   /** SQLite in `dataDir` when `url` is unset; PostgreSQL (migrated, listening for other nodes' writes) otherwise. */
@@ -116,13 +133,16 @@ export class Registry extends EventEmitter {
     try {
       await pg.migrate();
       const store = new PgStore(pg);
-      const [devices, keys, stateRows] = await Promise.all([
+      await adoptNodeLocalExtras(store, dataDir, options.log);
+      const [devices, keys, stateRows, devEuis, configs] = await Promise.all([
         store.loadDevices(),
         store.loadKeys(),
         pg.query<{ key: string; value: unknown }>('SELECT key, value FROM state'),
+        store.loadDevEuis(),
+        store.loadConfigs(),
       ]);
-      const registry = new Registry({ store, devices, keys, state: new Map(stateRows.rows.map((r) => [r.key, r.value])) }, options);
-      registry.localDir = dataDir;
+      const state = new Map(stateRows.rows.map((r) => [r.key, r.value]));
+      const registry = new Registry({ store, devices, keys, state, devEuis, configs }, options);
       await store.subscribe((change) => registry.refresh(change), () => void registry.resync());
       return registry;
     } catch (err) {
@@ -131,20 +151,11 @@ export class Registry extends EventEmitter {
     }
   }
 
-  /** PostgreSQL registry: a node-local SQLite file for the tables not ported to PostgreSQL yet (device-extras.ts). */
-  private localDb: SqliteStore | undefined;
-
-  /**
-   * The SQLite database: the registry itself (embedded), or — shared registry — the node-local file that still
-   * holds DevEUIs and device configuration (registry/device-extras.ts; not shared between nodes yet).
-   */
+  /** The SQLite database of the embedded registry (the alert store shares it). A shared registry has none. */
   get db(): SqliteStore['db'] {
     if (this.store instanceof SqliteStore) return this.store.db;
-    this.localDb ??= new SqliteStore(this.localDir!);
-    return this.localDb.db;
+    throw new Error('the shared registry (PostgreSQL) has no SQLite database');
   }
-
-  private localDir: string | undefined;
 
   /** The PostgreSQL connection of a shared registry; undefined for SQLite. */
   get postgres(): PgConnection | undefined {
@@ -169,6 +180,21 @@ export class Registry extends EventEmitter {
     if (cached || this.store.backend === 'sqlite') return cached;
     await this.refresh({ table: 'devices', id });
     return this.devices.get(id);
+  }
+
+  /**
+   * The device a DevEUI (any case) belongs to, from memory or — shared registry, set through another node a moment
+   * ago and not announced here yet — from the store. Throws RegistryUnavailableError when it has to ask and cannot.
+   */
+  async lookupDevEui(devEui: string): Promise<DeviceRecord | undefined> {
+    const eui = devEui.toLowerCase();
+    let id = this.extras.deviceIdByDevEui(eui);
+    if (id === undefined && this.store.backend === 'postgres') {
+      const owner = await this.store.fetchDevEuiOwner(eui);
+      if (owner !== undefined) await this.refresh({ table: 'device_dev_eui', id: owner });
+      id = this.extras.deviceIdByDevEui(eui);
+    }
+    return id === undefined ? undefined : this.lookupDevice(id);
   }
 
   listDevices(filter: DeviceFilter = {}): DeviceRecord[] {
@@ -216,14 +242,10 @@ export class Registry extends EventEmitter {
   }
 
   /**
-   * Register many devices at once (bulk import, issue 16): all in one transaction, or none. `withinTransaction`
-   * lets an additive store (DevEUIs) write its rows in that same transaction. Embedded (SQLite) registry only.
+   * Register many devices at once (bulk import, fleet file), with their DevEUIs (`input.devEui`): all in one store
+   * transaction, or none.
    */
-  async createDevices(
-    items: Array<{ input: NewDevice; token?: string }>,
-    actor: string,
-    withinTransaction?: (records: DeviceRecord[]) => void,
-  ): Promise<Array<{ device: DeviceRecord; token: string }>> {
+  async createDevices(items: Array<{ input: NewDevice; token?: string }>, actor: string): Promise<Array<{ device: DeviceRecord; token: string }>> {
     for (const { input } of items) if (this.devices.has(input.id)) throw new ConflictError(`device ${input.id} already exists`);
     const created = items.map(({ input, token = newSecret() }) => ({
       device: {
@@ -235,26 +257,10 @@ export class Registry extends EventEmitter {
       token,
       hash: hashGenerated(token),
     }));
-    const now = Date.now();
-    if (this.store instanceof PgStore) {
-      // shared registry: the devices in one PostgreSQL transaction; the node-local extras (DevEUIs) after it
-      await this.store.insertDevices(created.map(({ device, hash }) => ({ ...device, tokenHash: hash })), now, actor);
-      withinTransaction?.(created.map((c) => c.device));
-    } else {
-      const insert = this.db.prepare(
-        `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'never_seen', ?)`,
-      );
-      const audit = this.db.prepare('INSERT INTO audit (ts, actor, action, target) VALUES (?, ?, ?, ?)');
-      this.db.transaction(() => {
-        for (const { device: d, hash } of created) {
-          insert.run(d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : null, hash, now);
-          audit.run(now, actor, 'device.created', d.id);
-        }
-        withinTransaction?.(created.map((c) => c.device));
-      })();
-    }
+    const devEuis = items.flatMap(({ input }) => (input.devEui === undefined ? [] : [{ deviceId: input.id, devEui: input.devEui.toLowerCase() }]));
+    await this.store.insertDevices(created.map(({ device, hash }) => ({ ...device, tokenHash: hash })), devEuis, Date.now(), actor);
     const records = created.map(({ device, hash }) => this.cacheDevice({ ...device, tokenHash: hash }, false));
+    this.extras.cacheDevEuis(devEuis);
     for (const record of records) this.emit('device-changed', record);
     return created.map(({ token }, i) => ({ device: records[i]!, token }));
   }
@@ -465,7 +471,6 @@ export class Registry extends EventEmitter {
   async close(): Promise<void> {
     await this.flushStatus().catch(() => undefined);
     await this.store.close();
-    await this.localDb?.close();
   }
 
   // ---- the cache -------------------------------------------------------------------------------------
@@ -486,8 +491,12 @@ export class Registry extends EventEmitter {
         else this.applyKey(change.id, undefined);
         return;
       }
-      if (change.table === 'devices') this.applyDevice(change.id, await this.store.fetchDevice(change.id));
-      else this.applyKey(change.id, await this.store.fetchKey(change.id));
+      switch (change.table) {
+        case 'devices': return this.applyDevice(change.id, await this.store.fetchDevice(change.id));
+        case 'api_keys': return this.applyKey(change.id, await this.store.fetchKey(change.id));
+        case 'device_dev_eui': return this.extras.applyDevEui(change.id, await this.store.fetchDevEui(change.id));
+        case 'device_config': return this.extras.applyConfig(change.id, await this.store.fetchConfig(change.id), 'remote');
+      }
     });
     this.refreshing.set(key, next);
     void next.finally(() => {
@@ -499,13 +508,19 @@ export class Registry extends EventEmitter {
   /** Reload everything (after notifications may have been missed: PostgreSQL restarted, connection lost). */
   async resync(): Promise<void> {
     try {
-      const [devices, keys] = await Promise.all([this.store.loadDevices(), this.store.loadKeys()]);
+      const [devices, keys, devEuis, configs] = await Promise.all([
+        this.store.loadDevices(),
+        this.store.loadKeys(),
+        this.store.loadDevEuis(),
+        this.store.loadConfigs(),
+      ]);
       const seen = new Set(devices.map((d) => d.id));
       for (const d of devices) this.applyDevice(d.id, d);
       for (const id of [...this.devices.keys()]) if (!seen.has(id)) this.applyDevice(id, undefined);
       const seenKeys = new Set(keys.map((k) => k.id));
       for (const k of keys) this.applyKey(k.id, k);
       for (const id of [...this.keys.keys()]) if (!seenKeys.has(id)) this.applyKey(id, undefined);
+      this.extras.resync(devEuis, configs);
     } catch (err) {
       this.log?.warn({ err: (err as Error).message }, 'registry reload failed; retrying');
       setTimeout(() => void this.resync(), 1000).unref();
@@ -594,6 +609,25 @@ export class Registry extends EventEmitter {
   private gone(id: string): never {
     if (this.devices.has(id)) this.uncacheDevice(id);
     throw new NotFoundError(`device ${id} does not exist`);
+  }
+}
+
+/**
+ * Upgrade of a cluster from a build that kept DevEUIs and configurations per node (in PANTAU_DATA_DIR's SQLite
+ * file): moved into the shared registry once — taken where PostgreSQL has none yet, then removed from the file.
+ */
+async function adoptNodeLocalExtras(store: PgStore, dataDir: string, log: Logger): Promise<void> {
+  if (!existsSync(join(dataDir, 'registry.sqlite'))) return;
+  const local = new SqliteStore(dataDir);
+  try {
+    const devEuis = local.loadDevEuisSync();
+    const configs = local.loadConfigsSync();
+    if (devEuis.length + configs.length === 0) return;
+    const taken = await store.adoptNodeLocal(devEuis, configs);
+    local.db.exec('DELETE FROM device_dev_eui; DELETE FROM device_config;');
+    log.info({ devEuis: devEuis.length, configs: configs.length, taken }, 'moved this node\'s DevEUIs and device configurations into the shared registry');
+  } finally {
+    await local.close();
   }
 }
 

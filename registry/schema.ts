@@ -53,4 +53,19 @@ export const PG_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'device DevEUIs and configuration shadows',
+    // were node-local SQLite tables (registry/device-extras.ts) until every node shared them; a device's rows go
+    // with it (ON DELETE CASCADE)
+    sql: `
+      CREATE TABLE device_dev_eui (
+        device_id text PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE, dev_eui text NOT NULL UNIQUE
+      );
+      CREATE TABLE device_config (
+        device_id text PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE, version integer NOT NULL,
+        desired jsonb NOT NULL, updated_at bigint NOT NULL, reported jsonb, reported_version integer, reported_at bigint
+      );
+    `,
+  },
 ];

@@ -5,7 +5,18 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kind } from '../catalog/index.js';
 import type { Role } from './device.js';
-import { ConflictError, type AuditEntry, type AuditWrite, type RegistryStore, type StatusWrite, type StoredDevice, type StoredKey } from './store.js';
+import {
+  ConflictError,
+  DevEuiConflictError,
+  type AuditEntry,
+  type AuditWrite,
+  type ConfigState,
+  type DevEuiPair,
+  type RegistryStore,
+  type StatusWrite,
+  type StoredDevice,
+  type StoredKey,
+} from './store.js';
 
 interface DeviceRow {
   id: string;
@@ -44,7 +55,23 @@ export class SqliteStore implements RegistryStore {
         target TEXT NOT NULL
       );
       CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS device_dev_eui (
+        device_id TEXT PRIMARY KEY, dev_eui TEXT NOT NULL UNIQUE
+      );
+      CREATE TABLE IF NOT EXISTS device_config (
+        device_id TEXT PRIMARY KEY, version INTEGER NOT NULL, desired TEXT NOT NULL, updated_at INTEGER NOT NULL,
+        reported TEXT, reported_version INTEGER, reported_at INTEGER
+      );
     `);
+  }
+
+  loadDevEuisSync(): DevEuiPair[] {
+    return (this.db.prepare('SELECT device_id, dev_eui FROM device_dev_eui').all() as Array<{ device_id: string; dev_eui: string }>)
+      .map((r) => ({ deviceId: r.device_id, devEui: r.dev_eui }));
+  }
+
+  loadConfigsSync(): Array<{ deviceId: string; state: ConfigState }> {
+    return (this.db.prepare('SELECT * FROM device_config').all() as ConfigRow[]).map((row) => ({ deviceId: row.device_id, state: fromConfigRow(row) }));
   }
 
   loadDevicesSync(): StoredDevice[] {
@@ -109,12 +136,104 @@ export class SqliteStore implements RegistryStore {
     })();
   }
 
+  async insertDevices(devices: StoredDevice[], devEuis: DevEuiPair[], createdAt: number, actor: string): Promise<void> {
+    const insert = this.db.prepare(
+      `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'never_seen', ?)`,
+    );
+    const insertEui = this.db.prepare('INSERT INTO device_dev_eui (device_id, dev_eui) VALUES (?, ?)');
+    this.db.transaction(() => {
+      for (const d of devices) {
+        if (this.db.prepare('SELECT 1 FROM devices WHERE id = ?').get(d.id)) throw new ConflictError(`device ${d.id} already exists`);
+        insert.run(d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : null, d.tokenHash, createdAt);
+        this.auditSync({ actor, action: 'device.created', target: d.id });
+      }
+      for (const p of devEuis) {
+        const owner = this.devEuiOwner(p.devEui);
+        if (owner !== undefined) throw new DevEuiConflictError(`devEui ${p.devEui} already belongs to device ${owner}`);
+        insertEui.run(p.deviceId, p.devEui);
+      }
+    })();
+  }
+
   async deleteDevice(id: string, audit: AuditWrite): Promise<boolean> {
     return this.db.transaction(() => {
       const r = this.db.prepare('DELETE FROM devices WHERE id = ?').run(id);
-      if (r.changes > 0) this.auditSync(audit);
+      if (r.changes > 0) {
+        this.db.prepare('DELETE FROM device_dev_eui WHERE device_id = ?').run(id);
+        this.db.prepare('DELETE FROM device_config WHERE device_id = ?').run(id);
+        this.auditSync(audit);
+      }
       return r.changes > 0;
     })();
+  }
+
+  async loadDevEuis(): Promise<DevEuiPair[]> {
+    return this.loadDevEuisSync();
+  }
+
+  async fetchDevEui(deviceId: string): Promise<string | undefined> {
+    return (this.db.prepare('SELECT dev_eui FROM device_dev_eui WHERE device_id = ?').get(deviceId) as { dev_eui: string } | undefined)?.dev_eui;
+  }
+
+  async fetchDevEuiOwner(devEui: string): Promise<string | undefined> {
+    return this.devEuiOwner(devEui);
+  }
+
+  async setDevEui(deviceId: string, devEui: string | null, audit: AuditWrite): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (!this.db.prepare('SELECT 1 FROM devices WHERE id = ?').get(deviceId)) return false;
+      if (devEui === null) {
+        this.db.prepare('DELETE FROM device_dev_eui WHERE device_id = ?').run(deviceId);
+      } else {
+        const owner = this.devEuiOwner(devEui);
+        if (owner !== undefined && owner !== deviceId) throw new DevEuiConflictError(`devEui ${devEui} already belongs to device ${owner}`);
+        this.db
+          .prepare('INSERT INTO device_dev_eui (device_id, dev_eui) VALUES (?, ?) ON CONFLICT(device_id) DO UPDATE SET dev_eui = excluded.dev_eui')
+          .run(deviceId, devEui);
+      }
+      this.auditSync(audit);
+      return true;
+    })();
+  }
+
+  async loadConfigs(): Promise<Array<{ deviceId: string; state: ConfigState }>> {
+    return this.loadConfigsSync();
+  }
+
+  async fetchConfig(deviceId: string): Promise<ConfigState | undefined> {
+    const row = this.db.prepare('SELECT * FROM device_config WHERE device_id = ?').get(deviceId) as ConfigRow | undefined;
+    return row ? fromConfigRow(row) : undefined;
+  }
+
+  async putDesiredConfig(deviceId: string, desired: Record<string, unknown>, at: number, actor: string): Promise<ConfigState | undefined> {
+    return this.db.transaction(() => {
+      if (!this.db.prepare('SELECT 1 FROM devices WHERE id = ?').get(deviceId)) return undefined;
+      const row = this.db
+        .prepare(
+          `INSERT INTO device_config (device_id, version, desired, updated_at) VALUES (?, 1, ?, ?)
+           ON CONFLICT(device_id) DO UPDATE SET version = version + 1, desired = excluded.desired, updated_at = excluded.updated_at
+           RETURNING *`,
+        )
+        .get(deviceId, JSON.stringify(desired), at) as ConfigRow;
+      this.auditSync({ actor, action: 'device.config_updated', target: `${deviceId} v${row.version}` });
+      return fromConfigRow(row);
+    })();
+  }
+
+  async putReportedConfig(deviceId: string, version: number, config: Record<string, unknown>, at: number): Promise<ConfigState | undefined> {
+    return this.db.transaction(() => {
+      const row = this.db
+        .prepare('UPDATE device_config SET reported = ?, reported_version = ?, reported_at = ? WHERE device_id = ? AND ? >= 1 AND version >= ? RETURNING *')
+        .get(JSON.stringify(config), version, at, deviceId, version, version) as ConfigRow | undefined;
+      if (!row) return undefined;
+      this.auditSync({ actor: deviceId, action: 'device.config_reported', target: `${deviceId} v${version}` });
+      return fromConfigRow(row);
+    })();
+  }
+
+  private devEuiOwner(devEui: string): string | undefined {
+    return (this.db.prepare('SELECT device_id FROM device_dev_eui WHERE dev_eui = ?').get(devEui) as { device_id: string } | undefined)?.device_id;
   }
 
   async setTokenHash(id: string, tokenHash: string, audit: AuditWrite): Promise<boolean> {
@@ -194,6 +313,27 @@ interface KeyRow {
   name: string;
   role: Role;
   key_hash: string;
+}
+
+interface ConfigRow {
+  device_id: string;
+  version: number;
+  desired: string;
+  updated_at: number;
+  reported: string | null;
+  reported_version: number | null;
+  reported_at: number | null;
+}
+
+function fromConfigRow(row: ConfigRow): ConfigState {
+  return {
+    desired: JSON.parse(row.desired) as Record<string, unknown>,
+    version: row.version,
+    updatedAt: row.updated_at,
+    reported: row.reported === null ? null : (JSON.parse(row.reported) as Record<string, unknown>),
+    reportedVersion: row.reported_version,
+    reportedAt: row.reported_at,
+  };
 }
 
 const fromKeyRow = (r: KeyRow): StoredKey => ({ id: r.id, name: r.name, role: r.role, keyHash: r.key_hash });

@@ -15,6 +15,7 @@ import { startMosquittoServer } from './support/mosquitto.js';
 import { eventually } from './support/platform.js';
 import { freePort } from './support/ports.js';
 import { startPostgres, type PostgresServer } from './support/postgres.js';
+import { PG_MIGRATIONS } from '../registry/schema.js';
 import { startFleet } from './support/publishers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -22,6 +23,7 @@ const ADMIN = 'cluster-admin-key-0123456789';
 const SECRET = 'cluster-broker-secret-0123456789';
 const WEBHOOK_SECRET = 'cluster-webhook-secret-0123';
 const DB = 'cluster';
+const CHIRPSTACK_SECRET = 'cluster-chirpstack-secret-0123';
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
@@ -67,6 +69,7 @@ async function startNode(id: string, role: 'api' | 'ingest', dataDir = tempDir(`
       PANTAU_BROKER_AUTH_SECRET: SECRET,
       PANTAU_WEBHOOK_URL: webhookUrl,
       PANTAU_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      PANTAU_CHIRPSTACK_SECRET: CHIRPSTACK_SECRET,
       PANTAU_DEVICE_RATE_LIMIT: '0',
       PANTAU_API_RATE_LIMIT: '0',
       PANTAU_ALERT_TICK: '1s',
@@ -183,7 +186,7 @@ describe('a Pantau cluster on PostgreSQL, Mosquitto and InfluxDB', () => {
     const refused = await fetch(`${w1.httpUrl}/api/v1/devices`, { headers: admin });
     expect(refused.status).toBe(404);
     expect(await refused.text()).toMatch(/PANTAU_ROLE=ingest/);
-    expect((await pg.sql('SELECT count(*) FROM pantau_migrations')).trim()).toBe('1');
+    expect((await pg.sql('SELECT version FROM pantau_migrations ORDER BY version')).trim().split('\n')).toEqual(PG_MIGRATIONS.map((m) => String(m.version)));
   });
 
   it('a device created through API node A is ingested by a worker and seen by B (latest and live stream); a token rotated through B is refused at A', async () => {
@@ -235,6 +238,125 @@ describe('a Pantau cluster on PostgreSQL, Mosquitto and InfluxDB', () => {
     console.log(`token rotation through B refused at A after ${propagationMs} ms`);
     expect(propagationMs).toBeLessThan(2000); // the contract: every node within 2 s (LISTEN/NOTIFY: milliseconds)
     expect(await brokerAuth(A, 'clu-air-01', rotated.body.token)).toBe('allow');
+  }, 60_000);
+
+  it('a DevEUI set through API node A maps a ChirpStack uplink delivered to B; a clash through B is 409; gone everywhere with the device', async () => {
+    const created = await api(B, 'POST', '/api/v1/devices', flood('clu-lora-01'));
+    expect(created.status).toBe(201);
+    const set = await api(A, 'PATCH', '/api/v1/devices/clu-lora-01', { devEui: 'A84041000181C7F1' });
+    expect(set.status).toBe(200);
+    expect(set.body.devEui).toBe('a84041000181c7f1');
+    // at once, on the other node: no wait for the notification
+    const time = new Date(Date.now() - 60_000).toISOString();
+    const uplink = (devEui: string, object: Record<string, unknown>) => fetch(`${B.httpUrl}/api/v1/integrations/chirpstack?event=up`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CHIRPSTACK_SECRET}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        deduplicationId: '3ac7e3c4-4401-4b8d-9386-a5c902f9202d',
+        time,
+        deviceInfo: { tenantName: 'ChirpStack', applicationName: 'Mahakam gauges', deviceName: 'Gauge', devEui, devAddr: '01f1f5c2' },
+        fPort: 1,
+        object,
+      }),
+    });
+    const res = await uplink('a84041000181c7f1', { waterLevel: 731, battery: 88 });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ deviceId: 'clu-lora-01', stored: 1, rejected: [] });
+    await eventually(async () => {
+      const rows = await influxQuery(influx.url, DB, 'SELECT "waterLevel", "battery" FROM "flood" WHERE "device_id" = $d', { d: 'clu-lora-01' });
+      return rows[0]?.values.length === 1;
+    }, 15_000, 200);
+    const rows = await influxQuery(influx.url, DB, 'SELECT "waterLevel", "battery" FROM "flood" WHERE "device_id" = $d', { d: 'clu-lora-01' });
+    expect(rows[0]!.values).toEqual([[Date.parse(time), 731, 88]]);
+    // both nodes list it; the row is in the shared registry
+    await eventually(async () => (await api(B, 'GET', '/api/v1/devices/clu-lora-01')).body.devEui === 'a84041000181c7f1', 2000, 20);
+    expect((await pg.sql("SELECT device_id FROM device_dev_eui WHERE dev_eui = 'a84041000181c7f1'")).trim()).toBe('clu-lora-01');
+
+    // the same DevEUI for another device, through the other node: a conflict, nothing changed
+    expect((await api(B, 'POST', '/api/v1/devices', flood('clu-lora-02'))).status).toBe(201);
+    const clash = await api(B, 'PATCH', '/api/v1/devices/clu-lora-02', { devEui: 'a84041000181c7f1' });
+    expect(clash.status).toBe(409);
+    expect(clash.body.detail).toMatch(/already belongs to device clu-lora-01/);
+    const clashCreate = await api(A, 'POST', '/api/v1/devices', { ...flood('clu-lora-03'), devEui: 'A84041000181C7F1' });
+    expect(clashCreate.status).toBe(409);
+
+    // deleted through A: B no longer maps the DevEUI, and it is free for another device
+    expect((await api(A, 'DELETE', '/api/v1/devices/clu-lora-01')).status).toBe(204);
+    await eventually(async () => (await uplink('a84041000181c7f1', { waterLevel: 732 })).status === 404, 2000, 20);
+    expect((await pg.sql("SELECT count(*) FROM device_dev_eui WHERE dev_eui = 'a84041000181c7f1'")).trim()).toBe('0');
+    const moved = await api(B, 'PATCH', '/api/v1/devices/clu-lora-02', { devEui: 'a84041000181c7f1' });
+    expect(moved.status).toBe(200);
+    const second = await uplink('A84041000181C7F1', { waterLevel: 733 });
+    expect(second.status).toBe(200);
+    expect((await second.json()).deviceId).toBe('clu-lora-02');
+  }, 60_000);
+
+  it('a config pushed through API nodes reaches the device through the cluster broker; its report shows on every API node', async () => {
+    const created = await api(A, 'POST', '/api/v1/devices', flood('clu-cfg-01'));
+    expect(created.status).toBe(201);
+    const first = await api(A, 'PUT', '/api/v1/devices/clu-cfg-01/config', { reportIntervalSeconds: 300 });
+    expect(first.status).toBe(200);
+    expect(first.body.version).toBe(1);
+    // the version is the shared one: a push through B is version 2
+    const desired = { reportIntervalSeconds: 120, offsets: { waterLevel: -1.5 } };
+    const second = await api(B, 'PUT', '/api/v1/devices/clu-cfg-01/config', desired);
+    expect(second.status).toBe(200);
+    expect(second.body).toMatchObject({ desired, version: 2, reportedVersion: null });
+
+    // the device connects afterwards: the retained push is waiting on the cluster's broker
+    const topic = 'sensors/flood/clu-cfg-01/config';
+    const device = await mqtt.connectAsync(brokerUrl, { clientId: 'clu-cfg-01', username: 'clu-cfg-01', password: created.body.token, reconnectPeriod: 0 });
+    const inbox: Array<{ version: number; config: Record<string, unknown>; retain: boolean }> = [];
+    device.on('message', (t, payload, packet) => {
+      if (t === topic && payload.length > 0) inbox.push({ ...JSON.parse(payload.toString()), retain: packet.retain });
+    });
+    await device.subscribeAsync(topic, { qos: 1 });
+    await eventually(() => inbox.some((m) => m.version === 2), 10_000, 50).catch(() => {
+      throw new Error(`the device got ${JSON.stringify(inbox)}\nw1: ${w1.output().slice(-1500)}\nw2: ${w2.output().slice(-1500)}`);
+    });
+    const pushed = inbox.find((m) => m.version === 2)!;
+    expect(pushed).toEqual({ version: 2, config: desired, retain: true });
+
+    // a report taken by whichever worker the broker hands it to
+    await device.publishAsync(`${topic}/reported`, JSON.stringify({ version: 2, config: desired }), { qos: 1 });
+    for (const node of [A, B]) {
+      await eventually(async () => (await api(node, 'GET', '/api/v1/devices/clu-cfg-01/config')).body.reportedVersion === 2, 10_000, 50).catch(async () => {
+        throw new Error(`${node.id}: ${JSON.stringify((await api(node, 'GET', '/api/v1/devices/clu-cfg-01/config')).body)}\nw1: ${w1.output().slice(-1500)}\nw2: ${w2.output().slice(-1500)}`);
+      });
+      const shown = (await api(node, 'GET', '/api/v1/devices/clu-cfg-01/config')).body;
+      expect(shown).toMatchObject({ desired, version: 2, reported: desired, reportedVersion: 2 });
+    }
+    const audit = (await api(B, 'GET', '/api/v1/audit?limit=50')).body.items as Array<{ action: string; target: string; actor: string }>;
+    expect(audit).toContainEqual(expect.objectContaining({ action: 'device.config_reported', target: 'clu-cfg-01 v2', actor: 'clu-cfg-01' }));
+    expect(audit.filter((e) => e.action === 'device.config_updated' && e.target.startsWith('clu-cfg-01 ')).map((e) => e.target).sort()).toEqual(['clu-cfg-01 v1', 'clu-cfg-01 v2']);
+
+    // a version never pushed is refused by whichever worker takes it; nothing changes anywhere
+    await device.publishAsync(`${topic}/reported`, JSON.stringify({ version: 9, config: {} }), { qos: 1 });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await api(A, 'GET', '/api/v1/devices/clu-cfg-01/config')).body.reportedVersion).toBe(2);
+    expect([w1, w2].some((w) => w.output().includes('reported version 9 was never pushed'))).toBe(true);
+
+    // deleted through B: the shadow is gone on every node, and the retained push is cleared
+    expect((await api(B, 'DELETE', '/api/v1/devices/clu-cfg-01')).status).toBe(204);
+    expect((await pg.sql("SELECT count(*) FROM device_config WHERE device_id = 'clu-cfg-01'")).trim()).toBe('0');
+    await device.endAsync();
+    const watcher = await mqtt.connectAsync(brokerUrl, { clientId: 'clu-cfg-watch', reconnectPeriod: 0 });
+    const retained: string[] = [];
+    watcher.on('message', (_t, payload) => payload.length > 0 && retained.push(payload.toString()));
+    await eventually(async () => {
+      retained.length = 0;
+      await watcher.unsubscribeAsync(topic);
+      await watcher.subscribeAsync(topic, { qos: 1 });
+      await new Promise((r) => setTimeout(r, 200));
+      return retained.length === 0;
+    }, 10_000, 100);
+    await watcher.endAsync();
+    const recreated = await api(A, 'POST', '/api/v1/devices', flood('clu-cfg-01'));
+    expect(recreated.status).toBe(201);
+    for (const node of [A, B]) {
+      await eventually(async () => (await api(node, 'GET', '/api/v1/devices/clu-cfg-01/config')).status === 200, 2000, 20);
+      expect((await api(node, 'GET', '/api/v1/devices/clu-cfg-01/config')).body).toMatchObject({ desired: null, version: 0, reportedVersion: null });
+    }
   }, 60_000);
 
   it('200 readings of a rising river split across two workers: one alert, opened and escalated once per level, one webhook per change', async () => {
@@ -381,6 +503,11 @@ describe('a Pantau cluster on PostgreSQL, Mosquitto and InfluxDB', () => {
       expect(refused.status).toBe(503);
       expect(refused.body.detail).toMatch(/registry/);
       expect((await api(B, 'DELETE', '/api/v1/devices/clu-pg-0')).status).toBe(503);
+      // a DevEUI and a config push are registry writes too
+      expect((await api(B, 'PATCH', '/api/v1/devices/clu-pg-1', { devEui: '0102030405060708' })).status).toBe(503);
+      const push = await api(B, 'PUT', '/api/v1/devices/clu-pg-1/config', { reportIntervalSeconds: 60 });
+      expect(push.status).toBe(503);
+      expect(push.body.detail).toMatch(/registry/);
       await new Promise((r) => setTimeout(r, 1500));
       // acknowledged with the credentials and devices the workers hold in memory
       expect(fleet.ackedCount()).toBeGreaterThan(ackedAtDown + 100);
