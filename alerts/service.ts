@@ -150,7 +150,23 @@ export function changeOutputs(change: AlertChange, uniqueTs: (at: number) => num
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** docs/contract.md §5 Alert with RFC 3339 timestamps. */
+/**
+ * docs/contract.md §5 Alert with RFC 3339 timestamps, its fields always in this order: an alert read back from
+ * PostgreSQL (jsonb orders keys its own way) and redelivered by a new alert owner is then byte for byte the body the
+ * old owner sent, so a receiver may drop a redelivery by comparing bodies.
+ */
 export function formatAlert(a: Alert) {
-  return { ...a, openedAt: iso(a.openedAt)!, acknowledgedAt: iso(a.acknowledgedAt), resolvedAt: iso(a.resolvedAt) };
+  return {
+    id: a.id,
+    deviceId: a.deviceId,
+    kind: a.kind,
+    rule: a.rule,
+    severity: a.severity,
+    state: a.state,
+    value: a.value,
+    message: a.message,
+    openedAt: iso(a.openedAt)!,
+    acknowledgedAt: iso(a.acknowledgedAt),
+    resolvedAt: iso(a.resolvedAt),
+  };
 }
