@@ -1,5 +1,6 @@
 // How many readings per second one alert owner judges (docs/scale-out.md sizing): a private PostgreSQL, the
-// registry and the alert owner in this process, N readings put in the feed at once, time until the feed is empty.
+// registry and the alert owner in this process, N readings put in the feed at once, time until the feed is empty;
+// every gauge's river rises through all three flood levels, so the owner's writes (alerts, events) are measured too.
 //   npx tsx bench/alert-owner.ts [readings=100000] [devices=1000]
 import pino from 'pino';
 import { AlertFeed, AlertOwner } from '../alerts/owner.js';
@@ -15,9 +16,15 @@ try {
     SELECT 'gauge-' || g, 'flood', 'g', 'Samarinda', 'Sungai Pinang', -0.5, 117.1, '{"waspada":700,"siaga":775,"awas":825}', 'unused', 0 FROM generate_series(1, ${devices}) g`);
   await registry.resync();
   const feed = new AlertFeed(registry.postgres!, log);
-  const base = Date.now() - 3_600_000;
+  // each gauge reports once a minute and its river rises steadily from 600 to 850 cm, through waspada (700), siaga
+  // (775) and awas (825): three alert changes per gauge (opened, escalated twice), all judged in order
+  const perDevice = Math.ceil(readings / devices);
+  const base = Date.now() - (perDevice + 1) * 60_000;
   const batch = [];
-  for (let i = 0; i < readings; i++) batch.push({ deviceId: `gauge-${1 + (i % devices)}`, kind: 'flood' as const, ts: base + i, values: { waterLevel: 600 + ((i / devices) % 300) } });
+  for (let i = 0; i < readings; i++) {
+    const k = Math.floor(i / devices);
+    batch.push({ deviceId: `gauge-${1 + (i % devices)}`, kind: 'flood' as const, ts: base + k * 60_000 + (i % devices), values: { waterLevel: 600 + (250 * k) / perDevice } });
+  }
   const t0 = Date.now();
   await feed.insert(batch);
   const inserted = Date.now() - t0;
