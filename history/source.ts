@@ -159,7 +159,14 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
   const rollupFields = keys ? req.fields.filter((f) => keys.has(rollupColumn(f, needs[0]!))) : req.fields;
   const rawStats = rawStatsSelect(req.kind, req.fields, needs);
   const parts: Array<Promise<Series[]>> = [];
-  if (rollupFields.length > 0) parts.push(influx.query(`SELECT ${rollupStatsSelect(req.kind, rollupFields, needs)} FROM ${rollupSource} WHERE ${where} ${group}`, params(req.deviceId, plan.rollupFrom, plan.rollupTo)));
+  // windows as long as the rollup's buckets: each stored bucket is a window already (its time is the window's start,
+  // as GROUP BY time() would make it), so the rows are read as they are, without InfluxDB grouping a year of them;
+  // rows of one window (a device that moved city has one series per city) are combined by `merge`
+  const asStored = req.every.ms === (plan.source === '1d' ? DAY_MS : HOUR_MS);
+  const rollupSelect = asStored
+    ? `SELECT ${rollupFields.flatMap((f) => needs.map((stat) => quoteIdentifier(rollupColumn(f, stat)))).join(', ')} FROM ${rollupSource} WHERE ${where}`
+    : `SELECT ${rollupStatsSelect(req.kind, rollupFields, needs)} FROM ${rollupSource} WHERE ${where} ${group}`;
+  if (rollupFields.length > 0) parts.push(influx.query(rollupSelect, params(req.deviceId, plan.rollupFrom, plan.rollupTo)));
   if (plan.from < plan.rollupFrom) parts.push(influx.query(`SELECT ${rawStats} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, plan.from, plan.rollupFrom)));
   if (plan.rollupTo < plan.to) parts.push(influx.query(`SELECT ${rawStats} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, plan.rollupTo, plan.to)));
   for (const series of await Promise.all(parts)) merge(series[0]);
