@@ -458,8 +458,19 @@ export class Registry extends EventEmitter {
     return this.state.get(key) as T | undefined;
   }
 
+  /**
+   * Saves a piece of state (the alert engine's snapshot). Never throws: it is called from timers, and a state that
+   * cannot be saved now (SQLite on a full disk) is saved with the next change or at shutdown; logged meanwhile.
+   */
   setState(key: string, value: unknown): void {
-    if (this.store instanceof SqliteStore) return this.store.setStateSync(key, value);
+    if (this.store instanceof SqliteStore) {
+      try {
+        this.store.setStateSync(key, value);
+      } catch (err) {
+        this.log?.warn({ err: (err as Error).message, key }, 'state not stored');
+      }
+      return;
+    }
     this.state.set(key, value);
     this.store.setState(key, value).catch((err) => this.log?.warn({ err: (err as Error).message, key }, 'state not stored'));
   }

@@ -3,9 +3,9 @@
 // unacknowledged, the process stays up, and once InfluxDB is back the log drains, its consumed segments are freed
 // and ingest resumes by itself — with every acknowledged reading in InfluxDB exactly once. Also: the spool with no
 // reserve hitting ENOSPC itself, a SIGKILL while the disk is full, and the registry (SQLite) on a full disk.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -24,6 +24,16 @@ beforeAll(async () => {
   influx = await startInfluxd();
   mnt = mkdtempSync(join(tmpdir(), 'pantau-tmpfs-'));
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt]);
+});
+// each test starts on an empty file system, whatever the one before it left behind
+afterEach(async () => {
+  for (const p of running.splice(0)) {
+    if (p.child.exitCode === null && p.child.signalCode === null) {
+      p.child.kill('SIGKILL');
+      await p.exited;
+    }
+  }
+  if (mnt) for (const entry of readdirSync(mnt)) rmSync(join(mnt, entry), { recursive: true, force: true });
 });
 afterAll(async () => {
   for (const p of running) if (p.child.exitCode === null) p.child.kill('SIGKILL');
@@ -172,6 +182,7 @@ describe.skipIf(!isRoot)('a full disk (a real 16 MiB tmpfs)', () => {
     const whenFull = await stalled(fleet.count, 4000, 180_000);
     expect(whenFull).toBeGreaterThan(20_000);
     // up, and saying why it does not take more
+    expect(p.child.exitCode, `the platform exited on the full disk: ${p.output().slice(-3000)}`).toBeNull();
     expect((await fetch(`${p.httpUrl}/healthz`)).status).toBe(200);
     const full = await readyz(p.httpUrl);
     expect(full.status).toBe(503);
