@@ -8,6 +8,7 @@
 # them in that order; a repeated Ctrl-C while it does so is ignored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/influxd-conf.sh
 ROOT=$(pwd)
 DEMO=$(mkdir -p "${PANTAU_DEMO_DIR:-$ROOT/.pantau-demo}" && cd "${PANTAU_DEMO_DIR:-$ROOT/.pantau-demo}" && pwd)
 mkdir -p "$DEMO/data" "$DEMO/influxdb"
@@ -57,23 +58,7 @@ else
   INFLUXD=$(command -v influxd || echo /usr/bin/influxd)
   INFLUX_PORT=$(echo "$INFLUX_URL" | sed -E 's#.*:([0-9]+)/?$#\1#')
   # InfluxDB's RPC (backup) port, next to its HTTP port as in its defaults (8086 → 8088)
-  cat > "$DEMO/influxdb/influxdb.conf" <<CONF
-reporting-disabled = true
-bind-address = "127.0.0.1:$((INFLUX_PORT + 2))"
-[meta]
-  dir = "$DEMO/influxdb/meta"
-[data]
-  dir = "$DEMO/influxdb/data"
-  wal-dir = "$DEMO/influxdb/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:$INFLUX_PORT"
-  log-enabled = false
-[logging]
-  level = "warn"
-CONF
+  influxd_conf "$DEMO/influxdb" "$INFLUX_PORT" "$((INFLUX_PORT + 2))" > "$DEMO/influxdb/influxdb.conf"
   echo "pantau demo: starting a private InfluxDB on $INFLUX_URL (data in $DEMO/influxdb)"
   start InfluxDB "$INFLUXD" -config "$DEMO/influxdb/influxdb.conf" > "$DEMO/influxdb.log" 2>&1
   for _ in $(seq 1 100); do curl -fsS -o /dev/null "$INFLUX_URL/ping" 2>/dev/null && break; sleep 0.2; done

@@ -5,28 +5,13 @@
 # Starts a private InfluxDB; every run uses a fresh data directory. Usage: scripts/measure-startup.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/influxd-conf.sh
 RUNS=${1:-5}
 node scripts/build-state.mjs
 WORK=$(mktemp -d)
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 INFLUX_PORT=$(free_port)
-cat > "$WORK/influxdb.conf" <<CONF
-reporting-disabled = true
-bind-address = "127.0.0.1:$(free_port)"
-[meta]
-  dir = "$WORK/influx/meta"
-[data]
-  dir = "$WORK/influx/data"
-  wal-dir = "$WORK/influx/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:$INFLUX_PORT"
-  log-enabled = false
-[logging]
-  level = "warn"
-CONF
+influxd_conf "$WORK/influx" "$INFLUX_PORT" "$(free_port)" > "$WORK/influxdb.conf"
 influxd -config "$WORK/influxdb.conf" > "$WORK/influxd.log" 2>&1 &
 INFLUXD=$!
 trap 'kill $INFLUXD 2>/dev/null; wait $INFLUXD 2>/dev/null; rm -rf "$WORK"' EXIT
