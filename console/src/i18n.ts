@@ -1,10 +1,14 @@
-// Every word the console shows, in Indonesian (default) and English. Domain words come from the catalog's own
-// label objects (kinds and fields, flood levels, ISPU categories), so the console, the dashboards and the API
-// name things alike; the console's own words are below. The choice of language is remembered in localStorage
+// Every word the console shows, in Indonesian (default) and English. Domain words come from the glossary
+// (catalog/glossary.ts: concepts, device states, alert states and severities, LOS) and the catalog's label objects
+// (kinds and fields, flood levels, ISPU categories), so the console, the dashboards and the API name things alike;
+// the console's own words are below. The choice of language is remembered in localStorage
 // (a preference, never a credential).
 import { CATALOG, type Kind } from '../../catalog/kinds.js';
 import { ISPU_CATEGORIES } from '../../catalog/ispu.js';
 import { FLOOD_LEVEL_LABELS } from '../../catalog/flood-levels.js';
+import { GLOSSARY } from '../../catalog/glossary.js';
+
+const { concept, deviceStatus, alertState, alertSeverity, los } = GLOSSARY;
 
 export type Lang = 'id' | 'en';
 type Label = { readonly id: string; readonly en: string };
@@ -67,15 +71,15 @@ export const UI = {
   reconnecting: { id: 'Menyambung ulang…', en: 'Reconnecting…' },
   loading: { id: 'Memuat…', en: 'Loading…' },
   devices: { id: 'Perangkat', en: 'Devices' },
-  device: { id: 'Perangkat', en: 'Device' },
+  device: concept.device,
   name: { id: 'Nama', en: 'Name' },
-  kind: { id: 'Jenis', en: 'Kind' },
-  city: { id: 'Kota', en: 'City' },
-  district: { id: 'Kecamatan', en: 'District' },
+  kind: concept.kind,
+  city: concept.city,
+  district: concept.district,
   status: { id: 'Status', en: 'Status' },
   lastSeen: { id: 'Terakhir terlihat', en: 'Last seen' },
   never: { id: 'belum pernah', en: 'never' },
-  alert: { id: 'Peringatan', en: 'Alert' },
+  alert: concept.alert,
   all: { id: 'Semua', en: 'All' },
   colourBy: { id: 'Warna menurut', en: 'Colour by' },
   colourCondition: { id: 'Kondisi', en: 'Condition' },
@@ -87,9 +91,9 @@ export const UI = {
   deviceList: { id: 'Daftar perangkat', en: 'Device list' },
   shown: { id: 'ditampilkan', en: 'shown' },
   noAlert: { id: 'tidak ada', en: 'none' },
-  online: { id: 'Daring', en: 'Online' },
-  offline: { id: 'Luring', en: 'Offline' },
-  neverSeen: { id: 'Belum pernah terlihat', en: 'Never seen' },
+  online: deviceStatus.online,
+  offline: deviceStatus.offline,
+  neverSeen: deviceStatus.never_seen,
   alertsTitle: { id: 'Peringatan aktif', en: 'Active alerts' },
   state: { id: 'Keadaan', en: 'State' },
   severity: { id: 'Tingkat', en: 'Severity' },
@@ -98,11 +102,11 @@ export const UI = {
   opened: { id: 'Dibuka', en: 'Opened' },
   message: { id: 'Pesan', en: 'Message' },
   action: { id: 'Tindakan', en: 'Action' },
-  acknowledge: { id: 'Konfirmasi', en: 'Acknowledge' },
-  acknowledgedBy: { id: 'Dikonfirmasi', en: 'Acknowledged' },
-  stateOpen: { id: 'Terbuka', en: 'Open' },
-  stateAcknowledged: { id: 'Dikonfirmasi', en: 'Acknowledged' },
-  stateResolved: { id: 'Selesai', en: 'Resolved' },
+  acknowledge: concept.acknowledge,
+  acknowledgedBy: alertState.acknowledged,
+  stateOpen: alertState.open,
+  stateAcknowledged: alertState.acknowledged,
+  stateResolved: alertState.resolved,
   noAlerts: { id: 'Tidak ada peringatan aktif.', en: 'No active alerts.' },
   newAlert: { id: 'Peringatan baru', en: 'New alert' },
   changedAlert: { id: 'Peringatan berubah', en: 'Alert changed' },
@@ -150,14 +154,8 @@ export const ALERT_STATE_LABELS: Record<string, Label> = {
   resolved: UI.stateResolved,
 };
 
-/** Alert severities as the API names them: flood levels from the catalog, the rest here. */
-export const SEVERITY_LABELS: Record<string, Label> = {
-  waspada: FLOOD_LEVEL_LABELS.waspada,
-  siaga: FLOOD_LEVEL_LABELS.siaga,
-  awas: FLOOD_LEVEL_LABELS.awas,
-  warning: { id: 'Perhatian', en: 'Warning' },
-  critical: { id: 'Kritis', en: 'Critical' },
-};
+/** Alert severities as the API names them (the glossary's: flood levels, then "Perhatian" and "Kritis"). */
+export const SEVERITY_LABELS: Record<string, Label> = alertSeverity;
 
 export const RULE_LABELS: Record<string, Label> = {
   flood_level: { id: 'Tinggi muka air', en: 'Water level' },
@@ -168,15 +166,10 @@ export const RULE_LABELS: Record<string, Label> = {
   spike: { id: 'Lonjakan tidak wajar', en: 'Implausible spike' },
 };
 
-/** Level of service, HCM urban-street grades. */
-export const LOS_LABELS: Record<string, Label> = {
-  A: { id: 'A · arus bebas', en: 'A · free flow' },
-  B: { id: 'B · arus stabil', en: 'B · stable flow' },
-  C: { id: 'C · arus stabil, terbatas', en: 'C · stable, restricted' },
-  D: { id: 'D · mendekati tidak stabil', en: 'D · approaching unstable' },
-  E: { id: 'E · tidak stabil', en: 'E · unstable' },
-  F: { id: 'F · macet', en: 'F · forced flow' },
-};
+/** Level of service, HCM urban-street grades: "B · arus stabil". */
+export const LOS_LABELS: Record<string, Label> = Object.fromEntries(
+  Object.entries(los).map(([grade, term]) => [grade, { id: `${grade} · ${term.id.toLowerCase()}`, en: `${grade} · ${term.en.toLowerCase()}` }]),
+);
 
 export const KIND_LABELS: Record<Kind, Label> = {
   air: CATALOG.air.label,
