@@ -110,7 +110,7 @@ export const UI = {
   noAlerts: { id: 'Tidak ada peringatan aktif.', en: 'No active alerts.' },
   newAlert: { id: 'Peringatan baru', en: 'New alert' },
   changedAlert: { id: 'Peringatan berubah', en: 'Alert changed' },
-  viewOnly: { id: 'Hanya operator yang dapat mengonfirmasi.', en: 'Only operators can acknowledge.' },
+  viewOnly: { id: 'Hanya operator yang dapat mengakui peringatan.', en: 'Only operators can acknowledge alerts.' },
   latest: { id: 'Nilai terbaru', en: 'Latest values' },
   measured: { id: 'Diukur', en: 'Measured' },
   noReading: { id: 'Perangkat ini belum pernah mengirim data.', en: 'This device has never reported.' },
