@@ -38,8 +38,9 @@ export function deviceConfigPlugin(ctx: Pick<ApiContext, 'registry'>): FastifyPl
   return async (app) => {
     const { registry } = ctx;
     const extras = deviceExtras(registry);
-    const requireDevice = (id: string) => {
-      const device = registry.device(id);
+    // a device created through another node a moment ago is read from the shared registry
+    const requireDevice = async (id: string) => {
+      const device = await registry.lookupDevice(id);
       if (!device) throw notFound(`device ${id} does not exist`);
       return device;
     };
@@ -52,7 +53,7 @@ export function deviceConfigPlugin(ctx: Pick<ApiContext, 'registry'>): FastifyPl
         params: z.object({ id: DeviceIdSchema }),
         response: { 200: ConfigAnswer, ...errors },
       },
-    }, async (request) => configAnswer(extras.config(requireDevice(request.params.id).id)));
+    }, async (request) => configAnswer(extras.config((await requireDevice(request.params.id)).id)));
 
     app.put('/api/v1/devices/:id/config', {
       config: { role: 'operator' },
@@ -65,7 +66,7 @@ export function deviceConfigPlugin(ctx: Pick<ApiContext, 'registry'>): FastifyPl
         response: { 200: ConfigAnswer, 413: ProblemSchema, ...errors },
       },
     }, async (request) => {
-      const device = requireDevice(request.params.id);
+      const device = await requireDevice(request.params.id);
       const parsed = deviceConfigSchema(device.kind).safeParse(request.body);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;

@@ -129,7 +129,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       config: { role: 'viewer' },
       schema: { tags: ['devices'], summary: 'One device', params: IdParams, response: { 200: DeviceSchema, ...errors } },
     }, async (request) => {
-      const device = registry.device(request.params.id);
+      const device = await registry.lookupDevice(request.params.id);
       if (!device) throw notFound(`device ${request.params.id} does not exist`);
       return deviceWithEui(extras, device);
     });
@@ -161,7 +161,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         response: { 200: DeviceSchema, 409: ProblemSchema, ...errors },
       },
     }, async (request) => {
-      const current = registry.device(request.params.id);
+      const current = await registry.lookupDevice(request.params.id);
       if (!current) throw notFound(`device ${request.params.id} does not exist`);
       checkThresholds(current.kind, request.body.thresholds);
       const { devEui, ...patch } = request.body;

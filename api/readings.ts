@@ -86,8 +86,9 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
     const { registry, influx, latest } = ctx;
     const aggregates = new AggregateCache();
 
-    const requireDevice = (id: string): DeviceRecord => {
-      const device = registry.device(id);
+    // a device created through another node a moment ago is read from the shared registry
+    const requireDevice = async (id: string): Promise<DeviceRecord> => {
+      const device = await registry.lookupDevice(id);
       if (!device) throw notFound(`device ${id} does not exist`);
       return device;
     };
@@ -110,7 +111,7 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         },
       },
     }, async (request) => {
-      const device = requireDevice(request.params.id);
+      const device = await requireDevice(request.params.id);
       let reading = latest.get(device.id);
       if (!reading) {
         const fields = fieldNames(device.kind);
@@ -137,7 +138,7 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         response: { 200: ReadingsAnswer, ...errors },
       },
     }, async (request, reply) => {
-      const device = requireDevice(request.params.id);
+      const device = await requireDevice(request.params.id);
       const q = request.query;
       // aggregated answers resolve relative times against a clock rounded to the second (see AggregateCache)
       const now = q.every !== undefined ? Math.floor(Date.now() / 1000) * 1000 : Date.now();
@@ -202,7 +203,7 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       },
     }, async (request) => {
       const id = request.params.id;
-      if (!registry.device(id)) {
+      if (!(await registry.lookupDevice(id))) {
         // a removed device's rejections stay readable only while it is registered
         throw notFound(`device ${id} does not exist`);
       }
