@@ -17,6 +17,7 @@ import { installProblemHandlers, sendProblem } from './problem.js';
 import { readingsPlugin } from './readings.js';
 import { endSessionsOnRevoke, MemorySessionStore, Sessions, sessionPlugin, type SessionStore } from './session.js';
 import { exportPlugin } from './export.js';
+import { installScopeGuard } from './scope-guard.js';
 
 export interface ApiOptions {
   https?: { cert: Buffer; key: Buffer };
@@ -77,6 +78,7 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
   const sessions = new Sessions(options.sessionStore ?? new MemorySessionStore(), options.sessionTtlMs ?? 12 * 3_600_000);
   endSessionsOnRevoke(app, ctx.registry, sessions);
   installAuth(app, ctx.registry, sessions);
+  installScopeGuard(app, ctx.registry);
 
   await app.register(swagger, {
     openapi: {

@@ -3,7 +3,7 @@
 // `config.role`; routes without one are public. Missing or bad key → 401, insufficient role → 403.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiPrincipal, Role } from '../registry/device.js';
-import { roleAllows } from '../registry/device.js';
+import { principalActor, roleAllows } from '../registry/device.js';
 import type { Registry } from '../registry/registry.js';
 import { HttpProblem } from './problem.js';
 import type { Sessions } from './session.js';
@@ -74,8 +74,8 @@ export async function checkKey(registry: Registry, request: FastifyRequest, key:
   return principal;
 }
 
-/** Who did it, for the audit log. */
+/** Who did it, for the audit log: `key:<id> (<name>)` or `user:<username> (<display name>)`. */
 export function actorOf(request: FastifyRequest): string {
   const p = request.principal;
-  return p ? `key:${p.keyId} (${p.name})` : 'anonymous';
+  return p ? principalActor(p) : 'anonymous';
 }

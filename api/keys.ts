@@ -1,10 +1,21 @@
 // API keys and the audit log (docs/contract.md §5): keys are shown once, stored hashed; every admin action is audited.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { NewKeySchema, RoleSchema } from '../registry/device.js';
+import { KeyPatchSchema, NewKeySchema, RoleSchema } from '../registry/device.js';
+import { normalizeScope, scopeForApi, ScopeSchema, scopeWithin } from '../registry/scope.js';
 import { actorOf } from './auth.js';
 import type { ApiContext } from './context.js';
-import { HttpProblem, ProblemSchema } from './problem.js';
+import { HttpProblem, notFound, ProblemSchema } from './problem.js';
+import { callerScope, checkGrant } from './scope-guard.js';
+
+const KeyIdParams = z.object({ id: z.string().regex(/^([0-9a-f]{12}|bootstrap)$/, 'not a key id') });
+const KeySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: RoleSchema,
+  scope: ScopeSchema.required(),
+  createdAt: z.string().nullable(),
+}).meta({ id: 'ApiKey' });
 
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
 
@@ -17,12 +28,60 @@ export function keysPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       schema: {
         tags: ['keys'],
         summary: 'Create an API key; the key is shown only in this answer',
+        description: 'A scoped admin creates keys inside its own scope only; only an unscoped admin creates unscoped keys.',
         body: NewKeySchema,
-        response: { 201: z.object({ id: z.string(), name: z.string(), role: RoleSchema, key: z.string() }), ...errors },
+        response: { 201: z.object({ id: z.string(), name: z.string(), role: RoleSchema, scope: ScopeSchema.required(), key: z.string() }), ...errors },
       },
     }, async (request, reply) => {
-      const created = await registry.createKey(request.body.name, request.body.role, actorOf(request));
-      return reply.code(201).send(created);
+      const scope = normalizeScope(request.body.scope ?? callerScope(request));
+      checkGrant(request.principal, request.body.role, scope);
+      const created = await registry.createKey(request.body.name, request.body.role, actorOf(request), scope);
+      return reply.code(201).send({ ...created, scope: scopeForApi(created.scope) });
+    });
+
+    /** Keys a (scoped) admin manages: those whose scope lies inside its own. Others do not exist for it. */
+    const manageable = (request: { principal: { scope: import('../registry/scope.js').Scope } | null }, id: string) => {
+      const k = registry.key(id);
+      if (!k || !scopeWithin(k.scope, callerScope(request as never))) throw notFound(`API key ${id} does not exist`);
+      return k;
+    };
+    const apiKey = (k: NonNullable<ReturnType<typeof registry.key>>) => ({
+      id: k.id, name: k.name, role: k.role, scope: scopeForApi(k.scope), createdAt: k.createdAt ? new Date(k.createdAt).toISOString() : null,
+    });
+
+    app.get('/api/v1/keys', {
+      config: { role: 'admin' },
+      schema: {
+        tags: ['keys'],
+        summary: 'API keys (never their secrets) inside the caller\'s scope, oldest first',
+        response: { 200: z.object({ items: z.array(KeySchema), total: z.number().int() }), ...errors },
+      },
+    }, async (request) => {
+      const own = callerScope(request);
+      const items = registry.listKeys().filter((k) => scopeWithin(k.scope, own)).map(apiKey);
+      return { items, total: items.length };
+    });
+
+    app.get('/api/v1/keys/:id', {
+      config: { role: 'admin' },
+      schema: { tags: ['keys'], summary: 'One API key (never its secret)', params: KeyIdParams, response: { 200: KeySchema, ...errors } },
+    }, async (request) => apiKey(manageable(request, request.params.id)));
+
+    app.patch('/api/v1/keys/:id', {
+      config: { role: 'admin' },
+      schema: {
+        tags: ['keys'],
+        summary: 'Rename a key or change its role or scope; its console sessions, live streams and MQTT sessions end at once',
+        params: KeyIdParams,
+        body: KeyPatchSchema,
+        response: { 200: KeySchema, 409: ProblemSchema, ...errors },
+      },
+    }, async (request) => {
+      manageable(request, request.params.id);
+      if (request.params.id === 'bootstrap') throw new HttpProblem(409, 'the bootstrap key is always an unscoped admin; create another key instead', 'conflict');
+      const scope = request.body.scope === undefined ? undefined : normalizeScope(request.body.scope);
+      if (scope) checkGrant(request.principal, request.body.role ?? 'viewer', scope);
+      return apiKey(await registry.updateKey(request.params.id, { name: request.body.name, role: request.body.role, scope }, actorOf(request)));
     });
 
     app.delete('/api/v1/keys/:id', {
@@ -30,11 +89,12 @@ export function keysPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       schema: {
         tags: ['keys'],
         summary: 'Revoke an API key',
-        params: z.object({ id: z.string().regex(/^([0-9a-f]{12}|bootstrap)$/, 'not a key id') }),
+        params: KeyIdParams,
         response: { 204: z.null().describe('revoked'), ...errors },
       },
     }, async (request, reply) => {
-      if (request.params.id === request.principal?.keyId) {
+      manageable(request, request.params.id);
+      if (request.principal?.type === 'key' && request.params.id === request.principal.id) {
         throw new HttpProblem(409, 'a key cannot revoke itself; use another admin key', 'conflict');
       }
       await registry.deleteKey(request.params.id, actorOf(request));

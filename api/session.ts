@@ -12,7 +12,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { ApiPrincipal, Role } from '../registry/device.js';
+import { principalActor, type ApiPrincipal, type Role } from '../registry/device.js';
+import type { Scope } from '../registry/scope.js';
 import type { Registry } from '../registry/registry.js';
 import { checkKey } from './auth.js';
 import { HttpProblem, ProblemSchema } from './problem.js';
@@ -26,9 +27,13 @@ export const SIGNED_IN_COOKIE = 'pantau_signed_in';
 export const CSRF_HEADER = 'x-csrf-token';
 
 export interface Session {
-  keyId: string;
+  /** Who signed in: an API key or (issue 20) a person. */
+  principalType: ApiPrincipal['type'];
+  principalId: string;
   keyName: string;
+  username?: string;
   role: Role;
+  scope: Scope;
   csrfToken: string;
   createdAt: number;
   expiresAt: number;
@@ -77,7 +82,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async deleteByKey(keyId: string): Promise<void> {
-    for (const [h, s] of this.sessions) if (s.keyId === keyId) this.sessions.delete(h);
+    for (const [h, s] of this.sessions) if (s.principalType === 'key' && s.principalId === keyId) this.sessions.delete(h);
   }
 
   async sweep(now: number): Promise<void> {
@@ -144,9 +149,12 @@ export class Sessions {
     const id = randomBytes(32).toString('base64url');
     const now = Date.now();
     const session: Session = {
-      keyId: principal.keyId,
+      principalType: principal.type,
+      principalId: principal.id,
       keyName: principal.name,
+      ...(principal.username ? { username: principal.username } : {}),
       role: principal.role,
+      scope: principal.scope,
       csrfToken: randomBytes(24).toString('base64url'),
       createdAt: now,
       expiresAt: now + this.ttlMs,
@@ -179,7 +187,7 @@ export class Sessions {
         throw new HttpProblem(403, 'a request signed in by the console session must carry its CSRF token in X-CSRF-Token', 'forbidden');
       }
     }
-    return { keyId: session.keyId, name: session.keyName, role: session.role };
+    return { type: session.principalType, id: session.principalId, name: session.keyName, ...(session.username ? { username: session.username } : {}), role: session.role, scope: session.scope };
   }
 
   close(): void {
@@ -222,7 +230,7 @@ export function sessionPlugin(sessions: Sessions, registry: Registry): FastifyPl
         throw new HttpProblem(401, 'the API key is not valid (unknown, revoked or mistyped)', 'unauthorized');
       }
       const { id, session } = await sessions.create(principal);
-      registry.audit(`key:${principal.keyId} (${principal.name})`, 'session.created', `console (${principal.role})`);
+      registry.audit(principalActor(principal), 'session.created', `console (${principal.role})`);
       const maxAge = Math.floor(sessions.ttlMs / 1000);
       reply.header('set-cookie', [cookie(id, maxAge, isTls(request)), cookie('1', maxAge, isTls(request), SIGNED_IN_COOKIE)]);
       reply.header('cache-control', 'no-store');
@@ -265,8 +273,10 @@ async function sessionOf(sessions: Sessions, request: FastifyRequest): Promise<S
 export function endSessionsOnRevoke(app: FastifyInstance, registry: Registry, sessions: Sessions): void {
   const onRevoke = (keyId: string) => void sessions.store.deleteByKey(keyId).catch((err) => app.log.warn({ err }, 'could not end the sessions of a revoked key'));
   registry.on('key-revoked', onRevoke);
+  registry.on('key-changed', onRevoke);
   app.addHook('onClose', async () => {
     registry.off('key-revoked', onRevoke);
+    registry.off('key-changed', onRevoke);
     sessions.close();
   });
 }

@@ -2,6 +2,7 @@
 // code 4, "bad username or password", and is counted.
 import type { Client } from 'aedes';
 import type { Registry } from '../registry/registry.js';
+import type { Scope } from '../registry/scope.js';
 
 export const BAD_CREDENTIALS = 4;
 
@@ -39,7 +40,8 @@ export function makeAuthenticate(registry: Registry, onFailure: (reason: string,
         (principal) => {
           if (!principal) return failed('unknown API key');
           passed();
-          (client as PantauClient).apiKeyId = principal.keyId;
+          (client as PantauClient).apiKeyId = principal.id;
+          (client as PantauClient).apiKeyScope = principal.scope;
           done(null, true);
         },
         () => refuse('authentication error'),
@@ -59,4 +61,4 @@ export function makeAuthenticate(registry: Registry, onFailure: (reason: string,
 }
 
 /** An aedes client once authenticated: which device it is. */
-export type PantauClient = Client & { deviceId?: string; apiKeyId?: string };
+export type PantauClient = Client & { deviceId?: string; apiKeyId?: string; apiKeyScope?: Scope };

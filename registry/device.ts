@@ -2,9 +2,10 @@
 // registry stores what they let through. Types are inferred from them, not written twice.
 import { z } from 'zod';
 import { DEVICE_ID_PATTERN, KINDS } from '../catalog/index.js';
+import { ScopeSchema, type Scope } from './scope.js';
 
 // Names end up as InfluxDB tag values and in dashboards: printable text, no backslash, no control characters.
-const label = (max: number) =>
+export const label = (max: number) =>
   z
     .string()
     .trim()
@@ -70,12 +71,25 @@ export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export const RoleSchema = z.enum(ROLES);
 export type Role = z.infer<typeof RoleSchema>;
 
-export const NewKeySchema = z.strictObject({ name: label(100), role: RoleSchema });
+export const NewKeySchema = z.strictObject({ name: label(100), role: RoleSchema, scope: ScopeSchema.optional() });
+export const KeyPatchSchema = z.strictObject({ name: label(100).optional(), role: RoleSchema.optional(), scope: ScopeSchema.optional() });
 
+/** Who is calling: an API key (programs) or a person (issue 20), with the role and scope that bound what it sees. */
 export interface ApiPrincipal {
-  keyId: string;
+  type: 'key' | 'user';
+  /** The key's id (`bootstrap` for the bootstrap key), or the person's id. */
+  id: string;
+  /** The key's name, or the person's display name. */
   name: string;
+  /** People only: the username they sign in with. */
+  username?: string;
   role: Role;
+  scope: Scope;
+}
+
+/** Who did it, for the audit log: `key:<id> (<name>)` or `user:<username> (<display name>)`. */
+export function principalActor(p: ApiPrincipal): string {
+  return p.type === 'user' ? `user:${p.username ?? p.id} (${p.name})` : `key:${p.id} (${p.name})`;
 }
 
 /** True when `role` may do what `needed` allows (admin ⊃ operator ⊃ viewer). */

@@ -5,6 +5,7 @@
 import type { Kind } from '../catalog/index.js';
 import type { Role } from './device.js';
 import type { PgConnection } from './postgres.js';
+import { scopeFromStored } from './scope.js';
 import { DevEuiConflictError } from './store.js';
 import type { AuditEntry, AuditWrite, ConfigState, DevEuiPair, RegistryStore, StatusWrite, StoreChange, StoredDevice, StoredKey } from './store.js';
 import type pg from 'pg';
@@ -71,7 +72,7 @@ export class PgStore implements RegistryStore {
   }
 
   async loadKeys(): Promise<StoredKey[]> {
-    return (await this.pg.query<KeyRow>('SELECT id, name, role, key_hash FROM api_keys')).rows.map(fromKeyRow);
+    return (await this.pg.query<KeyRow>('SELECT id, name, role, key_hash, scope, created_at FROM api_keys')).rows.map(fromKeyRow);
   }
 
   async fetchDevice(id: string): Promise<StoredDevice | undefined> {
@@ -80,7 +81,7 @@ export class PgStore implements RegistryStore {
   }
 
   async fetchKey(id: string): Promise<StoredKey | undefined> {
-    const row = (await this.pg.query<KeyRow>('SELECT id, name, role, key_hash FROM api_keys WHERE id = $1', [id])).rows[0];
+    const row = (await this.pg.query<KeyRow>('SELECT id, name, role, key_hash, scope, created_at FROM api_keys WHERE id = $1', [id])).rows[0];
     return row ? fromKeyRow(row) : undefined;
   }
 
@@ -239,7 +240,7 @@ export class PgStore implements RegistryStore {
 
   async insertKey(k: StoredKey, createdAt: number, audit: AuditWrite | null): Promise<void> {
     await this.write('api_keys', k.id, audit, (c) =>
-      c.query('INSERT INTO api_keys (id, name, role, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)', [k.id, k.name, k.role, k.keyHash, createdAt]),
+      c.query('INSERT INTO api_keys (id, name, role, key_hash, created_at, scope) VALUES ($1, $2, $3, $4, $5, $6)', [k.id, k.name, k.role, k.keyHash, createdAt, JSON.stringify(k.scope)]),
     );
   }
 
@@ -249,6 +250,12 @@ export class PgStore implements RegistryStore {
         'INSERT INTO api_keys (id, name, role, key_hash, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET key_hash = excluded.key_hash',
         [k.id, k.name, k.role, k.keyHash, createdAt],
       ),
+    );
+  }
+
+  async updateKey(k: StoredKey, audit: AuditWrite): Promise<boolean> {
+    return this.write('api_keys', k.id, audit, (c) =>
+      c.query('UPDATE api_keys SET name = $2, role = $3, scope = $4 WHERE id = $1', [k.id, k.name, k.role, JSON.stringify(k.scope)]),
     );
   }
 
@@ -311,9 +318,11 @@ interface KeyRow {
   name: string;
   role: Role;
   key_hash: string;
+  scope: unknown;
+  created_at: string | number | null;
 }
 
-const fromKeyRow = (r: KeyRow): StoredKey => ({ id: r.id, name: r.name, role: r.role, keyHash: r.key_hash });
+const fromKeyRow = (r: KeyRow): StoredKey => ({ id: r.id, name: r.name, role: r.role, keyHash: r.key_hash, scope: scopeFromStored(r.scope), createdAt: Number(r.created_at ?? 0) });
 
 function fromRow(row: DeviceRow): StoredDevice {
   return {

@@ -26,6 +26,7 @@ import {
 } from './secrets.js';
 import type { ApiPrincipal, Device, DevicePatch, NewDevice, Role } from './device.js';
 import { AuthThrottle } from './auth-throttle.js';
+import { UNSCOPED, describeScope, sameScope, type Scope } from './scope.js';
 import { SqliteStore } from './sqlite-store.js';
 import { PgStore } from './pg-store.js';
 import { PgConnection } from './postgres.js';
@@ -80,7 +81,10 @@ interface Loaded {
   configs: Array<{ deviceId: string; state: ConfigState }>;
 }
 
-/** Events: `device-removed` (id), `token-rotated` (id), `key-revoked` (id), `device-changed` (DeviceRecord), `status` (DeviceRecord). */
+/**
+ * Events: `device-removed` (id), `token-rotated` (id), `key-revoked` (id), `key-changed` (id: its role, scope or
+ * secret changed), `device-changed` (DeviceRecord), `status` (DeviceRecord).
+ */
 export class Registry extends EventEmitter {
   /** Failed logins per client address, shared by the API and the broker. */
   readonly authThrottle: AuthThrottle;
@@ -355,15 +359,52 @@ export class Registry extends EventEmitter {
 
   // ---- API keys --------------------------------------------------------------------------------------
 
-  async createKey(name: string, role: Role, actor: string): Promise<{ id: string; name: string; role: Role; key: string }> {
+  async createKey(name: string, role: Role, actor: string, scope: Scope = UNSCOPED): Promise<{ id: string; name: string; role: Role; scope: Scope; key: string }> {
     const id = randomBytes(6).toString('hex');
     const secret = newSecret();
     const key = `pk_${id}.${secret}`;
     const keyHash = await hashSecret(secret, GENERATED_COST);
-    const row: StoredKey = { id, name, role, keyHash };
-    await this.store.insertKey(row, Date.now(), { actor, action: 'key.created', target: `${id} (${role})` });
+    const createdAt = Date.now();
+    const row: StoredKey = { id, name, role, keyHash, scope, createdAt };
+    await this.store.insertKey(row, createdAt, { actor, action: 'key.created', target: `${id} (${role}, scope ${describeScope(scope)})` });
     this.keys.set(id, row);
-    return { id, name, role, key };
+    return { id, name, role, scope, key };
+  }
+
+  /** The API keys (never their secrets), oldest first. */
+  listKeys(): Array<Omit<StoredKey, 'keyHash'>> {
+    return [...this.keys.values()]
+      .map(({ keyHash: _hash, ...k }) => k)
+      .sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0) || a.id.localeCompare(b.id));
+  }
+
+  key(id: string): Omit<StoredKey, 'keyHash'> | undefined {
+    const k = this.keys.get(id);
+    if (!k) return undefined;
+    const { keyHash: _hash, ...rest } = k;
+    return rest;
+  }
+
+  /**
+   * A key's name, role or scope. A change of role or scope ends its console sessions and live streams (event
+   * `key-changed`) so nothing keeps what the key no longer has.
+   */
+  async updateKey(id: string, patch: { name?: string; role?: Role; scope?: Scope }, actor: string): Promise<Omit<StoredKey, 'keyHash'>> {
+    const current = this.keys.get(id);
+    if (!current) throw new NotFoundError(`API key ${id} does not exist`);
+    const next: StoredKey = { ...current, name: patch.name ?? current.name, role: patch.role ?? current.role, scope: patch.scope ?? current.scope };
+    const what = [
+      ...(next.name !== current.name ? [`name ${JSON.stringify(next.name)}`] : []),
+      ...(next.role !== current.role ? [`role ${current.role} → ${next.role}`] : []),
+      ...(!sameScope(next.scope, current.scope) ? [`scope ${describeScope(current.scope)} → ${describeScope(next.scope)}`] : []),
+    ];
+    const stored = await this.store.updateKey(next, { actor, action: 'key.updated', target: `${id}: ${what.join(', ') || 'unchanged'}` });
+    if (!stored) {
+      if (this.keys.has(id)) this.uncacheKey(id);
+      throw new NotFoundError(`API key ${id} does not exist`);
+    }
+    this.applyKey(id, next);
+    return this.key(id)!;
   }
 
   async deleteKey(id: string, actor: string): Promise<void> {
@@ -374,13 +415,13 @@ export class Registry extends EventEmitter {
 
   /** Make `key` the bootstrap admin key (PANTAU_ADMIN_KEY or a generated one). */
   async setBootstrapKey(key: string): Promise<void> {
-    const principal: ApiPrincipal = { keyId: 'bootstrap', name: 'bootstrap admin', role: 'admin' };
+    const principal: ApiPrincipal = { type: 'key', id: 'bootstrap', name: 'bootstrap admin', role: 'admin', scope: UNSCOPED };
     const row = this.keys.get('bootstrap');
     if (row && (await verifySecret(key, row.keyHash))) {
       this.rememberKey(key, principal);
       return;
     }
-    const stored: StoredKey = { id: 'bootstrap', name: 'bootstrap admin', role: 'admin', keyHash: await hashSecret(key, CHOSEN_COST) };
+    const stored: StoredKey = { id: 'bootstrap', name: 'bootstrap admin', role: 'admin', keyHash: await hashSecret(key, CHOSEN_COST), scope: UNSCOPED };
     await this.store.upsertKey(stored, Date.now());
     this.keys.set('bootstrap', stored);
     this.forgetVerifiedKeys('bootstrap');
@@ -403,7 +444,7 @@ export class Registry extends EventEmitter {
    */
   rateLimitIdentity(key: string): string | null {
     const cached = this.verifiedKeys.get(fingerprint(key).toString('base64'));
-    if (cached) return cached.principal.keyId;
+    if (cached) return cached.principal.id;
     const match = /^pk_([0-9a-f]{12})\./.exec(key);
     if (match && this.keys.has(match[1]!)) return match[1]!;
     return null;
@@ -435,7 +476,7 @@ export class Registry extends EventEmitter {
     const row = this.keys.get(id);
     if (!row || !(await verifySecret(secret, row.keyHash))) return null;
     if (this.keys.get(id) !== row) return null; // revoked or replaced while scrypt ran
-    const principal: ApiPrincipal = { keyId: row.id, name: row.name, role: row.role };
+    const principal: ApiPrincipal = { type: 'key', id: row.id, name: row.name, role: row.role, scope: row.scope };
     this.rememberKey(key, principal);
     return principal;
   }
@@ -568,9 +609,12 @@ export class Registry extends EventEmitter {
       if (current) this.uncacheKey(id);
       return;
     }
-    if (current && current.keyHash === row.keyHash && current.role === row.role) return;
+    if (current && current.keyHash === row.keyHash && current.role === row.role && current.name === row.name && sameScope(current.scope, row.scope)) return;
     this.keys.set(id, row);
-    if (current) this.forgetVerifiedKeys(id);
+    if (!current) return;
+    this.forgetVerifiedKeys(id);
+    // what was granted under the old role or scope ends: sessions, live streams, city-system MQTT sessions
+    if (current.role !== row.role || !sameScope(current.scope, row.scope) || current.keyHash !== row.keyHash) this.emit('key-changed', id);
   }
 
   private cacheDevice(row: StoredDevice, atStart: boolean): DeviceRecord {
@@ -607,7 +651,7 @@ export class Registry extends EventEmitter {
   }
 
   private forgetVerifiedKeys(id: string): void {
-    for (const [fp, entry] of this.verifiedKeys) if (entry.principal.keyId === id) this.verifiedKeys.delete(fp);
+    for (const [fp, entry] of this.verifiedKeys) if (entry.principal.id === id) this.verifiedKeys.delete(fp);
   }
 
   private requireDevice(id: string): DeviceRecord {

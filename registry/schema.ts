@@ -68,4 +68,10 @@ export const PG_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'scopes of API keys',
+    // issue 20: a key sees the cities and kinds of its scope; NULL = unscoped (every key made before)
+    sql: `ALTER TABLE api_keys ADD COLUMN scope jsonb;`,
+  },
 ];

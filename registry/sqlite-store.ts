@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kind } from '../catalog/index.js';
 import type { Role } from './device.js';
+import { scopeFromStored } from './scope.js';
 import {
   ConflictError,
   DevEuiConflictError,
@@ -63,6 +64,9 @@ export class SqliteStore implements RegistryStore {
         reported TEXT, reported_version INTEGER, reported_at INTEGER
       );
     `);
+    // issue 20: keys carry a scope (JSON; NULL = unscoped, as every key made before scopes existed)
+    const keyColumns = (this.db.prepare('PRAGMA table_info(api_keys)').all() as Array<{ name: string }>).map((c) => c.name);
+    if (!keyColumns.includes('scope')) this.db.exec('ALTER TABLE api_keys ADD COLUMN scope TEXT');
   }
 
   loadDevEuisSync(): DevEuiPair[] {
@@ -79,7 +83,7 @@ export class SqliteStore implements RegistryStore {
   }
 
   loadKeysSync(): StoredKey[] {
-    return (this.db.prepare('SELECT id, name, role, key_hash FROM api_keys').all() as KeyRow[]).map(fromKeyRow);
+    return (this.db.prepare('SELECT id, name, role, key_hash, scope, created_at FROM api_keys').all() as KeyRow[]).map(fromKeyRow);
   }
 
   getStateSync(key: string): unknown {
@@ -109,7 +113,7 @@ export class SqliteStore implements RegistryStore {
   }
 
   async fetchKey(id: string): Promise<StoredKey | undefined> {
-    const row = this.db.prepare('SELECT id, name, role, key_hash FROM api_keys WHERE id = ?').get(id) as KeyRow | undefined;
+    const row = this.db.prepare('SELECT id, name, role, key_hash, scope, created_at FROM api_keys WHERE id = ?').get(id) as KeyRow | undefined;
     return row ? fromKeyRow(row) : undefined;
   }
 
@@ -246,7 +250,7 @@ export class SqliteStore implements RegistryStore {
 
   async insertKey(k: StoredKey, createdAt: number, audit: AuditWrite | null): Promise<void> {
     this.db.transaction(() => {
-      this.db.prepare('INSERT INTO api_keys (id, name, role, key_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(k.id, k.name, k.role, k.keyHash, createdAt);
+      this.db.prepare('INSERT INTO api_keys (id, name, role, key_hash, created_at, scope) VALUES (?, ?, ?, ?, ?, ?)').run(k.id, k.name, k.role, k.keyHash, createdAt, JSON.stringify(k.scope));
       if (audit) this.auditSync(audit);
     })();
   }
@@ -255,6 +259,14 @@ export class SqliteStore implements RegistryStore {
     this.db
       .prepare('INSERT INTO api_keys (id, name, role, key_hash, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET key_hash = excluded.key_hash')
       .run(k.id, k.name, k.role, k.keyHash, createdAt);
+  }
+
+  async updateKey(k: StoredKey, audit: AuditWrite): Promise<boolean> {
+    return this.db.transaction(() => {
+      const r = this.db.prepare('UPDATE api_keys SET name = ?, role = ?, scope = ? WHERE id = ?').run(k.name, k.role, JSON.stringify(k.scope), k.id);
+      if (r.changes > 0) this.auditSync(audit);
+      return r.changes > 0;
+    })();
   }
 
   async deleteKey(id: string, audit: AuditWrite): Promise<boolean> {
@@ -313,6 +325,8 @@ interface KeyRow {
   name: string;
   role: Role;
   key_hash: string;
+  scope: string | null;
+  created_at: number | null;
 }
 
 interface ConfigRow {
@@ -336,7 +350,7 @@ function fromConfigRow(row: ConfigRow): ConfigState {
   };
 }
 
-const fromKeyRow = (r: KeyRow): StoredKey => ({ id: r.id, name: r.name, role: r.role, keyHash: r.key_hash });
+const fromKeyRow = (r: KeyRow): StoredKey => ({ id: r.id, name: r.name, role: r.role, keyHash: r.key_hash, scope: scopeFromStored(r.scope), createdAt: r.created_at ?? 0 });
 
 function fromRow(row: DeviceRow): StoredDevice {
   return {

@@ -7,6 +7,7 @@
 // A new table is a method pair here, a statement in each backend and a migration in registry/schema.ts
 // (PostgreSQL) / the SQLite schema — as the DevEUIs and configuration shadows of registry/device-extras.ts are.
 import type { Role } from './device.js';
+import type { Scope } from './scope.js';
 import type { DeviceRecord } from './registry.js';
 
 /** A device as the store keeps it: the registry's record plus its token hash (never leaves the registry). */
@@ -17,6 +18,10 @@ export interface StoredKey {
   name: string;
   role: Role;
   keyHash: string;
+  /** Cities and kinds it sees (registry/scope.ts); unscoped = both lists empty. */
+  scope: Scope;
+  /** Epoch ms; 0 when unknown. */
+  createdAt?: number;
 }
 
 export interface AuditWrite {
@@ -88,6 +93,8 @@ export interface RegistryStore {
   /** Insert or replace (the bootstrap key). */
   upsertKey(key: StoredKey, createdAt: number): Promise<void>;
   deleteKey(id: string, audit: AuditWrite): Promise<boolean>;
+  /** Name, role and scope of a key (not its secret); false when it does not exist. */
+  updateKey(key: StoredKey, audit: AuditWrite): Promise<boolean>;
   audit(entry: AuditWrite): Promise<void>;
   auditLog(limit: number): Promise<AuditEntry[]>;
   // ---- DevEUIs and configuration shadows (registry/device-extras.ts); a device's rows go with it on delete ----
