@@ -10,6 +10,8 @@ export interface AlertFilter {
   state?: string;
   kind?: string;
   deviceId?: string;
+  /** Only alerts of these devices (a scoped caller's visible devices); [] matches none. */
+  deviceIds?: string[];
   limit?: number;
 }
 
@@ -68,6 +70,10 @@ export class AlertStore implements AlertReader {
       where.push('device_id = @deviceId');
       params.deviceId = filter.deviceId;
     }
+    if (filter.deviceIds) {
+      where.push('device_id IN (SELECT value FROM json_each(@deviceIds))');
+      params.deviceIds = JSON.stringify(filter.deviceIds);
+    }
     const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC LIMIT @limit`;
     return (this.db.prepare(sql).all(params) as AlertRow[]).map(alertFromRow);
   }
@@ -105,6 +111,7 @@ export class PgAlertStore implements AlertReader {
     if (filter.state) add('state = ?', filter.state);
     if (filter.kind) add('kind = ?', filter.kind);
     if (filter.deviceId) add('device_id = ?', filter.deviceId);
+    if (filter.deviceIds) add('device_id = ANY(?::text[])', filter.deviceIds);
     params.push(filter.limit ?? 500);
     const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC LIMIT $${params.length}`;
     return (await this.pg.query<AlertRow>(sql, params)).rows.map(alertFromRow);

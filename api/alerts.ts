@@ -7,6 +7,9 @@ import type { AlertFilter } from '../alerts/store.js';
 import { DeviceIdSchema, KindSchema } from '../registry/device.js';
 import { actorOf } from './auth.js';
 import { HttpProblem, notFound, ProblemSchema } from './problem.js';
+import type { Registry } from '../registry/registry.js';
+import { isUnscoped, scopeAllows, type Scope } from '../registry/scope.js';
+import { callerScope } from './scope-guard.js';
 
 /** docs/contract.md §5 Alert: the engine's alert with RFC 3339 timestamps. */
 export const AlertSchema = alertSchema
@@ -21,7 +24,20 @@ export interface AlertsBackend {
 
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
 
-export function alertsPlugin(backend: AlertsBackend): FastifyPluginAsyncZod {
+/** The ids of the devices a scoped caller sees; undefined for an unscoped one (every alert, deleted devices' too). */
+export function visibleDeviceIds(registry: Registry, scope: Scope): string[] | undefined {
+  if (isUnscoped(scope)) return undefined;
+  return registry.listDevices().filter((d) => scopeAllows(scope, d)).map((d) => d.id);
+}
+
+/** True when the caller sees this alert: its device exists and lies inside the caller's scope. */
+export function alertVisible(registry: Registry, scope: Scope, alert: { deviceId: string }): boolean {
+  if (isUnscoped(scope)) return true;
+  const device = registry.device(alert.deviceId);
+  return device !== undefined && scopeAllows(scope, device);
+}
+
+export function alertsPlugin(backend: AlertsBackend, registry: Registry): FastifyPluginAsyncZod {
   return async (app) => {
     app.get('/api/v1/alerts', {
       config: { role: 'viewer' },
@@ -36,7 +52,10 @@ export function alertsPlugin(backend: AlertsBackend): FastifyPluginAsyncZod {
         }),
         response: { 200: z.object({ items: z.array(AlertSchema) }), ...errors },
       },
-    }, async (request) => ({ items: (await backend.list(request.query)).map(formatAlert) }));
+    }, async (request) => {
+      const deviceIds = visibleDeviceIds(registry, callerScope(request));
+      return { items: (await backend.list({ ...request.query, ...(deviceIds ? { deviceIds } : {}) })).map(formatAlert) };
+    });
 
     app.post('/api/v1/alerts/:id/ack', {
       config: { role: 'operator' },
@@ -48,7 +67,7 @@ export function alertsPlugin(backend: AlertsBackend): FastifyPluginAsyncZod {
       },
     }, async (request) => {
       const existing = await backend.get(request.params.id);
-      if (!existing) throw notFound(`alert ${request.params.id} does not exist`);
+      if (!existing || !alertVisible(registry, callerScope(request), existing)) throw notFound(`alert ${request.params.id} does not exist`);
       const acked = await backend.acknowledge(request.params.id, actorOf(request));
       if (!acked) throw new HttpProblem(409, `alert ${existing.id} is ${existing.state}; only an open alert can be acknowledged`, 'conflict');
       return formatAlert(acked);

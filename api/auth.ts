@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiPrincipal, Role } from '../registry/device.js';
 import { principalActor, roleAllows } from '../registry/device.js';
+import { sameScope } from '../registry/scope.js';
 import type { Registry } from '../registry/registry.js';
 import { HttpProblem } from './problem.js';
 import type { Sessions } from './session.js';
@@ -15,6 +16,11 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: ApiPrincipal | null;
+    /**
+     * Checks again that the request's credential (key or console session) still holds, with the same role and
+     * scope: long-lived answers (the SSE stream) call it while they run. Null for routes without authentication.
+     */
+    stillValid: (() => Promise<boolean>) | null;
   }
 }
 
@@ -33,6 +39,7 @@ export function presentedKey(request: FastifyRequest): string | undefined {
 
 export function installAuth(app: FastifyInstance, registry: Registry, sessions?: Sessions): void {
   app.decorateRequest('principal', null);
+  app.decorateRequest('stillValid', null);
   // preParsing, not onRequest: the rate limiter's route-level onRequest hook must count a request before its key
   // is checked, or made-up keys would never be limited; the body is still not read before authentication.
   app.addHook('preParsing', async (request) => {
@@ -51,6 +58,10 @@ export function installAuth(app: FastifyInstance, registry: Registry, sessions?:
       throw new HttpProblem(403, `this route needs the ${needed} role; the key "${principal.name}" has ${principal.role}`, 'forbidden');
     }
     request.principal = principal;
+    const same = (p: ApiPrincipal | null | undefined) => !!p && p.id === principal.id && p.role === principal.role && sameScope(p.scope, principal.scope);
+    request.stillValid = key === undefined
+      ? async () => same(await sessions?.revalidate(request))
+      : async () => same(await registry.authenticateKey(key));
   });
 }
 

@@ -15,6 +15,7 @@ import { SEVERITY_RANK } from '../alerts/rules.js';
 import type { Registry } from '../registry/registry.js';
 import type { Indices } from './indices.js';
 import { ProblemSchema } from './problem.js';
+import { visibleTo } from './scope-guard.js';
 
 /** The console's policy: its own origin only; no inline script, no inline style, no frames. */
 export const CONSOLE_CSP = [
@@ -147,7 +148,7 @@ export function consolePlugin(src: ConsoleSources): FastifyPluginAsyncZod {
         const w = worst.get(a.deviceId);
         if (!w || SEVERITY_RANK[a.severity] > SEVERITY_RANK[w.severity]) worst.set(a.deviceId, a);
       }
-      const items = src.registry.listDevices().map((d) => ({
+      const items = src.registry.listDevices().filter((d) => visibleTo(request, d)).map((d) => ({
         id: d.id,
         kind: d.kind,
         name: d.name,

@@ -73,13 +73,26 @@ export function rowsFromCsv(text: string): { ok: true; rows: Array<{ value: unkn
 }
 
 /** Judge every row: shape, the kind's thresholds, duplicates inside the file, clashes with the registry. */
-export function judgeImport(rows: Array<{ value: unknown; cellErrors: RowError[] }>, registry: Registry, extras: DeviceExtras): ImportJudgement {
+/**
+ * `outsideScope` (issue 20): the reason a device lies outside the importing admin's scope, or null; such a row is
+ * a numbered row error like any other, and nothing is created.
+ */
+export function judgeImport(
+  rows: Array<{ value: unknown; cellErrors: RowError[] }>,
+  registry: Registry,
+  extras: DeviceExtras,
+  outsideScope: (device: { city: string; kind: string }) => string | null = () => null,
+): ImportJudgement {
   if (rows.length === 0) return { ok: false, detail: 'no devices to import', errors: [] };
   if (rows.length > MAX_IMPORT_ROWS) {
     return { ok: false, detail: `${rows.length} rows; at most ${MAX_IMPORT_ROWS} devices per import`, errors: [] };
   }
   const errors: RowError[] = [];
   const devices: NewDevice[] = [];
+  const ownerVisible = (id: string) => {
+    const d = registry.device(id);
+    return d !== undefined && outsideScope(d) === null;
+  };
   const firstRowOfId = new Map<string, number>();
   const firstRowOfEui = new Map<string, number>();
   rows.forEach(({ value, cellErrors }, index) => {
@@ -96,6 +109,8 @@ export function judgeImport(rows: Array<{ value: unknown; cellErrors: RowError[]
       }
     } else {
       const device = parsed.data;
+      const outside = outsideScope(device);
+      if (outside) rowErrors.push({ row, field: 'city', detail: outside });
       if (device.thresholds) {
         const t = thresholdsSchema(device.kind).safeParse(device.thresholds);
         if (!t.success) {
@@ -111,7 +126,8 @@ export function judgeImport(rows: Array<{ value: unknown; cellErrors: RowError[]
         const sameEui = firstRowOfEui.get(device.devEui);
         const owner = extras.deviceIdByDevEui(device.devEui);
         if (sameEui !== undefined) rowErrors.push({ row, field: 'devEui', detail: `devEui ${device.devEui} is also on row ${sameEui}` });
-        else if (owner) rowErrors.push({ row, field: 'devEui', detail: `devEui ${device.devEui} already belongs to device ${owner}` });
+        // the owner is named only when the importer could see it anyway (same rule as its scope: a device it may import)
+        else if (owner) rowErrors.push({ row, field: 'devEui', detail: `devEui ${device.devEui} already belongs to ${ownerVisible(owner) ? `device ${owner}` : 'another device'}` });
         else firstRowOfEui.set(device.devEui, row);
       }
       if (rowErrors.length === 0) devices.push(device);

@@ -16,7 +16,8 @@ import { csvLine, wantsCsv } from './csv.js';
 import { IMPORT_COLUMNS, MAX_IMPORT_ROWS, importDevices, judgeImport, rowsFromCsv } from './device-import.js';
 import { actorOf } from './auth.js';
 import type { ApiContext } from './context.js';
-import { HttpProblem, ProblemSchema, badRequest, notFound } from './problem.js';
+import { HttpProblem, ProblemSchema, badRequest } from './problem.js';
+import { outsideScopeReason, visibleDevice, visibleTo } from './scope-guard.js';
 import { thresholdsSchema } from '../catalog/thresholds.js';
 import type { Kind } from '../catalog/index.js';
 
@@ -67,7 +68,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       },
     }, async (request, reply) => {
       const { format, ...filter } = request.query;
-      const devices = registry.listDevices(filter);
+      const devices = registry.listDevices(filter).filter((d) => visibleTo(request, d));
       if (format === 'csv') {
         let out = `${EXPORT_COLUMNS.join(',')}\n`;
         for (const d of devices) {
@@ -109,7 +110,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         // JSON, but not an array: the body is wrong, not its media type
         throw badRequest('a JSON body must be an array of devices (or send text/csv: a header row, then one device per row)');
       }
-      const judged = judgeImport(rows.rows, registry, extras);
+      const judged = judgeImport(rows.rows, registry, extras, (device) => outsideScopeReason(request, device));
       if (!judged.ok) {
         return reply.code(400).type('application/problem+json').send({
           type: 'https://pantau.dev/problems/invalid-import', title: 'Bad request', status: 400, detail: judged.detail, errors: judged.errors,
@@ -129,9 +130,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       config: { role: 'viewer' },
       schema: { tags: ['devices'], summary: 'One device', params: IdParams, response: { 200: DeviceSchema, ...errors } },
     }, async (request) => {
-      const device = await registry.lookupDevice(request.params.id);
-      if (!device) throw notFound(`device ${request.params.id} does not exist`);
-      return deviceWithEui(extras, device);
+      return deviceWithEui(extras, await visibleDevice(registry, request, request.params.id));
     });
 
     app.post('/api/v1/devices', {
@@ -144,6 +143,8 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       },
     }, async (request, reply) => {
       checkThresholds(request.body.kind, request.body.thresholds);
+      const outside = outsideScopeReason(request, request.body);
+      if (outside) throw new HttpProblem(403, outside, 'forbidden');
       const eui = request.body.devEui;
       const owner = eui === undefined ? undefined : extras.deviceIdByDevEui(eui);
       if (owner) throw new HttpProblem(409, `devEui ${eui} already belongs to device ${owner}`, 'conflict');
@@ -161,9 +162,11 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         response: { 200: DeviceSchema, 409: ProblemSchema, ...errors },
       },
     }, async (request) => {
-      const current = await registry.lookupDevice(request.params.id);
-      if (!current) throw notFound(`device ${request.params.id} does not exist`);
+      const current = await visibleDevice(registry, request, request.params.id);
       checkThresholds(current.kind, request.body.thresholds);
+      // a scoped admin cannot move a device out of its scope (it would lose it, and another scope gain it)
+      const outside = request.body.city === undefined ? null : outsideScopeReason(request, { city: request.body.city, kind: current.kind });
+      if (outside) throw new HttpProblem(403, `city: ${outside}`, 'forbidden');
       const { devEui, ...patch } = request.body;
       if (devEui !== undefined) await extras.setDevEui(current.id, devEui, actorOf(request));
       return deviceWithEui(extras, await registry.updateDevice(request.params.id, patch, actorOf(request)));
@@ -178,6 +181,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         response: { 204: z.null().describe('removed'), ...errors },
       },
     }, async (request, reply) => {
+      await visibleDevice(registry, request, request.params.id);
       await registry.deleteDevice(request.params.id, actorOf(request));
       return reply.code(204).send(null);
     });
@@ -191,6 +195,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         response: { 200: z.object({ token: z.string() }), ...errors },
       },
     }, async (request) => {
+      await visibleDevice(registry, request, request.params.id);
       return { token: await registry.rotateToken(request.params.id, actorOf(request)) };
     });
   };

@@ -11,6 +11,7 @@ import type { DeviceRecord } from '../registry/registry.js';
 import type { ApiContext } from './context.js';
 import { badRequest, ProblemSchema } from './problem.js';
 import { planAggregateOr400 } from './readings.js';
+import { visibleTo } from './scope-guard.js';
 import { AGGREGATES, isoMs, parseEvery, parseInstant } from './time-range.js';
 
 /** Windows per InfluxDB query (one page). */
@@ -52,7 +53,7 @@ export function exportPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         throw badRequest(`every: ${every.text} gives ${windows} windows per device between from and to; the limit is ${EXPORT_MAX_WINDOWS} — use a larger every or a shorter range`);
       }
       const agg = q.agg ?? 'mean';
-      const devices = ctx.registry.listDevices({ kind: q.kind, city: q.city, district: q.district });
+      const devices = ctx.registry.listDevices({ kind: q.kind, city: q.city, district: q.district }).filter((d) => visibleTo(request, d));
       const fields = fieldNames(q.kind);
       // refuse what cannot be answered (median past raw retention) before the first byte is sent
       planAggregateOr400({ kind: q.kind, deviceId: devices[0]?.id ?? '-', fields, every, agg, from, to, now }, ctx.history);

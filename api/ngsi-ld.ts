@@ -11,6 +11,7 @@ import { quoteIdentifier } from '../influx/client.js';
 import type { DeviceRecord } from '../registry/registry.js';
 import type { ApiContext } from './context.js';
 import type { LatestReading } from './latest-cache.js';
+import { visibleTo } from './scope-guard.js';
 import {
   KIND_OF_TYPE,
   NGSI_LD_CONTEXT,
@@ -97,7 +98,7 @@ export function ngsiLdPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         const name = t.trim().replace(/^https:\/\/smartdatamodels\.org\/dataModel\.(Environment|Transportation)\//, '');
         if (name in KIND_OF_TYPE) kinds.add(KIND_OF_TYPE[name as NgsiLdType]);
       }
-      const devices = registry.listDevices().filter((d) => kinds.has(d.kind));
+      const devices = registry.listDevices().filter((d) => kinds.has(d.kind) && visibleTo(request, d));
       const sources: EntitySource[] = [];
       // sequential: a cold cache after a restart must not fire thousands of InfluxDB queries at once
       for (const d of devices) {
@@ -123,7 +124,9 @@ export function ngsiLdPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       if (!parsed) {
         return ngsiError(reply, 400, 'BadRequestData', `entity ids are urn:ngsi-ld:<${Object.values(NGSI_LD_TYPES).join('|')}>:<deviceId>`);
       }
-      const device = registry.device(parsed.deviceId);
+      const found = registry.device(parsed.deviceId);
+      // outside the caller's scope: no such entity (docs/contract.md §5, Scopes)
+      const device = found && visibleTo(request, found) ? found : undefined;
       const s = device && device.kind === parsed.kind ? await source(device) : undefined;
       if (!s) return ngsiError(reply, 404, 'ResourceNotFound', `no entity ${request.params.id}${device ? ' (the device has not reported yet)' : ''}`);
       return render([s], request.query.options, request.headers.accept, reply)[0];

@@ -190,6 +190,17 @@ export class Sessions {
     return { type: session.principalType, id: session.principalId, name: session.keyName, ...(session.username ? { username: session.username } : {}), role: session.role, scope: session.scope };
   }
 
+  /**
+   * The principal of the request's session as it stands now (no CSRF or origin check: for a connection already
+   * accepted, such as a live stream); null when the session has ended.
+   */
+  async revalidate(request: FastifyRequest): Promise<ApiPrincipal | null> {
+    const id = sessionCookie(request);
+    const session = id ? await this.lookup(id) : undefined;
+    if (!session) return null;
+    return { type: session.principalType, id: session.principalId, name: session.keyName, ...(session.username ? { username: session.username } : {}), role: session.role, scope: session.scope };
+  }
+
   close(): void {
     clearInterval(this.sweeper);
   }

@@ -2,28 +2,56 @@
 // kind and device, a heartbeat comment so proxies keep the connection, and `Last-Event-ID` resume for alert
 // events (each carries its sequence number as `id`; readings carry none, so they never move a client's resume
 // point). A client that cannot keep up is disconnected rather than buffered without bound.
+//
+// Scopes (issue 20): a client sees only the readings and alerts of devices inside its caller's scope — live and in
+// the Last-Event-ID replay. Revocation reaches live connections: a stream ends at once when its key is revoked or its
+// role or scope changes (registry events, which arrive from other nodes through the shared registry too), and every
+// second each stream's credential is checked again (`stillValid`: a console session ended, idle or expired on any
+// node; a key deleted while a notification was missed), so nothing keeps streaming what its caller no longer has.
 import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { DeviceIdSchema, KindSchema } from '../registry/device.js';
+import { DeviceIdSchema, KindSchema, type ApiPrincipal } from '../registry/device.js';
+import type { Registry } from '../registry/registry.js';
+import { isUnscoped, scopeAllows, type Scope } from '../registry/scope.js';
 import { ProblemSchema } from './problem.js';
 
 interface StreamClient {
   res: ServerResponse;
   kind?: string;
   deviceId?: string;
+  /** The caller's scope; unscoped = sees every device. */
+  scope: Scope;
+  /** Who opened it: ends the stream when that key or person is revoked or changed. */
+  principal: { type: ApiPrincipal['type']; id: string };
+  /** Is the credential still good, with the same role and scope? Checked every REVALIDATE_MS. */
+  stillValid?: () => Promise<boolean>;
 }
+
+/** How often each stream's credential is checked again: revocation ends a stream within this (and at once on events). */
+export const REVALIDATE_MS = 1000;
 
 export interface AlertEventSource {
   /** Alert events after `seq`, oldest first, as `{ seq, data }` with data already in API shape. */
   alertEventsAfter(seq: number): Array<{ seq: number; kind: string; deviceId: string; data: unknown }>;
+  /** A device's city (scoped replay); undefined for a device that no longer exists. */
+  cityOf(deviceId: string): string | undefined;
 }
 
 const MAX_BUFFERED = 1024 * 1024;
 
 export class StreamHub {
   private readonly clients = new Set<StreamClient>();
-  constructor(readonly maxClients = 1000) {}
+  private revalidating = false;
+  private readonly revalidator: NodeJS.Timeout;
+  /**
+   * `cityOf`: a device's city, for scoped clients (the registry's view); undefined = unknown device, which a scoped
+   * client does not see.
+   */
+  constructor(readonly maxClients = 1000, private readonly cityOf: (deviceId: string) => string | undefined = () => undefined) {
+    this.revalidator = setInterval(() => void this.revalidate(), REVALIDATE_MS);
+    this.revalidator.unref();
+  }
 
   get size(): number {
     return this.clients.size;
@@ -52,14 +80,51 @@ export class StreamHub {
   }
 
   closeAll(): void {
+    clearInterval(this.revalidator);
     for (const c of this.clients) c.res.end();
     this.clients.clear();
   }
 
+  /** Ends the streams of a key or person (revoked, disabled, deleted, role or scope changed). Returns how many. */
+  endFor(type: ApiPrincipal['type'], id: string): number {
+    let ended = 0;
+    for (const c of this.clients) {
+      if (c.principal.type !== type || c.principal.id !== id) continue;
+      this.end(c);
+      ended++;
+    }
+    return ended;
+  }
+
+  /** Checks every stream's credential again; ends those no longer valid. */
+  async revalidate(): Promise<void> {
+    if (this.revalidating || this.clients.size === 0) return;
+    this.revalidating = true;
+    try {
+      await Promise.all([...this.clients].map(async (c) => {
+        if (!c.stillValid) return;
+        const ok = await c.stillValid().catch(() => true); // a registry that cannot answer now is asked again next time
+        if (!ok) this.end(c);
+      }));
+    } finally {
+      this.revalidating = false;
+    }
+  }
+
+  private end(c: StreamClient): void {
+    this.clients.delete(c);
+    c.res.end();
+  }
+
   private broadcast(kind: string, deviceId: string, frame: string): void {
+    let city: string | null | undefined = null; // looked up once, and only when a scoped client needs it
     for (const c of this.clients) {
       if (c.kind && c.kind !== kind) continue;
       if (c.deviceId && c.deviceId !== deviceId) continue;
+      if (!isUnscoped(c.scope)) {
+        if (city === null) city = this.cityOf(deviceId);
+        if (city === undefined || !scopeAllows(c.scope, { city, kind })) continue;
+      }
       this.write(c, frame);
     }
   }
@@ -76,6 +141,17 @@ export class StreamHub {
 
 function alertFrame(seq: number, data: unknown): string {
   return `id: ${seq}\nevent: alert\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** Ends streams when the registry says a key was revoked or changed (also for changes made through other nodes). */
+export function endStreamsOnRevoke(hub: StreamHub, registry: Registry): () => void {
+  const onKey = (id: string) => hub.endFor('key', id);
+  registry.on('key-revoked', onKey);
+  registry.on('key-changed', onKey);
+  return () => {
+    registry.off('key-revoked', onKey);
+    registry.off('key-changed', onKey);
+  };
 }
 
 export function streamPlugin(hub: StreamHub, source: AlertEventSource): FastifyPluginAsyncZod {
@@ -114,14 +190,20 @@ export function streamPlugin(hub: StreamHub, source: AlertEventSource): FastifyP
         'x-accel-buffering': 'no',
       });
       res.write(`retry: 3000\n: connected\n\n`);
+      const principal = request.principal!;
+      const scope = principal.scope;
       if (resumeFrom !== undefined) {
         for (const e of source.alertEventsAfter(resumeFrom)) {
           if (kind && e.kind !== kind) continue;
           if (deviceId && e.deviceId !== deviceId) continue;
+          if (!isUnscoped(scope)) {
+            const city = source.cityOf(e.deviceId);
+            if (city === undefined || !scopeAllows(scope, { city, kind: e.kind })) continue;
+          }
           res.write(alertFrame(e.seq, e.data));
         }
       }
-      hub.add({ res, kind, deviceId });
+      hub.add({ res, kind, deviceId, scope, principal: { type: principal.type, id: principal.id }, stillValid: request.stillValid ?? undefined });
     });
   };
 }

@@ -8,6 +8,7 @@ import { LOS_ORDER } from '../catalog/traffic-los.js';
 import type { Registry } from '../registry/registry.js';
 import type { Indices } from './indices.js';
 import { ProblemSchema } from './problem.js';
+import { visibleTo } from './scope-guard.js';
 
 const Worst = z
   .object({
@@ -41,11 +42,13 @@ export function summaryPlugin(src: SummarySources): FastifyPluginAsyncZod {
         summary: 'Per city and kind: devices online/offline, open alerts by severity, worst current index',
         response: { 200: z.object({ generatedAt: z.string(), items: z.array(Item) }), 401: ProblemSchema, 403: ProblemSchema },
       },
-    }, async () => {
+    }, async (request) => {
       const groups = new Map<string, z.infer<typeof Item> & { score: number }>();
       const alertsByDevice = new Map<string, Alert[]>();
       for (const a of src.activeAlerts()) alertsByDevice.set(a.deviceId, [...(alertsByDevice.get(a.deviceId) ?? []), a]);
+      // only the caller's cities and kinds: no group, count or alert of the others (docs/contract.md §5, Scopes)
       for (const d of src.registry.listDevices()) {
+        if (!visibleTo(request, d)) continue;
         const key = `${d.city}\u0000${d.kind}`;
         let g = groups.get(key);
         if (!g) {

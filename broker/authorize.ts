@@ -14,6 +14,7 @@ import { DeviceRateLimiter } from '../ingest/rate-limit.js';
 import type { DeviceRecord, Registry } from '../registry/registry.js';
 import { acceptReportedConfig } from './config-reported.js';
 import type { PantauClient } from './authenticate.js';
+import { isUnscoped, scopeAllows } from '../registry/scope.js';
 
 type AuthorizePublishHandler = NonNullable<AedesOptions['authorizePublish']>;
 type AuthorizeSubscribeHandler = NonNullable<AedesOptions['authorizeSubscribe']>;
@@ -105,5 +106,22 @@ export function makeAuthorizeSubscribe(options: Pick<AuthorizeOptions, 'registry
     options.onDenied('subscribe', deviceId, sub.topic);
     // SUBACK return code 0x80 (failure) for this topic; the connection stays
     done(null, null);
+  };
+}
+
+/**
+ * What a city system (an API-key login) receives: the alerts of devices inside its key's scope only; an unscoped
+ * key gets every alert. Runs for every delivery, retained messages included, so a subscription to `alerts/#` by a
+ * scoped key never carries another city's or kind's alert. Devices get their own topics only (they cannot subscribe
+ * to anything else), so nothing else is filtered.
+ */
+export function makeAuthorizeForward(registry: Registry) {
+  return function authorizeForward(client: Client | null, packet: PublishPacket): PublishPacket | null {
+    const scope = (client as PantauClient | null)?.apiKeyScope;
+    if (!scope || isUnscoped(scope)) return packet;
+    const m = /^alerts\/([a-z]+)\/([a-z0-9-]+)$/.exec(packet.topic);
+    if (!m) return packet;
+    const device = registry.device(m[2]!);
+    return device && device.kind === m[1] && scopeAllows(scope, device) ? packet : null;
   };
 }

@@ -12,7 +12,7 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import { deviceTopic, parseDeviceTopic, type Kind } from '../catalog/index.js';
 import type { Registry } from '../registry/registry.js';
 import { makeAuthenticate, type PantauClient } from './authenticate.js';
-import { makeAuthorizePublish, makeAuthorizeSubscribe, type TelemetryHandler } from './authorize.js';
+import { makeAuthorizePublish, makeAuthorizeForward, makeAuthorizeSubscribe, type TelemetryHandler } from './authorize.js';
 import { installPacketLimit, limitClientPackets } from './packet-limit.js';
 
 export interface BrokerOptions {
@@ -67,6 +67,8 @@ export class Broker {
       }) as AedesOptions['authenticate'],
       authorizePublish: makeAuthorizePublish({ registry, log, onTelemetry: options.onTelemetry, onDenied, onStatusIgnored: options.onStatusIgnored }),
       authorizeSubscribe: makeAuthorizeSubscribe({ registry, onDenied }),
+      // a scoped city system receives only the alerts of its cities and kinds (retained ones included)
+      authorizeForward: makeAuthorizeForward(registry) as AedesOptions['authorizeForward'],
       // Telemetry has no MQTT subscribers (no device may subscribe to it): skip aedes' fan-out for it below.
       concurrency: 1000,
       connectTimeout: 10_000,
@@ -126,11 +128,14 @@ export class Broker {
     registry.on('device-removed', (id: string) => this.disconnectDevice(id));
     registry.on('token-rotated', (id: string) => this.disconnectDevice(id));
     // so does a revoked API key's city-system session
-    registry.on('key-revoked', (keyId: string) => {
+    // (and one whose role or scope changed: it signs in again under what it has now)
+    const closeKeyClients = (keyId: string) => {
       for (const client of [...this.apiKeyClients]) {
         if (client.apiKeyId === keyId) client.close();
       }
-    });
+    };
+    registry.on('key-revoked', closeKeyClients);
+    registry.on('key-changed', closeKeyClients);
   }
 
   async listen(): Promise<BrokerAddress> {

@@ -11,7 +11,7 @@ import { buildApi } from '../api/app.js';
 import type { ApiContext } from '../api/context.js';
 import { IndicesTracker } from '../api/indices.js';
 import { alertsPlugin } from '../api/alerts.js';
-import { StreamHub, streamPlugin } from '../api/stream.js';
+import { endStreamsOnRevoke, StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
 import { brokerAuthPlugin } from '../api/broker-auth.js';
 import { consolePlugin } from '../api/console.js';
@@ -132,7 +132,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   const history = startHistory({ config, log, influx, spool, metrics });
 
   const latest = new LatestReadings();
-  const hub = new StreamHub();
+  const hub = new StreamHub(1000, (id) => registry.device(id)?.city);
+  const stopStreamRevocation = endStreamsOnRevoke(hub, registry);
   const webhook = config.webhookUrl && config.webhookSecret
     ? new WebhookSender({ url: config.webhookUrl, secret: config.webhookSecret, log: log.child({ component: 'webhook' }) })
     : undefined;
@@ -297,7 +298,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
           list: (filter) => alertStore.list(filter),
           get: (id) => alertStore.get(id),
           acknowledge: (id, actor) => alerts.acknowledge(id, actor),
-        }),
+        }, registry),
         streamPlugin(hub, {
           alertEventsAfter: (seq) =>
             alertStore.eventsAfter(seq).map((e) => ({
@@ -306,6 +307,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
               deviceId: e.change.alert.deviceId,
               data: { type: e.change.type, alert: formatAlert(e.change.alert) },
             })),
+          cityOf: (id) => registry.device(id)?.city,
         }),
         summaryPlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         brokerAuthPlugin(apiContext, { secret: config.brokerAuthSecret, workerPassword: config.brokerPassword }),
@@ -372,6 +374,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         // 1. no new messages: the external broker's share, then the embedded broker's listeners
         await worker?.close();
         await broker?.stopAccepting();
+        stopStreamRevocation();
         hub.closeAll();
         const apiClosed = api.close();
         await broker?.close();
