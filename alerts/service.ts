@@ -82,9 +82,11 @@ export class AlertService {
   acknowledge(id: string, actor: string): Alert | null {
     const changes = this.engine.acknowledge(id, actor, Date.now());
     if (changes.length === 0) return null;
-    this.registry.audit(actor, 'alert.acknowledged', id);
+    const acked = changes[changes.length - 1]!.alert;
+    // the device names whose alert it was: a scoped admin's audit shows only its own devices' entries
+    this.registry.audit(actor, 'alert.acknowledged', `${id} (device ${acked.deviceId})`);
     this.handle(changes);
-    return changes[changes.length - 1]!.alert;
+    return acked;
   }
 
   forget(deviceId: string): void {

@@ -2,7 +2,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { KeyPatchSchema, NewKeySchema, RoleSchema } from '../registry/device.js';
-import { normalizeScope, scopeForApi, ScopeSchema, scopeWithin } from '../registry/scope.js';
+import { isUnscoped, normalizeScope, scopeAllows, scopeForApi, ScopeSchema, scopeWithin } from '../registry/scope.js';
+import { principalActor, type ApiPrincipal } from '../registry/device.js';
+import type { AuditEntry, Registry } from '../registry/registry.js';
 import { actorOf } from './auth.js';
 import type { ApiContext } from './context.js';
 import { HttpProblem, notFound, ProblemSchema } from './problem.js';
@@ -112,6 +114,38 @@ export function keysPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
           ...errors,
         },
       },
-    }, async (request) => ({ items: await registry.auditLog(request.query.limit ?? 100) }));
+    }, async (request) => {
+      const limit = request.query.limit ?? 100;
+      const own = callerScope(request);
+      if (isUnscoped(own)) return { items: await registry.auditLog(limit) };
+      // a scoped admin sees the entries about what lies inside its scope, and its own: read further back to fill the page
+      const items = (await registry.auditLog(Math.min(limit * 10, 10_000))).filter((e) => auditVisible(registry, request.principal!, e));
+      return { items: items.slice(0, limit) };
+    });
   };
+}
+
+/**
+ * Whether a scoped admin sees an audit entry: one about a device inside its scope (device.*, alert.* name the
+ * device), about a key inside its scope (key.*), or one it made itself. Entries about anything else — other cities'
+ * devices, wider keys, deleted devices whose city is no longer known — do not exist for it.
+ */
+export function auditVisible(registry: Registry, caller: ApiPrincipal, entry: AuditEntry): boolean {
+  if (entry.actor === principalActor(caller)) return true;
+  const scope = caller.scope;
+  if (entry.action.startsWith('alert.')) {
+    const m = /\(device ([a-z0-9-]+)\)/.exec(entry.target);
+    const device = m ? registry.device(m[1]!) : undefined;
+    return device !== undefined && scopeAllows(scope, device);
+  }
+  const first = entry.target.split(/[\s:]/, 1)[0] ?? '';
+  if (entry.action.startsWith('device.')) {
+    const device = registry.device(first);
+    return device !== undefined && scopeAllows(scope, device);
+  }
+  if (entry.action.startsWith('key.')) {
+    const key = registry.key(first);
+    return key !== undefined && scopeWithin(key.scope, scope);
+  }
+  return false;
 }

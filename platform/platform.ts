@@ -75,6 +75,11 @@ export interface PlatformHooks {
    * answering `/readyz` with 503; `npm start` (main.ts) exits instead, for its supervisor to restart it.
    */
   onFatal?: (err: Error, platform: Platform) => void;
+  /**
+   * More API plugins, registered after Pantau's own, with the same authentication and scope guard (an embedding
+   * application's routes; the scope matrix test adds a deliberately careless one to show that the matrix catches it).
+   */
+  apiPlugins?: Array<(app: FastifyInstance, ctx: ApiContext) => Promise<void>>;
 }
 
 export async function startPlatform(config: Config, hooks: PlatformHooks = {}): Promise<Platform> {
@@ -313,6 +318,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         brokerAuthPlugin(apiContext, { secret: config.brokerAuthSecret, workerPassword: config.brokerPassword }),
         consolePlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         ...standards.plugins,
+        ...(hooks.apiPlugins ?? []).map((plugin) => (app: FastifyInstance) => plugin(app, apiContext)),
       ] as never,
     },
   );

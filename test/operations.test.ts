@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto';
 import mqtt from 'mqtt';
 import { eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
 import { freePort } from './support/ports.js';
+import { sse } from './support/sse.js';
 
 const SECRET = 'webhook-secret-for-tests';
 let tp: TestPlatform;
@@ -46,34 +47,6 @@ afterAll(async () => {
   hookServer?.close();
 });
 
-/** A minimal SSE client over fetch: collects events, can be closed, remembers the last id. */
-function sse(url: string, headers: Record<string, string>) {
-  const events: Array<{ event: string; id?: string; data: any; at: number }> = [];
-  const controller = new AbortController();
-  let comments = 0;
-  const done = (async () => {
-    const res = await fetch(url, { headers, signal: controller.signal });
-    if (!res.ok) throw new Error(`stream ${res.status}`);
-    const decoder = new TextDecoder();
-    let buf = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let i;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const frame = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const fields: Record<string, string> = {};
-        for (const line of frame.split('\n')) {
-          if (line.startsWith(':')) comments++;
-          const m = /^(\w+): ?(.*)$/.exec(line);
-          if (m) fields[m[1]!] = m[2]!;
-        }
-        if (fields.event) events.push({ event: fields.event, id: fields.id, data: JSON.parse(fields.data ?? 'null'), at: Date.now() });
-      }
-    }
-  })().catch(() => undefined);
-  return { events, close: () => controller.abort(), done, comments: () => comments };
-}
 
 describe('a river rising through its thresholds', () => {
   it('gets one alert that escalates, is acknowledged by an operator, and resolves as the level falls', async () => {

@@ -8,7 +8,7 @@ import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { inject } from 'vitest';
 import type { Kind } from '../../catalog/index.js';
 import { loadConfig } from '../../platform/config.js';
-import { startPlatform, type Platform } from '../../platform/platform.js';
+import { startPlatform, type Platform, type PlatformHooks } from '../../platform/platform.js';
 import { createLogger } from '../../platform/logger.js';
 import { influxQuery } from './influxd.js';
 
@@ -30,7 +30,7 @@ export interface TestPlatform {
 
 const DEFAULT_LOCATION = { lat: -0.49, lon: 117.15 };
 
-export async function startTestPlatform(env: Record<string, string> = {}): Promise<TestPlatform> {
+export async function startTestPlatform(env: Record<string, string> = {}, hooks: Omit<PlatformHooks, 'logger'> = {}): Promise<TestPlatform> {
   const influxUrl = inject('influxUrl');
   const db = `t_${randomBytes(5).toString('hex')}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'pantau-test-'));
@@ -45,7 +45,7 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     PANTAU_LOG_LEVEL: process.env.PANTAU_TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
-  const platform = await startPlatform(config, { logger: createLogger(config.logLevel) });
+  const platform = await startPlatform(config, { ...hooks, logger: createLogger(config.logLevel) });
   const clients: MqttClient[] = [];
   let seq = 0;
 
