@@ -154,7 +154,7 @@ export function usersPlugin(ctx: ApiContext, options: { passwordLinkTtlMs: numbe
       schema: {
         tags: ['people'],
         summary: "Set a person's password with their one-time link",
-        description: `No authentication: the link's token is the credential. The password needs at least 12 characters and must not contain the username. An unknown token answers 400; a used, replaced or expired link 410.`,
+        description: `No authentication: the link's token is the credential. The password needs at least 12 characters and must not contain the username. An unknown token answers 400 (type …/link-invalid); a used, replaced or expired link 410 (…/link-used, …/link-replaced, …/link-expired).`,
         security: [],
         body: z.strictObject({ token: z.string().min(1).max(200), password: z.string().max(1024) }),
         response: { 200: z.object({ username: z.string(), name: z.string() }), 400: ProblemSchema, 410: ProblemSchema, 429: ProblemSchema },
@@ -170,7 +170,7 @@ export function usersPlugin(ctx: ApiContext, options: { passwordLinkTtlMs: numbe
       } catch (err) {
         if (err instanceof PasswordLinkError) {
           if (err.status === 400) registry.authThrottle.fail(ip);
-          throw new HttpProblem(err.status, err.message, err.status === 400 ? 'invalid-link' : 'link-gone');
+          throw new HttpProblem(err.status, err.message, `link-${err.reason}`);
         }
         if (err instanceof PasswordRuleError) throw new HttpProblem(400, err.message, 'weak-password');
         throw err;

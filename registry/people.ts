@@ -59,10 +59,14 @@ export interface LockPolicy {
 }
 export const DEFAULT_LOCK: LockPolicy = { maxFailures: 10, lockMs: 15 * 60_000 };
 
-/** A password link that cannot be used: unknown (400) or used, replaced, expired (410). */
+/** A password link that cannot be used: unknown (400) or used, replaced, expired (410); `reason` names which. */
 export class PasswordLinkError extends Error {
-  constructor(readonly status: 400 | 410, message: string) {
+  constructor(readonly reason: 'invalid' | 'used' | 'replaced' | 'expired', message: string) {
     super(message);
+  }
+
+  get status(): 400 | 410 {
+    return this.reason === 'invalid' ? 400 : 410;
   }
 }
 /** A password the rules refuse (400). */
@@ -177,17 +181,17 @@ export class People {
   /** Sets the password of the link's person and consumes the link. */
   async setPassword(token: string, password: string): Promise<Person> {
     const link = /^[A-Za-z0-9_-]{20,100}$/.test(token) ? await this.store.fetchPasswordLink(secretHash(token)) : undefined;
-    if (!link) throw new PasswordLinkError(400, 'this password link is not valid (mistyped or cut short); ask an admin for a new one');
+    if (!link) throw new PasswordLinkError('invalid', 'this password link is not valid (mistyped or cut short); ask an admin for a new one');
     const now = Date.now();
-    if (link.usedAt !== null) throw new PasswordLinkError(410, 'this password link was already used; ask an admin for a new one');
-    if (link.voidedAt !== null) throw new PasswordLinkError(410, 'this password link was replaced by a newer one; use the newest link');
-    if (link.expiresAt <= now) throw new PasswordLinkError(410, `this password link expired at ${new Date(link.expiresAt).toISOString()}; ask an admin for a new one`);
+    if (link.usedAt !== null) throw new PasswordLinkError('used', 'this password link was already used; ask an admin for a new one');
+    if (link.voidedAt !== null) throw new PasswordLinkError('replaced', 'this password link was replaced by a newer one; use the newest link');
+    if (link.expiresAt <= now) throw new PasswordLinkError('expired', `this password link expired at ${new Date(link.expiresAt).toISOString()}; ask an admin for a new one`);
     const user = await this.store.fetchUser(link.userId);
-    if (!user) throw new PasswordLinkError(410, 'the person of this link no longer exists');
+    if (!user) throw new PasswordLinkError('invalid', 'the person of this link no longer exists; ask an admin');
     checkPasswordRules(password, user.username);
     const hash = await hashSecret(password, CHOSEN_COST);
     const used = await this.store.usePasswordLink(link.tokenHash, hash, Date.now(), { actor: personActor(user), action: 'user.password_set', target: `${user.id} ${user.username}` });
-    if (!used) throw new PasswordLinkError(410, 'this password link was used, replaced or expired a moment ago; ask an admin for a new one');
+    if (!used) throw new PasswordLinkError('used', 'this password link was used, replaced or expired a moment ago; ask an admin for a new one');
     const cached = this.users.get(user.id);
     if (cached) this.users.set(user.id, { ...cached, passwordHash: hash, failedLogins: 0, lockedUntil: null });
     return toPerson({ ...user, passwordHash: hash });
