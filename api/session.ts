@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { principalActor, RoleSchema, type ApiPrincipal } from '../registry/device.js';
 import { LanguageSchema, secretHash } from '../registry/people.js';
 import { sameScope, scopeForApi, ScopeSchema } from '../registry/scope.js';
-import type { Registry } from '../registry/registry.js';
+import { RegistryUnavailableError, type Registry } from '../registry/registry.js';
 import type { StoredSession } from '../registry/store.js';
 import { checkKey } from './auth.js';
 import { HttpProblem, ProblemSchema } from './problem.js';
@@ -207,8 +207,14 @@ export class Sessions {
     const now = Date.now();
     let entry = this.cache.get(idHash);
     if (!entry || now - entry.readAt >= CACHE_MS) {
-      entry = { session: await this.registry.store.getSession(idHash), readAt: now };
-      this.remember(idHash, entry.session, now);
+      try {
+        entry = { session: await this.registry.store.getSession(idHash), readAt: now };
+        this.remember(idHash, entry.session, now);
+      } catch (err) {
+        // PostgreSQL unreachable: a session this node served before goes on from its copy (its principal is still
+        // checked against the registry's memory below), as keys and devices do; the store is asked again next time
+        if (!(err instanceof RegistryUnavailableError) || !entry) throw err;
+      }
     }
     const session = entry.session;
     if (!session) return undefined;
