@@ -212,7 +212,11 @@ export class People {
     else await verifySecret(password.slice(0, PASSWORD_MAX_LENGTH), await dummy());
     if (!right) {
       const counted = await this.store.recordLoginFailure(user.id, this.lock.maxFailures, this.lock.lockMs, Date.now());
-      return counted.lockedUntil !== null && counted.lockedUntil > now ? { outcome: 'locked', until: counted.lockedUntil } : { outcome: 'wrong' };
+      if (counted.lockedUntil === null || counted.lockedUntil <= now) return { outcome: 'wrong' };
+      // the lock is news worth an admin's eye: someone may be guessing this person's password
+      const until = new Date(counted.lockedUntil).toISOString();
+      void this.store.audit({ actor: 'anonymous', action: 'user.locked', target: `${user.id} ${user.username}: ${this.lock.maxFailures} failed sign-ins, locked until ${until}` }).catch(() => undefined);
+      return { outcome: 'locked', until: counted.lockedUntil };
     }
     if (user.disabled) return { outcome: 'disabled' };
     await this.store.recordLoginSuccess(user.id);

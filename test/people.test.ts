@@ -171,6 +171,8 @@ describe('people and password sign-in (SQLite)', () => {
     expect(right.status).toBe(423);
     expect(right.body.lockedUntil).toBe(tenth.body.lockedUntil);
     expect(right.setCookie).toEqual([]);
+    const audit = (await tp.api('GET', '/api/v1/audit?limit=20')).body.items as Array<{ action: string; target: string }>;
+    expect(audit.find((a) => a.action === 'user.locked')!.target).toMatch(/joko: 10 failed sign-ins, locked until/);
   });
 
   it("a disabled person's session ends at once and they cannot sign in; so does a scope, role change or deletion", async () => {
@@ -273,5 +275,40 @@ describe('sessions shared by two nodes on one PostgreSQL', () => {
     const plain = await signIn(b, 'nyoman', PASSWORD, { 'x-forwarded-proto': 'https' });
     expect(plain.cookie).toMatch(/^pantau_session=/);
     expect(plain.setCookie.join('\n')).not.toContain('Secure');
+  });
+});
+
+describe('session limits', () => {
+  let tp: TestPlatform;
+  beforeAll(async () => {
+    tp = await startTestPlatform({ PANTAU_SESSION_IDLE: '3s', PANTAU_SESSION_TTL: '7s' });
+  });
+  afterAll(async () => {
+    await tp?.stop();
+  });
+
+  it('a session unused for PANTAU_SESSION_IDLE ends; a busy one lasts until PANTAU_SESSION_TTL and no longer', async () => {
+    const signInWithKey = async () => {
+      const res = await fetch(`${tp.platform.httpUrl}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'test-admin-key-0123456789' }) });
+      expect(res.status).toBe(200);
+      return { cookie: res.headers.getSetCookie()[0]!.split(';')[0]!, setCookie: res.headers.getSetCookie()[0]! };
+    };
+    const idle = await signInWithKey();
+    const busy = await signInWithKey();
+    expect(busy.setCookie).toContain('Max-Age=7');
+    const started = Date.now();
+    const status = async (s: { cookie: string }) => (await withCookie(tp, 'GET', '/api/v1/session', s)).status;
+    // the busy session is used every 0.8 s; the idle one not at all
+    while (Date.now() - started < 4500) {
+      expect(await status(busy)).toBe(200);
+      await new Promise((r) => setTimeout(r, 800));
+    }
+    expect(await status(idle)).toBe(401);
+    expect(await status(busy)).toBe(200);
+    while (Date.now() - started < 7200) {
+      await status(busy);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(await status(busy)).toBe(401);
   });
 });
