@@ -218,10 +218,21 @@ export class Sessions {
     }
     const session = entry.session;
     if (!session) return undefined;
-    if (this.endsAt(session) <= now || !this.principalHolds(session)) {
+    if (this.endsAt(session) <= now) {
       this.cache.delete(idHash);
       await this.registry.store.deleteSession(idHash).catch(() => undefined);
       return undefined;
+    }
+    if (!this.principalHolds(session)) {
+      // this node's copy of the key or person may lag a change made through another node by a few milliseconds:
+      // ask the store before refusing (a session that really lost its grant was deleted with the change)
+      if (this.registry.store.backend === 'postgres') {
+        await this.registry.refresh({ table: session.principalType === 'key' ? 'api_keys' : 'users', id: session.principalId }).catch(() => undefined);
+      }
+      if (!this.principalHolds(session)) {
+        this.cache.delete(idHash);
+        return undefined;
+      }
     }
     return session;
   }

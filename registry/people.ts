@@ -123,9 +123,15 @@ export class People {
     };
     const token = newSecret();
     const expiresAt = now + linkTtlMs;
-    await this.store.insertUser(row, { tokenHash: secretHash(token), userId: row.id, createdAt: now, expiresAt, usedAt: null, voidedAt: null }, {
-      actor, action: 'user.created', target: `${row.id} ${row.username} (${row.role}, scope ${describeScope(row.scope)}); password link until ${new Date(expiresAt).toISOString()}`,
-    });
+    try {
+      await this.store.insertUser(row, { tokenHash: secretHash(token), userId: row.id, createdAt: now, expiresAt, usedAt: null, voidedAt: null }, {
+        actor, action: 'user.created', target: `${row.id} ${row.username} (${row.role}, scope ${describeScope(row.scope)}); password link until ${new Date(expiresAt).toISOString()}`,
+      });
+    } catch (err) {
+      // taken through another node a moment ago: the store's unique index decides
+      if (err instanceof ConflictError) throw new ConflictError(`username ${input.username} is taken`);
+      throw err;
+    }
     this.users.set(row.id, row);
     return { person: toPerson(row), link: { token, expiresAt } };
   }

@@ -1,7 +1,7 @@
 // The shared registry backend: PostgreSQL. Every write commits its audit entry in the same transaction and
 // NOTIFYs `pantau_registry` with `{"t":<table>,"id":…}` (devices, api_keys, device_dev_eui, device_config, users;
-// the id is the device's for device_dev_eui and device_config); password links, sign-in counters and console
-// sessions are read from PostgreSQL when needed and announce nothing; each node's Registry re-reads that row into its memory (registry.ts), so
+// the id is the device's for device_dev_eui and device_config; a password set announces its person); password
+// links, sign-in counters and console sessions are read from PostgreSQL when needed and announce nothing; each node's Registry re-reads that row into its memory (registry.ts), so
 // a change through any node holds on every node within milliseconds.
 import type { Kind } from '../catalog/index.js';
 import type { Role } from './device.js';
@@ -339,6 +339,8 @@ export class PgStore implements RegistryStore {
       const r = await c.query('UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1', [link.user_id, passwordHash]);
       if ((r.rowCount ?? 0) === 0) return false;
       await c.query('INSERT INTO audit (ts, actor, action, target) VALUES ($1, $2, $3, $4)', [now, audit.actor, audit.action, audit.target]);
+      // every node's list shows that the person now has a password
+      await c.query('SELECT pg_notify($1, $2)', [REGISTRY_CHANNEL, JSON.stringify({ t: 'users', id: link.user_id })]);
       return true;
     });
   }

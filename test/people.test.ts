@@ -5,7 +5,7 @@
 // within 2 s when the person is disabled through A; behind a trusted proxy the cookie is `__Host-` and Secure.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestPlatform, type TestPlatform } from './support/platform.js';
+import { eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
 import { startPostgres, type PostgresServer } from './support/postgres.js';
 
 const PASSWORD = 'kopi-tubruk-samarinda-42';
@@ -232,8 +232,9 @@ describe('sessions shared by two nodes on one PostgreSQL', () => {
 
   it('a session made on node A is served by node B, and ends on B within 2 s when the person is disabled through A', async () => {
     const person = await createPerson(a, { username: 'ketut', name: 'Ketut', role: 'operator' });
-    // the link works on the other node
+    // the link works on the other node, and node A hears that the person has a password now
     expect((await setPassword(b, person.link.token)).status).toBe(200);
+    await eventually(async () => (await a.api('GET', `/api/v1/users/${person.id}`)).body.hasPassword === true, 2000, 20);
     const s = await signIn(a, 'ketut');
     expect(s.status).toBe(200);
     expect((await withCookie(b, 'GET', '/api/v1/session', s)).body).toMatchObject({ name: 'Ketut', username: 'ketut', role: 'operator' });
