@@ -160,6 +160,8 @@ describe('console in Chromium', () => {
 
   it('a person sets their password from the link, signs in with it and sees their name; wrong, locked and disabled are said so', async () => {
     const password = 'sungai-mahakam-2026';
+    // each password check is a full-cost scrypt, one at a time: on a busy machine an answer can take seconds
+    const SLOW = { timeout: 15_000 };
     const created = (await tp.api('POST', '/api/v1/users', { body: { username: 'rahmat', name: 'Rahmat Hidayat', role: 'operator', language: 'id' } })).body;
     const { context, watch } = await newContext();
     const page = await context.newPage();
@@ -182,7 +184,7 @@ describe('console in Chromium', () => {
     await page.getByTestId('setpw-password').fill(password);
     await page.getByTestId('setpw-confirm').fill(password);
     await page.getByTestId('setpw-submit').click();
-    await expect.poll(() => page.getByTestId('setpw-error').textContent()).toBe(UI.linkUsed.id);
+    await expect.poll(() => page.getByTestId('setpw-error').textContent(), SLOW).toBe(UI.linkUsed.id);
 
     const attempt = async (username: string, pw: string) => {
       await page.goto(`${base}/`);
@@ -191,7 +193,7 @@ describe('console in Chromium', () => {
       await page.getByTestId('login-submit').click();
     };
     await attempt('rahmat', 'not-my-password-at-all');
-    await expect.poll(() => page.getByTestId('login-error').textContent()).toBe(UI.badPassword.id);
+    await expect.poll(() => page.getByTestId('login-error').textContent(), SLOW).toBe(UI.badPassword.id);
     await attempt('Rahmat', password);
     await page.getByTestId('nav-map').waitFor();
     expect(await page.getByTestId('whoami').textContent()).toBe('Rahmat Hidayat · operator');
@@ -206,14 +208,14 @@ describe('console in Chromium', () => {
     expect((await tp.api('POST', '/api/v1/password', { key: null, body: { token: lina.passwordLink.token, password } })).status).toBe(200);
     for (let i = 0; i < 10; i++) await tp.api('POST', '/api/v1/session', { key: null, body: { username: 'lina', password: `wrong-password-${i}` } });
     await attempt('lina', password);
-    await expect.poll(() => page.getByTestId('login-error').textContent()).toMatch(new RegExp(`^${UI.locked.id} .+ WITA\\.$`));
+    await expect.poll(() => page.getByTestId('login-error').textContent(), SLOW).toMatch(new RegExp(`^${UI.locked.id} .+ WITA\\.$`));
     await page.getByTestId('lang-toggle').click();
     await attempt('lina', password);
-    await expect.poll(() => page.getByTestId('login-error').textContent()).toMatch(new RegExp(`^${UI.locked.en} .+ WITA\\.$`));
+    await expect.poll(() => page.getByTestId('login-error').textContent(), SLOW).toMatch(new RegExp(`^${UI.locked.en} .+ WITA\\.$`));
     // a disabled person is told so (with the right password only)
     await tp.api('PATCH', `/api/v1/users/${created.person.id}`, { body: { disabled: true } });
     await attempt('rahmat', password);
-    await expect.poll(() => page.getByTestId('login-error').textContent()).toBe(UI.disabled.en);
+    await expect.poll(() => page.getByTestId('login-error').textContent(), SLOW).toBe(UI.disabled.en);
     await page.getByTestId('lang-toggle').click();
     expect(watch.errors.every((e) => /^Failed to load resource: the server responded with a status of (401|403|410|423)/.test(e))).toBe(true);
     await context.close();
