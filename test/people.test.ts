@@ -262,6 +262,24 @@ describe('sessions shared by two nodes on one PostgreSQL', () => {
     expect((await signIn(a, 'made')).status).toBe(423);
   });
 
+  it('while PostgreSQL is down, a node goes on serving the sessions it served; signing in answers 503 until it is back', async () => {
+    const person = await createPerson(a, { username: 'wayan', name: 'Wayan' });
+    expect((await setPassword(a, person.link.token)).status).toBe(200);
+    const s = await signIn(a, 'wayan');
+    expect((await withCookie(a, 'GET', '/api/v1/session', s)).status).toBe(200);
+    await pg.down();
+    try {
+      await new Promise((r) => setTimeout(r, 1100)); // past the second a looked-up session is believed
+      expect((await withCookie(a, 'GET', '/api/v1/session', s)).body.username).toBe('wayan');
+      const refused = await signIn(a, 'wayan');
+      expect(refused.status).toBe(503);
+      expect(refused.retryAfter).not.toBeNull();
+    } finally {
+      await pg.start();
+    }
+    await eventually(async () => (await signIn(a, 'wayan')).status === 200, 20_000, 250);
+  });
+
   it('behind a trusted proxy that says https, the cookie is __Host-pantau_session and Secure; the other node reads it', async () => {
     const person = await createPerson(a, { username: 'nyoman', name: 'Nyoman' });
     expect((await setPassword(a, person.link.token)).status).toBe(200);
