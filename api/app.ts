@@ -15,7 +15,8 @@ import { healthPlugin } from './health.js';
 import { keysPlugin } from './keys.js';
 import { installProblemHandlers, sendProblem } from './problem.js';
 import { readingsPlugin } from './readings.js';
-import { endSessionsOnRevoke, MemorySessionStore, Sessions, sessionPlugin, type SessionStore } from './session.js';
+import { installSessions, Sessions, sessionPlugin } from './session.js';
+import { usersPlugin } from './users.js';
 import { exportPlugin } from './export.js';
 import { installScopeGuard } from './scope-guard.js';
 
@@ -23,9 +24,13 @@ export interface ApiOptions {
   https?: { cert: Buffer; key: Buffer };
   /** Extra plugins (alerts, stream, summary) registered by the platform. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
-  /** Console sessions (issue 13): where they are kept (default: this process's memory) and how long they last. */
-  sessionStore?: SessionStore;
+  /** Console sessions (kept in the registry): absolute lifetime (default 24 h) and idle limit (default 8 h). */
   sessionTtlMs?: number;
+  sessionIdleMs?: number;
+  /** How long a person's password-setting link lasts (default 72 h). */
+  passwordLinkTtlMs?: number;
+  /** Whose X-Forwarded-* headers to believe (PANTAU_TRUST_PROXY), as fastify's trustProxy; default none. */
+  trustProxy?: boolean | string[];
 }
 
 export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promise<FastifyInstance> {
@@ -33,7 +38,9 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
     // request lines would drown the log at API load; errors are still logged
     loggerInstance: ctx.log.child({ component: 'api' }, { level: ctx.log.level === 'info' ? 'warn' : ctx.log.level }),
     bodyLimit: 64 * 1024,
-    trustProxy: false,
+    // behind a TLS-terminating proxy named here, X-Forwarded-Proto makes request.protocol https (the Secure cookie)
+    // and X-Forwarded-For the client address the login throttle counts; from anyone else both are ignored
+    trustProxy: options.trustProxy ?? false,
     ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
     routerOptions: { maxParamLength: 200 },
     // errors fastify raises before routing (a malformed URL, an overlong parameter) are problems too
@@ -75,8 +82,8 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
       }),
     });
   }
-  const sessions = new Sessions(options.sessionStore ?? new MemorySessionStore(), options.sessionTtlMs ?? 12 * 3_600_000);
-  endSessionsOnRevoke(app, ctx.registry, sessions);
+  const sessions = new Sessions(ctx.registry, { ttlMs: options.sessionTtlMs ?? 24 * 3_600_000, idleMs: options.sessionIdleMs ?? 8 * 3_600_000 });
+  installSessions(app, ctx.registry, sessions);
   installAuth(app, ctx.registry, sessions);
   installScopeGuard(app, ctx.registry);
 
@@ -103,6 +110,7 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
   await typed.register(exportPlugin(ctx));
   await typed.register(keysPlugin(ctx));
   await typed.register(sessionPlugin(sessions, ctx.registry));
+  await typed.register(usersPlugin(ctx, { passwordLinkTtlMs: options.passwordLinkTtlMs ?? 72 * 3_600_000 }));
   for (const plugin of options.plugins ?? []) await typed.register(plugin);
   return app as unknown as FastifyInstance;
 }

@@ -55,7 +55,7 @@ export function installAuth(app: FastifyInstance, registry: Registry, sessions?:
       throw unauthorized('the API key is not valid (unknown, revoked or mistyped)');
     }
     if (!roleAllows(principal.role, needed)) {
-      throw new HttpProblem(403, `this route needs the ${needed} role; the key "${principal.name}" has ${principal.role}`, 'forbidden');
+      throw new HttpProblem(403, `this route needs the ${needed} role; the ${principal.type === 'user' ? 'person' : 'key'} "${principal.name}" has ${principal.role}`, 'forbidden');
     }
     request.principal = principal;
     const same = (p: ApiPrincipal | null | undefined) => !!p && p.id === principal.id && p.role === principal.role && sameScope(p.scope, principal.scope);

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, RegistryUnavailableError } from '../registry/registry.js';
+import { HashQueueFullError } from '../registry/secrets.js';
 
 const TITLES: Record<number, string> = {
   400: 'Bad request',
@@ -13,7 +14,9 @@ const TITLES: Record<number, string> = {
   406: 'Not acceptable',
   409: 'Conflict',
   413: 'Payload too large',
+  410: 'Gone',
   415: 'Unsupported media type',
+  423: 'Locked',
   429: 'Too many requests',
   500: 'Internal error',
   503: 'Service unavailable',
@@ -35,6 +38,8 @@ export class HttpProblem extends Error {
     readonly detail: string,
     readonly slug?: string,
     readonly headers: Record<string, string> = {},
+    /** Extension members of the problem (RFC 9457 §3.2), e.g. `lockedUntil`. */
+    readonly extensions: Record<string, unknown> = {},
   ) {
     super(detail);
     this.name = 'HttpProblem';
@@ -44,12 +49,12 @@ export class HttpProblem extends Error {
 export const badRequest = (detail: string) => new HttpProblem(400, detail, 'bad-request');
 export const notFound = (detail: string) => new HttpProblem(404, detail, 'not-found');
 
-export function sendProblem(reply: FastifyReply, status: number, detail: string, slug?: string): FastifyReply {
+export function sendProblem(reply: FastifyReply, status: number, detail: string, slug?: string, extensions: Record<string, unknown> = {}): FastifyReply {
   const title = TITLES[status] ?? (status >= 500 ? 'Server error' : 'Client error');
   return reply
     .code(status)
     .type('application/problem+json')
-    .send({ type: `https://pantau.dev/problems/${slug ?? title.toLowerCase().replace(/\s+/g, '-')}`, title, status, detail });
+    .send({ ...extensions, type: `https://pantau.dev/problems/${slug ?? title.toLowerCase().replace(/\s+/g, '-')}`, title, status, detail });
 }
 
 export function installProblemHandlers(app: FastifyInstance): void {
@@ -61,8 +66,10 @@ export function installProblemHandlers(app: FastifyInstance): void {
     if (error instanceof RegistryUnavailableError) return sendProblem(reply.header('retry-after', '5'), 503, error.message, 'registry-unavailable');
     if (error instanceof HttpProblem) {
       for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
-      return sendProblem(reply, error.status, error.detail, error.slug);
+      return sendProblem(reply, error.status, error.detail, error.slug, error.extensions);
     }
+    // every credential check is waiting behind a full scrypt queue (a login flood): come back shortly
+    if (error instanceof HashQueueFullError) return sendProblem(reply.header('retry-after', '5'), 503, error.message, 'busy');
     if (hasZodFastifySchemaValidationErrors(error)) {
       const where = error.validationContext ?? 'request';
       const first = error.validation[0];

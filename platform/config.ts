@@ -125,6 +125,16 @@ function rollupDelay(v: string): number {
   return ms;
 }
 
+/** `true`, `false`, or a comma-separated list of proxy addresses or CIDR ranges. */
+function trustProxy(v: string): boolean | string[] {
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = list.find((a) => !/^[0-9A-Fa-f.:]+(\/\d{1,3})?$/.test(a));
+  if (list.length === 0 || bad !== undefined) throw new Invalid(`must be true, false or a comma-separated list of proxy addresses (10.0.0.1, 10.0.0.0/8), got ${quote(bad ?? v)}`);
+  return list;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -180,8 +190,14 @@ export const configShape = {
   PANTAU_AUTH_FAILURES_PER_MINUTE: variable(count, 60),
   PANTAU_ALERT_TICK: variable(duration, 5_000),
   PANTAU_SSE_HEARTBEAT: variable(duration, 15_000),
-  /** Lifetime of a console session cookie (issue 13). */
-  PANTAU_SESSION_TTL: variable(duration, 12 * 3_600_000),
+  /** Absolute lifetime of a console session (issue 13; 24 h since issue 20). */
+  PANTAU_SESSION_TTL: variable(duration, 24 * 3_600_000),
+  /** Issue 20: a console session unused this long ends. */
+  PANTAU_SESSION_IDLE: variable(duration, 8 * 3_600_000),
+  /** Issue 20: how long a person's one-time password-setting link stays usable. */
+  PANTAU_PASSWORD_LINK_TTL: variable(duration, 72 * 3_600_000),
+  /** Issue 20: whose X-Forwarded-* headers to believe: true, false, or proxy addresses (fastify's trustProxy). */
+  PANTAU_TRUST_PROXY: variable(trustProxy, false as boolean | string[]),
   /** Benchmark baseline only: acknowledge before the spool fsync (no durability). Never in production. */
   PANTAU_UNSAFE_ACK_BEFORE_DURABLE: variable((v) => v === '1', false),
   /** Bearer secrets of the LoRaWAN network-server integrations (unset = off). */
@@ -255,6 +271,9 @@ export const configSchema = z
     alertTickMs: e.PANTAU_ALERT_TICK,
     sseHeartbeatMs: e.PANTAU_SSE_HEARTBEAT,
     sessionTtlMs: e.PANTAU_SESSION_TTL,
+    sessionIdleMs: e.PANTAU_SESSION_IDLE,
+    passwordLinkTtlMs: e.PANTAU_PASSWORD_LINK_TTL,
+    trustProxy: e.PANTAU_TRUST_PROXY,
     unsafeAckBeforeDurable: e.PANTAU_UNSAFE_ACK_BEFORE_DURABLE,
   }));
 

@@ -298,6 +298,9 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     {
       https: tls,
       sessionTtlMs: config.sessionTtlMs,
+      sessionIdleMs: config.sessionIdleMs,
+      passwordLinkTtlMs: config.passwordLinkTtlMs,
+      trustProxy: config.trustProxy,
       plugins: [
         alertsPlugin({
           list: (filter) => alertStore.list(filter),

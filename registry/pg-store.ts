@@ -1,13 +1,17 @@
 // The shared registry backend: PostgreSQL. Every write commits its audit entry in the same transaction and
-// NOTIFYs `pantau_registry` with `{"t":<table>,"id":…}` (devices, api_keys, device_dev_eui, device_config; the
-// id is the device's for the last two); each node's Registry re-reads that row into its memory (registry.ts), so
+// NOTIFYs `pantau_registry` with `{"t":<table>,"id":…}` (devices, api_keys, device_dev_eui, device_config, users;
+// the id is the device's for device_dev_eui and device_config; a password set announces its person); password
+// links, sign-in counters and console sessions are read from PostgreSQL when needed and announce nothing; each node's Registry re-reads that row into its memory (registry.ts), so
 // a change through any node holds on every node within milliseconds.
 import type { Kind } from '../catalog/index.js';
 import type { Role } from './device.js';
 import type { PgConnection } from './postgres.js';
 import { scopeFromStored } from './scope.js';
 import { DevEuiConflictError } from './store.js';
-import type { AuditEntry, AuditWrite, ConfigState, DevEuiPair, RegistryStore, StatusWrite, StoreChange, StoredDevice, StoredKey } from './store.js';
+import type {
+  AuditEntry, AuditWrite, ConfigState, DevEuiPair, RegistryStore, StatusWrite, StoreChange, StoredDevice, StoredKey, StoredPasswordLink, StoredSession, StoredUser,
+} from './store.js';
+import { fromLinkRow, fromSessionRow, fromUserRow, type LinkRow, type SessionRow, type UserRow } from './people-rows.js';
 import type pg from 'pg';
 
 export const REGISTRY_CHANNEL = 'pantau_registry';
@@ -26,7 +30,7 @@ interface DeviceRow {
   last_seen: number | null;
 }
 
-const TABLES = new Set<string>(['devices', 'api_keys', 'device_dev_eui', 'device_config'] satisfies Array<StoreChange['table']>);
+const TABLES = new Set<string>(['devices', 'api_keys', 'device_dev_eui', 'device_config', 'users'] satisfies Array<StoreChange['table']>);
 
 interface ConfigRow {
   device_id: string;
@@ -263,6 +267,129 @@ export class PgStore implements RegistryStore {
     return this.write('api_keys', id, audit, (c) => c.query('DELETE FROM api_keys WHERE id = $1', [id]), 'delete');
   }
 
+  // ---- people, password links, console sessions (issue 20) --------------------------------------------
+
+  async loadUsers(): Promise<StoredUser[]> {
+    return (await this.pg.query<UserRow>('SELECT * FROM users')).rows.map(fromUserRow);
+  }
+
+  async fetchUser(id: string): Promise<StoredUser | undefined> {
+    const row = (await this.pg.query<UserRow>('SELECT * FROM users WHERE id = $1', [id])).rows[0];
+    return row ? fromUserRow(row) : undefined;
+  }
+
+  async fetchUserByUsername(username: string): Promise<StoredUser | undefined> {
+    const row = (await this.pg.query<UserRow>('SELECT * FROM users WHERE username = $1', [username])).rows[0];
+    return row ? fromUserRow(row) : undefined;
+  }
+
+  async insertUser(u: StoredUser, link: StoredPasswordLink, audit: AuditWrite): Promise<void> {
+    await this.write('users', u.id, audit, async (c) => {
+      const r = await c.query(
+        'INSERT INTO users (id, username, name, role, scope, language, disabled, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+        [u.id, u.username, u.name, u.role, JSON.stringify(u.scope), u.language, u.disabled, u.passwordHash, u.createdAt],
+      );
+      await insertLink(c, link);
+      return r;
+    });
+  }
+
+  async updateUser(u: StoredUser, audit: AuditWrite, endSessions: boolean): Promise<boolean> {
+    return this.write('users', u.id, audit, async (c) => {
+      const r = await c.query('UPDATE users SET name = $2, role = $3, scope = $4, language = $5, disabled = $6 WHERE id = $1', [
+        u.id, u.name, u.role, JSON.stringify(u.scope), u.language, u.disabled,
+      ]);
+      if (endSessions && (r.rowCount ?? 0) > 0) await c.query("DELETE FROM console_sessions WHERE principal_type = 'user' AND principal_id = $1", [u.id]);
+      return r;
+    });
+  }
+
+  async deleteUser(id: string, audit: AuditWrite): Promise<boolean> {
+    return this.write('users', id, audit, async (c) => {
+      // its password links go with it (ON DELETE CASCADE)
+      const r = await c.query('DELETE FROM users WHERE id = $1', [id]);
+      await c.query("DELETE FROM console_sessions WHERE principal_type = 'user' AND principal_id = $1", [id]);
+      return r;
+    }, 'delete');
+  }
+
+  async insertPasswordLink(link: StoredPasswordLink, audit: AuditWrite): Promise<boolean> {
+    return this.pg.transaction(async (c) => {
+      // the person's row locked: a concurrent delete waits, or this finds it gone
+      const exists = await c.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [link.userId]);
+      if (exists.rowCount === 0) return false;
+      await insertLink(c, link);
+      await c.query('INSERT INTO audit (ts, actor, action, target) VALUES ($1, $2, $3, $4)', [Date.now(), audit.actor, audit.action, audit.target]);
+      return true;
+    });
+  }
+
+  async fetchPasswordLink(tokenHash: string): Promise<StoredPasswordLink | undefined> {
+    const row = (await this.pg.query<LinkRow>('SELECT * FROM password_links WHERE token_hash = $1', [tokenHash])).rows[0];
+    return row ? fromLinkRow(row) : undefined;
+  }
+
+  async usePasswordLink(tokenHash: string, passwordHash: string, now: number, audit: AuditWrite): Promise<boolean> {
+    return this.pg.transaction(async (c) => {
+      const link = (await c.query<{ user_id: string }>(
+        'UPDATE password_links SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND voided_at IS NULL AND expires_at > $2 RETURNING user_id',
+        [tokenHash, now],
+      )).rows[0];
+      if (!link) return false;
+      const r = await c.query('UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1', [link.user_id, passwordHash]);
+      if ((r.rowCount ?? 0) === 0) return false;
+      await c.query('INSERT INTO audit (ts, actor, action, target) VALUES ($1, $2, $3, $4)', [now, audit.actor, audit.action, audit.target]);
+      // every node's list shows that the person now has a password
+      await c.query('SELECT pg_notify($1, $2)', [REGISTRY_CHANNEL, JSON.stringify({ t: 'users', id: link.user_id })]);
+      return true;
+    });
+  }
+
+  async recordLoginFailure(id: string, max: number, lockMs: number, now: number): Promise<{ failedLogins: number; lockedUntil: number | null }> {
+    // one statement: failures through two nodes at once are both counted
+    const row = (await this.pg.query<{ failed_logins: number; locked_until: number | null }>(
+      `UPDATE users SET
+         locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END,
+         failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END
+       WHERE id = $1 RETURNING failed_logins, locked_until`,
+      [id, max, now + lockMs],
+    )).rows[0];
+    return { failedLogins: row?.failed_logins ?? 0, lockedUntil: row?.locked_until ?? null };
+  }
+
+  async recordLoginSuccess(id: string): Promise<void> {
+    await this.pg.query('UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)', [id]);
+  }
+
+  async putSession(s: StoredSession): Promise<void> {
+    await this.pg.query(
+      `INSERT INTO console_sessions (id_hash, principal_type, principal_id, name, username, role, scope, csrf_token, created_at, last_used_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [s.idHash, s.principalType, s.principalId, s.name, s.username, s.role, JSON.stringify(s.scope), s.csrfToken, s.createdAt, s.lastUsedAt, s.expiresAt],
+    );
+  }
+
+  async getSession(idHash: string): Promise<StoredSession | undefined> {
+    const row = (await this.pg.query<SessionRow>('SELECT * FROM console_sessions WHERE id_hash = $1', [idHash])).rows[0];
+    return row ? fromSessionRow(row) : undefined;
+  }
+
+  async touchSession(idHash: string, at: number): Promise<void> {
+    await this.pg.query('UPDATE console_sessions SET last_used_at = $2 WHERE id_hash = $1 AND last_used_at < $2', [idHash, at]);
+  }
+
+  async deleteSession(idHash: string): Promise<void> {
+    await this.pg.query('DELETE FROM console_sessions WHERE id_hash = $1', [idHash]);
+  }
+
+  async deleteSessionsOf(principalType: 'key' | 'user', principalId: string): Promise<void> {
+    await this.pg.query('DELETE FROM console_sessions WHERE principal_type = $1 AND principal_id = $2', [principalType, principalId]);
+  }
+
+  async sweepSessions(now: number, idleMs: number): Promise<void> {
+    await this.pg.query('DELETE FROM console_sessions WHERE expires_at <= $1 OR last_used_at <= $2', [now, now - idleMs]);
+  }
+
   async audit(entry: AuditWrite): Promise<void> {
     await this.pg.query('INSERT INTO audit (ts, actor, action, target) VALUES ($1, $2, $3, $4)', [Date.now(), entry.actor, entry.action, entry.target]);
   }
@@ -311,6 +438,12 @@ export class PgStore implements RegistryStore {
       return true;
     });
   }
+}
+
+/** A new link; the person's earlier unused links are voided (a newer link replaces them). */
+async function insertLink(c: pg.PoolClient, l: StoredPasswordLink): Promise<void> {
+  await c.query('UPDATE password_links SET voided_at = $2 WHERE user_id = $1 AND used_at IS NULL AND voided_at IS NULL', [l.userId, l.createdAt]);
+  await c.query('INSERT INTO password_links (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)', [l.tokenHash, l.userId, l.createdAt, l.expiresAt]);
 }
 
 interface KeyRow {

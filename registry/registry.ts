@@ -31,6 +31,7 @@ import { SqliteStore } from './sqlite-store.js';
 import { PgStore } from './pg-store.js';
 import { PgConnection } from './postgres.js';
 import { DeviceExtras } from './device-extras.js';
+import { People } from './people.js';
 import {
   ConflictError,
   NotFoundError,
@@ -43,6 +44,7 @@ import {
   type StoreChange,
   type StoredDevice,
   type StoredKey,
+  type StoredUser,
 } from './store.js';
 
 export { ConflictError, NotFoundError, RegistryUnavailableError, type AuditEntry };
@@ -79,11 +81,14 @@ interface Loaded {
   state: Map<string, unknown>;
   devEuis: DevEuiPair[];
   configs: Array<{ deviceId: string; state: ConfigState }>;
+  users: StoredUser[];
 }
 
 /**
  * Events: `device-removed` (id), `token-rotated` (id), `key-revoked` (id), `key-changed` (id: its role, scope or
- * secret changed), `device-changed` (DeviceRecord), `status` (DeviceRecord).
+ * secret changed), `user-removed` (id), `user-changed` (id: a person's role or scope changed, or they were disabled
+ * or enabled), `device-changed` (DeviceRecord), `status` (DeviceRecord). Changes made through other nodes emit
+ * the same events here once their notification arrives.
  */
 export class Registry extends EventEmitter {
   /** Failed logins per client address, shared by the API and the broker. */
@@ -91,6 +96,8 @@ export class Registry extends EventEmitter {
   readonly store: RegistryStore;
   /** DevEUIs and configuration shadows, kept in the same store (device-extras.ts). */
   readonly extras: DeviceExtras;
+  /** People who sign in to the console with a password (people.ts). */
+  readonly people: People;
   private readonly log: Logger | undefined;
   private readonly devices = new Map<string, DeviceRecord>();
   private readonly tokenHashes = new Map<string, string>();
@@ -119,6 +126,7 @@ export class Registry extends EventEmitter {
         state: new Map(),
         devEuis: store.loadDevEuisSync(),
         configs: store.loadConfigsSync(),
+        users: store.loadUsersSync(),
       };
     } else {
       loaded = source;
@@ -128,6 +136,7 @@ export class Registry extends EventEmitter {
     for (const row of loaded.devices) this.cacheDevice(row, true);
     for (const k of loaded.keys) this.keys.set(k.id, k);
     this.extras = new DeviceExtras(this.store, this, loaded);
+    this.people = new People(this.store, this, loaded.users);
   }
 
   /** SQLite in `dataDir` when `url` is unset; PostgreSQL (migrated, listening for other nodes' writes) otherwise. */
@@ -138,15 +147,16 @@ export class Registry extends EventEmitter {
       await pg.migrate();
       const store = new PgStore(pg);
       await adoptNodeLocalExtras(store, dataDir, options.log);
-      const [devices, keys, stateRows, devEuis, configs] = await Promise.all([
+      const [devices, keys, stateRows, devEuis, configs, users] = await Promise.all([
         store.loadDevices(),
         store.loadKeys(),
         pg.query<{ key: string; value: unknown }>('SELECT key, value FROM state'),
         store.loadDevEuis(),
         store.loadConfigs(),
+        store.loadUsers(),
       ]);
       const state = new Map(stateRows.rows.map((r) => [r.key, r.value]));
-      const registry = new Registry({ store, devices, keys, state, devEuis, configs }, options);
+      const registry = new Registry({ store, devices, keys, state, devEuis, configs, users }, options);
       await store.subscribe((change) => registry.refresh(change), () => void registry.resync());
       return registry;
     } catch (err) {
@@ -531,23 +541,24 @@ export class Registry extends EventEmitter {
   refresh(change: StoreChange): Promise<void> {
     const key = `${change.table}\u0000${change.id}`;
     const previous = this.refreshing.get(key) ?? Promise.resolve();
+    const removed = () => {
+      if (change.table === 'devices') this.applyDevice(change.id, undefined);
+      else if (change.table === 'users') this.people.apply(change.id, undefined);
+      else this.applyKey(change.id, undefined);
+    };
     if (change.deleted && !this.refreshing.has(key)) {
       // a deletion needs no read-back: applied at once
-      if (change.table === 'devices') this.applyDevice(change.id, undefined);
-      else this.applyKey(change.id, undefined);
+      removed();
       return Promise.resolve();
     }
     const next = previous.catch(() => undefined).then(async () => {
-      if (change.deleted) {
-        if (change.table === 'devices') this.applyDevice(change.id, undefined);
-        else this.applyKey(change.id, undefined);
-        return;
-      }
+      if (change.deleted) return removed();
       switch (change.table) {
         case 'devices': return this.applyDevice(change.id, await this.store.fetchDevice(change.id));
         case 'api_keys': return this.applyKey(change.id, await this.store.fetchKey(change.id));
         case 'device_dev_eui': return this.extras.applyDevEui(change.id, await this.store.fetchDevEui(change.id));
         case 'device_config': return this.extras.applyConfig(change.id, await this.store.fetchConfig(change.id), 'remote');
+        case 'users': return this.people.apply(change.id, await this.store.fetchUser(change.id));
       }
     });
     this.refreshing.set(key, next);
@@ -560,11 +571,12 @@ export class Registry extends EventEmitter {
   /** Reload everything (after notifications may have been missed: PostgreSQL restarted, connection lost). */
   async resync(): Promise<void> {
     try {
-      const [devices, keys, devEuis, configs] = await Promise.all([
+      const [devices, keys, devEuis, configs, users] = await Promise.all([
         this.store.loadDevices(),
         this.store.loadKeys(),
         this.store.loadDevEuis(),
         this.store.loadConfigs(),
+        this.store.loadUsers(),
       ]);
       const seen = new Set(devices.map((d) => d.id));
       for (const d of devices) this.applyDevice(d.id, d);
@@ -573,6 +585,7 @@ export class Registry extends EventEmitter {
       for (const k of keys) this.applyKey(k.id, k);
       for (const id of [...this.keys.keys()]) if (!seenKeys.has(id)) this.applyKey(id, undefined);
       this.extras.resync(devEuis, configs);
+      this.people.resync(users);
     } catch (err) {
       this.log?.warn({ err: (err as Error).message }, 'registry reload failed; retrying');
       setTimeout(() => void this.resync(), 1000).unref();

@@ -74,4 +74,30 @@ export const PG_MIGRATIONS: Migration[] = [
     // issue 20: a key sees the cities and kinds of its scope; NULL = unscoped (every key made before)
     sql: `ALTER TABLE api_keys ADD COLUMN scope jsonb;`,
   },
+  {
+    version: 4,
+    name: 'people, password links and console sessions',
+    // issue 20: people sign in with a password (scrypt hash); links and sessions are kept by the SHA-256 of their
+    // token or id, never the secret; a person's links and sessions go with them (ON DELETE CASCADE does not apply
+    // to key sessions, whose principal lives in api_keys: those are deleted by the registry)
+    sql: `
+      CREATE TABLE users (
+        id text PRIMARY KEY, username text NOT NULL UNIQUE, name text NOT NULL, role text NOT NULL, scope jsonb,
+        language text NOT NULL, disabled boolean NOT NULL DEFAULT false, password_hash text, created_at bigint NOT NULL,
+        failed_logins integer NOT NULL DEFAULT 0, locked_until bigint
+      );
+      CREATE TABLE password_links (
+        token_hash text PRIMARY KEY, user_id text NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at bigint NOT NULL, expires_at bigint NOT NULL, used_at bigint, voided_at bigint
+      );
+      CREATE INDEX password_links_user ON password_links (user_id);
+      CREATE TABLE console_sessions (
+        id_hash text PRIMARY KEY, principal_type text NOT NULL, principal_id text NOT NULL, name text NOT NULL,
+        username text, role text NOT NULL, scope jsonb, csrf_token text NOT NULL, created_at bigint NOT NULL,
+        last_used_at bigint NOT NULL, expires_at bigint NOT NULL
+      );
+      CREATE INDEX console_sessions_principal ON console_sessions (principal_type, principal_id);
+      CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
+    `,
+  },
 ];

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Kind } from '../catalog/index.js';
 import type { Role } from './device.js';
 import { scopeFromStored } from './scope.js';
+import { fromLinkRow, fromSessionRow, fromUserRow, type LinkRow, type SessionRow, type UserRow } from './people-rows.js';
 import {
   ConflictError,
   DevEuiConflictError,
@@ -17,6 +18,9 @@ import {
   type StatusWrite,
   type StoredDevice,
   type StoredKey,
+  type StoredPasswordLink,
+  type StoredSession,
+  type StoredUser,
 } from './store.js';
 
 interface DeviceRow {
@@ -67,6 +71,160 @@ export class SqliteStore implements RegistryStore {
     // issue 20: keys carry a scope (JSON; NULL = unscoped, as every key made before scopes existed)
     const keyColumns = (this.db.prepare('PRAGMA table_info(api_keys)').all() as Array<{ name: string }>).map((c) => c.name);
     if (!keyColumns.includes('scope')) this.db.exec('ALTER TABLE api_keys ADD COLUMN scope TEXT');
+    // issue 20: people, their one-time password links and console sessions (the same tables as PostgreSQL's
+    // migration 4); links and sessions by the SHA-256 of their token or id, never the secret itself
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS users (
+        id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, name TEXT NOT NULL, role TEXT NOT NULL, scope TEXT,
+        language TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0, password_hash TEXT, created_at INTEGER NOT NULL,
+        failed_logins INTEGER NOT NULL DEFAULT 0, locked_until INTEGER
+      );
+      CREATE TABLE IF NOT EXISTS password_links (
+        token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+        used_at INTEGER, voided_at INTEGER
+      );
+      CREATE INDEX IF NOT EXISTS password_links_user ON password_links (user_id);
+      CREATE TABLE IF NOT EXISTS console_sessions (
+        id_hash TEXT PRIMARY KEY, principal_type TEXT NOT NULL, principal_id TEXT NOT NULL, name TEXT NOT NULL,
+        username TEXT, role TEXT NOT NULL, scope TEXT, csrf_token TEXT NOT NULL, created_at INTEGER NOT NULL,
+        last_used_at INTEGER NOT NULL, expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS console_sessions_principal ON console_sessions (principal_type, principal_id);
+    `);
+  }
+
+  // ---- people, password links, console sessions (issue 20) --------------------------------------------
+
+  loadUsersSync(): StoredUser[] {
+    return (this.db.prepare('SELECT * FROM users').all() as UserRow[]).map(fromUserRow);
+  }
+
+  async loadUsers(): Promise<StoredUser[]> {
+    return this.loadUsersSync();
+  }
+
+  async fetchUser(id: string): Promise<StoredUser | undefined> {
+    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+    return row ? fromUserRow(row) : undefined;
+  }
+
+  async fetchUserByUsername(username: string): Promise<StoredUser | undefined> {
+    const row = this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
+    return row ? fromUserRow(row) : undefined;
+  }
+
+  async insertUser(u: StoredUser, link: StoredPasswordLink, audit: AuditWrite): Promise<void> {
+    this.db.transaction(() => {
+      if (this.db.prepare('SELECT 1 FROM users WHERE username = ? OR id = ?').get(u.username, u.id)) throw new ConflictError(`username ${u.username} is taken`);
+      this.db
+        .prepare('INSERT INTO users (id, username, name, role, scope, language, disabled, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(u.id, u.username, u.name, u.role, JSON.stringify(u.scope), u.language, u.disabled ? 1 : 0, u.passwordHash, u.createdAt);
+      this.insertLinkSync(link);
+      this.auditSync(audit);
+    })();
+  }
+
+  async updateUser(u: StoredUser, audit: AuditWrite, endSessions: boolean): Promise<boolean> {
+    return this.db.transaction(() => {
+      const r = this.db
+        .prepare('UPDATE users SET name = ?, role = ?, scope = ?, language = ?, disabled = ? WHERE id = ?')
+        .run(u.name, u.role, JSON.stringify(u.scope), u.language, u.disabled ? 1 : 0, u.id);
+      if (r.changes === 0) return false;
+      if (endSessions) this.db.prepare("DELETE FROM console_sessions WHERE principal_type = 'user' AND principal_id = ?").run(u.id);
+      this.auditSync(audit);
+      return true;
+    })();
+  }
+
+  async deleteUser(id: string, audit: AuditWrite): Promise<boolean> {
+    return this.db.transaction(() => {
+      const r = this.db.prepare('DELETE FROM users WHERE id = ?').run(id);
+      if (r.changes === 0) return false;
+      this.db.prepare('DELETE FROM password_links WHERE user_id = ?').run(id);
+      this.db.prepare("DELETE FROM console_sessions WHERE principal_type = 'user' AND principal_id = ?").run(id);
+      this.auditSync(audit);
+      return true;
+    })();
+  }
+
+  private insertLinkSync(l: StoredPasswordLink): void {
+    this.db.prepare('UPDATE password_links SET voided_at = ? WHERE user_id = ? AND used_at IS NULL AND voided_at IS NULL').run(l.createdAt, l.userId);
+    this.db
+      .prepare('INSERT INTO password_links (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)')
+      .run(l.tokenHash, l.userId, l.createdAt, l.expiresAt);
+  }
+
+  async insertPasswordLink(link: StoredPasswordLink, audit: AuditWrite): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (!this.db.prepare('SELECT 1 FROM users WHERE id = ?').get(link.userId)) return false;
+      this.insertLinkSync(link);
+      this.auditSync(audit);
+      return true;
+    })();
+  }
+
+  async fetchPasswordLink(tokenHash: string): Promise<StoredPasswordLink | undefined> {
+    const row = this.db.prepare('SELECT * FROM password_links WHERE token_hash = ?').get(tokenHash) as LinkRow | undefined;
+    return row ? fromLinkRow(row) : undefined;
+  }
+
+  async usePasswordLink(tokenHash: string, passwordHash: string, now: number, audit: AuditWrite): Promise<boolean> {
+    return this.db.transaction(() => {
+      const link = this.db
+        .prepare('UPDATE password_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND voided_at IS NULL AND expires_at > ? RETURNING user_id')
+        .get(now, tokenHash, now) as { user_id: string } | undefined;
+      if (!link) return false;
+      const r = this.db.prepare('UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE id = ?').run(passwordHash, link.user_id);
+      if (r.changes === 0) return false;
+      this.auditSync(audit);
+      return true;
+    })();
+  }
+
+  async recordLoginFailure(id: string, max: number, lockMs: number, now: number): Promise<{ failedLogins: number; lockedUntil: number | null }> {
+    const row = this.db
+      .prepare(
+        `UPDATE users SET
+           locked_until = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE locked_until END,
+           failed_logins = CASE WHEN failed_logins + 1 >= ? THEN 0 ELSE failed_logins + 1 END
+         WHERE id = ? RETURNING failed_logins, locked_until`,
+      )
+      .get(max, now + lockMs, max, id) as { failed_logins: number; locked_until: number | null } | undefined;
+    return { failedLogins: row?.failed_logins ?? 0, lockedUntil: row?.locked_until ?? null };
+  }
+
+  async recordLoginSuccess(id: string): Promise<void> {
+    this.db.prepare('UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ? AND (failed_logins <> 0 OR locked_until IS NOT NULL)').run(id);
+  }
+
+  async putSession(s: StoredSession): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO console_sessions (id_hash, principal_type, principal_id, name, username, role, scope, csrf_token, created_at, last_used_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(s.idHash, s.principalType, s.principalId, s.name, s.username, s.role, JSON.stringify(s.scope), s.csrfToken, s.createdAt, s.lastUsedAt, s.expiresAt);
+  }
+
+  async getSession(idHash: string): Promise<StoredSession | undefined> {
+    const row = this.db.prepare('SELECT * FROM console_sessions WHERE id_hash = ?').get(idHash) as SessionRow | undefined;
+    return row ? fromSessionRow(row) : undefined;
+  }
+
+  async touchSession(idHash: string, at: number): Promise<void> {
+    this.db.prepare('UPDATE console_sessions SET last_used_at = ? WHERE id_hash = ? AND last_used_at < ?').run(at, idHash, at);
+  }
+
+  async deleteSession(idHash: string): Promise<void> {
+    this.db.prepare('DELETE FROM console_sessions WHERE id_hash = ?').run(idHash);
+  }
+
+  async deleteSessionsOf(principalType: 'key' | 'user', principalId: string): Promise<void> {
+    this.db.prepare('DELETE FROM console_sessions WHERE principal_type = ? AND principal_id = ?').run(principalType, principalId);
+  }
+
+  async sweepSessions(now: number, idleMs: number): Promise<void> {
+    this.db.prepare('DELETE FROM console_sessions WHERE expires_at <= ? OR last_used_at <= ?').run(now, now - idleMs);
   }
 
   loadDevEuisSync(): DevEuiPair[] {

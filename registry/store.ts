@@ -62,9 +62,92 @@ export interface ConfigState {
 
 export const NO_CONFIG: ConfigState = Object.freeze({ desired: null, version: 0, updatedAt: null, reported: null, reportedVersion: null, reportedAt: null });
 
+/** A person who signs in to the console (issue 20, "people"): never holds the password, only its scrypt hash. */
+export interface StoredUser {
+  id: string;
+  /** Lowercase letters, digits, `.`, `_`, `-`; unique. */
+  username: string;
+  /** Display name. */
+  name: string;
+  role: Role;
+  scope: Scope;
+  language: 'id' | 'en';
+  disabled: boolean;
+  /** Null until the person sets a password through a link. */
+  passwordHash: string | null;
+  createdAt: number;
+  /** Consecutive failed sign-ins since the last success or lock. */
+  failedLogins: number;
+  /** Epoch ms until which sign-in is refused; null when not locked. */
+  lockedUntil: number | null;
+}
+
+/** A one-time password-setting link: stored by the SHA-256 of its token, never the token itself. */
+export interface StoredPasswordLink {
+  tokenHash: string;
+  userId: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  /** A newer link replaced it. */
+  voidedAt: number | null;
+}
+
+/** A console session as the registry keeps it, under the SHA-256 of its id (never the id itself). */
+export interface StoredSession {
+  idHash: string;
+  principalType: 'key' | 'user';
+  principalId: string;
+  /** The key's name or the person's display name, when signed in. */
+  name: string;
+  username: string | null;
+  role: Role;
+  scope: Scope;
+  csrfToken: string;
+  createdAt: number;
+  lastUsedAt: number;
+  /** Absolute expiry (PANTAU_SESSION_TTL after sign-in); the idle limit is applied on top by the reader. */
+  expiresAt: number;
+}
+
+/**
+ * People, their password links and console sessions (issue 20). Every write that changes what a person may do
+ * (disabled, role, scope, deleted) ends their sessions in the same transaction, so no node keeps serving one.
+ */
+export interface PeopleStore {
+  loadUsers(): Promise<StoredUser[]>;
+  fetchUser(id: string): Promise<StoredUser | undefined>;
+  fetchUserByUsername(username: string): Promise<StoredUser | undefined>;
+  /** The person and their first link; ConflictError when the username is taken. */
+  insertUser(user: StoredUser, link: StoredPasswordLink, audit: AuditWrite): Promise<void>;
+  /** Display name, role, scope, language, disabled; `endSessions` ends the person's sessions too. False when gone. */
+  updateUser(user: StoredUser, audit: AuditWrite, endSessions: boolean): Promise<boolean>;
+  /** The person, their links and their sessions. */
+  deleteUser(id: string, audit: AuditWrite): Promise<boolean>;
+  /** A new link; the person's earlier unused links are voided. False when the person is gone. */
+  insertPasswordLink(link: StoredPasswordLink, audit: AuditWrite): Promise<boolean>;
+  fetchPasswordLink(tokenHash: string): Promise<StoredPasswordLink | undefined>;
+  /**
+   * Consumes a link (unused, not voided, not expired at `now`) and sets the person's password, clearing any lock;
+   * false (nothing written) when the link was used, voided or expired meanwhile.
+   */
+  usePasswordLink(tokenHash: string, passwordHash: string, now: number, audit: AuditWrite): Promise<boolean>;
+  /** Counts a failed sign-in; at `max` consecutive ones the account locks until `now + lockMs` and the count restarts. */
+  recordLoginFailure(id: string, max: number, lockMs: number, now: number): Promise<{ failedLogins: number; lockedUntil: number | null }>;
+  recordLoginSuccess(id: string): Promise<void>;
+  // ---- console sessions ----
+  putSession(session: StoredSession): Promise<void>;
+  getSession(idHash: string): Promise<StoredSession | undefined>;
+  touchSession(idHash: string, at: number): Promise<void>;
+  deleteSession(idHash: string): Promise<void>;
+  deleteSessionsOf(principalType: 'key' | 'user', principalId: string): Promise<void>;
+  /** Forgets sessions past their absolute expiry or idle longer than `idleMs`. */
+  sweepSessions(now: number, idleMs: number): Promise<void>;
+}
+
 /** What a backend tells the registry about writes made elsewhere (other nodes). */
 export interface StoreChange {
-  table: 'devices' | 'api_keys' | 'device_dev_eui' | 'device_config';
+  table: 'devices' | 'api_keys' | 'device_dev_eui' | 'device_config' | 'users';
   id: string;
   /** The row was deleted: applied at once, without reading it back. */
   deleted?: boolean;
@@ -77,7 +160,7 @@ export class NotFoundError extends Error {}
 /** The shared registry cannot be reached (PostgreSQL down or restarting): the API answers 503. */
 export class RegistryUnavailableError extends Error {}
 
-export interface RegistryStore {
+export interface RegistryStore extends PeopleStore {
   readonly backend: 'sqlite' | 'postgres';
   loadDevices(): Promise<StoredDevice[]>;
   loadKeys(): Promise<StoredKey[]>;

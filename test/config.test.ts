@@ -85,6 +85,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ PANTAU_FLEET_FILE: '/nonexistent/fleet.json' })).toThrow(/^PANTAU_FLEET_FILE: cannot read file/);
   });
 
+  it('sessions last 24 h at most and 8 h unused, password links 72 h; PANTAU_TRUST_PROXY takes true, false or proxy addresses', () => {
+    expect(loadConfig({})).toMatchObject({ sessionTtlMs: 24 * 3_600_000, sessionIdleMs: 8 * 3_600_000, passwordLinkTtlMs: 72 * 3_600_000, trustProxy: false });
+    expect(loadConfig({ PANTAU_SESSION_IDLE: '30m', PANTAU_PASSWORD_LINK_TTL: '1d' })).toMatchObject({ sessionIdleMs: 1_800_000, passwordLinkTtlMs: 86_400_000 });
+    expect(loadConfig({ PANTAU_TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ PANTAU_TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ PANTAU_TRUST_PROXY: '10.0.0.1, 10.1.0.0/16,::1' }).trustProxy).toEqual(['10.0.0.1', '10.1.0.0/16', '::1']);
+    expect(() => loadConfig({ PANTAU_TRUST_PROXY: 'yes please' })).toThrow(/^PANTAU_TRUST_PROXY: must be true, false or a comma-separated list/);
+  });
+
   it('PANTAU_WORKER_ID defaults to the host name, made a valid id, also behind an external broker', () => {
     expect(loadConfig({}).workerId).toBe(defaultWorkerId(hostname()));
     expect(loadConfig({ PANTAU_BROKER_URL: 'mqtt://emqx:1883' }).workerId).toBe(defaultWorkerId(hostname()));

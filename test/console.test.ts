@@ -58,6 +58,7 @@ async function newContext(options: { viewport?: { width: number; height: number 
 
 async function signIn(page: Page, key: string): Promise<void> {
   await page.goto(`${base}/`);
+  await page.getByTestId('login-use-key').click();
   await page.getByTestId('login-key').fill(key);
   await page.getByTestId('login-submit').click();
   await page.getByTestId('nav-map').waitFor();
@@ -124,6 +125,7 @@ describe('console in Chromium', () => {
     await page.goto(`${base}/`);
     expect(await page.getAttribute('html', 'lang')).toBe('id');
     await page.screenshot({ path: join(IMG, 'console-signin.png') });
+    await page.getByTestId('login-use-key').click();
     await page.getByTestId('login-key').fill('pk_000000000000.not-a-key');
     await page.getByTestId('login-submit').click();
     await expect.poll(() => page.getByTestId('login-error').isVisible()).toBe(true);
@@ -148,11 +150,74 @@ describe('console in Chromium', () => {
     const me = await page.evaluate(async () => (await fetch('/api/v1/session')).json());
     expect(me).toMatchObject({ role: 'viewer', keyName: 'ruang kendali' });
     await page.getByTestId('logout').click();
-    await page.getByTestId('login-key').waitFor();
+    await page.getByTestId('login-username').waitFor();
     expect(await context.cookies()).toEqual([]);
     // the one error the browser logs is the refused sign-in's 401
     expect(watch.errors).toEqual(['Failed to load resource: the server responded with a status of 401 (Unauthorized)']);
     expect(await page.evaluate(async () => (await fetch('/api/v1/session')).status)).toBe(401);
+    await context.close();
+  });
+
+  it('a person sets their password from the link, signs in with it and sees their name; wrong, locked and disabled are said so', async () => {
+    const password = 'sungai-mahakam-2026';
+    // each password check is a full-cost scrypt, one at a time: on a busy machine an answer can take seconds
+    const SLOW = { timeout: 15_000 };
+    const created = (await tp.api('POST', '/api/v1/users', { body: { username: 'rahmat', name: 'Rahmat Hidayat', role: 'operator', language: 'id' } })).body;
+    const { context, watch } = await newContext();
+    const page = await context.newPage();
+    await page.goto(`${base}${created.passwordLink.url}`);
+    await page.getByTestId('setpw-password').waitFor();
+    // the token leaves the address bar at once
+    expect(page.url()).toBe(`${base}/set-password`);
+    expect(await axeSerious(page)).toEqual([]);
+    await page.getByTestId('setpw-password').fill(password);
+    await page.getByTestId('setpw-confirm').fill('sungai-mahakam-2027');
+    await page.getByTestId('setpw-submit').click();
+    expect(await page.getByTestId('setpw-error').textContent()).toBe(UI.passwordMismatch.id);
+    await page.getByTestId('setpw-confirm').fill(password);
+    await page.getByTestId('setpw-submit').click();
+    await page.getByTestId('setpw-done').waitFor();
+    expect(await page.getByTestId('setpw-done').textContent()).toBe(UI.passwordSet.id);
+    await page.screenshot({ path: join(IMG, 'console-set-password.png') });
+    // the link works once
+    await page.goto(`${base}${created.passwordLink.url}`);
+    await page.getByTestId('setpw-password').fill(password);
+    await page.getByTestId('setpw-confirm').fill(password);
+    await page.getByTestId('setpw-submit').click();
+    await expect.poll(() => page.getByTestId('setpw-error').textContent(), SLOW).toBe(UI.linkUsed.id);
+
+    const attempt = async (username: string, pw: string) => {
+      await page.goto(`${base}/`);
+      await page.getByTestId('login-username').fill(username);
+      await page.getByTestId('login-password').fill(pw);
+      await page.getByTestId('login-submit').click();
+    };
+    await attempt('rahmat', 'not-my-password-at-all');
+    await expect.poll(() => page.getByTestId('login-error').textContent(), SLOW).toBe(UI.badPassword.id);
+    await attempt('Rahmat', password);
+    await page.getByTestId('nav-map').waitFor();
+    expect(await page.getByTestId('whoami').textContent()).toBe('Rahmat Hidayat · operator');
+    expect(await visibleText(page)).not.toContain('bootstrap admin');
+    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie + location.href);
+    expect(stored).not.toContain(password);
+    await page.getByTestId('logout').click();
+    await page.getByTestId('login-username').waitFor();
+
+    // ten failures lock an account; the page says until when
+    const lina = (await tp.api('POST', '/api/v1/users', { body: { username: 'lina', name: 'Lina', role: 'viewer' } })).body;
+    expect((await tp.api('POST', '/api/v1/password', { key: null, body: { token: lina.passwordLink.token, password } })).status).toBe(200);
+    for (let i = 0; i < 10; i++) await tp.api('POST', '/api/v1/session', { key: null, body: { username: 'lina', password: `wrong-password-${i}` } });
+    await attempt('lina', password);
+    await expect.poll(() => page.getByTestId('login-error').textContent(), SLOW).toMatch(new RegExp(`^${UI.locked.id} .+ WITA\\.$`));
+    await page.getByTestId('lang-toggle').click();
+    await attempt('lina', password);
+    await expect.poll(() => page.getByTestId('login-error').textContent(), SLOW).toMatch(new RegExp(`^${UI.locked.en} .+ WITA\\.$`));
+    // a disabled person is told so (with the right password only)
+    await tp.api('PATCH', `/api/v1/users/${created.person.id}`, { body: { disabled: true } });
+    await attempt('rahmat', password);
+    await expect.poll(() => page.getByTestId('login-error').textContent(), SLOW).toBe(UI.disabled.en);
+    await page.getByTestId('lang-toggle').click();
+    expect(watch.errors.every((e) => /^Failed to load resource: the server responded with a status of (401|403|410|423)/.test(e))).toBe(true);
     await context.close();
   });
 
@@ -169,9 +234,11 @@ describe('console in Chromium', () => {
         req.on('error', reject);
         req.end(JSON.stringify({ key: 'test-admin-key-0123456789' }));
       });
-      const session = setCookies.find((c) => c.startsWith('pantau_session='))!;
-      expect(session).toMatch(/^pantau_session=[A-Za-z0-9_-]{40,};/);
-      for (const flag of ['HttpOnly', 'SameSite=Strict', 'Path=/', 'Secure', 'Max-Age=43200']) expect(session.split('; ')).toContain(flag);
+      // over HTTPS the cookie is __Host-: Secure, Path=/, no Domain — browsers bind it to this host alone
+      const session = setCookies.find((c) => c.startsWith('__Host-pantau_session='))!;
+      expect(session).toMatch(/^__Host-pantau_session=[A-Za-z0-9_-]{40,};/);
+      for (const flag of ['HttpOnly', 'SameSite=Strict', 'Path=/', 'Secure', 'Max-Age=86400']) expect(session.split('; ')).toContain(flag);
+      expect(session).not.toMatch(/Domain=/i);
       expect(setCookies.find((c) => c.startsWith('pantau_signed_in=1;'))!.split('; ')).toContain('Secure');
     } finally {
       await tls.stop();
@@ -386,6 +453,9 @@ describe('console in Chromium', () => {
       const { context, watch } = await newContext(screen);
       const page = await context.newPage();
       await page.goto(`${base}/`);
+      await page.getByTestId('login-username').waitFor();
+      expect(await axeSerious(page)).toEqual([]);
+      await page.getByTestId('login-use-key').click();
       await page.getByTestId('login-key').waitFor();
       expect(await axeSerious(page)).toEqual([]);
       await signIn(page, operatorKey);

@@ -1,15 +1,34 @@
 // Calls to Pantau's own API, signed in by the session cookie. State-changing calls carry the session's CSRF
 // token; the token lives in this module's memory only. A 401 anywhere means the session ended: back to sign-in.
 export interface SessionInfo {
+  /** Signed in as a person (username and password) or with an API key. */
+  type: 'user' | 'key';
+  /** The person's display name, or the key's name. */
+  name: string;
+  username: string | null;
   role: 'viewer' | 'operator' | 'admin';
-  keyName: string;
+  scope: { cities: string[]; kinds: string[] };
+  /** The person's language; null for a key. */
+  language: 'id' | 'en' | null;
   expiresAt: string;
   csrfToken: string;
 }
 
 export class ApiError extends Error {
-  constructor(readonly status: number, detail: string) {
+  constructor(
+    readonly status: number,
+    detail: string,
+    /** The problem's type, e.g. https://pantau.dev/problems/account-locked. */
+    readonly type = '',
+    /** Extension members of the problem (lockedUntil). */
+    readonly extra: Record<string, unknown> = {},
+  ) {
     super(detail);
+  }
+
+  /** The last part of the problem type: `account-locked`, `account-disabled`, `link-gone`… */
+  get slug(): string {
+    return this.type.slice(this.type.lastIndexOf('/') + 1);
   }
 }
 
@@ -32,12 +51,12 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   const text = await res.text();
   const parsed = text ? (JSON.parse(text) as unknown) : null;
   if (!res.ok) {
-    const detail = (parsed as { detail?: string } | null)?.detail ?? res.statusText;
+    const problem = (parsed ?? {}) as { detail?: string; type?: string } & Record<string, unknown>;
     if (res.status === 401 && path !== '/api/v1/session') {
       session = null;
       onSignedOut();
     }
-    throw new ApiError(res.status, detail);
+    throw new ApiError(res.status, problem.detail ?? res.statusText, problem.type ?? '', problem);
   }
   return parsed as T;
 }
@@ -58,9 +77,15 @@ export async function loadSession(): Promise<SessionInfo | null> {
   return session;
 }
 
-export async function signIn(key: string): Promise<SessionInfo> {
-  session = await call<SessionInfo>('POST', '/api/v1/session', { key });
+/** Signs in with a username and password, or (`{ key }`) an API key; both are sent once and never kept. */
+export async function signIn(credentials: { username: string; password: string } | { key: string }): Promise<SessionInfo> {
+  session = await call<SessionInfo>('POST', '/api/v1/session', credentials);
   return session;
+}
+
+/** Sets a person's password with the token of their one-time link. */
+export function setPassword(token: string, password: string): Promise<{ username: string; name: string }> {
+  return call('POST', '/api/v1/password', { token, password });
 }
 
 export async function signOut(): Promise<void> {

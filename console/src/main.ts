@@ -1,11 +1,14 @@
-// The console's shell: sign-in, the top bar (navigation, language, sign-out, live state) and client-side routing
-// between Peta (/), Peringatan (/alerts), Perangkat (/devices/{id}) and Ringkasan (/summary).
+// The console's shell: sign-in (username and password, or an API key), the page where a person sets their password
+// from their one-time link (/set-password), the top bar (navigation, language, who is signed in, sign-out, live
+// state) and client-side routing between Peta (/), Peringatan (/alerts), Perangkat (/devices/{id}) and Ringkasan
+// (/summary).
 import 'leaflet/dist/leaflet.css';
 import 'uplot/dist/uPlot.min.css';
 import './styles.css';
-import { ApiError, currentSession, loadSession, signIn, signOut, whenSignedOut } from './api.js';
+import { ApiError, currentSession, loadSession, setPassword, signIn, signOut, whenSignedOut } from './api.js';
 import { installColourClasses } from './colors.js';
 import { h } from './dom.js';
+import { time } from './format.js';
 import { lang, onLangChange, roleLabel, setLang, t } from './i18n.js';
 import { inApp, setRouter } from './nav.js';
 import { store } from './store.js';
@@ -55,7 +58,7 @@ function renderShell(): void {
   langButton.addEventListener('click', () => setLang(lang() === 'id' ? 'en' : 'id'));
   const logout = h('button', { type: 'button', 'data-testid': 'logout', class: 'ghost' });
   logout.addEventListener('click', () => void signOut().finally(showSignIn));
-  const who = h('span', { class: 'who' });
+  const who = h('span', { class: 'who', 'data-testid': 'whoami' });
   const brand = inApp(h('a', { href: '/', class: 'brand' }));
   const main = h('main', { id: 'main', tabindex: '-1' });
   const skip = h('a', { href: '#main', class: 'skip' });
@@ -80,7 +83,7 @@ function renderShell(): void {
     langButton.textContent = t('langToggle');
     langButton.setAttribute('aria-label', t('langToggleLabel'));
     logout.textContent = t('signOut');
-    who.textContent = `${session.keyName} · ${roleLabel(session.role)}`;
+    who.textContent = `${session.name} · ${roleLabel(session.role)}`;
     setLive();
     setBadge();
   };
@@ -88,51 +91,157 @@ function renderShell(): void {
   shell = { main, relabel, setLive, setBadge };
 }
 
-function showSignIn(): void {
+/** Why a sign-in was refused, in words (wrong, locked until when, disabled, too many tries). */
+function signInError(err: unknown, mode: 'password' | 'key'): string {
+  if (!(err instanceof ApiError)) return `${t('failed')}: ${(err as Error).message}`;
+  if (err.status === 401) return mode === 'key' ? t('badKey') : t('badPassword');
+  if (err.status === 423) return `${t('locked')} ${time(String(err.extra.lockedUntil ?? ''))}.`;
+  if (err.status === 403 && err.slug === 'account-disabled') return t('disabled');
+  if (err.status === 429) return t('tooMany');
+  return `${t('failed')}: ${err.message}`;
+}
+
+/** A labelled input for the sign-in and password forms. */
+function field(id: string, type: 'text' | 'password', autocomplete: string): { label: HTMLLabelElement; input: HTMLInputElement } {
+  return {
+    label: h('label', { for: id }),
+    input: h('input', { id, type, autocomplete, 'data-testid': id, required: true, spellcheck: 'false', autocapitalize: 'none' }),
+  };
+}
+
+/** The sign-in page: username and password, or (secondary) an API key. */
+function showSignIn(mode: 'password' | 'key' = 'password'): void {
   view?.destroy();
   view = null;
   shell = null;
   store.stop();
-  const input = h('input', { id: 'login-key', type: 'password', autocomplete: 'off', 'data-testid': 'login-key', required: true, spellcheck: 'false' });
+  const username = field('login-username', 'text', 'username');
+  const password = field('login-password', 'password', 'current-password');
+  const key = field('login-key', 'password', 'off');
   const error = h('p', { class: 'error', 'data-testid': 'login-error', role: 'alert', hidden: true });
   const submit = h('button', { type: 'submit', 'data-testid': 'login-submit' });
-  const label = h('label', { for: 'login-key' });
   const title = h('h1');
   const help = h('p', { class: 'help' });
+  const other = h('button', { type: 'button', class: 'link', 'data-testid': mode === 'password' ? 'login-use-key' : 'login-use-password' });
+  other.addEventListener('click', () => showSignIn(mode === 'password' ? 'key' : 'password'));
   const toggle = h('button', { type: 'button', 'data-testid': 'lang-toggle', class: 'ghost' });
   toggle.addEventListener('click', () => setLang(lang() === 'id' ? 'en' : 'id'));
   const relabel = () => {
     document.title = t('appName');
     title.textContent = t('signInTitle');
-    help.textContent = t('signInHelp');
-    label.textContent = t('apiKey');
+    help.textContent = mode === 'password' ? t('signInHelpPassword') : t('signInHelp');
+    username.label.textContent = t('username');
+    password.label.textContent = t('password');
+    key.label.textContent = t('apiKey');
     submit.textContent = t('signIn');
+    other.textContent = mode === 'password' ? t('useKey') : t('usePassword');
     toggle.textContent = t('langToggle');
     toggle.setAttribute('aria-label', t('langToggleLabel'));
   };
   relabel();
   signInRelabel = relabel;
-  const form = h('form', { class: 'signin', novalidate: true }, title, help, label, input, submit, error);
+  const fields = mode === 'password' ? [username.label, username.input, password.label, password.input] : [key.label, key.input];
+  const form = h('form', { class: 'signin', novalidate: true }, title, help, ...fields, submit, error, other);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     error.hidden = true;
     submit.disabled = true;
-    signIn(input.value.trim())
-      .then(() => {
-        input.value = '';
+    const credentials = mode === 'password' ? { username: username.input.value.trim().toLowerCase(), password: password.input.value } : { key: key.input.value.trim() };
+    signIn(credentials)
+      .then((session) => {
+        password.input.value = '';
+        key.input.value = '';
+        // a person's own language, once, as they sign in; the toggle still changes it afterwards
+        if (session.language && session.language !== lang()) setLang(session.language);
         return startSignedIn();
       })
       .catch((err: unknown) => {
-        error.textContent = err instanceof ApiError && err.status === 401 ? t('badKey') : err instanceof ApiError && err.status === 429 ? t('tooMany') : `${t('failed')}: ${(err as Error).message}`;
+        error.textContent = signInError(err, mode);
         error.hidden = false;
-        input.focus();
+        (mode === 'password' ? password.input : key.input).focus();
       })
       .finally(() => {
         submit.disabled = false;
       });
   });
   app.replaceChildren(h('main', { class: 'signin-page' }, h('div', { class: 'signin-lang' }, toggle), form));
-  input.focus();
+  (mode === 'password' ? username.input : key.input).focus();
+}
+
+/** Why a password could not be set, in words. */
+function setPasswordError(err: unknown): string {
+  if (!(err instanceof ApiError)) return `${t('failed')}: ${(err as Error).message}`;
+  switch (err.slug) {
+    case 'link-invalid': return t('linkInvalid');
+    case 'link-used': return t('linkUsed');
+    case 'link-replaced': return t('linkReplaced');
+    case 'link-expired': return t('linkExpired');
+    case 'weak-password': return /username/.test(err.message) ? t('passwordHasUsername') : t('passwordTooShort');
+  }
+  return err.status === 429 ? t('tooMany') : `${t('failed')}: ${err.message}`;
+}
+
+/** `/set-password#<token>`: a person sets their password from the one-time link an admin gave them. */
+function showSetPassword(): void {
+  const token = decodeURIComponent(location.hash.slice(1));
+  // the token leaves the address bar and the history entry at once; it lives on in this function only
+  if (location.hash) history.replaceState(null, '', location.pathname);
+  const first = field('setpw-password', 'password', 'new-password');
+  const second = field('setpw-confirm', 'password', 'new-password');
+  const error = h('p', { class: 'error', 'data-testid': 'setpw-error', role: 'alert', hidden: !!token });
+  const submit = h('button', { type: 'submit', 'data-testid': 'setpw-submit', disabled: !token });
+  const title = h('h1');
+  const help = h('p', { class: 'help' });
+  const done = h('p', { 'data-testid': 'setpw-done', role: 'status', hidden: true });
+  const toSignIn = h('a', { href: '/', 'data-testid': 'setpw-signin' });
+  const toggle = h('button', { type: 'button', 'data-testid': 'lang-toggle', class: 'ghost' });
+  toggle.addEventListener('click', () => setLang(lang() === 'id' ? 'en' : 'id'));
+  let message: Parameters<typeof t>[0] | null = token ? null : 'linkMissing';
+  let problem = '';
+  const relabel = () => {
+    document.title = t('appName');
+    title.textContent = t('setPasswordTitle');
+    help.textContent = t('setPasswordHelp');
+    first.label.textContent = t('newPassword');
+    second.label.textContent = t('confirmPassword');
+    submit.textContent = t('savePassword');
+    done.textContent = t('passwordSet');
+    toSignIn.textContent = t('goToSignIn');
+    toggle.textContent = t('langToggle');
+    toggle.setAttribute('aria-label', t('langToggleLabel'));
+    error.textContent = message ? t(message) : problem;
+  };
+  relabel();
+  signInRelabel = relabel;
+  const form = h('form', { class: 'signin', novalidate: true }, title, help, first.label, first.input, second.label, second.input, submit, error);
+  const fail = (text: Parameters<typeof t>[0] | null, detail = '') => {
+    message = text;
+    problem = detail;
+    error.textContent = text ? t(text) : detail;
+    error.hidden = false;
+    first.input.focus();
+  };
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    error.hidden = true;
+    if (first.input.value.length < 12) return fail('passwordTooShort');
+    if (first.input.value !== second.input.value) return fail('passwordMismatch');
+    submit.disabled = true;
+    setPassword(token, first.input.value)
+      .then(() => {
+        first.input.value = '';
+        second.input.value = '';
+        form.replaceChildren(title, done, toSignIn);
+        done.hidden = false;
+        toSignIn.focus();
+      })
+      .catch((err: unknown) => {
+        submit.disabled = false;
+        fail(null, setPasswordError(err));
+      });
+  });
+  app.replaceChildren(h('main', { class: 'signin-page' }, h('div', { class: 'signin-lang' }, toggle), form));
+  if (token) first.input.focus();
 }
 
 let signInRelabel: (() => void) | null = null;
@@ -159,8 +268,16 @@ whenSignedOut(() => showSignIn());
 window.addEventListener('popstate', route);
 setRouter(route);
 
-loadSession()
-  .then((s) => (s ? startSignedIn() : showSignIn()))
-  .catch((err: Error) => {
-    app.replaceChildren(h('p', { class: 'error', role: 'alert' }, `${t('failed')}: ${err.message}`));
+if (location.pathname === '/set-password') {
+  showSetPassword();
+  // another link opened in this tab is a fragment change of the same page, not a new load
+  window.addEventListener('hashchange', () => {
+    if (location.pathname === '/set-password' && location.hash.length > 1) showSetPassword();
   });
+} else {
+  loadSession()
+    .then((s) => (s ? startSignedIn() : showSignIn()))
+    .catch((err: Error) => {
+      app.replaceChildren(h('p', { class: 'error', role: 'alert' }, `${t('failed')}: ${err.message}`));
+    });
+}
