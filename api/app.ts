@@ -18,6 +18,8 @@ import { readingsPlugin } from './readings.js';
 import { endSessionsOnRevoke, MemorySessionStore, Sessions, sessionPlugin, type SessionStore } from './session.js';
 import { exportPlugin } from './export.js';
 import { installScopeGuard } from './scope-guard.js';
+import type { OidcSettings } from './oidc-mapping.js';
+import { oidcPlugin } from './oidc.js';
 
 export interface ApiOptions {
   https?: { cert: Buffer; key: Buffer };
@@ -26,6 +28,8 @@ export interface ApiOptions {
   /** Console sessions (issue 13): where they are kept (default: this process's memory) and how long they last. */
   sessionStore?: SessionStore;
   sessionTtlMs?: number;
+  /** Console single sign-on (OpenID Connect); unset = off. */
+  oidc?: OidcSettings;
 }
 
 export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promise<FastifyInstance> {
@@ -103,6 +107,7 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
   await typed.register(exportPlugin(ctx));
   await typed.register(keysPlugin(ctx));
   await typed.register(sessionPlugin(sessions, ctx.registry));
+  await typed.register(oidcPlugin({ sessions, registry: ctx.registry, settings: options.oidc, log: ctx.log }));
   for (const plugin of options.plugins ?? []) await typed.register(plugin);
   return app as unknown as FastifyInstance;
 }

@@ -280,3 +280,9 @@ export function endSessionsOnRevoke(app: FastifyInstance, registry: Registry, se
     sessions.close();
   });
 }
+
+/** The Set-Cookie values that start a console session `id` (also for api/oidc.ts's single sign-on). */
+export function sessionCookies(id: string, ttlMs: number, request: FastifyRequest): string[] {
+  const maxAge = Math.floor(ttlMs / 1000);
+  return [cookie(id, maxAge, isTls(request)), cookie('1', maxAge, isTls(request), SIGNED_IN_COOKIE)];
+}

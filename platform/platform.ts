@@ -292,6 +292,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     {
       https: tls,
       sessionTtlMs: config.sessionTtlMs,
+      oidc: config.oidc,
       plugins: [
         alertsPlugin({
           list: (filter) => alertStore.list(filter),
