@@ -3,7 +3,7 @@
 import 'leaflet/dist/leaflet.css';
 import 'uplot/dist/uPlot.min.css';
 import './styles.css';
-import { ApiError, currentSession, loadSession, signIn, signOut, whenSignedOut } from './api.js';
+import { ApiError, currentSession, loadSession, signIn, signOut, SSO_LOGIN, ssoEnabled, takeSsoError, whenSignedOut } from './api.js';
 import { installColourClasses } from './colors.js';
 import { h } from './dom.js';
 import { lang, onLangChange, roleLabel, setLang, t } from './i18n.js';
@@ -101,18 +101,27 @@ function showSignIn(): void {
   const help = h('p', { class: 'help' });
   const toggle = h('button', { type: 'button', 'data-testid': 'lang-toggle', class: 'ghost' });
   toggle.addEventListener('click', () => setLang(lang() === 'id' ? 'en' : 'id'));
+  // single sign-on: a plain link, because the provider's page is a full navigation (shown only when Pantau offers it)
+  const sso = h('a', { href: SSO_LOGIN, class: 'sso', 'data-testid': 'login-sso', hidden: true });
   const relabel = () => {
     document.title = t('appName');
     title.textContent = t('signInTitle');
     help.textContent = t('signInHelp');
     label.textContent = t('apiKey');
     submit.textContent = t('signIn');
+    sso.textContent = t('signInSso');
     toggle.textContent = t('langToggle');
     toggle.setAttribute('aria-label', t('langToggleLabel'));
   };
   relabel();
   signInRelabel = relabel;
-  const form = h('form', { class: 'signin', novalidate: true }, title, help, label, input, submit, error);
+  const form = h('form', { class: 'signin', novalidate: true }, title, help, label, input, submit, sso, error);
+  void ssoEnabled().then((on) => (sso.hidden = !on), () => undefined);
+  const ssoError = takeSsoError();
+  if (ssoError) {
+    error.textContent = t(ssoError);
+    error.hidden = false;
+  }
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     error.hidden = true;
