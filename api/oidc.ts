@@ -47,6 +47,11 @@ const TX_TTL_MS = 10 * 60_000;
 const CLOCK_SKEW_S = 60;
 const FETCH_TIMEOUT_MS = 10_000;
 const DISCOVERY_MAX_AGE_MS = 24 * 3_600_000;
+/**
+ * A token naming a key Pantau has not seen makes it fetch the provider's keys again (a rotation), at most this
+ * often. Short: ID tokens come only from the token endpoint, so no stranger can make Pantau refetch.
+ */
+const JWKS_COOLDOWN_MS = 5_000;
 /** Asymmetric algorithms checked against the provider's keys; HS* only with the client secret as key (OIDC Core 10.1). */
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 const SYMMETRIC = ['HS256', 'HS384', 'HS512'];
@@ -118,7 +123,7 @@ export class OidcProvider {
     }
     this.discovery = { value: parsed.data, at: Date.now() };
     // a new key set object for new metadata; it refetches by itself when a token names a key it does not know
-    this.jwks = createRemoteJWKSet(new URL(parsed.data.jwks_uri), { timeoutDuration: FETCH_TIMEOUT_MS, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+    this.jwks = createRemoteJWKSet(new URL(parsed.data.jwks_uri), { timeoutDuration: FETCH_TIMEOUT_MS, cooldownDuration: JWKS_COOLDOWN_MS, cacheMaxAge: 600_000 });
     return parsed.data;
   }
 
@@ -343,6 +348,8 @@ export function oidcPlugin({ sessions, registry, settings, log }: OidcPluginOpti
     });
 
     app.get(OIDC_ROUTES.callback, {
+      // fastify's request lines (info) carry the URL, and this one's query holds the authorization code
+      logLevel: 'warn',
       schema: {
         tags: ['session'],
         summary: 'Single sign-on: back from the OpenID provider',

@@ -7,7 +7,7 @@
 // provider's page, and the console signed in.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SignJWT, UnsecuredJWT, decodeJwt, exportJWK, generateKeyPair, type JWTPayload } from 'jose';
+import { SignJWT, UnsecuredJWT, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, type JWTPayload } from 'jose';
 import Provider, { type Configuration } from 'oidc-provider';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +38,8 @@ let issuer: string;
 let signingKey: CryptoKey;
 /** When set, the provider's token endpoint answers with this ID token instead of its own (from its own claims). */
 let tamper: ((genuine: JWTPayload) => Promise<string>) | null = null;
+/** The ID token the provider's token endpoint issued last. */
+let lastIdToken = '';
 const devices = { samarindaFlood: '', samarindaAir: '', balikpapanFlood: '' };
 
 beforeAll(async () => {
@@ -55,9 +57,21 @@ beforeAll(async () => {
 
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   signingKey = privateKey as CryptoKey;
+  await startProvider([await jwk(signingKey, 'k1')]);
+
+  devices.samarindaFlood = (await tp.register('flood', 'smd-flood-oidc', { thresholds: { waspada: 700, siaga: 775, awas: 825 } })).id;
+  devices.samarindaAir = (await tp.register('air', 'smd-air-oidc')).id;
+  devices.balikpapanFlood = (await tp.register('flood', 'bpn-flood-oidc', { city: 'Balikpapan', district: 'Balikpapan Kota' })).id;
+}, 120_000);
+
+/** A signing key as the provider publishes it. */
+const jwk = async (key: CryptoKey, kid: string) => ({ ...(await exportJWK(key)), kid, alg: 'RS256', use: 'sig' });
+
+/** The provider with these signing keys (the first one signs), answering on the provider's address from now on. */
+async function startProvider(keys: Array<Awaited<ReturnType<typeof jwk>>>): Promise<void> {
   const configuration: Configuration = {
     clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${base}${CALLBACK}`], response_types: ['code'], grant_types: ['authorization_code'], token_endpoint_auth_method: 'client_secret_basic' }],
-    jwks: { keys: [{ ...(await exportJWK(privateKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] as never },
+    jwks: { keys: keys as never },
     findAccount: async (_ctx, id) => (PEOPLE[id] ? { accountId: id, claims: async () => ({ sub: id, ...PEOPLE[id] }) } : undefined),
     claims: { openid: ['sub'], profile: ['name', 'preferred_username', 'pantau_role'], email: ['email'] },
     features: { devInteractions: { enabled: true } },
@@ -75,17 +89,14 @@ beforeAll(async () => {
   const provider = new Provider(issuer, configuration);
   provider.use(async (ctx, next) => {
     await next();
-    if (tamper && ctx.path === '/token' && ctx.status === 200) {
-      const body = ctx.body as { id_token: string };
-      ctx.body = { ...body, id_token: await tamper(decodeJwt(body.id_token)) };
-    }
+    if (ctx.path !== '/token' || ctx.status !== 200) return;
+    const body = ctx.body as { id_token: string };
+    lastIdToken = body.id_token;
+    if (tamper) ctx.body = { ...body, id_token: await tamper(decodeJwt(body.id_token)) };
   });
+  idp.removeAllListeners('request');
   idp.on('request', provider.callback());
-
-  devices.samarindaFlood = (await tp.register('flood', 'smd-flood-oidc', { thresholds: { waspada: 700, siaga: 775, awas: 825 } })).id;
-  devices.samarindaAir = (await tp.register('air', 'smd-air-oidc')).id;
-  devices.balikpapanFlood = (await tp.register('flood', 'bpn-flood-oidc', { city: 'Balikpapan', district: 'Balikpapan Kota' })).id;
-}, 120_000);
+}
 
 afterAll(async () => {
   await tp?.stop();
@@ -286,6 +297,22 @@ describe('single sign-on over HTTP', () => {
     expect(wrong.jar.cookies.has('pantau_session')).toBe(false);
     const none = await ssoSignIn('siti', { authUrl: (u) => u.searchParams.delete('nonce') });
     expect(none.location).toBe('/?sso_error=token');
+  });
+
+  it('fetches the provider\'s keys again when an ID token names a key it has not seen (rotation)', async () => {
+    // the provider rotates: a new key signs, the old one is still published
+    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+    await startProvider([await jwk(privateKey as CryptoKey, 'k2'), await jwk(signingKey, 'k1')]);
+    try {
+      // Pantau fetched the keys at this file's first sign-in; it fetches again at most every 5 s
+      await new Promise((r) => setTimeout(r, 5_100));
+      const { location, jar } = await ssoSignIn('siti');
+      expect(decodeProtectedHeader(lastIdToken).kid).toBe('k2');
+      expect(location).toBe('/');
+      expect(jar.cookies.has('pantau_session')).toBe(true);
+    } finally {
+      await startProvider([await jwk(signingKey, 'k1')]);
+    }
   });
 
   it('needs the issuer, client id, client secret and mapping together: the error names the missing one', () => {
