@@ -212,6 +212,7 @@ export class OidcProvider {
       // jose's messages name the claim or check, never the token
       throw new SsoRefusal('token', `the ID token was refused: ${(err as joseErrors.JOSEError).code} ${(err as Error).message.slice(0, 200)}`);
     }
+    if (typeof payload.sub !== 'string' || clean(payload.sub, 255) === undefined) throw new SsoRefusal('token', 'the ID token was refused: no usable sub');
     // OIDC Core 3.1.3.7: with several audiences the token must name Pantau as the party it was issued to
     const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
     if ((audiences.length > 1 || payload.azp !== undefined) && payload.azp !== this.settings.clientId) {

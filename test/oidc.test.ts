@@ -38,6 +38,8 @@ let issuer: string;
 let signingKey: CryptoKey;
 /** When set, the provider's token endpoint answers with this ID token instead of its own (from its own claims). */
 let tamper: ((genuine: JWTPayload) => Promise<string>) | null = null;
+/** When it says so for a path, the provider drops the connection (an outage). */
+let outage: ((path: string) => boolean) | null = null;
 /** The ID token the provider's token endpoint issued last. */
 let lastIdToken = '';
 const devices = { samarindaFlood: '', samarindaAir: '', balikpapanFlood: '' };
@@ -94,8 +96,9 @@ async function startProvider(keys: Array<Awaited<ReturnType<typeof jwk>>>): Prom
     lastIdToken = body.id_token;
     if (tamper) ctx.body = { ...body, id_token: await tamper(decodeJwt(body.id_token)) };
   });
+  const handle = provider.callback();
   idp.removeAllListeners('request');
-  idp.on('request', provider.callback());
+  idp.on('request', (req, res) => (outage?.(new URL(req.url!, issuer).pathname) ? res.destroy() : handle(req, res)));
 }
 
 afterAll(async () => {
@@ -209,6 +212,9 @@ describe('single sign-on over HTTP', () => {
     // the transaction cookie is spent
     expect(jar.cookies.has('pantau_oidc')).toBe(false);
 
+    // a provider conforming to OIDC Core 5.4 sends profile claims only from userinfo: that is where the role came from
+    expect(decodeJwt(lastIdToken).pantau_role).toBeUndefined();
+
     const session = await asBrowser(jar, '/api/v1/session');
     expect(session.status).toBe(200);
     expect(session.body).toMatchObject({ role: 'operator', keyName: 'Siti Rahmawati' });
@@ -288,6 +294,34 @@ describe('single sign-on over HTTP', () => {
     } finally {
       tamper = null;
     }
+  });
+
+  it('takes the role claim from the ID token when it carries one', async () => {
+    tamper = (t) => sign({ ...t, name: 'Siti Rahmawati', pantau_role: ['diskominfo-admin', 'bpbd-samarinda'] });
+    try {
+      const { location, jar } = await ssoSignIn('siti');
+      expect(location).toBe('/');
+      // the first value of the claim that the mapping names decides
+      expect((await asBrowser(jar, '/api/v1/session')).body).toMatchObject({ role: 'admin', keyName: 'Siti Rahmawati' });
+      expect((await asBrowser(jar, `/api/v1/devices/${devices.balikpapanFlood}`)).status).toBe(200);
+    } finally {
+      tamper = null;
+    }
+  });
+
+  it('ends on the sign-in page when the provider is down, and fetches its configuration again afterwards', async () => {
+    try {
+      outage = (path) => path === '/token';
+      expect((await ssoSignIn('siti')).location).toBe('/?sso_error=provider');
+      // the failure made Pantau forget the provider's configuration: the next sign-in asks for it again
+      outage = () => true;
+      const start = await fetch(`${base}/api/v1/session/oidc/login`, { redirect: 'manual' });
+      expect(start.status).toBe(303);
+      expect(start.headers.get('location')).toBe('/?sso_error=provider');
+    } finally {
+      outage = null;
+    }
+    expect((await ssoSignIn('siti')).location).toBe('/');
   });
 
   it('(e) refuses an ID token whose nonce is not the one this sign-in sent', async () => {
