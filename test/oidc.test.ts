@@ -40,6 +40,8 @@ let signingKey: CryptoKey;
 let tamper: ((genuine: JWTPayload) => Promise<string>) | null = null;
 /** When it says so for a path, the provider drops the connection (an outage). */
 let outage: ((path: string) => boolean) | null = null;
+/** How Pantau authenticated its last request to the token endpoint. */
+let lastTokenRequest: { basic: boolean } | null = null;
 /** The ID token the provider's token endpoint issued last. */
 let lastIdToken = '';
 const devices = { samarindaFlood: '', samarindaAir: '', balikpapanFlood: '' };
@@ -70,9 +72,10 @@ beforeAll(async () => {
 const jwk = async (key: CryptoKey, kid: string) => ({ ...(await exportJWK(key)), kid, alg: 'RS256', use: 'sig' });
 
 /** The provider with these signing keys (the first one signs), answering on the provider's address from now on. */
-async function startProvider(keys: Array<Awaited<ReturnType<typeof jwk>>>): Promise<void> {
+async function startProvider(keys: Array<Awaited<ReturnType<typeof jwk>>>, clientAuth: 'client_secret_basic' | 'client_secret_post' = 'client_secret_basic'): Promise<void> {
   const configuration: Configuration = {
-    clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${base}${CALLBACK}`], response_types: ['code'], grant_types: ['authorization_code'], token_endpoint_auth_method: 'client_secret_basic' }],
+    clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${base}${CALLBACK}`], response_types: ['code'], grant_types: ['authorization_code'], token_endpoint_auth_method: clientAuth }],
+    clientAuthMethods: [clientAuth],
     jwks: { keys: keys as never },
     findAccount: async (_ctx, id) => (PEOPLE[id] ? { accountId: id, claims: async () => ({ sub: id, ...PEOPLE[id] }) } : undefined),
     claims: { openid: ['sub'], profile: ['name', 'preferred_username', 'pantau_role'], email: ['email'] },
@@ -90,6 +93,7 @@ async function startProvider(keys: Array<Awaited<ReturnType<typeof jwk>>>): Prom
   };
   const provider = new Provider(issuer, configuration);
   provider.use(async (ctx, next) => {
+    if (ctx.path === '/token') lastTokenRequest = { basic: /^Basic /.test(ctx.get('authorization')) };
     await next();
     if (ctx.path !== '/token' || ctx.status !== 200) return;
     const body = ctx.body as { id_token: string };
@@ -347,6 +351,31 @@ describe('single sign-on over HTTP', () => {
     } finally {
       await startProvider([await jwk(signingKey, 'k1')]);
     }
+  });
+
+  it('authenticates with client_secret_basic, or client_secret_post when discovery offers only that', async () => {
+    // Pantau reads the provider's configuration again after a failure: an outage makes it notice the change
+    const relearn = async () => {
+      outage = (path) => path === '/token';
+      expect((await ssoSignIn('siti')).location).toBe('/?sso_error=provider');
+      outage = null;
+    };
+    expect((await ssoSignIn('siti')).location).toBe('/');
+    expect(lastTokenRequest).toEqual({ basic: true });
+    await startProvider([await jwk(signingKey, 'k1')], 'client_secret_post');
+    try {
+      await relearn();
+      const { location, jar } = await ssoSignIn('siti');
+      expect(location).toBe('/');
+      expect(jar.cookies.has('pantau_session')).toBe(true);
+      expect(lastTokenRequest).toEqual({ basic: false });
+    } finally {
+      outage = null;
+      await startProvider([await jwk(signingKey, 'k1')]);
+    }
+    await relearn();
+    expect((await ssoSignIn('siti')).location).toBe('/');
+    expect(lastTokenRequest).toEqual({ basic: true });
   });
 
   it('needs the issuer, client id, client secret and mapping together: the error names the missing one', () => {
