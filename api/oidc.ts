@@ -288,7 +288,7 @@ function redirectUri(settings: OidcSettings, request: FastifyRequest): string {
 
 /** The person the provider vouched for, as a Pantau principal without role yet. */
 function identity(claims: Record<string, unknown>): Pick<ApiPrincipal, 'id' | 'name' | 'username'> {
-  const sub = clean(claims.sub, 200)!;
+  const sub = clean(claims.sub, 255)!;
   const username = clean(claims.preferred_username) ?? clean(claims.email) ?? sub.slice(0, 100);
   return { id: `oidc:${sub}`, name: clean(claims.name) ?? clean(claims.preferred_username) ?? clean(claims.email) ?? username, username };
 }
