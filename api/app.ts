@@ -19,6 +19,8 @@ import { installSessions, Sessions, sessionPlugin } from './session.js';
 import { usersPlugin } from './users.js';
 import { exportPlugin } from './export.js';
 import { installScopeGuard } from './scope-guard.js';
+import type { OidcSettings } from './oidc-mapping.js';
+import { oidcPlugin } from './oidc.js';
 
 export interface ApiOptions {
   https?: { cert: Buffer; key: Buffer };
@@ -31,6 +33,8 @@ export interface ApiOptions {
   passwordLinkTtlMs?: number;
   /** Whose X-Forwarded-* headers to believe (PANTAU_TRUST_PROXY), as fastify's trustProxy; default none. */
   trustProxy?: boolean | string[];
+  /** Console single sign-on (OpenID Connect); unset = off. */
+  oidc?: OidcSettings;
 }
 
 export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promise<FastifyInstance> {
@@ -111,6 +115,7 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
   await typed.register(keysPlugin(ctx));
   await typed.register(sessionPlugin(sessions, ctx.registry));
   await typed.register(usersPlugin(ctx, { passwordLinkTtlMs: options.passwordLinkTtlMs ?? 72 * 3_600_000 }));
+  await typed.register(oidcPlugin({ sessions, registry: ctx.registry, settings: options.oidc, log: ctx.log }));
   for (const plugin of options.plugins ?? []) await typed.register(plugin);
   return app as unknown as FastifyInstance;
 }

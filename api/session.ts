@@ -288,8 +288,8 @@ function cookie(name: string, value: string, maxAgeSeconds: number, secure: bool
   ].join('; ');
 }
 
-/** The session cookie and its companion, named and flagged for this request's protocol. */
-function sessionCookies(request: FastifyRequest, value: string, maxAgeSeconds: number): string[] {
+/** The session cookie and its companion, named and flagged for this request's protocol (also for api/oidc.ts). */
+export function sessionCookies(request: FastifyRequest, value: string, maxAgeSeconds: number): string[] {
   const secure = isTls(request);
   return [cookie(secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE, value, maxAgeSeconds, secure), cookie(SIGNED_IN_COOKIE, maxAgeSeconds > 0 ? '1' : '', maxAgeSeconds, secure)];
 }

@@ -6,6 +6,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { parseOidcMapping, type OidcSettings } from '../api/oidc-mapping.js';
 
 export class ConfigError extends Error {
   constructor(variable: string, problem: string) {
@@ -119,6 +120,15 @@ function timeZone(v: string): string {
   return v;
 }
 
+/** PANTAU_OIDC_MAPPING: JSON, claim value → {"role","scope"} (api/oidc-mapping.ts). */
+function oidcMapping(v: string): ReturnType<typeof parseOidcMapping> {
+  try {
+    return parseOidcMapping(v);
+  } catch (err) {
+    throw new Invalid((err as Error).message);
+  }
+}
+
 function rollupDelay(v: string): number {
   const ms = duration(v);
   if (ms < 1000 || ms > 86_400_000) throw new Invalid('must be between 1s and 1d');
@@ -198,6 +208,14 @@ export const configShape = {
   PANTAU_PASSWORD_LINK_TTL: variable(duration, 72 * 3_600_000),
   /** Issue 20: whose X-Forwarded-* headers to believe: true, false, or proxy addresses (fastify's trustProxy). */
   PANTAU_TRUST_PROXY: variable(trustProxy, false as boolean | string[]),
+  /** Console single sign-on (docs/console.md): the three together turn it on. */
+  PANTAU_OIDC_ISSUER: variable(url(['https:', 'http:'])),
+  PANTAU_OIDC_CLIENT_ID: variable(text),
+  PANTAU_OIDC_CLIENT_SECRET: variable(text),
+  PANTAU_OIDC_ROLE_CLAIM: variable(pattern(/^[A-Za-z0-9_:.\/-]{1,100}$/, 'must be a claim name (letters, digits, _ : . / -)'), 'pantau_role'),
+  PANTAU_OIDC_MAPPING: variable(oidcMapping),
+  /** Pantau's address as browsers reach it (the single sign-on's redirect URI); unset = each request's Host. */
+  PANTAU_PUBLIC_URL: variable((v) => url(['https:', 'http:'])(v).replace(/\/+$/, '')),
   /** Benchmark baseline only: acknowledge before the spool fsync (no durability). Never in production. */
   PANTAU_UNSAFE_ACK_BEFORE_DURABLE: variable((v) => v === '1', false),
   /** Bearer secrets of the LoRaWAN network-server integrations (unset = off). */
@@ -220,6 +238,13 @@ export const configSchema = z
     }
     if (e.PANTAU_WEBHOOK_URL && !e.PANTAU_WEBHOOK_SECRET) {
       problem('PANTAU_WEBHOOK_SECRET', 'must be set when PANTAU_WEBHOOK_URL is (it signs the webhook body)');
+    }
+    const oidc = ['PANTAU_OIDC_ISSUER', 'PANTAU_OIDC_CLIENT_ID', 'PANTAU_OIDC_CLIENT_SECRET', 'PANTAU_OIDC_MAPPING'] as const;
+    const oidcSet = oidc.filter((v) => e[v] !== undefined);
+    if (oidcSet.length > 0 && oidcSet.length < oidc.length) {
+      for (const missing of oidc.filter((v) => e[v] === undefined)) {
+        problem(missing, `must be set with ${oidcSet.join(', ')}: single sign-on needs ${oidc.join(', ')} together`);
+      }
     }
   })
   .transform((e) => ({
@@ -274,6 +299,16 @@ export const configSchema = z
     sessionIdleMs: e.PANTAU_SESSION_IDLE,
     passwordLinkTtlMs: e.PANTAU_PASSWORD_LINK_TTL,
     trustProxy: e.PANTAU_TRUST_PROXY,
+    oidc: e.PANTAU_OIDC_ISSUER && e.PANTAU_OIDC_CLIENT_ID && e.PANTAU_OIDC_CLIENT_SECRET && e.PANTAU_OIDC_MAPPING
+      ? ({
+          issuer: e.PANTAU_OIDC_ISSUER,
+          clientId: e.PANTAU_OIDC_CLIENT_ID,
+          clientSecret: e.PANTAU_OIDC_CLIENT_SECRET,
+          roleClaim: e.PANTAU_OIDC_ROLE_CLAIM,
+          mapping: e.PANTAU_OIDC_MAPPING,
+          publicUrl: e.PANTAU_PUBLIC_URL,
+        } satisfies OidcSettings)
+      : undefined,
     unsafeAckBeforeDurable: e.PANTAU_UNSAFE_ACK_BEFORE_DURABLE,
   }));
 

@@ -301,6 +301,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       sessionIdleMs: config.sessionIdleMs,
       passwordLinkTtlMs: config.passwordLinkTtlMs,
       trustProxy: config.trustProxy,
+      oidc: config.oidc,
       plugins: [
         alertsPlugin({
           list: (filter) => alertStore.list(filter),

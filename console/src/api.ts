@@ -88,6 +88,23 @@ export function setPassword(token: string, password: string): Promise<{ username
   return call('POST', '/api/v1/password', { token, password });
 }
 
+/** Single sign-on (OpenID Connect): a full-page navigation to this route starts it at the province's provider. */
+export const SSO_LOGIN = '/api/v1/session/oidc/login';
+
+/** Whether Pantau offers single sign-on; asked by the signed-out page. */
+export async function ssoEnabled(): Promise<boolean> {
+  return (await call<{ enabled: boolean }>('GET', '/api/v1/session/oidc')).enabled;
+}
+
+/** The reason a single sign-on came back refused (`/?sso_error=…`), taken from the address once. */
+export function takeSsoError(): 'ssoDenied' | 'ssoState' | 'ssoToken' | 'ssoUnmapped' | 'ssoProvider' | null {
+  const code = new URLSearchParams(location.search).get('sso_error');
+  if (code === null) return null;
+  history.replaceState(null, '', location.pathname);
+  const reasons = { denied: 'ssoDenied', state: 'ssoState', token: 'ssoToken', unmapped: 'ssoUnmapped', provider: 'ssoProvider' } as const;
+  return reasons[code as keyof typeof reasons] ?? 'ssoProvider';
+}
+
 export async function signOut(): Promise<void> {
   try {
     await call('DELETE', '/api/v1/session');

@@ -79,6 +79,13 @@ export const UI = {
   signIn: { id: 'Masuk', en: 'Sign in' },
   signOut: { id: 'Keluar', en: 'Sign out' },
   badKey: { id: 'Kunci API tidak valid.', en: 'The API key is not valid.' },
+  // single sign-on (api/oidc.ts); the sso* reasons answer its `/?sso_error=` codes
+  signInSso: { id: 'Masuk dengan SSO', en: 'Sign in with SSO' },
+  ssoDenied: { id: 'Masuk dengan SSO dibatalkan atau ditolak oleh penyedia identitas.', en: 'Single sign-on was cancelled or refused by the identity provider.' },
+  ssoState: { id: 'Proses masuk dengan SSO kedaluwarsa atau tidak dimulai di peramban ini. Coba lagi.', en: 'The single sign-on expired or was not started in this browser. Try again.' },
+  ssoToken: { id: 'Jawaban penyedia identitas tidak dapat diverifikasi. Coba lagi atau hubungi admin.', en: 'The identity provider\'s answer could not be verified. Try again or contact an admin.' },
+  ssoUnmapped: { id: 'Akun Anda belum diberi peran di Pantau. Hubungi admin.', en: 'Your account has no role in Pantau yet. Contact an admin.' },
+  ssoProvider: { id: 'Penyedia identitas tidak dapat dihubungi. Coba lagi nanti.', en: 'The identity provider could not be reached. Try again later.' },
   tooMany: { id: 'Terlalu banyak percobaan gagal. Coba lagi nanti.', en: 'Too many failed attempts. Try again later.' },
   failed: { id: 'Permintaan gagal', en: 'Request failed' },
   navMap: { id: 'Peta', en: 'Map' },

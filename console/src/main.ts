@@ -5,7 +5,7 @@
 import 'leaflet/dist/leaflet.css';
 import 'uplot/dist/uPlot.min.css';
 import './styles.css';
-import { ApiError, currentSession, loadSession, setPassword, signIn, signOut, whenSignedOut } from './api.js';
+import { ApiError, currentSession, loadSession, setPassword, signIn, signOut, SSO_LOGIN, ssoEnabled, takeSsoError, whenSignedOut } from './api.js';
 import { installColourClasses } from './colors.js';
 import { h } from './dom.js';
 import { time } from './format.js';
@@ -126,6 +126,8 @@ function showSignIn(mode: 'password' | 'key' = 'password'): void {
   other.addEventListener('click', () => showSignIn(mode === 'password' ? 'key' : 'password'));
   const toggle = h('button', { type: 'button', 'data-testid': 'lang-toggle', class: 'ghost' });
   toggle.addEventListener('click', () => setLang(lang() === 'id' ? 'en' : 'id'));
+  // single sign-on: a plain link, because the provider's page is a full navigation (shown only when Pantau offers it)
+  const sso = h('a', { href: SSO_LOGIN, class: 'sso', 'data-testid': 'login-sso', hidden: true });
   const relabel = () => {
     document.title = t('appName');
     title.textContent = t('signInTitle');
@@ -135,13 +137,20 @@ function showSignIn(mode: 'password' | 'key' = 'password'): void {
     key.label.textContent = t('apiKey');
     submit.textContent = t('signIn');
     other.textContent = mode === 'password' ? t('useKey') : t('usePassword');
+    sso.textContent = t('signInSso');
     toggle.textContent = t('langToggle');
     toggle.setAttribute('aria-label', t('langToggleLabel'));
   };
   relabel();
   signInRelabel = relabel;
   const fields = mode === 'password' ? [username.label, username.input, password.label, password.input] : [key.label, key.input];
-  const form = h('form', { class: 'signin', novalidate: true }, title, help, ...fields, submit, error, other);
+  const form = h('form', { class: 'signin', novalidate: true }, title, help, ...fields, submit, sso, error, other);
+  void ssoEnabled().then((on) => (sso.hidden = !on), () => undefined);
+  const ssoError = takeSsoError();
+  if (ssoError) {
+    error.textContent = t(ssoError);
+    error.hidden = false;
+  }
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     error.hidden = true;
