@@ -22,6 +22,7 @@ import { UNSCOPED, describeScope } from '../registry/scope.js';
 import { claimValues, grantFor, type OidcSettings } from './oidc-mapping.js';
 import { notFound } from './problem.js';
 import { sessionCookies, type Sessions } from './session.js';
+import { principalOf } from '../registry/people.js';
 
 export const OIDC_ROUTES = {
   status: '/api/v1/session/oidc',
@@ -30,7 +31,7 @@ export const OIDC_ROUTES = {
 } as const;
 
 /** What the console shows for `/?sso_error=…` (console/src/i18n.ts has the words). */
-export type SsoErrorCode = 'denied' | 'state' | 'token' | 'unmapped' | 'provider';
+export type SsoErrorCode = 'denied' | 'state' | 'token' | 'unmapped' | 'provider' | 'disabled';
 
 class SsoRefusal extends Error {
   constructor(
@@ -354,7 +355,7 @@ export function oidcPlugin({ sessions, registry, settings, log }: OidcPluginOpti
       schema: {
         tags: ['session'],
         summary: 'Single sign-on: back from the OpenID provider',
-        description: 'Checks `state` against the transaction cookie, exchanges the code, verifies the ID token (signature, iss, aud/azp, exp/iat, nonce), maps the role claim (PANTAU_OIDC_ROLE_CLAIM) through PANTAU_OIDC_MAPPING, sets the console session cookies and redirects (303) to `/`. Any refusal redirects to `/?sso_error=denied|state|token|unmapped|provider`. 404 when single sign-on is off.',
+        description: 'Checks `state` against the transaction cookie, exchanges the code, verifies the ID token (signature, iss, aud/azp, exp/iat, nonce), maps the role claim (PANTAU_OIDC_ROLE_CLAIM) through PANTAU_OIDC_MAPPING, sets the console session cookies and redirects (303) to `/`. Any refusal redirects to `/?sso_error=denied|state|token|unmapped|provider|disabled`. 404 when single sign-on is off.',
         security: [],
         querystring: CallbackQuery,
       },
@@ -387,7 +388,14 @@ export function oidcPlugin({ sessions, registry, settings, log }: OidcPluginOpti
           registry.audit(actor, 'session.refused', `console by single sign-on: no PANTAU_OIDC_MAPPING entry for ${provider.settings.roleClaim} (${shown})`);
           throw new SsoRefusal('unmapped', `${who.username} has no mapped ${provider.settings.roleClaim} (${shown})`);
         }
-        const principal: ApiPrincipal = { type: 'user', ...who, role: mapped.grant.role, scope: mapped.grant.scope };
+        // the person in the registry: listed, re-scoped and disabled by admins like anyone else (registry/people.ts)
+        const asPerson = principalActor({ type: 'user', ...who, role: mapped.grant.role, scope: mapped.grant.scope });
+        const outcome = await registry.people.external(who.id, { username: who.username!, name: who.name }, mapped.grant, asPerson);
+        if ('disabled' in outcome) {
+          registry.audit(asPerson, 'session.refused', 'console by single sign-on: the person is disabled in Pantau');
+          throw new SsoRefusal('disabled', `${who.username} is disabled in Pantau`);
+        }
+        const principal: ApiPrincipal = principalOf(outcome.person);
         const { id } = await sessions.create(principal);
         registry.audit(principalActor(principal), 'session.created', `console (${principal.role}, ${describeScope(principal.scope)}) by single sign-on as ${provider.settings.roleClaim}=${clean(mapped.value, 60)}`);
         reply.header('set-cookie', [txSetCookie('', request, 0), ...sessionCookies(request, id, Math.floor(sessions.ttlMs / 1000))]);

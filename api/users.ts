@@ -25,7 +25,8 @@ import type { ApiContext } from './context.js';
 import { HttpProblem, notFound, ProblemSchema } from './problem.js';
 import { callerScope, checkGrant } from './scope-guard.js';
 
-const PersonIdParams = z.object({ id: z.string().regex(/^[0-9a-f]{12}$/, 'not a person id') });
+// a person made in Pantau (12 hex digits), or one who signs in by single sign-on (`oidc:<the provider's subject>`)
+const PersonIdParams = z.object({ id: z.string().regex(/^([0-9a-f]{12}|oidc:[\x21-\x7e]{1,190})$/, 'not a person id') });
 const PersonSchema = z.object({
   id: z.string(),
   username: z.string(),

@@ -137,6 +137,37 @@ export class People {
   }
 
   /**
+   * A person signed in through single sign-on (api/oidc.ts), as a person of the registry: created at their first
+   * sign-in (no password: they never sign in any other way), their name, role and scope brought up to date from
+   * the provider's claims at every sign-in (audited as `user.updated`; a change ends their older sessions), so an
+   * admin lists, re-scopes and disables them like anyone else. A disabled person stays refused whatever the
+   * provider says. The username is the provider's, made to fit Pantau's pattern; `-sso` is appended when a
+   * person of another origin already has it (never merged with a local account: a provider could claim any name).
+   */
+  async external(id: string, claimed: { username: string; name: string }, grant: { role: Role; scope: Scope }, actor: string): Promise<{ person: Person } | { disabled: Person }> {
+    const current = this.users.get(id) ?? (await this.store.fetchUser(id));
+    if (current) {
+      this.users.set(id, current);
+      if (current.disabled) return { disabled: toPerson(current) };
+      if (current.name === claimed.name && current.role === grant.role && sameScope(current.scope, grant.scope)) return { person: toPerson(current) };
+      return { person: await this.update(id, { name: claimed.name, role: grant.role, scope: grant.scope }, actor) };
+    }
+    let username = claimed.username.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60).padEnd(2, '-');
+    const taken = async (u: string) => [...this.users.values()].some((x) => x.username === u) || (await this.store.fetchUserByUsername(u)) !== undefined;
+    if (await taken(username)) username = `${username.slice(0, 60)}-sso`;
+    if (await taken(username)) throw new ConflictError(`username ${username} is taken`);
+    const row: StoredUser = {
+      id, username, name: claimed.name, role: grant.role, scope: grant.scope, language: 'id', disabled: false, passwordHash: null,
+      createdAt: Date.now(), failedLogins: 0, lockedUntil: null,
+    };
+    await this.store.insertUser(row, null, {
+      actor, action: 'user.created', target: `${row.id} ${row.username} (${row.role}, scope ${describeScope(row.scope)}); by single sign-on`,
+    });
+    this.users.set(row.id, row);
+    return { person: toPerson(row) };
+  }
+
+  /**
    * Display name, role, scope, language, disabled. A change of role or scope, or disabling, ends the person's
    * sessions at once on every node (in the store's transaction, and the `user-changed` event for live streams).
    */

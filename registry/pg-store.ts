@@ -283,13 +283,13 @@ export class PgStore implements RegistryStore {
     return row ? fromUserRow(row) : undefined;
   }
 
-  async insertUser(u: StoredUser, link: StoredPasswordLink, audit: AuditWrite): Promise<void> {
+  async insertUser(u: StoredUser, link: StoredPasswordLink | null, audit: AuditWrite): Promise<void> {
     await this.write('users', u.id, audit, async (c) => {
       const r = await c.query(
         'INSERT INTO users (id, username, name, role, scope, language, disabled, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
         [u.id, u.username, u.name, u.role, JSON.stringify(u.scope), u.language, u.disabled, u.passwordHash, u.createdAt],
       );
-      await insertLink(c, link);
+      if (link) await insertLink(c, link);
       return r;
     });
   }

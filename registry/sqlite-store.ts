@@ -113,13 +113,13 @@ export class SqliteStore implements RegistryStore {
     return row ? fromUserRow(row) : undefined;
   }
 
-  async insertUser(u: StoredUser, link: StoredPasswordLink, audit: AuditWrite): Promise<void> {
+  async insertUser(u: StoredUser, link: StoredPasswordLink | null, audit: AuditWrite): Promise<void> {
     this.db.transaction(() => {
       if (this.db.prepare('SELECT 1 FROM users WHERE username = ? OR id = ?').get(u.username, u.id)) throw new ConflictError(`username ${u.username} is taken`);
       this.db
         .prepare('INSERT INTO users (id, username, name, role, scope, language, disabled, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
         .run(u.id, u.username, u.name, u.role, JSON.stringify(u.scope), u.language, u.disabled ? 1 : 0, u.passwordHash, u.createdAt);
-      this.insertLinkSync(link);
+      if (link) this.insertLinkSync(link);
       this.auditSync(audit);
     })();
   }

@@ -119,7 +119,8 @@ export interface PeopleStore {
   fetchUser(id: string): Promise<StoredUser | undefined>;
   fetchUserByUsername(username: string): Promise<StoredUser | undefined>;
   /** The person and their first link; ConflictError when the username is taken. */
-  insertUser(user: StoredUser, link: StoredPasswordLink, audit: AuditWrite): Promise<void>;
+  /** `link` null: a person who signs in only through single sign-on (no password to set). */
+  insertUser(user: StoredUser, link: StoredPasswordLink | null, audit: AuditWrite): Promise<void>;
   /** Display name, role, scope, language, disabled; `endSessions` ends the person's sessions too. False when gone. */
   updateUser(user: StoredUser, audit: AuditWrite, endSessions: boolean): Promise<boolean>;
   /** The person, their links and their sessions. */

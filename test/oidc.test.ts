@@ -222,14 +222,30 @@ describe('single sign-on over HTTP', () => {
     const session = await asBrowser(jar, '/api/v1/session');
     expect(session.status).toBe(200);
     expect(session.body).toMatchObject({ role: 'operator', keyName: 'Siti Rahmawati' });
-    // GET /api/v1/session names the scope once api/session.ts reports it; the scope guard proves it either way
-    if ('scope' in session.body) expect(session.body.scope).toEqual({ cities: ['Samarinda'], kinds: ['flood'] });
+    expect(session.body.scope).toEqual({ cities: ['Samarinda'], kinds: ['flood'] });
     expect((await asBrowser(jar, `/api/v1/devices/${devices.samarindaFlood}`)).status).toBe(200);
     expect((await asBrowser(jar, `/api/v1/devices/${devices.samarindaAir}`)).status).toBe(404);
     expect((await asBrowser(jar, `/api/v1/devices/${devices.balikpapanFlood}`)).status).toBe(404);
 
     const created = await audit('session.created');
     expect(created.some((e) => e.actor === 'user:siti.r (Siti Rahmawati)' && /operator/.test(e.target) && /single sign-on/.test(e.target))).toBe(true);
+  });
+
+  it('a person who signed in by single sign-on is a person of the registry: listed, and once disabled refused and signed out', async () => {
+    const { jar } = await ssoSignIn('siti');
+    const people = (await tp.api('GET', '/api/v1/users')).body.items as Array<{ id: string; username: string; role: string; scope: unknown; hasPassword: boolean }>;
+    const siti = people.find((p) => p.id.startsWith('oidc:'))!;
+    expect(siti).toMatchObject({ username: 'siti.r', role: 'operator', scope: { cities: ['Samarinda'], kinds: ['flood'] }, hasPassword: false });
+    expect((await asBrowser(jar, '/api/v1/session')).status).toBe(200);
+    expect((await tp.api('PATCH', `/api/v1/users/${encodeURIComponent(siti.id)}`, { body: { disabled: true } })).status).toBe(200);
+    // the session ends at once, and the provider cannot sign a disabled person in again
+    expect((await asBrowser(jar, '/api/v1/session')).status).toBe(401);
+    const again = await ssoSignIn('siti');
+    expect(again.location).toBe('/?sso_error=disabled');
+    expect(again.jar.cookies.has('pantau_session')).toBe(false);
+    expect((await audit('session.refused')).some((e) => e.actor === 'user:siti.r (Siti Rahmawati)' && /disabled/.test(e.target))).toBe(true);
+    expect((await tp.api('PATCH', `/api/v1/users/${encodeURIComponent(siti.id)}`, { body: { disabled: false } })).status).toBe(200);
+    expect((await ssoSignIn('siti')).location).toBe('/');
   });
 
   it('(b) refuses a person whose role claim has no mapping, and audits it', async () => {

@@ -97,11 +97,11 @@ export async function ssoEnabled(): Promise<boolean> {
 }
 
 /** The reason a single sign-on came back refused (`/?sso_error=…`), taken from the address once. */
-export function takeSsoError(): 'ssoDenied' | 'ssoState' | 'ssoToken' | 'ssoUnmapped' | 'ssoProvider' | null {
+export function takeSsoError(): 'ssoDenied' | 'ssoState' | 'ssoToken' | 'ssoUnmapped' | 'ssoProvider' | 'disabled' | null {
   const code = new URLSearchParams(location.search).get('sso_error');
   if (code === null) return null;
   history.replaceState(null, '', location.pathname);
-  const reasons = { denied: 'ssoDenied', state: 'ssoState', token: 'ssoToken', unmapped: 'ssoUnmapped', provider: 'ssoProvider' } as const;
+  const reasons = { denied: 'ssoDenied', state: 'ssoState', token: 'ssoToken', unmapped: 'ssoUnmapped', provider: 'ssoProvider', disabled: 'disabled' } as const;
   return reasons[code as keyof typeof reasons] ?? 'ssoProvider';
 }
 
