@@ -1,5 +1,6 @@
 // The fastify app: one plugin per API area; route schemas (zod) validate input, serialise output and produce
 // the OpenAPI document at once.
+import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
@@ -62,12 +63,13 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
     await app.register(rateLimit, {
       max: ctx.apiRateLimit,
       timeWindow: 60_000,
-      // per API key when one is presented, else per client address
+      // per API key once that key has been verified, else per client address
       keyGenerator: (request) => {
         const key = presentedKey(request);
-        // a real key has its own allowance; made-up keys all count against their client address
-        const identity = key ? ctx.registry.rateLimitIdentity(key) : null;
-        return identity ? `key:${identity}` : `ip:${request.ip}`;
+        // Only a key whose secret was checked before has an allowance of its own. A key id alone is no proof:
+        // anyone who knows one could send `pk_<id>.garbage` and spend that key's allowance, shutting its owner out.
+        // Everything else (made-up, mistyped, not yet verified keys) counts against its client address.
+        return key && ctx.registry.isVerifiedKey(key) ? `key:${fingerprintOf(key)}` : `ip:${request.ip}`;
       },
       errorResponseBuilder: (_request, context) => ({
         statusCode: 429,
@@ -105,4 +107,9 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
   await typed.register(sessionPlugin(sessions, ctx.registry));
   for (const plugin of options.plugins ?? []) await typed.register(plugin);
   return app as unknown as FastifyInstance;
+}
+
+/** The rate limiter's name for a verified key: a digest, so the key itself is not kept in the limiter's store. */
+function fingerprintOf(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('base64url');
 }
