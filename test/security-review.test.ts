@@ -1,8 +1,43 @@
 // The security review's findings, each shown against real servers over real sockets: the API rate limit is keyed
-// only on verified keys, and CSV cells cannot become spreadsheet formulas.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// only on verified keys, CSV cells cannot become spreadsheet formulas, and no credential in a URL reaches /readyz or a
+// log line, nor does a webhook's signed body follow a redirect.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { WebhookSender } from '../alerts/webhook.js';
 import { parseCsv } from '../api/csv.js';
-import { ADMIN_KEY, startTestPlatform, type TestPlatform } from './support/platform.js';
+import { createLogger } from '../platform/logger.js';
+import { ADMIN_KEY, eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
+
+/** A logger built as Pantau builds its own, whose lines the test reads back. */
+function capturedLogger(): { logger: ReturnType<typeof createLogger>; text: () => string } {
+  const lines: string[] = [];
+  return { logger: createLogger('debug', 'pantau', { write: (line: string) => void lines.push(line) }), text: () => lines.join('') };
+}
+
+/** A local HTTP server answering with `answer`; what it received is kept. */
+async function httpServer(answer: (req: IncomingMessage, body: string) => { status: number; headers?: Record<string, string> }) {
+  const received: Array<{ url: string; body: string }> = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      received.push({ url: req.url ?? '', body });
+      const { status, headers } = answer(req, body);
+      res.writeHead(status, headers).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return { received, port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** A local port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const s = await httpServer(() => ({ status: 200 }));
+  await s.close();
+  return s.port;
+}
 
 let tp: TestPlatform;
 beforeAll(async () => {
@@ -77,5 +112,93 @@ describe('CSV answers', () => {
     expect(imported.connected).toBe(true);
     const fleet = parseCsv((await tp.api('GET', '/api/v1/devices?format=csv')).text);
     expect(fleet.find((r) => r[0] === 'csv-import-01')![2]).toBe("'=1+2");
+  });
+});
+
+describe('credentials in URLs', () => {
+  const PASSWORD = 'Influx-S3cret-pw';
+
+  it('/readyz and the logs never show the InfluxDB URL\'s password, with InfluxDB up (the credentials still work)', async () => {
+    const url = new URL(inject('influxUrl'));
+    url.username = 'pantau';
+    url.password = PASSWORD;
+    const logs = capturedLogger();
+    const up = await startTestPlatform({ PANTAU_INFLUX_URL: url.toString() }, { logger: logs.logger });
+    try {
+      const dev = await up.register('air');
+      const client = await up.connect(dev.id, dev.token);
+      await client.publishAsync(`sensors/air/${dev.id}/telemetry`, JSON.stringify({ pm25: 20 }), { qos: 1 });
+      await up.drained();
+      const ready = await eventually(async () => {
+        const res = await up.api('GET', '/readyz', { key: null });
+        return res.status === 200 ? res : null;
+      });
+      expect(ready.body.checks.influxdb).toEqual({ ok: true });
+      expect(ready.text).not.toContain(PASSWORD);
+      expect(logs.text()).toContain('Pantau is running');
+      expect(logs.text()).not.toContain(PASSWORD);
+    } finally {
+      await up.stop();
+    }
+  });
+
+  it('/readyz and the logs never show it with InfluxDB down either, when the error names the URL', async () => {
+    const port = await closedPort();
+    const logs = capturedLogger();
+    const down = await startTestPlatform({ PANTAU_INFLUX_URL: `http://pantau:${PASSWORD}@127.0.0.1:${port}` }, { logger: logs.logger });
+    try {
+      const dev = await down.register('air');
+      const client = await down.connect(dev.id, dev.token);
+      await client.publishAsync(`sensors/air/${dev.id}/telemetry`, JSON.stringify({ pm25: 20 }), { qos: 1 });
+      const res = await eventually(async () => {
+        const r = await down.api('GET', '/readyz', { key: null });
+        return r.body.details?.influx?.lastError ? r : null;
+      });
+      expect(res.status).toBe(503);
+      expect(res.body.checks.influxdb.ok).toBe(false);
+      // the error still says where it failed
+      expect(res.body.details.influx.lastError).toContain(`127.0.0.1:${port}`);
+      expect(res.text).not.toContain(PASSWORD);
+      expect(logs.text()).toContain('InfluxDB');
+      expect(logs.text()).not.toContain(PASSWORD);
+    } finally {
+      await down.stop();
+    }
+  });
+});
+
+describe('webhook', () => {
+  it('does not follow a redirect with its signed body: a 307 is a failed, retried delivery, logged without the URL\'s secrets', async () => {
+    const elsewhere = await httpServer(() => ({ status: 200 }));
+    const hook = await httpServer(() => ({ status: 307, headers: { location: `http://127.0.0.1:${elsewhere.port}/collect?token=Location-T0ken` } }));
+    const logs = capturedLogger();
+    const sender = new WebhookSender({ url: `http://127.0.0.1:${hook.port}/alerts?token=Hook-S3cret-token`, secret: 'signing-secret', log: logs.logger, maxAttempts: 2, baseDelayMs: 10 });
+    try {
+      const delivered = await new Promise<boolean>((resolve) => sender.send({ type: 'opened', alert: { id: 'a1' } }, resolve));
+      expect(delivered).toBe(false);
+      expect(hook.received).toHaveLength(2);
+      expect(hook.received[0]!.body).toContain('"opened"');
+      expect(elsewhere.received).toEqual([]);
+      expect(logs.text()).toContain('redirect');
+      expect(logs.text()).toContain(`127.0.0.1:${hook.port}/alerts?token=redacted`);
+      expect(logs.text()).not.toContain('Hook-S3cret-token');
+      expect(logs.text()).not.toContain('Location-T0ken');
+    } finally {
+      await sender.close();
+      await Promise.all([hook.close(), elsewhere.close()]);
+    }
+  });
+
+  it('logs a URL with a user and password without them, also in the error that names it', async () => {
+    const logs = capturedLogger();
+    const port = await closedPort();
+    const sender = new WebhookSender({ url: `http://siren:Hook-Pa55word@127.0.0.1:${port}/alerts`, secret: 'signing-secret', log: logs.logger, maxAttempts: 1, baseDelayMs: 10 });
+    try {
+      expect(await new Promise<boolean>((resolve) => sender.send({ type: 'opened' }, resolve))).toBe(false);
+      expect(logs.text()).toContain(`127.0.0.1:${port}/alerts`);
+      expect(logs.text()).not.toContain('Hook-Pa55word');
+    } finally {
+      await sender.close();
+    }
   });
 });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
+import type { Logger } from 'pino';
 import { inject } from 'vitest';
 import type { Kind } from '../../catalog/index.js';
 import { loadConfig } from '../../platform/config.js';
@@ -30,7 +31,8 @@ export interface TestPlatform {
 
 const DEFAULT_LOCATION = { lat: -0.49, lon: 117.15 };
 
-export async function startTestPlatform(env: Record<string, string> = {}): Promise<TestPlatform> {
+/** `logger`: instead of one built from PANTAU_LOG_LEVEL (a test that reads what Pantau logs brings its own). */
+export async function startTestPlatform(env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestPlatform> {
   const influxUrl = inject('influxUrl');
   const db = `t_${randomBytes(5).toString('hex')}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'pantau-test-'));
@@ -45,7 +47,7 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
     PANTAU_LOG_LEVEL: process.env.PANTAU_TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
-  const platform = await startPlatform(config, { logger: createLogger(config.logLevel) });
+  const platform = await startPlatform(config, { logger: options.logger ?? createLogger(config.logLevel) });
   const clients: MqttClient[] = [];
   let seq = 0;
 
