@@ -1,6 +1,7 @@
 // The security review's findings, each shown against real servers over real sockets: the API rate limit is keyed
 // only on verified keys, CSV cells cannot become spreadsheet formulas, and no credential in a URL reaches /readyz or a
-// log line, nor does a webhook's signed body follow a redirect.
+// log line, nor does a webhook's signed body follow a redirect; pushing a device configuration is for admins, with
+// calibration offsets bounded.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -200,5 +201,25 @@ describe('webhook', () => {
     } finally {
       await sender.close();
     }
+  });
+});
+
+describe('configuration push', () => {
+  it('needs the admin role, and bounds calibration offsets to a tenth of the field\'s range', async () => {
+    const dev = await tp.register('flood', 'cfg-bound-01');
+    const operator = (await tp.api('POST', '/api/v1/keys', { body: { name: 'ops room', role: 'operator' } })).body.key as string;
+    const put = (body: unknown, key?: string) => tp.api('PUT', `/api/v1/devices/${dev.id}/config`, { body, key });
+    const refused = await put({ offsets: { waterLevel: -2.5 } }, operator);
+    expect(refused.status).toBe(403);
+    expect(refused.body.detail).toContain('admin');
+    // waterLevel's range is −1000 – 10000 cm: ±1100 cm at the most
+    const tooFar = await put({ offsets: { waterLevel: -1100.5 } });
+    expect(tooFar.status).toBe(400);
+    expect(tooFar.body.detail).toBe('body.offsets.waterLevel: a calibration offset of waterLevel must be within ±1100 cm (a tenth of its range -1000 – 10000)');
+    expect((await put({ offsets: { rainfall: 60 } })).body.detail).toContain('±50 mm/h');
+    const within = await put({ offsets: { waterLevel: -1100, rainfall: 50 } });
+    expect(within.status).toBe(200);
+    expect(within.body.desired).toEqual({ offsets: { waterLevel: -1100, rainfall: 50 } });
+    expect((await tp.api('GET', `/api/v1/devices/${dev.id}/config`, { key: operator })).body.version).toBe(1);
   });
 });
