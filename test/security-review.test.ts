@@ -1,9 +1,11 @@
-// The security review's findings, each shown against real servers over real sockets: the API rate limit is keyed
+// The security review's findings, each shown against real servers over real sockets: no device can take over
+// another's MQTT client id, the API rate limit is keyed
 // only on verified keys, CSV cells cannot become spreadsheet formulas, and no credential in a URL reaches /readyz or a
 // log line, nor does a webhook's signed body follow a redirect; pushing a device configuration is for admins, with
 // calibration offsets bounded.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WebhookSender } from '../alerts/webhook.js';
 import { parseCsv } from '../api/csv.js';
@@ -11,9 +13,9 @@ import { createLogger } from '../platform/logger.js';
 import { ADMIN_KEY, eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
 
 /** A logger built as Pantau builds its own, whose lines the test reads back. */
-function capturedLogger(): { logger: ReturnType<typeof createLogger>; text: () => string } {
+function capturedLogger(level = 'debug'): { logger: ReturnType<typeof createLogger>; text: () => string } {
   const lines: string[] = [];
-  return { logger: createLogger('debug', 'pantau', { write: (line: string) => void lines.push(line) }), text: () => lines.join('') };
+  return { logger: createLogger(level, 'pantau', { write: (line: string) => void lines.push(line) }), text: () => lines.join('') };
 }
 
 /** A local HTTP server answering with `answer`; what it received is kept. */
@@ -41,11 +43,89 @@ async function closedPort(): Promise<number> {
 }
 
 let tp: TestPlatform;
+const logs = capturedLogger('info');
 beforeAll(async () => {
-  tp = await startTestPlatform();
+  tp = await startTestPlatform({}, { logger: logs.logger });
 });
 afterAll(async () => {
   await tp?.stop();
+});
+
+describe('MQTT client ids', () => {
+  /** CONNECT as `username` with `clientId`: the CONNACK return code when refused, 0 when connected. */
+  async function connackCode(username: string, password: string, clientId: string): Promise<number> {
+    try {
+      const c = await mqtt.connectAsync(tp.platform.mqttUrl!, { username, password, clientId, reconnectPeriod: 0, connectTimeout: 5000 });
+      await c.endAsync();
+      return 0;
+    } catch (err) {
+      return (err as { code?: number }).code ?? -1;
+    }
+  }
+
+  it('refuses another device\'s id and a client id held by another device\'s connection; the holder stays connected', async () => {
+    const a = await tp.register('air');
+    const b = await tp.register('air');
+    const c = await tp.register('air');
+    const holder = await tp.connect(a.id, a.token, { clientId: a.id });
+    const gateway = await tp.connect(c.id, c.token, { clientId: 'gateway-kiosk-7' });
+    let holderClosed = false;
+    let gatewayClosed = false;
+    holder.on('close', () => (holderClosed = true));
+    gateway.on('close', () => (gatewayClosed = true));
+
+    // device B, with its own valid token, asks for A's id and for C's connection's client id
+    expect(await connackCode(b.id, b.token, a.id)).toBe(2);
+    expect(await connackCode(b.id, b.token, 'gateway-kiosk-7')).toBe(2);
+    // so does a city system (API-key login)
+    expect(await connackCode('pantau-api-key', ADMIN_KEY, a.id)).toBe(2);
+
+    // A was never disconnected and keeps publishing
+    await holder.publishAsync(`sensors/air/${a.id}/telemetry`, JSON.stringify({ pm25: 33 }), { qos: 1 });
+    await tp.drained();
+    expect((await tp.api('GET', `/api/v1/devices/${a.id}/latest`)).body.values).toMatchObject({ pm25: 33 });
+    expect(holderClosed).toBe(false);
+    expect(gatewayClosed).toBe(false);
+    expect((await tp.api('GET', `/api/v1/devices/${a.id}`)).body.status).toBe('online');
+
+    // counted as failed logins, with the reason in the log and never the token
+    const metrics = (await tp.api('GET', '/metrics', { key: null })).text;
+    expect(metrics).toMatch(/^pantau_mqtt_client_id_refused_total 3$/m);
+    expect(Number(/^pantau_mqtt_auth_failures_total (\d+)$/m.exec(metrics)![1])).toBeGreaterThanOrEqual(3);
+    expect(logs.text()).toContain('client id is another device\'s id');
+    expect(logs.text()).toContain('client id is in use by a connection of another device or key');
+    expect(logs.text()).not.toContain(b.token);
+    expect(logs.text()).not.toContain(ADMIN_KEY);
+
+    // a device reconnecting with its own id still takes over its earlier connection
+    const again = await tp.connect(a.id, a.token, { clientId: a.id });
+    await eventually(() => holderClosed);
+    await again.publishAsync(`sensors/air/${a.id}/telemetry`, JSON.stringify({ pm25: 34 }), { qos: 1 });
+    await tp.drained();
+    expect((await tp.api('GET', `/api/v1/devices/${a.id}/latest`)).body.values).toMatchObject({ pm25: 34 });
+    // a client id is free again once its connection ends
+    await gateway.endAsync();
+    expect(await connackCode(b.id, b.token, 'gateway-kiosk-7')).toBe(0);
+  });
+
+  it('the external broker\'s auth endpoint denies another device\'s id as client id', async () => {
+    const secret = 'broker-shared-secret-0123456789';
+    const ext = await startTestPlatform({ PANTAU_BROKER_AUTH_SECRET: secret });
+    try {
+      const a = await ext.register('flood');
+      const b = await ext.register('flood');
+      const auth = async (username: string, password: string, clientid: string) =>
+        (await ext.api('POST', '/api/v1/broker/auth', { key: null, headers: { 'x-pantau-broker-secret': secret }, body: { username, password, clientid } })).body.result;
+      expect(await auth(b.id, b.token, a.id)).toBe('deny');
+      expect(await auth('pantau-api-key', ADMIN_KEY, a.id)).toBe('deny');
+      expect(await auth(b.id, b.token, b.id)).toBe('allow');
+      expect(await auth(b.id, b.token, 'any-other-id')).toBe('allow');
+      // no oracle: a wrong token is denied for its token, whatever the client id
+      expect(await auth(b.id, 'wrong-token-wrong-token', a.id)).toBe('deny');
+    } finally {
+      await ext.stop();
+    }
+  });
 });
 
 describe('API rate limit', () => {
