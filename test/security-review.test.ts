@@ -2,12 +2,15 @@
 // another's MQTT client id, the API rate limit is keyed
 // only on verified keys, CSV cells cannot become spreadsheet formulas, and no credential in a URL reaches /readyz or a
 // log line, nor does a webhook's signed body follow a redirect; pushing a device configuration is for admins, with
-// calibration offsets bounded.
+// calibration offsets bounded; and the console shows a device's name as text wherever it shows it (Debian's
+// chromium through playwright-core, as test/console.test.ts drives it).
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import mqtt from 'mqtt';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WebhookSender } from '../alerts/webhook.js';
+import { buildConsoleIfStale } from '../console/build/build.js';
 import { parseCsv } from '../api/csv.js';
 import { createLogger } from '../platform/logger.js';
 import { ADMIN_KEY, eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
@@ -298,5 +301,73 @@ describe('configuration push', () => {
     expect(within.status).toBe(200);
     expect(within.body.desired).toEqual({ offsets: { waterLevel: -1100, rainfall: 50 } });
     expect((await tp.api('GET', `/api/v1/devices/${dev.id}/config`, { key: operator })).body.version).toBe(1);
+  });
+});
+
+describe('console', () => {
+  const NAME = '<img src=x onerror=window.__pwned=1>';
+  const CITY = '<svg onload=window.__pwned=2>';
+  let browser: Browser;
+  let floodId: string;
+
+  beforeAll(async () => {
+    await buildConsoleIfStale();
+    const dev = await tp.register('flood', 'xss-flood-01', { name: NAME, city: CITY, thresholds: { waspada: 700, siaga: 775, awas: 825 } });
+    floodId = dev.id;
+    const client = await tp.connect(dev.id, dev.token);
+    // over siaga: an alert, so the name shows in the alerts view and the announcement too
+    await client.publishAsync(`sensors/flood/${dev.id}/telemetry`, JSON.stringify({ waterLevel: 790 }), { qos: 1 });
+    await eventually(async () => (await tp.api('GET', `/api/v1/alerts?deviceId=${dev.id}`)).body.items.length > 0);
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }, 240_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  const pwned = (page: Page) => page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned);
+
+  it('shows a device named like markup as literal text in the map tooltip, the device list, the alerts and the device view', async () => {
+    const context = await browser.newContext({ viewport: { width: 1600, height: 1000 }, locale: 'en-US' });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${tp.platform.httpUrl}/`);
+      await page.getByTestId('login-key').fill(ADMIN_KEY);
+      await page.getByTestId('login-submit').click();
+      await page.getByTestId('nav-map').waitFor();
+
+      // the list
+      const row = page.locator(`[data-testid=device-row][data-device-id="${floodId}"]`);
+      await row.waitFor();
+      expect(await row.locator('a').textContent()).toBe(NAME);
+      expect(await row.textContent()).toContain(CITY);
+      expect(await row.locator('img, svg').count()).toBe(0);
+
+      // the marker's tooltip
+      const marker = page.locator(`.device-marker[data-device-id="${floodId}"]`);
+      await expect.poll(() => marker.count()).toBe(1);
+      await marker.hover({ force: true });
+      const tooltip = page.locator('.leaflet-tooltip');
+      await tooltip.waitFor();
+      expect(await tooltip.textContent()).toContain(NAME);
+      expect(await tooltip.locator('img').count()).toBe(0);
+
+      // the alerts view and the device view
+      await page.getByTestId('nav-alerts').click();
+      const alertRow = page.locator(`[data-testid=alert-row][data-device-id="${floodId}"]`);
+      await alertRow.waitFor();
+      expect(await alertRow.textContent()).toContain(NAME);
+      expect(await alertRow.locator('img, svg').count()).toBe(0);
+      await page.goto(`${tp.platform.httpUrl}/devices/${floodId}`);
+      await page.locator('h1', { hasText: NAME }).waitFor();
+
+      expect(await page.locator('main img, main svg:not(.leaflet-zoom-animated)').evaluateAll((els) => els.filter((e) => e.getAttribute('src') === 'x' || e.getAttribute('onload')).length)).toBe(0);
+      expect(await pwned(page)).toBeUndefined();
+    } finally {
+      await context.close();
+    }
   });
 });
