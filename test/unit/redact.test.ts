@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { redactUrl, redactUrlsDeep, redactUrlsIn } from '../../platform/redact.js';
+import { loadConfig } from '../../platform/config.js';
 
 describe('redactUrl', () => {
   it('drops the user and password of a URL and hides what it cannot parse', () => {
@@ -30,5 +31,17 @@ describe('redactUrlsIn', () => {
   it('redacts the strings of a status document, at any depth', () => {
     expect(redactUrlsDeep({ influx: { up: false, lastError: 'at http://a:b@h:1/', n: 3, list: ['mqtt://c:d@e'] }, none: null }))
       .toEqual({ influx: { up: false, lastError: 'at http://h:1/', n: 3, list: ['mqtt://e'] }, none: null });
+  });
+});
+
+describe('configuration errors', () => {
+  it('name a URL they cannot parse without its user, password or query', () => {
+    let message = '';
+    try {
+      loadConfig({ PANTAU_INFLUX_URL: 'http://pantau:Hunter2-pw@influx:99999/?token=T0ken-x' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe('PANTAU_INFLUX_URL: must be a URL like http://host:port, got "http://…@influx:99999/?…"');
   });
 });
