@@ -2,8 +2,12 @@
 // Each delivery is signed: `X-Pantau-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` with
 // `X-Pantau-Timestamp` (ms), so a receiver can check origin and reject replays. Failed deliveries are retried with
 // exponential backoff and jitter, in order, up to `maxAttempts`; the queue is bounded and drops are logged.
+// Redirects are not followed: the signed body goes to PANTAU_WEBHOOK_URL and nowhere else, so a receiver (or whoever
+// took over its address) cannot send it on to another host; a 3xx is a failed delivery, retried like the others.
+// The URL is logged redacted (a token in its query is a credential of the receiver).
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
+import { redactUrl, redactUrlsIn } from '../platform/redact.js';
 
 export interface WebhookOptions {
   url: string;
@@ -30,14 +34,19 @@ export class WebhookSender {
   delivered = 0;
   failed = 0;
 
-  constructor(private readonly options: WebhookOptions) {}
+  /** The URL as logs may show it. */
+  private readonly shownUrl: string;
+
+  constructor(private readonly options: WebhookOptions) {
+    this.shownUrl = redactUrl(options.url)!;
+  }
 
   /** Queue a delivery; `done` (if given) learns whether it was delivered (false: dropped, gave up or closed). */
   send(payload: unknown, done?: (delivered: boolean) => void): void {
     if (this.closed) return done?.(false);
     if (this.queue.length >= (this.options.maxQueue ?? 10_000)) {
       this.failed++;
-      this.options.log.error({ url: this.options.url }, 'webhook queue full; an alert change was not delivered');
+      this.options.log.error({ url: this.shownUrl }, 'webhook queue full; an alert change was not delivered');
       return done?.(false);
     }
     this.queue.push(JSON.stringify(payload));
@@ -70,6 +79,7 @@ export class WebhookSender {
 
   private async deliver(body: string): Promise<boolean> {
     const { url, secret, log } = this.options;
+    const shown = this.shownUrl;
     const maxAttempts = this.options.maxAttempts ?? 8;
     const base = this.options.baseDelayMs ?? 500;
     for (let attempt = 1; attempt <= maxAttempts && !this.closed; attempt++) {
@@ -84,13 +94,18 @@ export class WebhookSender {
             'x-pantau-signature': signature(secret, timestamp, body),
           },
           body,
+          redirect: 'manual',
           signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000),
         });
         await res.body?.cancel();
         if (res.ok) return true;
-        log.warn({ url, status: res.status, attempt }, 'webhook refused an alert change; retrying');
+        if (res.status >= 300 && res.status < 400) {
+          const location = res.headers.get('location');
+          log.warn({ url: shown, status: res.status, location: location === null ? undefined : redactUrl(URL.canParse(location, url) ? new URL(location, url).href : location), attempt },
+            'webhook answered with a redirect, which is not followed (the signed alert goes only to PANTAU_WEBHOOK_URL; set it to the final address); retrying');
+        } else log.warn({ url: shown, status: res.status, attempt }, 'webhook refused an alert change; retrying');
       } catch (err) {
-        log.warn({ url, err: (err as Error).message, attempt }, 'webhook unreachable; retrying');
+        log.warn({ url: shown, err: redactUrlsIn((err as Error).message), attempt }, 'webhook unreachable; retrying');
       }
       const delay = Math.min(60_000, base * 2 ** (attempt - 1));
       await new Promise<void>((resolve) => {
@@ -101,7 +116,7 @@ export class WebhookSender {
         };
       });
     }
-    log.error({ url, attempts: maxAttempts }, 'webhook delivery abandoned after all retries');
+    log.error({ url: shown, attempts: maxAttempts }, 'webhook delivery abandoned after all retries');
     return false;
   }
 }

@@ -1,5 +1,6 @@
 // The fastify app: one plugin per API area; route schemas (zod) validate input, serialise output and produce
 // the OpenAPI document at once.
+import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
@@ -10,6 +11,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Server } from 'node:https';
 import { installAuth, presentedKey } from './auth.js';
 import type { ApiContext } from './context.js';
+import type { Registry } from '../registry/registry.js';
 import { devicesPlugin } from './devices.js';
 import { healthPlugin } from './health.js';
 import { keysPlugin } from './keys.js';
@@ -73,12 +75,10 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
     await app.register(rateLimit, {
       max: ctx.apiRateLimit,
       timeWindow: 60_000,
-      // per API key when one is presented, else per client address
-      keyGenerator: (request) => {
+      // per API key when a real one is presented, else per client address
+      keyGenerator: async (request) => {
         const key = presentedKey(request);
-        // a real key has its own allowance; made-up keys all count against their client address
-        const identity = key ? ctx.registry.rateLimitIdentity(key) : null;
-        return identity ? `key:${identity}` : `ip:${request.ip}`;
+        return key && (await isRealKey(ctx.registry, key)) ? `key:${fingerprintOf(key)}` : `ip:${request.ip}`;
       },
       errorResponseBuilder: (_request, context) => ({
         statusCode: 429,
@@ -118,4 +118,24 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
   await typed.register(oidcPlugin({ sessions, registry: ctx.registry, settings: options.oidc, log: ctx.log }));
   for (const plugin of options.plugins ?? []) await typed.register(plugin);
   return app as unknown as FastifyInstance;
+}
+
+/**
+ * Whether a presented key has an allowance of its own: a key verified before, or a generated key (`pk_<id>.<secret>`)
+ * of an existing id whose secret checks out now. That check is cheap (generated keys are HMAC-hashed,
+ * registry/secrets.ts) and runs before authentication, so the owner's first request already draws on its own
+ * allowance. A key id alone proves nothing: anyone who knows one could send `pk_<id>.garbage` and spend that key's
+ * allowance, shutting its owner out; made-up and wrong keys all count against their client address. Other keys (the
+ * scrypt-hashed bootstrap key) are not checked here: they count as verified once authentication has passed them.
+ */
+async function isRealKey(registry: Registry, key: string): Promise<boolean> {
+  if (registry.isVerifiedKey(key)) return true;
+  const id = /^pk_([0-9a-f]{12})\./.exec(key)?.[1];
+  if (id === undefined || registry.key(id) === undefined) return false;
+  return (await registry.authenticateKey(key).catch(() => null)) !== null;
+}
+
+/** The rate limiter's name for a verified key: a digest, so the key itself is not kept in the limiter's store. */
+function fingerprintOf(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('base64url');
 }

@@ -111,8 +111,13 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
       if (!known && !registry.authThrottle.reserve(throttleKey)) return { result: 'deny', why: 'too many failed logins' };
       const ok = username === API_KEY_USERNAME ? (await registry.authenticateKey(password)) !== null : (await registry.authenticateDevice(username!, password)) !== null;
       if (ok && !known) registry.authThrottle.succeeded(throttleKey);
-      if (username === API_KEY_USERNAME) return ok ? { result: 'allow', why: 'API key' } : { result: 'deny', why: 'unknown API key' };
-      return ok ? { result: 'allow', why: 'device' } : { result: 'deny', why: 'unknown device or wrong token' };
+      if (!ok) return username === API_KEY_USERNAME ? { result: 'deny', why: 'unknown API key' } : { result: 'deny', why: 'unknown device or wrong token' };
+      // As broker/authenticate.ts: the broker would hand the session of a client id to whoever connects with it last,
+      // so no login may use another device's id as its client id (checked after the credentials: no device-id oracle).
+      if (clientid !== undefined && clientid !== username && registry.device(clientid) !== undefined) {
+        return { result: 'deny', why: 'client id is another device\'s id' };
+      }
+      return username === API_KEY_USERNAME ? { result: 'allow', why: 'API key' } : { result: 'allow', why: 'device' };
     };
 
     const authorize = async (body: z.infer<typeof AclRequest>): Promise<{ result: Result; why: string }> => {

@@ -1,5 +1,5 @@
 // CSV as RFC 4180 writes it: comma-separated, fields with a comma, quote or line break quoted, quotes doubled.
-// Used by the device import (read) and export (write).
+// Every CSV the API writes (fleet export, readings, open-data export, the import's answer) goes through csvCell.
 
 /** Rows of a CSV text; each row an array of cells. Throws with the line of the first malformed quote. */
 export function parseCsv(text: string): string[][] {
@@ -49,10 +49,28 @@ export function parseCsv(text: string): string[][] {
   return rows;
 }
 
+/**
+ * One RFC 4180 cell: quoted when it holds a comma, quote or line break, quotes doubled. A text starting with `=`, `+`,
+ * `-`, `@`, a tab or a carriage return would be run as a formula by a spreadsheet that opens the file (a device named
+ * `=HYPERLINK(…)` in the fleet export, OWASP "CSV injection"), so it is written with a leading `'`, which spreadsheets
+ * show as text. Numbers are written as they are: a negative latitude stays a number.
+ */
 export function csvCell(value: string | number | null | undefined): string {
   if (value === null || value === undefined) return '';
-  const text = String(value);
+  const text = typeof value === 'number' ? String(value) : FORMULA_START.test(value) ? `'${value}` : value;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * A secret Pantau generated (base64url: letters, digits, `-`, `_`) as a cell, exactly as it is: a token changed by
+ * a leading `'` would no longer work when copied into a device, and its alphabet has no parentheses, quotes or
+ * operators to build a formula call from (at worst a spreadsheet shows `#NAME?` for one starting with `-`).
+ * Anything else is an ordinary, defused cell.
+ */
+export function csvSecretCell(secret: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(secret) ? secret : csvCell(secret);
 }
 
 export function csvLine(values: Array<string | number | null | undefined>): string {

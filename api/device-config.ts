@@ -1,4 +1,4 @@
-// Device configuration (issue 16, docs/contract.md §10), a device shadow: an operator PUTs the desired config, Pantau bumps its
+// Device configuration (issue 16, docs/contract.md §10), a device shadow: an admin PUTs the desired config, Pantau bumps its
 // version and publishes it (retained, QoS 1) on the device's config topic; the device answers what it applied on
 // config/reported. GET shows both sides, so an operator sees whether the gauge upriver has taken the change.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -55,12 +55,14 @@ export function deviceConfigPlugin(ctx: Pick<ApiContext, 'registry'>): FastifyPl
       },
     }, async (request) => configAnswer(extras.config((await requireDevice(request.params.id)).id)));
 
+    // admin, not operator: a configuration changes what a device measures (calibration offsets) and when it alarms,
+    // so it is device management, like PATCH of a device's thresholds (docs/devices.md)
     app.put('/api/v1/devices/:id/config', {
-      config: { role: 'operator' },
+      config: { role: 'admin' },
       bodyLimit: MAX_CONFIG_BYTES,
       schema: {
         tags: ['devices'],
-        summary: 'Push a configuration (reportIntervalSeconds 10–86400, offsets and thresholds per field of the kind; at most 4 KiB): published retained, QoS 1, on sensors/{kind}/{id}/config',
+        summary: 'Push a configuration (admin; reportIntervalSeconds 10–86400, calibration offsets within a tenth of each field\'s range, thresholds within it; at most 4 KiB): published retained, QoS 1, on sensors/{kind}/{id}/config',
         params: z.object({ id: DeviceIdSchema }),
         body: z.record(z.string(), z.unknown()),
         response: { 200: ConfigAnswer, 413: ProblemSchema, ...errors },

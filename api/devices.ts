@@ -12,7 +12,7 @@ import {
 } from '../registry/device.js';
 import { deviceExtras, type DeviceExtras } from '../registry/device-extras.js';
 import { toApiDevice, type DeviceRecord } from '../registry/registry.js';
-import { csvLine, wantsCsv } from './csv.js';
+import { csvCell, csvLine, csvSecretCell, wantsCsv } from './csv.js';
 import { IMPORT_COLUMNS, MAX_IMPORT_ROWS, importDevices, judgeImport, rowsFromCsv } from './device-import.js';
 import { actorOf } from './auth.js';
 import type { ApiContext } from './context.js';
@@ -120,7 +120,7 @@ export function devicesPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       request.log.info({ count: created.length, actor: actorOf(request) }, 'devices imported');
       if (wantsCsv(request.headers.accept)) {
         let out = 'id,token\n';
-        for (const c of created) out += `${csvLine([c.device.id, c.token])}\n`;
+        for (const c of created) out += `${csvCell(c.device.id)},${csvSecretCell(c.token)}\n`;
         return reply.code(201).type('text/csv; charset=utf-8').serializer((x: unknown) => x as string).send(out as never);
       }
       return reply.code(201).send({ items: created.map((c) => ({ device: deviceWithEui(extras, c.device), token: c.token })) });

@@ -9,6 +9,7 @@ import { fieldNames, KINDS, type Kind } from '../catalog/index.js';
 import { aggregateWindows, isDayWindow, windowStart, type AggregateRequest } from '../history/source.js';
 import type { DeviceRecord } from '../registry/registry.js';
 import type { ApiContext } from './context.js';
+import { csvCell, csvLine } from './csv.js';
 import { badRequest, ProblemSchema } from './problem.js';
 import { planAggregateOr400 } from './readings.js';
 import { visibleTo } from './scope-guard.js';
@@ -90,17 +91,11 @@ async function* exportRows(
       const plan = planAggregateOr400(req, ctx.history);
       const windows = await aggregateWindows(ctx.influx, req, plan, ctx.history);
       let out = '';
-      for (const w of windows) out += `${prefix}${isoMs(w.ts)},${fields.map((f) => (w.values[f] === undefined ? '' : String(w.values[f]))).join(',')}\n`;
+      for (const w of windows) out += `${prefix}${csvLine([isoMs(w.ts), ...fields.map((f) => w.values[f])])}\n`;
       if (out) yield out;
       pageFrom = pageTo;
     }
   }
-}
-
-/** RFC 4180 cell: quoted when it holds a comma, quote or line break; a leading = + - @ is defused for spreadsheets. */
-function csvCell(value: string): string {
-  const v = /^[=+\-@]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
 function stamp(ms: number): string {

@@ -2,6 +2,7 @@
 // (503 naming what is not), `/metrics` in Prometheus text format. All unauthenticated.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { redactUrlsDeep } from '../platform/redact.js';
 import type { ApiContext } from './context.js';
 
 export function healthPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
@@ -19,13 +20,14 @@ export function healthPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
     app.get('/readyz', {
       schema: { tags: ['health'], summary: 'Readiness of broker, InfluxDB and registry', response: { 200: Ready, 503: Ready } },
     }, async (_request, reply) => {
-      const checks = await ctx.readiness.checks();
+      // unauthenticated: an error message that names a URL (InfluxDB's, the broker's) must not show its credentials
+      const checks = redactUrlsDeep(await ctx.readiness.checks());
       const notReady = Object.entries(checks).filter(([, c]) => !c.ok).map(([name]) => name);
       return reply.code(notReady.length ? 503 : 200).send({
         status: notReady.length ? 'not_ready' : 'ready',
         checks,
         notReady,
-        details: ctx.status?.(),
+        details: redactUrlsDeep(ctx.status?.()),
       });
     });
 

@@ -9,6 +9,7 @@ import { InfluxUnavailableError, quoteIdentifier } from '../influx/client.js';
 import { DeviceIdSchema } from '../registry/device.js';
 import type { DeviceRecord } from '../registry/registry.js';
 import type { ApiContext } from './context.js';
+import { csvLine, wantsCsv } from './csv.js';
 import { badRequest, HttpProblem, notFound, ProblemSchema } from './problem.js';
 import { AGGREGATES, isoMs, parseEvery, parseInstant } from './time-range.js';
 import { AggregateRefused, aggregateWindows, planAggregate, type AggregateRequest, type HistorySettings, type Plan } from '../history/source.js';
@@ -185,7 +186,7 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
           answer.next = nextUrl(request, from, to, encodeCursor(last));
         }
       }
-      if (wantsCsv(request)) return sendCsv(reply, fields, answer.points);
+      if (wantsCsv(request.headers.accept)) return sendCsv(reply, fields, answer.points);
       return answer;
     });
 
@@ -277,14 +278,9 @@ function nextUrl(request: FastifyRequest, from: number, to: number, cursor: stri
   return `${url.pathname}?${url.searchParams.toString()}`;
 }
 
-function wantsCsv(request: FastifyRequest): boolean {
-  const accept = request.headers.accept ?? '';
-  return /\btext\/csv\b/i.test(accept) && !/\bapplication\/json\b/i.test(accept.split(',')[0] ?? '');
-}
-
 function sendCsv(reply: FastifyReply, fields: string[], points: Array<z.infer<typeof Point>>): FastifyReply {
-  let out = `ts,${fields.join(',')}\n`;
-  for (const p of points) out += `${p.ts},${fields.map((f) => (p.values[f] === undefined ? '' : String(p.values[f]))).join(',')}\n`;
+  let out = `${csvLine(['ts', ...fields])}\n`;
+  for (const p of points) out += `${csvLine([p.ts, ...fields.map((f) => p.values[f])])}\n`;
   return reply.type('text/csv; charset=utf-8').serializer((x: unknown) => x as string).send(out);
 }
 

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { deviceTopic, parseDeviceTopic, type Kind } from '../catalog/index.js';
 import type { Registry } from '../registry/registry.js';
-import { makeAuthenticate, type PantauClient } from './authenticate.js';
+import { ClientIdClaims, IDENTIFIER_REJECTED, makeAuthenticate, type PantauClient } from './authenticate.js';
 import { makeAuthorizePublish, makeAuthorizeForward, makeAuthorizeSubscribe, type TelemetryHandler } from './authorize.js';
 import { installPacketLimit, limitClientPackets } from './packet-limit.js';
 
@@ -30,7 +30,8 @@ export interface BrokerOptions {
   /** Connections allowed per client IP (0 = unlimited). */
   maxConnectionsPerIp?: number;
   onTelemetry: TelemetryHandler;
-  onAuthFailure?: (reason: string) => void;
+  /** A refused CONNECT: why, and its CONNACK return code (4 credentials, 2 client id). */
+  onAuthFailure?: (reason: string, returnCode: number) => void;
   onDenied?: (action: 'publish' | 'subscribe', deviceId: string | undefined, topic: string) => void;
   onConnectionsChanged?: (count: number) => void;
   onStatusIgnored?: (reason: 'invalid' | 'rate_limited', deviceId: string) => void;
@@ -50,6 +51,8 @@ export class Broker {
   /** City-system sessions (API-key logins), kept from aedes' public client events. */
   private readonly apiKeyClients = new Set<PantauClient>();
   private readonly connectionsByIp = new Map<string, number>();
+  /** Client ids held by logged-in connections (broker/authenticate.ts: no device takes over another's). */
+  private readonly clientIds = new ClientIdClaims();
   private wss: WebSocketServer | undefined;
   address: BrokerAddress = { port: 0 };
 
@@ -61,9 +64,11 @@ export class Broker {
       options.onDenied ??
       ((action, deviceId, topic) => log.warn({ deviceId, topic: topic.slice(0, 200), action }, 'MQTT ACL: denied'));
     const aedesOptions: AedesOptions = {
-      authenticate: makeAuthenticate(registry, (reason, username) => {
-        log.info({ username: username?.slice(0, 64), reason }, 'MQTT CONNECT refused');
-        options.onAuthFailure?.(reason);
+      authenticate: makeAuthenticate(registry, this.clientIds, (reason, username, returnCode, clientId) => {
+        // never the password; the client id with a refused identifier, where it is the point (a takeover attempt)
+        if (returnCode === IDENTIFIER_REJECTED) log.warn({ username: username?.slice(0, 64), clientId: clientId?.slice(0, 128), reason, returnCode }, 'MQTT CONNECT refused');
+        else log.info({ username: username?.slice(0, 64), reason, returnCode }, 'MQTT CONNECT refused');
+        options.onAuthFailure?.(reason, returnCode);
       }) as AedesOptions['authenticate'],
       authorizePublish: makeAuthorizePublish({ registry, log, onTelemetry: options.onTelemetry, onDenied, onStatusIgnored: options.onStatusIgnored }),
       authorizeSubscribe: makeAuthorizeSubscribe({ registry, onDenied }),
@@ -106,6 +111,7 @@ export class Broker {
       options.onConnectionsChanged?.(this.aedes.connectedClients);
     });
     this.aedes.on('clientDisconnect', (client: Client) => {
+      this.clientIds.release(client);
       this.apiKeyClients.delete(client as PantauClient);
       const deviceId = (client as PantauClient).deviceId;
       if (!deviceId) return;
@@ -240,6 +246,8 @@ export class Broker {
     }
     conn.on('error', () => undefined);
     const client = this.aedes.handle(conn as net.Socket);
+    // however the connection ends (also before aedes registered it), its client id is free again
+    conn.once('close', () => this.clientIds.release(client));
     limitClientPackets(client, this.maxPacketBytes());
   }
 }

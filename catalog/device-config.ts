@@ -3,17 +3,27 @@
 // per field, in the field's unit, added by the device to what it measures; `thresholds` — on-device alarm limits
 // per field (a device may report at once, sound a siren, or switch to a faster interval when one is crossed).
 import { z } from 'zod';
-import { CATALOG, type Kind, KINDS } from './kinds.js';
+import { CATALOG, type FieldSpec, type Kind, KINDS } from './kinds.js';
 
 export const MAX_CONFIG_BYTES = 4096;
+
+/**
+ * The largest calibration offset a device may be told to add to a field, either way, in the field's unit: a tenth of
+ * the field's plausible range (docs/devices.md). A calibration corrects a sensor's drift or a gauge's zero by a little;
+ * an offset as large as the range would let whoever pushes it hold a gauge below every alert threshold, silencing it.
+ */
+export function calibrationBound(field: FieldSpec): number {
+  return (field.max - field.min) / 10;
+}
 
 function buildConfigSchema(kind: Kind) {
   const fields = CATALOG[kind].fields;
   const offsets: Record<string, z.ZodType> = {};
   const thresholds: Record<string, z.ZodType> = {};
   for (const f of fields) {
-    const span = f.max - f.min;
-    offsets[f.name] = z.number().min(-span).max(span).optional();
+    const bound = calibrationBound(f);
+    const outside = `a calibration offset of ${f.name} must be within ±${bound} ${f.unit} (a tenth of its range ${f.min} – ${f.max})`;
+    offsets[f.name] = z.number().min(-bound, outside).max(bound, outside).optional();
     const limit = z.number().min(f.min).max(f.max);
     thresholds[f.name] = z
       .strictObject({ min: limit.optional(), max: limit.optional() })

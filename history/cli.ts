@@ -4,6 +4,7 @@
 // Safe beside a running platform (recomputing a bucket overwrites it with the same values).
 import { InfluxClient } from '../influx/client.js';
 import { ConfigError, loadConfig } from '../platform/config.js';
+import { redactUrl, redactUrlsIn } from '../platform/redact.js';
 import { planBackfill, progressLine, runBackfill } from './backfill.js';
 import { RollupState } from './dirty.js';
 import { RollupComputer } from './rollup.js';
@@ -58,7 +59,7 @@ try {
   await influx.createDatabase();
   await ensureRetention(influx, config);
 } catch (err) {
-  fail(`InfluxDB at ${config.influxUrl} is not usable: ${(err as Error).message}`);
+  fail(`InfluxDB at ${redactUrl(config.influxUrl)} is not usable: ${redactUrlsIn((err as Error).message)}`);
 }
 mkdirSync(config.dataDir, { recursive: true });
 const state = new RollupState(config.dataDir);

@@ -1,6 +1,7 @@
 // A small client for InfluxDB's v1 HTTP API (`/write` line protocol, `/query` InfluxQL, `/ping`). The same API is
 // served by InfluxDB 1.x, 2.x (compatibility endpoints) and 3.x, so it is the one dialect Pantau speaks.
 // `@influxdata/influxdb-client` only writes through `/api/v2/write`, which 1.x lacks.
+import { redactUrl } from '../platform/redact.js';
 
 export interface InfluxOptions {
   url: string;
@@ -51,14 +52,18 @@ export class InfluxClient {
   private readonly queryLine: Array<() => void> = [];
 
   constructor(options: InfluxOptions) {
-    this.base = options.url.replace(/\/+$/, '');
+    // A user and password in the URL (http://pantau:secret@influx:8086) would make fetch refuse every request and
+    // would be shown wherever the URL is (error messages, /readyz): they become the Basic authorisation instead.
+    const { base, username, password } = splitCredentials(options.url);
+    this.base = base.replace(/\/+$/, '');
     this.database = options.database;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.maxQueries = options.maxConcurrentQueries ?? 4;
     this.headers = {};
+    const user = options.username ?? username;
     if (options.token) this.headers.authorization = `Token ${options.token}`;
-    else if (options.username)
-      this.headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
+    else if (user)
+      this.headers.authorization = `Basic ${Buffer.from(`${user}:${options.password ?? password ?? ''}`).toString('base64')}`;
   }
 
   async ping(): Promise<boolean> {
@@ -150,9 +155,25 @@ export class InfluxClient {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-      throw new InfluxUnavailableError(`InfluxDB unreachable at ${this.base} (${cause})`);
+      throw new InfluxUnavailableError(`InfluxDB unreachable at ${redactUrl(this.base)} (${cause})`);
     }
   }
+}
+
+/** The URL without its user and password, and those (percent-decoded); an unparsable URL is left as it is. */
+function splitCredentials(url: string): { base: string; username?: string; password?: string } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return { base: url };
+  }
+  if (!u.username && !u.password) return { base: url };
+  const username = decodeURIComponent(u.username);
+  const password = decodeURIComponent(u.password);
+  u.username = '';
+  u.password = '';
+  return { base: u.toString(), username, password };
 }
 
 /** Double-quoted InfluxQL identifier. Used only for names from Pantau's own whitelists and config. */

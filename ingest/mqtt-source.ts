@@ -30,6 +30,7 @@ import { SHARED_SUBSCRIPTIONS, deviceTopic, parseDeviceTopic } from '../catalog/
 import { parseExtraTopic } from '../catalog/device-config.js';
 import { DeviceRateLimiter } from './rate-limit.js';
 import type { Ingest, IngestDevice, Rejection } from './ingest.js';
+import { redactUrl } from '../platform/redact.js';
 
 export interface MqttSourceOptions {
   /** External broker, e.g. `mqtt://broker:1883` or `mqtts://…`. */
@@ -360,15 +361,4 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
       return closed;
     },
   };
-}
-
-/** The broker URL for a log line, without any password in it. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = 'redacted';
-    return u.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
 }

@@ -61,7 +61,8 @@ const url = (protocols: string[]) => (v: string): string => {
   try {
     parsed = new URL(v);
   } catch {
-    throw new Invalid(`must be a URL like ${protocols[0]}//host:port, got ${quote(v, 80)}`);
+    // an unparsable URL may still carry a user and password or a token: the error (printed, logged) shows neither
+    throw new Invalid(`must be a URL like ${protocols[0]}//host:port, got ${quote(v.replace(/\/\/[^/]*@/, '//…@').replace(/\?.*$/s, '?…'), 80)}`);
   }
   if (!protocols.includes(parsed.protocol)) throw new Invalid(`must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
   return v;

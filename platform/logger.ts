@@ -2,13 +2,15 @@
 // redacted as a second line of defence.
 import pino, { type Logger } from 'pino';
 
-export function createLogger(level: string, name = 'pantau'): Logger {
-  return pino({
+/** `destination`: where the lines go (standard output unless given; tests read them back). */
+export function createLogger(level: string, name = 'pantau', destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     name,
     level,
     redact: {
       paths: ['password', 'token', 'key', '*.password', '*.token', '*.key', 'req.headers.authorization', 'headers.authorization'],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -34,6 +34,11 @@ export function createMetrics() {
     }),
     connections: new Gauge({ name: 'pantau_mqtt_connections', help: 'Connected MQTT clients', registers: [registry] }),
     authFailures: new Counter({ name: 'pantau_mqtt_auth_failures_total', help: 'Refused MQTT CONNECTs', registers: [registry] }),
+    clientIdRefused: new Counter({
+      name: 'pantau_mqtt_client_id_refused_total',
+      help: 'MQTT CONNECTs with good credentials refused for their client id (another device\'s id, or held by another device\'s connection); also in pantau_mqtt_auth_failures_total',
+      registers: [registry],
+    }),
     aclDenials: new Counter({ name: 'pantau_mqtt_acl_denied_total', help: 'Publishes or subscriptions outside a device’s topics', labelNames: ['action'], registers: [registry] }),
     consumerErrors: new Counter({
       name: 'pantau_log_consumer_errors_total',

@@ -24,6 +24,7 @@ import { clusterViewConsumer, restrictToIngestRole, startClusterAlerts, startClu
 import { WebhookSender } from '../alerts/webhook.js';
 import { LatestReadings } from '../api/latest-cache.js';
 import { Broker } from '../broker/broker.js';
+import { IDENTIFIER_REJECTED } from '../broker/authenticate.js';
 import { INDICES_INTERVAL_MS, isKind } from '../catalog/index.js';
 import { InfluxClient, type InfluxOptions } from '../influx/client.js';
 import { describeLine } from '../influx/line-protocol.js';
@@ -228,7 +229,10 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
             return Promise.resolve();
           }
         : accept,
-      onAuthFailure: () => metrics.authFailures.inc(),
+      onAuthFailure: (_reason, returnCode) => {
+        metrics.authFailures.inc();
+        if (returnCode === IDENTIFIER_REJECTED) metrics.clientIdRefused.inc();
+      },
       onDenied: (action, deviceId, topic) => {
         metrics.aclDenials.inc({ action });
         log.warn({ action, deviceId, topic: topic.slice(0, 200) }, 'MQTT ACL: denied');

@@ -448,18 +448,6 @@ export class Registry extends EventEmitter {
     return this.keys.has('bootstrap');
   }
 
-  /**
-   * Whose rate-limit allowance a presented key draws on, without checking its secret: a key verified before, or a
-   * `pk_<id>.…` key whose id exists. Null for anything else (made-up keys share their client address's allowance).
-   */
-  rateLimitIdentity(key: string): string | null {
-    const cached = this.verifiedKeys.get(fingerprint(key).toString('base64'));
-    if (cached) return cached.principal.id;
-    const match = /^pk_([0-9a-f]{12})\./.exec(key);
-    if (match && this.keys.has(match[1]!)) return match[1]!;
-    return null;
-  }
-
   /** True when `key` was verified before (no scrypt needed to know it). */
   isVerifiedKey(key: string): boolean {
     const cached = this.verifiedKeys.get(fingerprint(key).toString('base64'));

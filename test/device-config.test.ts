@@ -1,4 +1,4 @@
-// Configuration push (issue 16): an operator's desired config reaches a real mqtt.js device as a retained QoS 1
+// Configuration push (issue 16): an admin's desired config reaches a real mqtt.js device as a retained QoS 1
 // message — also when it was offline at the time, and after Pantau restarts — and what the device reports it
 // applied shows in the API and the audit log.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,14 +15,15 @@ import { SimStats } from '../devices/progress.js';
 import { eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
 
 let tp: TestPlatform;
-let operatorKey: string;
+// pushing a configuration is device management: admin (an operator's key gets 403, test/security-review.test.ts)
+let adminKey: string;
 let viewerKey: string;
 const dataDir = mkdtempSync(join(tmpdir(), 'pantau-config-'));
 const db = `t_cfg_${randomBytes(4).toString('hex')}`;
 
 beforeAll(async () => {
   tp = await startTestPlatform({ PANTAU_DATA_DIR: dataDir, PANTAU_INFLUX_DB: db });
-  operatorKey = (await tp.api('POST', '/api/v1/keys', { body: { name: 'ops room', role: 'operator' } })).body.key;
+  adminKey = (await tp.api('POST', '/api/v1/keys', { body: { name: 'ops room', role: 'admin' } })).body.key;
   viewerKey = (await tp.api('POST', '/api/v1/keys', { body: { name: 'wall', role: 'viewer' } })).body.key;
 });
 afterAll(async () => {
@@ -52,7 +53,7 @@ describe('configuration push', () => {
     expect(empty.body).toEqual({ desired: null, version: 0, updatedAt: null, reported: null, reportedVersion: null, reportedAt: null });
 
     const desired = { reportIntervalSeconds: 300, offsets: { waterLevel: -2.5 }, thresholds: { waterLevel: { max: 825 } } };
-    const put = await tp.api('PUT', `/api/v1/devices/${dev.id}/config`, { body: desired, key: operatorKey });
+    const put = await tp.api('PUT', `/api/v1/devices/${dev.id}/config`, { body: desired, key: adminKey });
     expect(put.status).toBe(200);
     expect(put.body).toMatchObject({ desired, version: 1, reported: null, reportedVersion: null, reportedAt: null });
 
@@ -81,8 +82,8 @@ describe('configuration push', () => {
   it('is delivered to a device that was offline when it was pushed, as soon as it reconnects and subscribes', async () => {
     const dev = await tp.register('air', 'smd-air-cfg');
     const topic = `sensors/air/${dev.id}/config`;
-    await tp.api('PUT', `/api/v1/devices/${dev.id}/config`, { body: { reportIntervalSeconds: 60 }, key: operatorKey });
-    const second = await tp.api('PUT', `/api/v1/devices/${dev.id}/config`, { body: { reportIntervalSeconds: 120, offsets: { pm25: 1.5 } }, key: operatorKey });
+    await tp.api('PUT', `/api/v1/devices/${dev.id}/config`, { body: { reportIntervalSeconds: 60 }, key: adminKey });
+    const second = await tp.api('PUT', `/api/v1/devices/${dev.id}/config`, { body: { reportIntervalSeconds: 120, offsets: { pm25: 1.5 } }, key: adminKey });
     expect(second.body.version).toBe(2);
 
     const client = await tp.connect(dev.id, dev.token);
@@ -92,16 +93,16 @@ describe('configuration push', () => {
     expect(inbox[0]).toEqual({ version: 2, config: { reportIntervalSeconds: 120, offsets: { pm25: 1.5 } }, retain: true });
   });
 
-  it('is validated against the kind\'s config schema, is limited to 4 KiB, and needs the operator role', async () => {
+  it('is validated against the kind\'s config schema, is limited to 4 KiB, and needs the admin role', async () => {
     const dev = await tp.register('traffic', 'bpn-traffic-cfg');
-    const put = (body: unknown, key = operatorKey) => tp.api('PUT', `/api/v1/devices/${dev.id}/config`, { body, key });
+    const put = (body: unknown, key = adminKey) => tp.api('PUT', `/api/v1/devices/${dev.id}/config`, { body, key });
     expect((await put({ reportIntervalSeconds: 5 })).body.detail).toMatch(/^body\.reportIntervalSeconds: /);
     expect((await put({ offsets: { pm25: 1 } })).body.detail).toBe('body.offsets: unknown key(s) pm25 in offsets for a traffic device');
     expect((await put({ thresholds: { avgSpeed: { min: 80, max: 20 } } })).body.detail).toBe('body.thresholds.avgSpeed: min must not be above max');
     expect((await put({ firmware: 'v2' })).status).toBe(400);
     expect((await put({ offsets: { avgSpeed: 1 }, padding: 'x'.repeat(5000) })).status).toBe(413);
     expect((await put({ reportIntervalSeconds: 60 }, viewerKey)).status).toBe(403);
-    expect((await tp.api('PUT', '/api/v1/devices/no-such-device/config', { body: {}, key: operatorKey })).status).toBe(404);
+    expect((await tp.api('PUT', '/api/v1/devices/no-such-device/config', { body: {}, key: adminKey })).status).toBe(404);
     expect((await tp.api('GET', `/api/v1/devices/${dev.id}/config`)).body.version).toBe(0);
   });
 
@@ -144,7 +145,7 @@ describe('configuration push', () => {
       client.start();
       await eventually(() => client.connected);
       const desired = { reportIntervalSeconds: 30, offsets: { waterLevel: -4 }, thresholds: { waterLevel: { max: 800 } } };
-      await tp.api('PUT', `/api/v1/devices/${device.id}/config`, { body: desired, key: operatorKey });
+      await tp.api('PUT', `/api/v1/devices/${device.id}/config`, { body: desired, key: adminKey });
       const state = await eventually(async () => {
         const res = await tp.api('GET', `/api/v1/devices/${device.id}/config`);
         return res.body.reportedVersion === 1 ? res.body : null;
@@ -163,7 +164,7 @@ describe('configuration push', () => {
 
   it('survives a restart of Pantau: the latest desired config is published again, retained', async () => {
     const dev = await tp.register('flood', 'smd-flood-restart');
-    await tp.api('PUT', `/api/v1/devices/${dev.id}/config`, { body: { reportIntervalSeconds: 900 }, key: operatorKey });
+    await tp.api('PUT', `/api/v1/devices/${dev.id}/config`, { body: { reportIntervalSeconds: 900 }, key: adminKey });
     await tp.platform.stop();
     tp = await startTestPlatform({ PANTAU_DATA_DIR: dataDir, PANTAU_INFLUX_DB: db });
     const client = await tp.connect(dev.id, dev.token);

@@ -30,7 +30,11 @@ export interface TestPlatform {
 
 const DEFAULT_LOCATION = { lat: -0.49, lon: 117.15 };
 
-export async function startTestPlatform(env: Record<string, string> = {}, hooks: Omit<PlatformHooks, 'logger'> = {}): Promise<TestPlatform> {
+/**
+ * `hooks`: the platform's (PlatformHooks); `logger` instead of one built from PANTAU_LOG_LEVEL (a test that reads
+ * what Pantau logs brings its own).
+ */
+export async function startTestPlatform(env: Record<string, string> = {}, hooks: PlatformHooks = {}): Promise<TestPlatform> {
   const influxUrl = inject('influxUrl');
   const db = `t_${randomBytes(5).toString('hex')}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'pantau-test-'));
@@ -45,7 +49,7 @@ export async function startTestPlatform(env: Record<string, string> = {}, hooks:
     PANTAU_LOG_LEVEL: process.env.PANTAU_TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
-  const platform = await startPlatform(config, { ...hooks, logger: createLogger(config.logLevel) });
+  const platform = await startPlatform(config, { ...hooks, logger: hooks.logger ?? createLogger(config.logLevel) });
   const clients: MqttClient[] = [];
   let seq = 0;
 

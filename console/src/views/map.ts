@@ -148,7 +148,8 @@ export function mapView(): View {
       const d = store.devices.get(p.id!);
       if (!d) continue;
       const marker = L.circleMarker([lat, lon], { renderer, radius: 8, weight: 2, color: d.status === 'never_seen' ? '#495057' : '#1f2933', fillColor: p.color, fillOpacity: 0.95 });
-      marker.bindTooltip(`${d.name} · ${pick(STATUS_LABELS[d.status])}${d.alertSeverity ? ` · ${pick(SEVERITY_LABELS[d.alertSeverity] ?? { id: d.alertSeverity, en: d.alertSeverity })}` : ''}`);
+      // an element, never a string: Leaflet puts a string tooltip in as HTML, and the name is whatever an admin typed
+      marker.bindTooltip(h('span', {}, `${d.name} · ${pick(STATUS_LABELS[d.status])}${d.alertSeverity ? ` · ${pick(SEVERITY_LABELS[d.alertSeverity] ?? { id: d.alertSeverity, en: d.alertSeverity })}` : ''}`));
       marker.on('click', () => navigate(`/devices/${encodeURIComponent(d.id)}`));
       points.addLayer(marker);
       const path = marker.getElement();
@@ -162,14 +163,15 @@ export function mapView(): View {
     }
   };
 
-  // the list is built as HTML text (5,000 rows in one parse, not 60,000 element calls); every value is escaped
+  // the list is built as HTML text (5,000 rows in one parse, not 60,000 element calls); every value is escaped, the
+  // API's enums (status, severity) too
   const rowHtml = (d: MapDevice): string => {
     const sev = d.alertSeverity;
     const href = `/devices/${encodeURIComponent(d.id)}`;
-    return `<tr role="row" data-testid="device-row" data-device-id="${esc(d.id)}" data-state="${d.status}" data-alert-severity="${esc(sev ?? '')}">`
+    return `<tr role="row" data-testid="device-row" data-device-id="${esc(d.id)}" data-state="${esc(d.status)}" data-alert-severity="${esc(sev ?? '')}">`
       + `<td role="cell"><a href="${esc(href)}">${esc(d.name)}</a><div class="sub">${esc(pick(KIND_LABELS[d.kind]))} · ${esc(d.city)}</div></td>`
-      + `<td role="cell"><span class="chip ${statusClass(d.status)}">${esc(pick(STATUS_LABELS[d.status]))}</span><div class="sub">${esc(d.lastSeen ? time(d.lastSeen) : t('never'))}</div></td>`
-      + `<td role="cell">${sev ? `<span class="chip ${severityClass(sev)}">${esc(pick(SEVERITY_LABELS[sev] ?? { id: sev, en: sev }))}</span>` : '—'}</td></tr>`;
+      + `<td role="cell"><span class="chip ${esc(statusClass(d.status))}">${esc(pick(STATUS_LABELS[d.status]))}</span><div class="sub">${esc(d.lastSeen ? time(d.lastSeen) : t('never'))}</div></td>`
+      + `<td role="cell">${sev ? `<span class="chip ${esc(severityClass(sev))}">${esc(pick(SEVERITY_LABELS[sev] ?? { id: sev, en: sev }))}</span>` : '—'}</td></tr>`;
   };
   let rowOf = new Map<string, HTMLTableRowElement>();
   const renderList = (devices: MapDevice[]) => {
