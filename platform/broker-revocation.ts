@@ -1,0 +1,107 @@
+// What the registry revokes ends at the external broker too (docs/scale-out.md, "Ending sessions at the broker"):
+// a device deleted or its token rotated, an API key revoked or its role, scope or secret changed. The broker asks
+// Pantau at every CONNECT, but an open connection is not asked again (and EMQX caches its ACL answers), so the
+// sessions are kicked: the device comes back only with what still holds, the city system only under its key's
+// new scope.
+//
+// Every node hears the registry's events (PostgreSQL NOTIFY); only nodes with an API role kick (platform.ts), so
+// an ingest worker does not repeat what the API nodes do. A kick is idempotent, a second API node's adds nothing.
+import type { Logger } from 'pino';
+import { clientIdNamesKey } from '../api/broker-auth.js';
+import { API_KEY_USERNAME } from '../broker/authenticate.js';
+import type { Registry } from '../registry/registry.js';
+import { isUnscoped, type Scope } from '../registry/scope.js';
+import type { BrokerAdmin, KickTarget } from './broker-admin.js';
+import type { Metrics } from './metrics.js';
+
+type KickEvent = 'device-removed' | 'token-rotated' | 'key-revoked' | 'key-changed';
+
+/** Waits before the 2nd, 3rd… attempt: the first is at once, the last about 4 s after the event. */
+const RETRY_DELAYS_MS = [250, 1000, 2500];
+
+export interface BrokerRevocation {
+  /** Kicks still being tried. */
+  readonly pending: number;
+  stop(): Promise<void>;
+}
+
+export function startBrokerRevocation(deps: { registry: Registry; admin: BrokerAdmin; log: Logger; metrics: Metrics }): BrokerRevocation {
+  const { registry, admin, log, metrics } = deps;
+  const timers = new Set<NodeJS.Timeout>();
+  let pending = 0;
+  let stopped = false;
+
+  // A key's scope as it was before its event: a scoped key's sessions carry its id in their client id, an
+  // unscoped key's may have any client id, so ending those means ending every API-key session (the others
+  // reconnect under their own keys).
+  const scopes = new Map<string, Scope>();
+  const rememberScopes = () => {
+    scopes.clear();
+    for (const k of registry.listKeys()) scopes.set(k.id, k.scope);
+  };
+  rememberScopes();
+  // keys created since the last event (the registry announces no creation) are seen within seconds
+  const refresh = setInterval(rememberScopes, 5000);
+  refresh.unref();
+
+  const kick = (event: KickEvent, subject: string, target: KickTarget) => {
+    pending++;
+    const attempt = (n: number) => {
+      if (stopped) return void pending--;
+      admin.kick(target).then(
+        (ended) => {
+          pending--;
+          metrics.brokerKicks.inc({ event, outcome: 'done' });
+          log.info({ event, subject, username: target.username, ended }, 'broker admin: sessions ended');
+        },
+        (err: Error) => {
+          metrics.brokerKicks.inc({ event, outcome: 'failed' });
+          const delay = RETRY_DELAYS_MS[n];
+          if (delay === undefined || stopped) {
+            pending--;
+            metrics.brokerKicks.inc({ event, outcome: 'abandoned' });
+            log.error({ event, subject, err: err.message, attempts: n + 1 }, 'broker admin: could not end the sessions; kick them at the broker');
+            return;
+          }
+          log.warn({ event, subject, err: err.message, attempt: n + 1 }, 'broker admin: kick failed; retrying');
+          const timer = setTimeout(() => {
+            timers.delete(timer);
+            attempt(n + 1);
+          }, delay);
+          timers.add(timer);
+        },
+      );
+    };
+    attempt(0);
+  };
+
+  const onDevice = (event: 'device-removed' | 'token-rotated') => (id: string) => kick(event, id, { username: id });
+  const onKey = (event: 'key-revoked' | 'key-changed') => (id: string) => {
+    const before = scopes.get(id);
+    rememberScopes();
+    kick(event, id, before && !isUnscoped(before)
+      ? { username: API_KEY_USERNAME, clientIds: { contains: id, test: (clientId) => clientIdNamesKey(clientId, id) } }
+      : { username: API_KEY_USERNAME });
+  };
+  const listeners = {
+    'device-removed': onDevice('device-removed'),
+    'token-rotated': onDevice('token-rotated'),
+    'key-revoked': onKey('key-revoked'),
+    'key-changed': onKey('key-changed'),
+  };
+  for (const [event, listener] of Object.entries(listeners)) registry.on(event, listener);
+
+  return {
+    get pending() {
+      return pending;
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(refresh);
+      for (const [event, listener] of Object.entries(listeners)) registry.off(event, listener);
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      await admin.close();
+    },
+  };
+}
