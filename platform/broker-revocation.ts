@@ -31,19 +31,6 @@ export function startBrokerRevocation(deps: { registry: Registry; admin: BrokerA
   let pending = 0;
   let stopped = false;
 
-  // A key's scope as it was before its event: a scoped key's sessions carry its id in their client id, an
-  // unscoped key's may have any client id, so ending those means ending every API-key session (the others
-  // reconnect under their own keys).
-  const scopes = new Map<string, Scope>();
-  const rememberScopes = () => {
-    scopes.clear();
-    for (const k of registry.listKeys()) scopes.set(k.id, k.scope);
-  };
-  rememberScopes();
-  // keys created since the last event (the registry announces no creation) are seen within seconds
-  const refresh = setInterval(rememberScopes, 5000);
-  refresh.unref();
-
   const kick = (event: KickEvent, subject: string, target: KickTarget) => {
     pending++;
     const attempt = (n: number) => {
@@ -76,13 +63,13 @@ export function startBrokerRevocation(deps: { registry: Registry; admin: BrokerA
   };
 
   const onDevice = (event: 'device-removed' | 'token-rotated') => (id: string) => kick(event, id, { username: id });
-  const onKey = (event: 'key-revoked' | 'key-changed') => (id: string) => {
-    const before = scopes.get(id);
-    rememberScopes();
-    kick(event, id, before && !isUnscoped(before)
+  // A scoped key's sessions name it in their client id (api/broker-auth.ts): those are kicked. An unscoped key's
+  // may have any client id, so ending them means ending every API-key session; the others reconnect under their
+  // own keys. The scope is the one the key had before the event.
+  const onKey = (event: 'key-revoked' | 'key-changed') => (id: string, had: Scope | undefined) =>
+    kick(event, id, had && !isUnscoped(had)
       ? { username: API_KEY_USERNAME, clientIds: { contains: id, test: (clientId) => clientIdNamesKey(clientId, id) } }
       : { username: API_KEY_USERNAME });
-  };
   const listeners = {
     'device-removed': onDevice('device-removed'),
     'token-rotated': onDevice('token-rotated'),
@@ -97,7 +84,6 @@ export function startBrokerRevocation(deps: { registry: Registry; admin: BrokerA
     },
     async stop() {
       stopped = true;
-      clearInterval(refresh);
       for (const [event, listener] of Object.entries(listeners)) registry.off(event, listener);
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
