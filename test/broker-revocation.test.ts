@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import mqtt, { type MqttClient } from 'mqtt';
 import { BROKER_SECRET_HEADER } from '../api/broker-auth.js';
+import { ConfigError, loadConfig } from '../platform/config.js';
 import { eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
 import { startMosquittoServer, type MosquittoServer } from './support/mosquitto.js';
 
@@ -300,5 +301,30 @@ describe('EMQX (REST API): revoked credentials\' sessions are kicked; scoped key
     // a revoked key's session, until its kick lands, gets nothing
     await tp.api('DELETE', `/api/v1/keys/${key.id}`);
     expect(await sub(me, `alerts/flood/${inside.id}`)).toBe('deny');
+  });
+});
+
+describe('configuration of the broker administration', () => {
+  const base = { PANTAU_BROKER_URL: 'mqtt://broker:1883' };
+  const error = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (err) {
+      return err instanceof ConfigError ? err.message : String(err);
+    }
+    return 'accepted';
+  };
+
+  it('none by default; emqx needs its REST API and an API key; mosquitto-dynsec an admin account, at PANTAU_BROKER_URL by default', () => {
+    expect(loadConfig(base).brokerAdmin).toBeUndefined();
+    expect(error({ PANTAU_BROKER_ADMIN: 'emqx' })).toMatch(/^PANTAU_BROKER_ADMIN: needs PANTAU_BROKER_URL/);
+    expect(error({ ...base, PANTAU_BROKER_ADMIN: 'hivemq' })).toMatch(/^PANTAU_BROKER_ADMIN: must be none, emqx or mosquitto-dynsec/);
+    expect(error({ ...base, PANTAU_BROKER_ADMIN: 'emqx', PANTAU_BROKER_ADMIN_KEY: 'k', PANTAU_BROKER_ADMIN_SECRET: 's' })).toMatch(/^PANTAU_BROKER_ADMIN_URL: must be EMQX's REST API/);
+    expect(error({ ...base, PANTAU_BROKER_ADMIN: 'emqx', PANTAU_BROKER_ADMIN_URL: 'http://emqx:18083/api/v5' })).toMatch(/^PANTAU_BROKER_ADMIN_KEY: /);
+    expect(loadConfig({ ...base, PANTAU_BROKER_ADMIN: 'emqx', PANTAU_BROKER_ADMIN_URL: 'http://emqx:18083/api/v5', PANTAU_BROKER_ADMIN_KEY: 'k', PANTAU_BROKER_ADMIN_SECRET: 's' }).brokerAdmin)
+      .toEqual({ type: 'emqx', url: 'http://emqx:18083/api/v5', key: 'k', secret: 's' });
+    expect(error({ ...base, PANTAU_BROKER_ADMIN: 'mosquitto-dynsec' })).toMatch(/^PANTAU_BROKER_ADMIN_USERNAME: /);
+    expect(loadConfig({ ...base, PANTAU_BROKER_ADMIN: 'mosquitto-dynsec', PANTAU_BROKER_ADMIN_USERNAME: 'admin', PANTAU_BROKER_ADMIN_PASSWORD: 'p' }).brokerAdmin)
+      .toEqual({ type: 'mosquitto-dynsec', url: 'mqtt://broker:1883', username: 'admin', password: 'p' });
   });
 });
