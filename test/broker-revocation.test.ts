@@ -7,7 +7,6 @@
 //   or 404 CLIENTID_NOT_FOUND, HTTP Basic with an API key): a local HTTP server that records the kicks.
 // - The auth/ACL endpoints EMQX calls: a scoped key's client id and subscriptions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { BROKER_SECRET_HEADER } from '../api/broker-auth.js';
 import { ConfigError, loadConfig } from '../platform/config.js';
 import { eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
 import { startMosquittoServer, type MosquittoServer } from './support/mosquitto.js';
+import { startEmqxApi, type EmqxApi } from './support/emqx-api.js';
 
 const SECRET = 'broker-secret-0123456789abcdef';
 const DYNSEC_ADMIN = { username: 'pantau-admin', password: 'dynsec-admin-password-0123' };
@@ -119,72 +119,16 @@ describe('Mosquitto with dynamic security: revoked credentials lose their live c
   });
 });
 
-// ---- EMQX 5 REST API, as documented --------------------------------------------------------------------
-
-interface EmqxClient {
-  clientid: string;
-  username: string;
-}
-
-/** EMQX's `/api/v5/clients` endpoints over a list of sessions the test sets; records every kick. */
-async function startEmqxApi(): Promise<{ url: string; sessions: Map<string, EmqxClient>; kicked: Array<{ clientid: string; at: number }>; failNext: { count: number }; server: Server }> {
-  const sessions = new Map<string, EmqxClient>();
-  const kicked: Array<{ clientid: string; at: number }> = [];
-  const failNext = { count: 0 };
-  const basic = `Basic ${Buffer.from(`${EMQX_KEY}:${EMQX_SECRET}`).toString('base64')}`;
-  const server = createServer((req, res) => {
-    const json = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
-    if (req.headers.authorization !== basic) return json(401, { code: 'BAD_API_KEY_OR_SECRET', message: 'Check api_key/api_secret' });
-    if (failNext.count > 0) {
-      failNext.count--;
-      return json(503, { code: 'SERVICE_UNAVAILABLE', message: 'Service unavailable' });
-    }
-    const url = new URL(req.url!, 'http://emqx');
-    if (req.method === 'GET' && url.pathname === '/api/v5/clients') {
-      const q = url.searchParams;
-      const page = Number(q.get('page') ?? 1);
-      const limit = Number(q.get('limit') ?? 100);
-      const all = [...sessions.values()].filter((c) =>
-        (!q.has('username') || q.getAll('username').includes(c.username)) && (!q.has('like_clientid') || c.clientid.includes(q.get('like_clientid')!)));
-      const data = all.slice((page - 1) * limit, page * limit).map((c) => ({
-        node: 'emqx@127.0.0.1', clientid: c.clientid, username: c.username, proto_name: 'MQTT', proto_ver: 4, ip_address: '127.0.0.1', port: 52_571,
-        is_bridge: false, connected_at: '2026-12-05T08:00:00.000+00:00', connected: true, zone: 'default', keepalive: 60, clean_start: true,
-        expiry_interval: 0, created_at: '2026-12-05T08:00:00.000+00:00', subscriptions_cnt: 1, max_subscriptions: 'infinity', inflight_cnt: 0,
-        inflight_max: 32, mqueue_len: 0, mqueue_max: 1000, mqueue_dropped: 0,
-      }));
-      return json(200, { data, meta: { count: all.length, limit, page, hasnext: page * limit < all.length } });
-    }
-    const m = /^\/api\/v5\/clients\/([^/]+)$/.exec(url.pathname);
-    if (req.method === 'DELETE' && m) {
-      const clientid = decodeURIComponent(m[1]!);
-      if (!sessions.delete(clientid)) return json(404, { code: 'CLIENTID_NOT_FOUND', message: 'Client ID not found' });
-      kicked.push({ clientid, at: Date.now() });
-      res.writeHead(204);
-      return res.end();
-    }
-    json(404, { code: 'NOT_FOUND', message: 'Request Path Not Found' });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}/api/v5`, sessions, kicked, failNext, server };
-}
-
 describe('EMQX (REST API): revoked credentials\' sessions are kicked; scoped keys at the broker', () => {
-  let emqx: Awaited<ReturnType<typeof startEmqxApi>>;
+  let emqx: EmqxApi;
   let tp: TestPlatform;
   const add = (clientid: string, username: string) => emqx.sessions.set(clientid, { clientid, username });
-  const kickedWithin = async (clientid: string, since: number) => {
-    const k = await eventually(() => emqx.kicked.find((x) => x.clientid === clientid), 5000, 20);
-    return k.at - since;
-  };
+  const kickedWithin = (clientid: string, since: number) => emqx.kickedWithin(clientid, since);
   const broker = async (path: 'auth' | 'acl', body: Record<string, string>) =>
     (await tp.api('POST', `/api/v1/broker/${path}`, { key: null, headers: { [BROKER_SECRET_HEADER]: SECRET }, body })).body.result as string;
 
   beforeAll(async () => {
-    emqx = await startEmqxApi();
+    emqx = await startEmqxApi(EMQX_KEY, EMQX_SECRET);
     tp = await startTestPlatform({
       // an API node: it never connects to the broker itself, it only answers EMQX and kicks through its REST API
       PANTAU_BROKER_URL: 'mqtt://127.0.0.1:1',
@@ -198,7 +142,7 @@ describe('EMQX (REST API): revoked credentials\' sessions are kicked; scoped key
   });
   afterAll(async () => {
     await tp?.stop();
-    await new Promise((r) => emqx?.server.close(r));
+    await emqx?.close();
   });
 
   it('a deleted device\'s sessions are kicked within 2 s, another device\'s are not', async () => {
