@@ -162,21 +162,21 @@ export class DynsecAdmin implements BrokerAdmin {
   /** Sends the commands in one message; resolves with their responses, in order. */
   private async command(commands: Array<Record<string, string>>): Promise<DynsecResponse[]> {
     const client = await this.connected();
-    const batch = `${++this.seq}`;
-    const answers = commands.map((c, i) => {
-      const correlationData = `${batch}.${i}`;
-      c.correlationData = correlationData;
-      return new Promise<DynsecResponse>((resolve) => this.pending.set(correlationData, resolve));
-    });
-    const timeout = new Promise<never>((_, reject) => {
-      const timer = setTimeout(() => reject(new Error(`dynamic security: no response within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS);
-      void Promise.all(answers).finally(() => clearTimeout(timer));
-    });
+    const batch = ++this.seq;
+    const tagged = commands.map((c, i) => ({ ...c, correlationData: `${batch}.${i}` }));
+    const answers = tagged.map((c) => new Promise<DynsecResponse>((resolve) => this.pending.set(c.correlationData, resolve)));
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await client.publishAsync(CONTROL_TOPIC, JSON.stringify({ commands }), { qos: 1 });
-      return await Promise.race([Promise.all(answers), timeout]);
+      await client.publishAsync(CONTROL_TOPIC, JSON.stringify({ commands: tagged }), { qos: 1 });
+      return await Promise.race([
+        Promise.all(answers),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`dynamic security: no response within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS);
+        }),
+      ]);
     } finally {
-      for (let i = 0; i < commands.length; i++) this.pending.delete(`${batch}.${i}`);
+      clearTimeout(timer);
+      for (const c of tagged) this.pending.delete(c.correlationData);
     }
   }
 
