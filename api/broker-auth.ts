@@ -204,7 +204,7 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
       schema: {
         tags: ['broker'],
         summary: 'MQTT CONNECT check for an external broker (EMQX HTTP authentication)',
-        description: `For the broker only: needs the ${BROKER_SECRET_HEADER} header. Devices log in with their id and token, city systems with username ${API_KEY_USERNAME} and an API key, ingest workers with username ${INGEST_WORKER_USERNAME}; other usernames are "ignore".`,
+        description: `For the broker only: needs the ${BROKER_SECRET_HEADER} header. Devices log in with their id and token, city systems with username ${API_KEY_USERNAME} and an API key (a scoped key with client id <key id> or <key id>-…), ingest workers with username ${INGEST_WORKER_USERNAME}; other usernames are "ignore".`,
         security: [],
         body: AuthRequest,
         response: { 200: AuthResponse, ...errors },
@@ -223,7 +223,7 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
       schema: {
         tags: ['broker'],
         summary: 'MQTT PUBLISH/SUBSCRIBE check for an external broker (EMQX HTTP authorization)',
-        description: `For the broker only: needs the ${BROKER_SECRET_HEADER} header. docs/contract.md §3 and §10 topic rules: a device publishes only to its own telemetry, senml, status and config/reported topics and subscribes only to its own rejections and config topics.`,
+        description: `For the broker only: needs the ${BROKER_SECRET_HEADER} header. docs/contract.md §3 and §10 topic rules: a device publishes only to its own telemetry, senml, status and config/reported topics and subscribes only to its own rejections and config topics; an API-key login subscribes only to alerts, a scoped key's (named by its client id) only inside its scope.`,
         security: [],
         body: AclRequest,
         response: { 200: AclResponse, ...errors },
