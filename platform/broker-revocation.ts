@@ -20,24 +20,19 @@ type KickEvent = 'device-removed' | 'token-rotated' | 'key-revoked' | 'key-chang
 const RETRY_DELAYS_MS = [250, 1000, 2500];
 
 export interface BrokerRevocation {
-  /** Kicks still being tried. */
-  readonly pending: number;
   stop(): Promise<void>;
 }
 
 export function startBrokerRevocation(deps: { registry: Registry; admin: BrokerAdmin; log: Logger; metrics: Metrics }): BrokerRevocation {
   const { registry, admin, log, metrics } = deps;
   const timers = new Set<NodeJS.Timeout>();
-  let pending = 0;
   let stopped = false;
 
   const kick = (event: KickEvent, subject: string, target: KickTarget) => {
-    pending++;
     const attempt = (n: number) => {
-      if (stopped) return void pending--;
+      if (stopped) return;
       admin.kick(target).then(
         (ended) => {
-          pending--;
           metrics.brokerKicks.inc({ event, outcome: 'done' });
           log.info({ event, subject, username: target.username, ended }, 'broker admin: sessions ended');
         },
@@ -45,7 +40,6 @@ export function startBrokerRevocation(deps: { registry: Registry; admin: BrokerA
           metrics.brokerKicks.inc({ event, outcome: 'failed' });
           const delay = RETRY_DELAYS_MS[n];
           if (delay === undefined || stopped) {
-            pending--;
             metrics.brokerKicks.inc({ event, outcome: 'abandoned' });
             log.error({ event, subject, err: err.message, attempts: n + 1 }, 'broker admin: could not end the sessions; kick them at the broker');
             return;
@@ -79,9 +73,6 @@ export function startBrokerRevocation(deps: { registry: Registry; admin: BrokerA
   for (const [event, listener] of Object.entries(listeners)) registry.on(event, listener);
 
   return {
-    get pending() {
-      return pending;
-    },
     async stop() {
       stopped = true;
       for (const [event, listener] of Object.entries(listeners)) registry.off(event, listener);
