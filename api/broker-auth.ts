@@ -14,6 +14,9 @@ import { z } from 'zod';
 import { API_KEY_USERNAME } from '../broker/authenticate.js';
 import { SHARED_SUBSCRIPTIONS, isDeviceId, parseDeviceTopic } from '../catalog/index.js';
 import { parseExtraTopic } from '../catalog/device-config.js';
+import type { ApiPrincipal } from '../registry/device.js';
+import type { Registry } from '../registry/registry.js';
+import { UNSCOPED, describeScope, isUnscoped, scopeAllows, scopeAllowsKind, type Scope } from '../registry/scope.js';
 import type { ApiContext } from './context.js';
 import { HttpProblem, ProblemSchema } from './problem.js';
 
@@ -64,6 +67,56 @@ const ALERT_FILTER = /^alerts\/(#|[a-z]+\/(#|\+|[a-z0-9-]+))$/;
 /** Where ingest workers publish: rejection notices and alerts for city systems. */
 const ALERT_TOPIC = /^alerts\/[a-z]+\/[a-z0-9][a-z0-9-]{1,62}$/;
 const WORKER_SUBSCRIPTIONS = new Set([...SHARED_SUBSCRIPTIONS, ...SHARED_SUBSCRIPTIONS.map((s) => s.replace(/^\$share\/[^/]+\//, '')), CLUSTER_READINGS_TOPIC]);
+
+/** What API key ids look like (registry.createKey): the part of a client id before its first `-`. */
+const KEY_ID = /^[0-9a-f]{12}$/;
+
+/**
+ * True when `clientId` is `<keyId>` or `<keyId>-<anything>`: the client ids of a scoped key's logins at an external
+ * broker. The broker's ACL request carries the client id but not the password, so the client id is how the ACL
+ * knows which key logged in (docs/contract.md §7).
+ */
+export function clientIdNamesKey(clientId: string | undefined, keyId: string): boolean {
+  return clientId !== undefined && (clientId === keyId || clientId.startsWith(`${keyId}-`));
+}
+
+/** CONNECT of an API key whose secret holds: a scoped key must name itself in the client id. */
+function apiKeyLogin(principal: ApiPrincipal | null, clientid: string | undefined): { result: Result; why: string } {
+  if (!principal) return { result: 'deny', why: 'unknown API key' };
+  if (isUnscoped(principal.scope) || clientIdNamesKey(clientid, principal.id)) return { result: 'allow', why: 'API key' };
+  return { result: 'deny', why: `API key ${principal.id} is scoped (${describeScope(principal.scope)}): its client id must be ${principal.id} or start with ${principal.id}-` };
+}
+
+/**
+ * The scope an API-key session's subscriptions are judged by, from its client id: the key it names (a scoped key
+ * cannot log in under another one's, apiKeyLogin; an unscoped key that names another narrows only itself); null
+ * when it names a key that no longer exists (revoked: its session is being kicked); unscoped for any other id,
+ * which only an unscoped key can log in with.
+ */
+function sessionScope(registry: Registry, clientid: string | undefined): Scope | null {
+  const prefix = clientid?.split('-', 1)[0] ?? '';
+  const key = registry.key(prefix);
+  if (key) return key.scope;
+  return KEY_ID.test(prefix) ? null : UNSCOPED;
+}
+
+/**
+ * SUBSCRIBE of a city system: alerts only, and a scoped key only those inside its scope — one device's topic
+ * (`alerts/{kind}/{id}`) of a device it sees, or a whole kind (`alerts/{kind}/+`, `…/#`) when its scope restricts
+ * no cities and holds the kind. `alerts/#` is for unscoped keys.
+ */
+async function authorizeKeySubscription(registry: Registry, clientid: string | undefined, topic: string, action: string): Promise<{ result: Result; why: string }> {
+  if (action !== 'subscribe' || !ALERT_FILTER.test(topic)) return { result: 'deny', why: 'API-key logins only subscribe to alerts' };
+  const scope = sessionScope(registry, clientid);
+  if (!scope) return { result: 'deny', why: 'the client id names an API key that does not exist (revoked)' };
+  if (isUnscoped(scope)) return { result: 'allow', why: 'alerts for city systems' };
+  const outside = { result: 'deny' as const, why: `outside the API key's scope (${describeScope(scope)}): subscribe to alerts/{kind}/{deviceId} of its devices, or alerts/{kind}/+ when it restricts no cities` };
+  const [, kind, rest] = topic.split('/');
+  if (kind === '#') return outside;
+  if (rest === '#' || rest === '+') return scope.cities.length === 0 && scopeAllowsKind(scope, kind!) ? { result: 'allow', why: 'alerts of a kind inside the key\'s scope' } : outside;
+  const device = await registry.lookupDevice(rest!);
+  return device && device.kind === kind && scopeAllows(scope, device) ? { result: 'allow', why: 'alerts of a device inside the key\'s scope' } : outside;
+}
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 /** Constant-time equality of two secrets of any length. */
@@ -117,7 +170,9 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
       if (clientid !== undefined && clientid !== username && registry.device(clientid) !== undefined) {
         return { result: 'deny', why: 'client id is another device\'s id' };
       }
-      return username === API_KEY_USERNAME ? { result: 'allow', why: 'API key' } : { result: 'allow', why: 'device' };
+      // (the key is verified by now: authenticateKey answers from its cache)
+      if (username === API_KEY_USERNAME) return apiKeyLogin(await registry.authenticateKey(password), clientid);
+      return { result: 'allow', why: 'device' };
     };
 
     const authorize = async (body: z.infer<typeof AclRequest>): Promise<{ result: Result; why: string }> => {
@@ -133,9 +188,7 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
         if (topic === CLUSTER_READINGS_TOPIC) return { result: 'allow', why: 'cluster readings view' };
         return { result: 'deny', why: 'ingest workers publish only rejections, alerts, configuration pushes and the cluster readings view' };
       }
-      if (username === API_KEY_USERNAME) {
-        return action === 'subscribe' && ALERT_FILTER.test(topic) ? { result: 'allow', why: 'alerts for city systems' } : { result: 'deny', why: 'API-key logins only subscribe to alerts' };
-      }
+      if (username === API_KEY_USERNAME) return authorizeKeySubscription(registry, body.clientid, topic, action);
       if (!isDeviceId(username)) return { result: 'ignore', why: 'not a Pantau account' };
       // shared registry: a device created through another node a moment ago is read from PostgreSQL
       const device = await registry.lookupDevice(username);
@@ -157,7 +210,7 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
       schema: {
         tags: ['broker'],
         summary: 'MQTT CONNECT check for an external broker (EMQX HTTP authentication)',
-        description: `For the broker only: needs the ${BROKER_SECRET_HEADER} header. Devices log in with their id and token, city systems with username ${API_KEY_USERNAME} and an API key, ingest workers with username ${INGEST_WORKER_USERNAME}; other usernames are "ignore".`,
+        description: `For the broker only: needs the ${BROKER_SECRET_HEADER} header. Devices log in with their id and token, city systems with username ${API_KEY_USERNAME} and an API key (a scoped key with client id <key id> or <key id>-…), ingest workers with username ${INGEST_WORKER_USERNAME}; other usernames are "ignore".`,
         security: [],
         body: AuthRequest,
         response: { 200: AuthResponse, ...errors },
@@ -176,7 +229,7 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
       schema: {
         tags: ['broker'],
         summary: 'MQTT PUBLISH/SUBSCRIBE check for an external broker (EMQX HTTP authorization)',
-        description: `For the broker only: needs the ${BROKER_SECRET_HEADER} header. docs/contract.md §3 and §10 topic rules: a device publishes only to its own telemetry, senml, status and config/reported topics and subscribes only to its own rejections and config topics.`,
+        description: `For the broker only: needs the ${BROKER_SECRET_HEADER} header. docs/contract.md §3 and §10 topic rules: a device publishes only to its own telemetry, senml, status and config/reported topics and subscribes only to its own rejections and config topics; an API-key login subscribes only to alerts, a scoped key's (named by its client id) only inside its scope.`,
         security: [],
         body: AclRequest,
         response: { 200: AclResponse, ...errors },

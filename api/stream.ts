@@ -143,14 +143,14 @@ function alertFrame(seq: number, data: unknown): string {
   return `id: ${seq}\nevent: alert\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-/** Ends streams when the registry says a key was revoked or changed (also for changes made through other nodes). */
+/** Ends streams when the registry says a key or person was revoked or changed (also for changes made through other nodes). */
 export function endStreamsOnRevoke(hub: StreamHub, registry: Registry): () => void {
   const onKey = (id: string) => hub.endFor('key', id);
-  registry.on('key-revoked', onKey);
-  registry.on('key-changed', onKey);
+  const onUser = (id: string) => hub.endFor('user', id);
+  const events = [['key-revoked', onKey], ['key-changed', onKey], ['user-removed', onUser], ['user-changed', onUser]] as const;
+  for (const [event, fn] of events) registry.on(event, fn);
   return () => {
-    registry.off('key-revoked', onKey);
-    registry.off('key-changed', onKey);
+    for (const [event, fn] of events) registry.off(event, fn);
   };
 }
 

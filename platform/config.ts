@@ -180,6 +180,14 @@ export const configShape = {
   PANTAU_BROKER_USERNAME: variable(text),
   PANTAU_BROKER_PASSWORD: variable(text),
   PANTAU_BROKER_AUTH_SECRET: variable(pattern(/^\S{16,}$/, 'must be at least 16 characters without spaces')),
+  /** How Pantau ends live sessions at the external broker when a credential is revoked: none | emqx | mosquitto-dynsec. */
+  PANTAU_BROKER_ADMIN: variable((v) => pattern(/^(none|emqx|mosquitto-dynsec)$/, `must be none, emqx or mosquitto-dynsec, got ${quote(v, 20)}`)(v) as 'none' | 'emqx' | 'mosquitto-dynsec', 'none'),
+  /** EMQX: its REST API (http://emqx:18083/api/v5); Mosquitto: the broker (default PANTAU_BROKER_URL). */
+  PANTAU_BROKER_ADMIN_URL: variable(url(['http:', 'https:', 'mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:'])),
+  PANTAU_BROKER_ADMIN_KEY: variable(text),
+  PANTAU_BROKER_ADMIN_SECRET: variable(text),
+  PANTAU_BROKER_ADMIN_USERNAME: variable(text),
+  PANTAU_BROKER_ADMIN_PASSWORD: variable(text),
   PANTAU_WORKER_ID: variable(pattern(ID, 'must be 1–64 letters, digits, _ or -'), defaultWorkerId()),
   /** Issue 15: postgres://… shares devices, keys, audit and alerts between the nodes of a cluster; unset = SQLite. */
   PANTAU_REGISTRY_URL: variable(url(['postgres:', 'postgresql:'])),
@@ -237,6 +245,17 @@ export const configSchema = z
     if ((e.PANTAU_TLS_CERT === undefined) !== (e.PANTAU_TLS_KEY === undefined)) {
       problem(e.PANTAU_TLS_CERT ? 'PANTAU_TLS_KEY' : 'PANTAU_TLS_CERT', 'PANTAU_TLS_CERT and PANTAU_TLS_KEY must be set together');
     }
+    if (e.PANTAU_BROKER_ADMIN !== 'none') {
+      if (!e.PANTAU_BROKER_URL) problem('PANTAU_BROKER_ADMIN', 'needs PANTAU_BROKER_URL (the embedded broker ends sessions by itself)');
+      const web = e.PANTAU_BROKER_ADMIN_URL !== undefined && /^https?:/.test(e.PANTAU_BROKER_ADMIN_URL);
+      if (e.PANTAU_BROKER_ADMIN === 'emqx') {
+        if (!web) problem('PANTAU_BROKER_ADMIN_URL', 'must be EMQX\'s REST API, e.g. http://emqx:18083/api/v5, when PANTAU_BROKER_ADMIN=emqx');
+        if (!e.PANTAU_BROKER_ADMIN_KEY || !e.PANTAU_BROKER_ADMIN_SECRET) problem('PANTAU_BROKER_ADMIN_KEY', 'PANTAU_BROKER_ADMIN_KEY and PANTAU_BROKER_ADMIN_SECRET (an EMQX API key) must be set when PANTAU_BROKER_ADMIN=emqx');
+      } else {
+        if (web) problem('PANTAU_BROKER_ADMIN_URL', 'must be the MQTT broker (mqtt://…) when PANTAU_BROKER_ADMIN=mosquitto-dynsec; unset = PANTAU_BROKER_URL');
+        if (!e.PANTAU_BROKER_ADMIN_USERNAME || !e.PANTAU_BROKER_ADMIN_PASSWORD) problem('PANTAU_BROKER_ADMIN_USERNAME', 'PANTAU_BROKER_ADMIN_USERNAME and PANTAU_BROKER_ADMIN_PASSWORD (the dynamic security admin) must be set when PANTAU_BROKER_ADMIN=mosquitto-dynsec');
+      }
+    }
     if (e.PANTAU_WEBHOOK_URL && !e.PANTAU_WEBHOOK_SECRET) {
       problem('PANTAU_WEBHOOK_SECRET', 'must be set when PANTAU_WEBHOOK_URL is (it signs the webhook body)');
     }
@@ -269,6 +288,12 @@ export const configSchema = z
     brokerUsername: e.PANTAU_BROKER_USERNAME,
     brokerPassword: e.PANTAU_BROKER_PASSWORD,
     brokerAuthSecret: e.PANTAU_BROKER_AUTH_SECRET,
+    /** How revoked credentials' live sessions are ended at the external broker (platform/broker-admin.ts). */
+    brokerAdmin: e.PANTAU_BROKER_ADMIN === 'emqx'
+      ? { type: 'emqx' as const, url: e.PANTAU_BROKER_ADMIN_URL!, key: e.PANTAU_BROKER_ADMIN_KEY!, secret: e.PANTAU_BROKER_ADMIN_SECRET! }
+      : e.PANTAU_BROKER_ADMIN === 'mosquitto-dynsec'
+        ? { type: 'mosquitto-dynsec' as const, url: e.PANTAU_BROKER_ADMIN_URL ?? e.PANTAU_BROKER_URL!, username: e.PANTAU_BROKER_ADMIN_USERNAME!, password: e.PANTAU_BROKER_ADMIN_PASSWORD! }
+        : undefined,
     /** Names the ingest worker's persistent broker session: must stay the same across restarts. */
     workerId: e.PANTAU_WORKER_ID,
     registryUrl: e.PANTAU_REGISTRY_URL,

@@ -49,6 +49,12 @@ export function createMetrics() {
     consumerLag: new Gauge({ name: 'pantau_log_consumer_lag_bytes', help: 'Log bytes a consumer has not handled yet', labelNames: ['consumer'], registers: [registry] }),
     spoolDiskFull: new Gauge({ name: 'pantau_spool_disk_full', help: '1 while the spool cannot append for lack of disk space', registers: [registry] }),
     statusIgnored: new Counter({ name: 'pantau_mqtt_status_ignored_total', help: 'Status publishes ignored (not online/offline, too long, or over the rate)', labelNames: ['reason'], registers: [registry] }),
+    brokerKicks: new Counter({
+      name: 'pantau_broker_kicks_total',
+      help: 'Sessions ended at the external broker for a revoked or changed credential: done, failed (an attempt; retried) or abandoned',
+      labelNames: ['event', 'outcome'],
+      registers: [registry],
+    }),
     alertChanges: new Counter({ name: 'pantau_alert_changes_total', help: 'Alert lifecycle changes', labelNames: ['change'], registers: [registry] }),
   };
   for (const reason of REJECTION_REASONS) metrics.rejected.inc({ reason }, 0);

@@ -41,6 +41,8 @@ import { createLogger } from './logger.js';
 import { createMetrics, metered, type Metrics } from './metrics.js';
 import { startHistory, type History } from '../history/wire.js';
 import { redactUrl } from './redact.js';
+import { createBrokerAdmin } from './broker-admin.js';
+import { startBrokerRevocation } from './broker-revocation.js';
 
 export interface Platform {
   config: Config;
@@ -99,6 +101,10 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     username: config.influxUsername,
     password: config.influxPassword,
   };
+  // an external broker holds the live sessions: what the registry revokes is kicked there, by the API nodes
+  const revocation = config.brokerAdmin && config.role !== 'ingest'
+    ? startBrokerRevocation({ registry, admin: createBrokerAdmin(config.brokerAdmin, config.workerId, log.child({ component: 'broker-admin' })), log: log.child({ component: 'broker-admin' }), metrics })
+    : undefined;
   const influx = new InfluxClient(influxOptions);
   try {
     await influx.createDatabase();
@@ -389,6 +395,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         await worker?.close();
         await broker?.stopAccepting();
         stopStreamRevocation();
+        await revocation?.stop();
         hub.closeAll();
         const apiClosed = api.close();
         await broker?.close();

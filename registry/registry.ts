@@ -85,10 +85,10 @@ interface Loaded {
 }
 
 /**
- * Events: `device-removed` (id), `token-rotated` (id), `key-revoked` (id), `key-changed` (id: its role, scope or
- * secret changed), `user-removed` (id), `user-changed` (id: a person's role or scope changed, or they were disabled
- * or enabled), `device-changed` (DeviceRecord), `status` (DeviceRecord). Changes made through other nodes emit
- * the same events here once their notification arrives.
+ * Events: `device-removed` (id), `token-rotated` (id), `key-revoked` (id, the scope it had), `key-changed` (id, the
+ * scope it had: its role, scope or secret changed), `user-removed` (id), `user-changed` (id: a person's role or
+ * scope changed, or they were disabled or enabled), `device-changed` (DeviceRecord), `status` (DeviceRecord).
+ * Changes made through other nodes emit the same events here once their notification arrives.
  */
 export class Registry extends EventEmitter {
   /** Failed logins per client address, shared by the API and the broker. */
@@ -615,7 +615,7 @@ export class Registry extends EventEmitter {
     if (!current) return;
     this.forgetVerifiedKeys(id);
     // what was granted under the old role or scope ends: sessions, live streams, city-system MQTT sessions
-    if (current.role !== row.role || !sameScope(current.scope, row.scope) || current.keyHash !== row.keyHash) this.emit('key-changed', id);
+    if (current.role !== row.role || !sameScope(current.scope, row.scope) || current.keyHash !== row.keyHash) this.emit('key-changed', id, current.scope);
   }
 
   private cacheDevice(row: StoredDevice, atStart: boolean): DeviceRecord {
@@ -646,9 +646,10 @@ export class Registry extends EventEmitter {
   }
 
   private uncacheKey(id: string): void {
+    const had = this.keys.get(id);
     this.keys.delete(id);
     this.forgetVerifiedKeys(id);
-    this.emit('key-revoked', id);
+    this.emit('key-revoked', id, had?.scope);
   }
 
   private forgetVerifiedKeys(id: string): void {

@@ -12,6 +12,7 @@ import mqtt from 'mqtt';
 import { BROKER_SECRET_HEADER } from '../api/broker-auth.js';
 import { startInfluxd, influxQuery, type InfluxServer } from './support/influxd.js';
 import { startMosquittoServer } from './support/mosquitto.js';
+import { startEmqxApi, type EmqxApi } from './support/emqx-api.js';
 import { eventually } from './support/platform.js';
 import { freePort } from './support/ports.js';
 import { startPostgres, type PostgresServer } from './support/postgres.js';
@@ -32,6 +33,10 @@ let pg: PostgresServer;
 let brokerUrl: string;
 let webhookServer: Server;
 let webhookUrl: string;
+/** EMQX's REST API, for API node A's kicks (PANTAU_BROKER_ADMIN=emqx); the devices' broker is Mosquitto. */
+let emqx: EmqxApi;
+const EMQX_KEY = 'cluster-kicks';
+const EMQX_SECRET = 'cluster-emqx-secret-0123';
 const webhooks: Array<{ type: string; alert: { id: string; deviceId: string; severity: string } }> = [];
 
 const tempDir = (prefix: string) => {
@@ -50,7 +55,7 @@ interface Node {
   exited: Promise<number | null>;
 }
 
-async function startNode(id: string, role: 'api' | 'ingest', dataDir = tempDir(`pantau-${id}-`)): Promise<Node> {
+async function startNode(id: string, role: 'api' | 'ingest', dataDir = tempDir(`pantau-${id}-`), extraEnv: Record<string, string> = {}): Promise<Node> {
   const httpPort = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'platform/main.ts')], {
     cwd: ROOT,
@@ -74,6 +79,7 @@ async function startNode(id: string, role: 'api' | 'ingest', dataDir = tempDir(`
       PANTAU_API_RATE_LIMIT: '0',
       PANTAU_ALERT_TICK: '1s',
       PANTAU_LOG_LEVEL: 'info',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -164,8 +170,14 @@ beforeAll(async () => {
   children.push(mosquitto.child);
   brokerUrl = mosquitto.url;
   [influx, pg] = await Promise.all([startInfluxd(), startPostgres()]);
-  // A first: it runs the migrations and becomes the alert owner
-  A = await startNode('api-a', 'api');
+  emqx = await startEmqxApi(EMQX_KEY, EMQX_SECRET);
+  // A first: it runs the migrations and becomes the alert owner; it alone kicks at the broker (B does not)
+  A = await startNode('api-a', 'api', undefined, {
+    PANTAU_BROKER_ADMIN: 'emqx',
+    PANTAU_BROKER_ADMIN_URL: emqx.url,
+    PANTAU_BROKER_ADMIN_KEY: EMQX_KEY,
+    PANTAU_BROKER_ADMIN_SECRET: EMQX_SECRET,
+  });
   await eventually(() => A.output().includes('alert owner: this node now judges'), 20_000, 100);
   [B, w1, w2] = await Promise.all([startNode('api-b', 'api'), startNode('w1', 'ingest'), startNode('w2', 'ingest')]);
 }, 240_000);
@@ -176,6 +188,7 @@ afterAll(async () => {
   await influx?.stop();
   await pg?.stop();
   webhookServer?.close();
+  await emqx?.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -239,6 +252,31 @@ describe('a Pantau cluster on PostgreSQL, Mosquitto and InfluxDB', () => {
     expect(propagationMs).toBeLessThan(2000); // the contract: every node within 2 s (LISTEN/NOTIFY: milliseconds)
     expect(await brokerAuth(A, 'clu-air-01', rotated.body.token)).toBe('allow');
   }, 60_000);
+
+  it('a token rotated, a device deleted and a scoped key narrowed through B: API node A kicks their sessions at the broker within 2 s', async () => {
+    expect((await api(B, 'POST', '/api/v1/devices', air('clu-air-kick'))).status).toBe(201);
+    emqx.sessions.set('clu-air-kick', { clientid: 'clu-air-kick', username: 'clu-air-kick' });
+    let t0 = Date.now();
+    expect((await api(B, 'POST', '/api/v1/devices/clu-air-kick/token')).status).toBe(200);
+    expect(await emqx.kickedWithin('clu-air-kick', t0)).toBeLessThan(2000);
+
+    emqx.sessions.set('clu-air-kick-2', { clientid: 'clu-air-kick-2', username: 'clu-air-kick' });
+    t0 = Date.now();
+    expect((await api(B, 'DELETE', '/api/v1/devices/clu-air-kick')).status).toBe(204);
+    expect(await emqx.kickedWithin('clu-air-kick-2', t0)).toBeLessThan(2000);
+
+    const key = await api(B, 'POST', '/api/v1/keys', { name: 'siren', role: 'viewer', scope: { cities: ['Samarinda'] } });
+    expect(key.status).toBe(201);
+    emqx.sessions.set(`${key.body.id}-siren`, { clientid: `${key.body.id}-siren`, username: 'pantau-api-key' });
+    emqx.sessions.set('control-room', { clientid: 'control-room', username: 'pantau-api-key' });
+    t0 = Date.now();
+    expect((await api(B, 'PATCH', `/api/v1/keys/${key.body.id}`, { scope: { cities: ['Samarinda'], kinds: ['flood'] } })).status).toBe(200);
+    const ms = await emqx.kickedWithin(`${key.body.id}-siren`, t0);
+    console.log(`scope narrowed through B: the key's session kicked by A after ${ms} ms`);
+    expect(ms).toBeLessThan(2000);
+    // only that key's session: an unscoped key's is not its
+    expect(emqx.sessions.has('control-room')).toBe(true);
+  }, 30_000);
 
   it('a DevEUI set through API node A maps a ChirpStack uplink delivered to B; a clash through B is 409; gone everywhere with the device', async () => {
     const created = await api(B, 'POST', '/api/v1/devices', flood('clu-lora-01'));

@@ -72,4 +72,20 @@ describe('docker-compose.cluster.yml', () => {
     expect(raw.services.emqx!.environment!.EMQX_AUTHENTICATION__1__BODY).toContain('$${password}');
     expect(env.EMQX_AUTHENTICATION__1__BODY).toMatch(/password = "\$\$?\{password\}"/);
   });
+
+  it("the API nodes kick revoked sessions through EMQX's REST API, with the API key EMQX bootstraps from .env", () => {
+    const { services } = resolved();
+    const emqx = services.emqx!.environment!;
+    expect(emqx.EMQX_API_KEY__BOOTSTRAP_FILE).toBe('/opt/emqx/data/pantau-api-key.conf');
+    const entrypoint = (services.emqx as { entrypoint?: string[] }).entrypoint!.join(' ');
+    expect(entrypoint).toContain('> /opt/emqx/data/pantau-api-key.conf');
+    expect(entrypoint).toMatch(/exec \/usr\/bin\/docker-entrypoint\.sh \/opt\/emqx\/bin\/emqx foreground$/);
+    for (const name of ['pantau-api-1', 'pantau-api-2']) {
+      const env = services[name]!.environment!;
+      expect(env.PANTAU_BROKER_ADMIN, name).toBe('emqx');
+      expect(env.PANTAU_BROKER_ADMIN_URL, name).toBe('http://emqx:18083/api/v5');
+      expect(env.PANTAU_BROKER_ADMIN_KEY, name).toBe(emqx.PANTAU_BROKER_ADMIN_KEY);
+      expect(env.PANTAU_BROKER_ADMIN_SECRET, name).toBe(emqx.PANTAU_BROKER_ADMIN_SECRET);
+    }
+  });
 });

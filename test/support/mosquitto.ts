@@ -1,18 +1,37 @@
 // A real Mosquitto for scale-out and cluster tests, configured never to drop a QoS 1 message it has acknowledged.
-import { spawn, type ChildProcess } from 'node:child_process';
+// With `dynsec`, it loads the dynamic security plugin (an admin account that may send it commands) and logs its
+// other clients in from a password file the test sets (`setPasswords`), as a deployment's password file would.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import mqtt from 'mqtt';
 import { join } from 'node:path';
 import { eventually } from './platform.js';
 import { freePort } from './ports.js';
 
 const MOSQUITTO = process.env.PANTAU_TEST_MOSQUITTO ?? '/usr/sbin/mosquitto';
+const DYNSEC_PLUGIN = process.env.PANTAU_TEST_MOSQUITTO_DYNSEC ?? '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
 
-export async function startMosquittoServer(dir: string): Promise<{ url: string; child: ChildProcess }> {
+export interface MosquittoServer {
+  url: string;
+  child: ChildProcess;
+  /** `dynsec` only: the password file's accounts (username → password), in force once this resolves. */
+  setPasswords(passwords: Record<string, string>): Promise<void>;
+}
+
+export async function startMosquittoServer(dir: string, options: { dynsec?: { username: string; password: string } } = {}): Promise<MosquittoServer> {
   const port = await freePort();
+  const passwordFile = join(dir, 'passwords');
+  const dynsec = options.dynsec
+    ? (() => {
+        writeFileSync(passwordFile, '');
+        execFileSync('mosquitto_ctrl', ['dynsec', 'init', join(dir, 'dynsec.json'), options.dynsec.username, options.dynsec.password], { stdio: 'ignore' });
+        return ['allow_anonymous false', `password_file ${passwordFile}`, `plugin ${DYNSEC_PLUGIN}`, `plugin_opt_config_file ${join(dir, 'dynsec.json')}`];
+      })()
+    : ['allow_anonymous true'];
   writeFileSync(join(dir, 'mosquitto.conf'), [
     `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
+    ...dynsec,
     'persistence false',
     // no per-session queue limit: the share of a dead worker waits for it instead of being dropped
     'max_queued_messages 0',
@@ -34,5 +53,28 @@ export async function startMosquittoServer(dir: string): Promise<{ url: string; 
       s.on('error', () => resolve(false));
     });
   }, 10_000, 50);
-  return { url: `mqtt://127.0.0.1:${port}`, child };
+  const url = `mqtt://127.0.0.1:${port}`;
+  return {
+    url,
+    child,
+    async setPasswords(passwords) {
+      writeFileSync(passwordFile, Object.entries(passwords).map(([u, p]) => `${u}:${p}\n`).join(''));
+      execFileSync('mosquitto_passwd', ['-U', passwordFile]);
+      child.kill('SIGHUP');
+      // the reload is asynchronous: in force once the last account logs in
+      const [username, password] = Object.entries(passwords).at(-1) ?? [];
+      if (username === undefined) return;
+      await eventually(() => canLogIn(url, username, password!), 10_000, 50);
+    },
+  };
+}
+
+function canLogIn(url: string, username: string, password: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = mqtt.connect(url, { username, password, clientId: `probe-${process.pid}-${Date.now()}`, reconnectPeriod: 0, connectTimeout: 2000 });
+    const done = (ok: boolean) => (c.end(true), resolve(ok));
+    c.once('connect', () => done(true));
+    c.once('error', () => done(false));
+    c.once('close', () => done(false));
+  });
 }
