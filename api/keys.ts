@@ -127,7 +127,7 @@ export function keysPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
 
 /**
  * Whether a scoped admin sees an audit entry: one about a device inside its scope (device.*, alert.* name the
- * device), about a key inside its scope (key.*), or one it made itself. Entries about anything else — other cities'
+ * device), about a key or person inside its scope (key.*, user.*), or one it made itself. Entries about anything else — other cities'
  * devices, wider keys, deleted devices whose city is no longer known — do not exist for it.
  */
 export function auditVisible(registry: Registry, caller: ApiPrincipal, entry: AuditEntry): boolean {
@@ -146,6 +146,10 @@ export function auditVisible(registry: Registry, caller: ApiPrincipal, entry: Au
   if (entry.action.startsWith('key.')) {
     const key = registry.key(first);
     return key !== undefined && scopeWithin(key.scope, scope);
+  }
+  if (entry.action.startsWith('user.')) {
+    const person = registry.people.get(first);
+    return person !== undefined && scopeWithin(person.scope, scope);
   }
   return false;
 }

@@ -41,6 +41,8 @@ async function seed(tp: TestPlatform): Promise<Seeded> {
   expect(scoped.status).toBe(201);
   const other = await tp.api('POST', '/api/v1/keys', { body: { name: 'Hidden DLH Balikpapan key', role: 'operator', scope: { cities: ['Balikpapan'] } } });
   const wide = await tp.api('POST', '/api/v1/keys', { body: { name: 'Hidden province key', role: 'viewer' } });
+  const person = await tp.api('POST', '/api/v1/users', { body: { username: 'hidden.dlh', name: 'Hidden DLH Officer', role: 'operator', scope: { cities: ['Balikpapan'], kinds: ['air'] } } });
+  expect(person.status).toBe(201);
   await tp.drained();
   return {
     scopedAdmin: scoped.body.key,
@@ -51,8 +53,8 @@ async function seed(tp: TestPlatform): Promise<Seeded> {
         alertIds: [alertOf('smd-air-out'), alertOf('bpn-flood-out'), alertOf('bpn-air-out')],
         // (the bootstrap key is left out: it created the visible gauge, and the audit rightly names who did)
         keyIds: [other.body.id, wide.body.id],
-        userIds: [],
-        strings: ['Hidden Air Samarinda', 'Hidden Gauge Balikpapan', 'Hidden Air Balikpapan', 'Balikpapan', 'Hidden DLH Balikpapan key', 'Hidden province key'],
+        userIds: [person.body.person.id],
+        strings: ['Hidden Air Samarinda', 'Hidden Gauge Balikpapan', 'Hidden Air Balikpapan', 'Balikpapan', 'Hidden DLH Balikpapan key', 'Hidden province key', 'hidden.dlh', 'Hidden DLH Officer'],
       },
       visible: { deviceId: 'smd-flood-in', alertId: alertOf('smd-flood-in') },
       kinds: ['flood'],
@@ -74,9 +76,10 @@ function snapshotOf(tp: TestPlatform, hidden: MatrixFleet['hidden']) {
     const devices = (await tp.api('GET', '/api/v1/devices')).body.items.map(({ status: _s, lastSeen: _l, ...d }: Record<string, unknown>) => d);
     const alerts = (await tp.api('GET', '/api/v1/alerts')).body.items.map((a: { id: string; state: string }) => `${a.id} ${a.state}`).sort();
     const keys = (await tp.api('GET', '/api/v1/keys')).body.items;
+    const people = (await tp.api('GET', '/api/v1/users')).body.items;
     const configs = await Promise.all(hidden.deviceIds.map(async (id) => (await tp.api('GET', `/api/v1/devices/${id}/config`)).body));
     const audit = (await tp.api('GET', '/api/v1/audit?limit=1000')).body.items.filter((e: { action: string }) => e.action !== 'session.created');
-    return JSON.stringify({ devices, alerts, keys, configs, audit }, null, 1);
+    return JSON.stringify({ devices, alerts, keys, people, configs, audit }, null, 1);
   };
 }
 
@@ -113,6 +116,7 @@ describe('scope route matrix (generated from /openapi.json)', () => {
       'POST /api/v1/devices/import', 'POST /api/v1/devices', 'GET /api/v1/export', 'GET /api/v1/alerts',
       'POST /api/v1/alerts/{id}/ack', 'GET /api/v1/summary', 'GET /api/v1/stream', 'GET /ngsi-ld/v1/entities',
       'GET /ngsi-ld/v1/entities/{id}', 'GET /api/v1/console/devices', 'GET /api/v1/audit', 'GET /api/v1/keys',
+      'GET /api/v1/users', 'GET /api/v1/users/{id}', 'PATCH /api/v1/users/{id}', 'DELETE /api/v1/users/{id}', 'POST /api/v1/users',
     ]) expect(result.routes).toContain(route);
   });
 

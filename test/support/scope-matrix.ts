@@ -54,11 +54,12 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/keys': { name: 'matrix key', role: 'viewer', scope: { cities: ['Balikpapan'] } },
   'PATCH /api/v1/keys/{id}': { name: 'renamed by the matrix' },
   'DELETE /api/v1/keys/{id}': undefined,
-  'POST /api/v1/users': { username: 'matrix.user', displayName: 'Matrix', role: 'viewer', scope: { cities: ['Balikpapan'] } },
-  'PATCH /api/v1/users/{id}': { displayName: 'renamed by the matrix' },
+  'POST /api/v1/users': { username: 'matrix.user', name: 'Matrix', role: 'viewer', scope: { cities: ['Balikpapan'] } },
+  'PATCH /api/v1/users/{id}': { name: 'renamed by the matrix' },
   'DELETE /api/v1/users/{id}': undefined,
   'POST /api/v1/users/{id}/password-link': undefined,
   'POST /api/v1/session': { key: 'not a key' },
+  'POST /api/v1/password': { token: 'not-a-link-token-0000000000', password: 'correct horse battery staple' },
   'DELETE /api/v1/session': undefined,
 };
 
