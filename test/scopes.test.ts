@@ -143,6 +143,20 @@ describe('revocation reaches live connections', () => {
     await endsWithin(stream.done, 2000);
   });
 
+  it('a person\'s console stream ends within 2 s when they are disabled', async () => {
+    const made = await tp.api('POST', '/api/v1/users', { body: { username: 'rina.bpbd', name: 'Rina', role: 'operator', scope: { cities: ['Samarinda'], kinds: ['flood'] } } });
+    expect(made.status).toBe(201);
+    const password = 'sungai karang mumus 2026';
+    expect((await tp.api('POST', '/api/v1/password', { key: null, body: { token: made.body.passwordLink.token, password } })).status).toBe(200);
+    const signIn = await fetch(`${tp.platform.httpUrl}/api/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'rina.bpbd', password }) });
+    expect(signIn.status).toBe(200);
+    const cookie = signIn.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const stream = sse(`${tp.platform.httpUrl}/api/v1/stream`, { cookie });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await tp.api('PATCH', `/api/v1/users/${made.body.person.id}`, { body: { disabled: true } })).status).toBe(200);
+    await endsWithin(stream.done, 2000);
+  });
+
   it('an MQTT city system with a scoped key receives only its scope\'s alerts, and is disconnected when its scope changes', async () => {
     const inside = await tp.register('flood', 'smd-cs-flood', { thresholds: GAUGE });
     const outside = await tp.register('flood', 'bdg-cs-flood', { city: 'Bontang', thresholds: GAUGE });
