@@ -11,14 +11,14 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ISPU_COLORS, ispuCategory } from '../catalog/ispu.js';
 import { buildConsoleIfStale } from '../console/build/build.js';
 import { UI } from '../console/src/i18n.js';
 import { eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
+import { launchChromium } from './support/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const IMG = join(import.meta.dirname, '..', 'docs', 'img');
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -104,11 +104,7 @@ beforeAll(async () => {
   await eventually(async () => (await tp.api('GET', `/api/v1/devices/${devices.air.id}/latest`)).body?.indices?.ispu?.category);
 
   // playwright gives the browser a fresh, temporary --user-data-dir of its own
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   mkdirSync(IMG, { recursive: true });
 }, 240_000);
 

@@ -9,14 +9,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, UnsecuredJWT, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, type JWTPayload } from 'jose';
 import Provider, { type Configuration } from 'oidc-provider';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsoleIfStale } from '../console/build/build.js';
 import { UI } from '../console/src/i18n.js';
 import { ConfigError, loadConfig } from '../platform/config.js';
 import { startTestPlatform, type TestPlatform } from './support/platform.js';
+import { launchChromium } from './support/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CLIENT_ID = 'pantau-console';
 const CLIENT_SECRET = 'pantau-test-client-secret-0123456789';
 const CALLBACK = '/api/v1/session/oidc/callback';
@@ -413,11 +413,7 @@ describe('single sign-on in Chromium', () => {
 
   beforeAll(async () => {
     await buildConsoleIfStale();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   }, 240_000);
 
   afterAll(async () => {
@@ -451,6 +447,20 @@ describe('single sign-on in Chromium', () => {
     expect(cookies.find((c) => c.name === 'pantau_oidc')).toBeUndefined();
     expect(errors).toEqual([]);
     await context.close();
+  });
+
+  it('an ID token for another audience ends on the sign-in form with the reason, not signed in', async () => {
+    tamper = (t) => sign({ ...t, aud: 'another-client' });
+    try {
+      const { context, page } = await viaButton('siti');
+      const error = page.getByTestId('login-error');
+      await error.waitFor();
+      expect(await error.textContent()).toBe(UI.ssoToken.id);
+      expect((await context.cookies(base)).find((c) => c.name === 'pantau_session')).toBeUndefined();
+      await context.close();
+    } finally {
+      tamper = null;
+    }
   });
 
   it('a person without a mapping lands on the sign-in form with the reason', async () => {

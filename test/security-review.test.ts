@@ -7,13 +7,14 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import mqtt from 'mqtt';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WebhookSender } from '../alerts/webhook.js';
 import { buildConsoleIfStale } from '../console/build/build.js';
 import { parseCsv } from '../api/csv.js';
 import { createLogger } from '../platform/logger.js';
 import { ADMIN_KEY, eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
+import { launchChromium } from './support/browser.js';
 
 /** A logger built as Pantau builds its own, whose lines the test reads back. */
 function capturedLogger(level = 'debug'): { logger: ReturnType<typeof createLogger>; text: () => string } {
@@ -319,11 +320,7 @@ describe('console', () => {
     // over siaga: an alert, so the name shows in the alerts view and the announcement too
     await client.publishAsync(`sensors/flood/${dev.id}/telemetry`, JSON.stringify({ waterLevel: 790 }), { qos: 1 });
     await eventually(async () => (await tp.api('GET', `/api/v1/alerts?deviceId=${dev.id}`)).body.items.length > 0);
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   }, 240_000);
   afterAll(async () => {
     await browser?.close();
@@ -336,6 +333,7 @@ describe('console', () => {
     try {
       const page = await context.newPage();
       await page.goto(`${tp.platform.httpUrl}/`);
+      await page.getByTestId('login-use-key').click();
       await page.getByTestId('login-key').fill(ADMIN_KEY);
       await page.getByTestId('login-submit').click();
       await page.getByTestId('nav-map').waitFor();

@@ -77,6 +77,22 @@ export async function loadSession(): Promise<SessionInfo | null> {
   return session;
 }
 
+/**
+ * Asks whether the session still holds (the live stream broke: the session may have been ended, the person disabled
+ * or re-scoped); when it does not, back to the sign-in form at once rather than at the next refresh.
+ */
+export async function checkSignedIn(): Promise<void> {
+  if (!session) return;
+  try {
+    await call('GET', '/api/v1/session');
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      session = null;
+      onSignedOut();
+    }
+  }
+}
+
 /** Signs in with a username and password, or (`{ key }`) an API key; both are sent once and never kept. */
 export async function signIn(credentials: { username: string; password: string } | { key: string }): Promise<SessionInfo> {
   session = await call<SessionInfo>('POST', '/api/v1/session', credentials);

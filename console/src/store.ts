@@ -4,7 +4,7 @@
 // the full device list is re-read every 30 s (indices computed over time, devices gone offline) and after the
 // stream reconnects.
 import { floodLevel, type FloodThresholds } from '../../catalog/flood-levels.js';
-import { get, type Alert, type MapDevice } from './api.js';
+import { checkSignedIn, get, type Alert, type MapDevice } from './api.js';
 
 export const SEVERITY_RANK: Record<string, number> = { waspada: 1, warning: 1, siaga: 2, awas: 3, critical: 3 };
 
@@ -108,6 +108,8 @@ class Store {
     source.onerror = () => {
       this.connected = false;
       this.changed('live');
+      // the server ends a stream whose session ended or whose person or key changed: find out which at once
+      void checkSignedIn();
     };
     source.addEventListener('alert', (e) => this.alertEvent(JSON.parse((e as MessageEvent<string>).data) as { type: string; alert: Alert }));
     source.addEventListener('reading', (e) => this.readingEvent(JSON.parse((e as MessageEvent<string>).data) as ReadingEvent));
