@@ -22,7 +22,7 @@ import { LanguageSchema, secretHash } from '../registry/people.js';
 import { sameScope, scopeForApi, ScopeSchema } from '../registry/scope.js';
 import { RegistryUnavailableError, type Registry } from '../registry/registry.js';
 import type { StoredSession } from '../registry/store.js';
-import { checkKey } from './auth.js';
+import { checkKey } from './credentials.js';
 import { HttpProblem, ProblemSchema } from './problem.js';
 
 /** The cookie over plain http (browsers refuse `__Host-` cookies without Secure). */

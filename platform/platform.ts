@@ -39,7 +39,7 @@ import { seedFleet } from './fleet-file.js';
 import { logConsumers } from './log-consumers.js';
 import { createLogger } from './logger.js';
 import { createMetrics, metered, type Metrics } from './metrics.js';
-import { startHistory, type History } from '../history/wire.js';
+import { startHistory, type History } from './history.js';
 import { redactUrl } from './redact.js';
 import { createBrokerAdmin } from './broker-admin.js';
 import { startBrokerRevocation } from './broker-revocation.js';

@@ -1,14 +1,18 @@
 // History in a running platform: retention policies set at start, the rollup job fed by the ingest log, the
 // first-start backfill, and the rollup lag metric. `platform.ts` calls `startHistory` once and `stop` on shutdown.
 import { Gauge } from 'prom-client';
-import type { Platform } from '../platform/platform.js';
-import { oldestReading, planBackfill, progressLine, runBackfill, savedPlan } from './backfill.js';
-import { RollupState } from './dirty.js';
-import { RollupJob } from './job.js';
-import { RollupComputer } from './rollup.js';
-import { ensureRetention } from './schema.js';
-import { FieldKeys } from './field-keys.js';
-import type { HistorySettings } from './source.js';
+import type { Logger } from 'pino';
+import type { InfluxClient } from '../influx/client.js';
+import type { Spool } from '../ingest/spool.js';
+import type { Config } from './config.js';
+import type { Metrics } from './metrics.js';
+import { oldestReading, planBackfill, progressLine, runBackfill, savedPlan } from '../history/backfill.js';
+import { RollupState } from '../history/dirty.js';
+import { RollupJob } from '../history/job.js';
+import { RollupComputer } from '../history/rollup.js';
+import { ensureRetention } from '../history/schema.js';
+import { FieldKeys } from '../history/field-keys.js';
+import type { HistorySettings } from '../history/source.js';
 
 export interface History {
   job: RollupJob;
@@ -23,7 +27,14 @@ export interface History {
   stop(): Promise<void>;
 }
 
-type PlatformCore = Pick<Platform, 'config' | 'log' | 'influx' | 'spool' | 'metrics'>;
+/** What the history needs of a platform (named here, not taken from platform.ts, which imports this file). */
+interface PlatformCore {
+  config: Config;
+  log: Logger;
+  influx: InfluxClient;
+  spool: Spool;
+  metrics: Metrics;
+}
 
 export function startHistory(platform: PlatformCore): History {
   const { config, influx, spool, metrics } = platform;
