@@ -116,3 +116,25 @@ describe('capMessages', () => {
     expect(parseCapIdentifier('nonsense')).toBeNull();
   });
 });
+
+describe('CAP configuration', () => {
+  it('PANTAU_CAP_SENDER defaults to pantau@<hostname>, refuses what an identifier cannot carry; PANTAU_CAP_PUBLIC is true or false', async () => {
+    const { hostname } = await import('node:os');
+    const { loadConfig } = await import('../../platform/config.js');
+    expect(loadConfig({}).cap).toEqual({ sender: `pantau@${hostname()}`, public: false });
+    expect(loadConfig({ PANTAU_CAP_SENDER: 'bpbd@kaltimprov.go.id', PANTAU_CAP_PUBLIC: 'true' }).cap).toEqual({ sender: 'bpbd@kaltimprov.go.id', public: true });
+    expect(() => loadConfig({ PANTAU_CAP_SENDER: 'bpbd kaltim' })).toThrow(/PANTAU_CAP_SENDER: must be 1–200 characters without spaces, commas/);
+    expect(() => loadConfig({ PANTAU_CAP_PUBLIC: 'yes' })).toThrow(/PANTAU_CAP_PUBLIC: must be true or false, got "yes"/);
+  });
+});
+
+describe('capRadiusKm', () => {
+  it('is a flood and air setting, positive and at most 200 km; traffic has none', async () => {
+    const { thresholdsSchema } = await import('../../catalog/thresholds.js');
+    expect(thresholdsSchema('flood').safeParse({ capRadiusKm: 1.5 }).success).toBe(true);
+    expect(thresholdsSchema('air').safeParse({ capRadiusKm: 10 }).success).toBe(true);
+    expect(thresholdsSchema('flood').safeParse({ capRadiusKm: 0 }).success).toBe(false);
+    expect(thresholdsSchema('air').safeParse({ capRadiusKm: 500 }).success).toBe(false);
+    expect(thresholdsSchema('traffic').safeParse({ capRadiusKm: 2 }).success).toBe(false);
+  });
+});
