@@ -82,6 +82,24 @@ export class AlertStore implements AlertReader {
     const rows = this.db.prepare('SELECT seq, change FROM alert_events WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as Array<{ seq: number; change: string }>;
     return rows.map((r) => ({ seq: r.seq, change: JSON.parse(r.change) as AlertChange }));
   }
+
+  /** CAP (alerts/cap.ts): every stored event of one alert, oldest first. */
+  alertEvents(alertId: string): StoredEvent[] {
+    const rows = this.db.prepare("SELECT seq, change FROM alert_events WHERE json_extract(change, '$.alert.id') = ? ORDER BY seq").all(alertId) as Array<{ seq: number; change: string }>;
+    return rows.map((r) => ({ seq: r.seq, change: JSON.parse(r.change) as AlertChange }));
+  }
+
+  /** CAP feed: every stored event of the alerts changed since `sinceMs` or still active, oldest first. */
+  recentAlertEvents(sinceMs: number): StoredEvent[] {
+    const rows = this.db
+      .prepare(
+        `SELECT seq, change FROM alert_events WHERE json_extract(change, '$.alert.id') IN (
+           SELECT json_extract(change, '$.alert.id') FROM alert_events WHERE at >= ?
+           UNION SELECT id FROM alerts WHERE state <> 'resolved') ORDER BY seq`,
+      )
+      .all(sinceMs) as Array<{ seq: number; change: string }>;
+    return rows.map((r) => ({ seq: r.seq, change: JSON.parse(r.change) as AlertChange }));
+  }
 }
 
 /** What the API and the live stream read: alerts and the recent event log. */
@@ -89,6 +107,8 @@ export interface AlertReader {
   list(filter: AlertFilter): Alert[] | Promise<Alert[]>;
   get(id: string): Alert | undefined | Promise<Alert | undefined>;
   eventsAfter(seq: number, limit?: number): StoredEvent[];
+  alertEvents(alertId: string): StoredEvent[] | Promise<StoredEvent[]>;
+  recentAlertEvents(sinceMs: number): StoredEvent[] | Promise<StoredEvent[]>;
 }
 
 /**
@@ -130,6 +150,23 @@ export class PgAlertStore implements AlertReader {
   async fetchAfter(seq: number, limit = 1000): Promise<StoredEvent[]> {
     const rows = (await this.pg.query<{ seq: number; change: AlertChange }>('SELECT seq, change FROM alert_events WHERE seq > $1 ORDER BY seq LIMIT $2', [seq, limit])).rows;
     return rows.map((r) => ({ seq: r.seq, change: r.change }));
+  }
+
+  async alertEvents(alertId: string): Promise<StoredEvent[]> {
+    const rows = (await this.pg.query<{ seq: number; change: AlertChange }>("SELECT seq, change FROM alert_events WHERE change->'alert'->>'id' = $1 ORDER BY seq", [alertId])).rows;
+    return rows.map((r) => ({ seq: Number(r.seq), change: r.change }));
+  }
+
+  async recentAlertEvents(sinceMs: number): Promise<StoredEvent[]> {
+    const rows = (
+      await this.pg.query<{ seq: number; change: AlertChange }>(
+        `SELECT seq, change FROM alert_events WHERE change->'alert'->>'id' IN (
+           SELECT change->'alert'->>'id' FROM alert_events WHERE at >= $1
+           UNION SELECT id FROM alerts WHERE state <> 'resolved') ORDER BY seq`,
+        [sinceMs],
+      )
+    ).rows;
+    return rows.map((r) => ({ seq: Number(r.seq), change: r.change }));
   }
 
   async lastSeq(): Promise<number> {

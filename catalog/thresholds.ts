@@ -50,12 +50,16 @@ function checkHysteresisBelowGaps(
 
 const ispuValue = z.number().int().min(0).max(ISPU_MAX);
 
+/** Radius (km) of the circle a CAP message of the device's alerts covers (docs/cap.md; default 2 flood, 5 air). */
+const capRadiusKm = z.number().positive().max(200).optional();
+
 export const airThresholdsSchema = z.strictObject({
   ...alertOverridesShape('air'),
   /** ISPU (rounded) from which the air alert opens as a warning (default 101, Tidak Sehat). */
   ispuAlertFrom: ispuValue.optional(),
   /** ISPU (rounded) from which it is critical (default 201, Sangat Tidak Sehat). */
   ispuCriticalFrom: ispuValue.optional(),
+  capRadiusKm,
 });
 
 export const floodDeviceThresholdsSchema = z
@@ -68,6 +72,7 @@ export const floodDeviceThresholdsSchema = z
      * half the smallest gap when thresholds are closer than 20 cm (alerts/rules.ts).
      */
     hysteresisCm: z.number().nonnegative().optional(),
+    capRadiusKm,
   })
   .superRefine(checkFloodThresholdsIncrease)
   .superRefine(checkHysteresisBelowGaps);

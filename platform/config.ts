@@ -137,6 +137,12 @@ function rollupDelay(v: string): number {
 }
 
 /** `true`, `false`, or a comma-separated list of proxy addresses or CIDR ranges. */
+function flag(v: string): boolean {
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new Invalid(`must be true or false, got ${quote(v)}`);
+}
+
 function trustProxy(v: string): boolean | string[] {
   if (v === 'true') return true;
   if (v === 'false') return false;
@@ -236,6 +242,11 @@ export const configShape = {
   PANTAU_ROLLUP_RETENTION: variable(retention, null),
   PANTAU_ROLLUP_DELAY: variable(rollupDelay, 120_000),
   PANTAU_TIMEZONE: variable(timeZone, 'Asia/Makassar'),
+  // CAP 1.2 messages of flood and air alerts (docs/cap.md)
+  /** CAP `sender`: the same on every node of a cluster, or their identifiers differ. */
+  PANTAU_CAP_SENDER: variable(pattern(/^[^\s,<&]{1,200}$/, 'must be 1–200 characters without spaces, commas, < or &'), `pantau@${hostname()}`),
+  /** The CAP feed and messages without a key (public devices only); otherwise a viewer key, scoped. */
+  PANTAU_CAP_PUBLIC: variable(flag, false),
 };
 
 export const configSchema = z
@@ -336,6 +347,8 @@ export const configSchema = z
         } satisfies OidcSettings)
       : undefined,
     unsafeAckBeforeDurable: e.PANTAU_UNSAFE_ACK_BEFORE_DURABLE,
+    publicUrl: e.PANTAU_PUBLIC_URL,
+    cap: { sender: e.PANTAU_CAP_SENDER, public: e.PANTAU_CAP_PUBLIC },
   }));
 
 export type Config = z.output<typeof configSchema>;

@@ -11,6 +11,7 @@ import { buildApi } from '../api/app.js';
 import type { ApiContext } from '../api/context.js';
 import { IndicesTracker } from '../api/indices.js';
 import { alertsPlugin } from '../api/alerts.js';
+import { capPlugin } from '../api/cap.js';
 import { endStreamsOnRevoke, StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
 import { brokerAuthPlugin } from '../api/broker-auth.js';
@@ -318,6 +319,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
           get: (id) => alertStore.get(id),
           acknowledge: (id, actor) => alerts.acknowledge(id, actor),
         }, registry),
+        // CAP 1.2 messages of flood and air alerts (docs/cap.md)
+        capPlugin(alertStore, registry, { ...config.cap, publicUrl: config.publicUrl }),
         streamPlugin(hub, {
           alertEventsAfter: (seq) =>
             alertStore.eventsAfter(seq).map((e) => ({

@@ -14,6 +14,7 @@ have pg_ctl || compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || need_
 have chromium || need_pkgs+=(chromium)
 have docker-compose || need_pkgs+=(docker-compose)
 have curl || need_pkgs+=(curl)
+have xmllint || need_pkgs+=(libxml2-utils)
 # better-sqlite3 compiles from source (no prebuilt binary is downloaded here)
 { have python3 && have make && have g++; } || need_pkgs+=(python3 make g++)
 
