@@ -236,6 +236,12 @@ export const configShape = {
   PANTAU_ROLLUP_RETENTION: variable(retention, null),
   PANTAU_ROLLUP_DELAY: variable(rollupDelay, 120_000),
   PANTAU_TIMEZONE: variable(timeZone, 'Asia/Makassar'),
+  // open data (docs/opendata.md): Satu Data's produsen data and walidata, contact, licence, per-address limit
+  PANTAU_OPENDATA_PRODUCER: variable((v) => pattern(/^[^\n]{1,200}$/, 'must be one line of 1–200 characters')(v), 'Pantau'),
+  PANTAU_OPENDATA_PUBLISHER: variable((v) => pattern(/^[^\n]{1,200}$/, 'must be one line of 1–200 characters')(v)),
+  PANTAU_OPENDATA_CONTACT: variable((v) => pattern(/^(mailto:)?[^\s@]+@[^\s@]+\.[^\s@]+$|^https?:\/\/\S+$/, 'must be an e-mail address or an http(s) URL')(v)),
+  PANTAU_OPENDATA_LICENSE: variable((v) => pattern(/^[A-Za-z0-9.+-]{1,50}$/, 'must be a licence id such as CC-BY-4.0')(v), 'CC-BY-4.0'),
+  PANTAU_OPENDATA_RATE_LIMIT: variable(count, 600),
 };
 
 export const configSchema = z
@@ -336,6 +342,14 @@ export const configSchema = z
         } satisfies OidcSettings)
       : undefined,
     unsafeAckBeforeDurable: e.PANTAU_UNSAFE_ACK_BEFORE_DURABLE,
+    publicUrl: e.PANTAU_PUBLIC_URL,
+    opendata: {
+      producer: e.PANTAU_OPENDATA_PRODUCER,
+      publisher: e.PANTAU_OPENDATA_PUBLISHER ?? e.PANTAU_OPENDATA_PRODUCER,
+      contact: e.PANTAU_OPENDATA_CONTACT?.replace(/^mailto:/, ''),
+      license: e.PANTAU_OPENDATA_LICENSE,
+      rateLimit: e.PANTAU_OPENDATA_RATE_LIMIT,
+    },
   }));
 
 export type Config = z.output<typeof configSchema>;
