@@ -309,6 +309,24 @@ describe('the page for people and the public surface', () => {
     expect(res.headers.get('x-ratelimit-limit')).toBe('5000');
   });
 
+  it('bad input gets a clear 4xx answer, never a 5xx; CKAN routes keep CKAN\'s shape', async () => {
+    const long = 'x'.repeat(3000);
+    for (const path of [
+      '/api/3/action/package_search?rows=99999999999', '/api/3/action/package_search?fq=tags%3A%22open', '/api/3/action/package_search?fq=%3A%3A%3A',
+      '/api/3/action/package_search?q=%00%FF&sort=', '/api/3/action/package_show?id=a&id=b', `/api/3/action/package_show?id=${long}`,
+      '/api/3/action/package_list?limit=-5', '/api/3/action/organization_list?all_fields=yes', '/api/3/action/organization_show',
+    ]) {
+      const res = await get(path);
+      expect(res.status, path).toBeLessThan(500);
+      expect(res.body.success, path).toBe(res.status === 200);
+      if (res.status !== 200) expect(res.body.error.__type, path).toMatch(/^(Validation|Not Found) Error$/);
+    }
+    for (const path of ['/opendata/..%2F..%2Fetc/passwd', `/opendata/${long.slice(0, 500)}/x.csv`, '/opendata/kualitas-udara-kota-samarinda/..', '/publik/data?lang=fr', '/catalog.jsonld?x=1']) {
+      const res = await get(path);
+      expect(res.status, path).toBeLessThan(500);
+    }
+  });
+
   it('no token, key, person or non-public device in any answer', () => {
     expect(answers.length).toBeGreaterThan(20);
     const all = answers.join('\n');
