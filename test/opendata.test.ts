@@ -2,7 +2,10 @@
 // harvested as a CKAN harvester would (status_show, package_list, package_search page by page, package_show, every
 // resource downloaded), read as DCAT-AP JSON-LD and as the page for people. Every CSV equals the readings API's own
 // hourly (daily) answer; nothing private — a token, a key, a person, a traffic counter — appears in any answer.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './support/browser.js';
 import { fieldNames, type Kind } from '../catalog/index.js';
 import { parseCsv } from '../api/csv.js';
 import { dayStart } from '../history/time.js';
@@ -300,6 +303,36 @@ describe('the page for people and the public surface', () => {
     expect(en.text).toContain('<html lang="en">');
     expect(en.text).toContain('Air quality, Kota Samarinda, hourly');
   });
+
+  it('/publik/data in Chromium: the links work with JavaScript off, and axe-core finds nothing (both languages)', async () => {
+    const browser = await launchChromium();
+    try {
+      const noScript = await browser.newContext({ javaScriptEnabled: false });
+      const page = await noScript.newPage();
+      await page.goto(`${tp.platform.httpUrl}/publik/data`);
+      const packages = (await get('/api/3/action/package_search?rows=1000')).body.result.results;
+      const hrefs = await page.locator('a[download]').evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href));
+      expect(hrefs).toEqual(packages.flatMap((p: any) => p.resources.map((r: any) => r.url)));
+      await page.getByRole('link', { name: 'English' }).click();
+      await page.waitForURL(/lang=en/);
+      await expect(page.locator('h1').textContent()).resolves.toBe('Pantau open data');
+      await noScript.close();
+      const axe = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+      const context = await browser.newContext();
+      for (const lang of ['id', 'en']) {
+        const p = await context.newPage();
+        await p.goto(`${tp.platform.httpUrl}/publik/data?lang=${lang}`);
+        await p.evaluate(axe);
+        const violations = await p.evaluate(async () => {
+          const r = await (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: Array<{ id: string; help: string }> }> } }).axe.run(document, { resultTypes: ['violations'] });
+          return r.violations.map((v) => `${v.id}: ${v.help}`);
+        });
+        expect(violations, lang).toEqual([]);
+      }
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 
   it('every open-data route is public in /openapi.json (security: []) and limited per address', async () => {
     const doc = (await tp.api('GET', '/openapi.json')).body;
