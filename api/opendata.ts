@@ -57,7 +57,8 @@ export function opendataPlugin(ctx: ApiContext, options: OpenDataOptions): Fasti
   /** Earliest stored reading of a device: its first hourly rollup or its first raw reading, whichever is older. */
   async function firstReadingOf(kind: Kind, deviceId: string, now: number): Promise<number | null> {
     const hit = firstReadings.get(deviceId);
-    if (hit && now - hit.at < FIRST_READING_TTL_MS) return hit.value;
+    // a device without readings yet is asked again sooner: its first reading makes its dataset's coverage
+    if (hit && now - hit.at < (hit.value === null ? 60_000 : FIRST_READING_TTL_MS)) return hit.value;
     const sources = [quoteIdentifier(kind), ...(ctx.history ? [rollupFrom(ctx.history.rollupRp, kind, '1h')] : [])];
     let first: number | null = null;
     for (const source of sources) {
@@ -72,11 +73,18 @@ export function opendataPlugin(ctx: ApiContext, options: OpenDataOptions): Fasti
   async function catalogue(now: number): Promise<Dataset[]> {
     const devices = ctx.registry.listDevices().filter(isPublicDevice);
     const firsts = new Map<string, number>();
+    const ids = new Set(devices.map((d) => d.id));
+    for (const id of firstReadings.keys()) if (!ids.has(id)) firstReadings.delete(id);
     try {
-      for (const d of devices) {
-        const t = await firstReadingOf(d.kind, d.id, now);
-        const key = `${d.kind}\u0000${d.city}`;
-        if (t !== null && t < (firsts.get(key) ?? Infinity)) firsts.set(key, t);
+      // a few devices at a time: a cold cache on a large fleet must not queue thousands of queries at once
+      for (let i = 0; i < devices.length; i += 16) {
+        const batch = devices.slice(i, i + 16);
+        const times = await Promise.all(batch.map((d) => firstReadingOf(d.kind, d.id, now)));
+        batch.forEach((d, j) => {
+          const t = times[j]!;
+          const key = `${d.kind}\u0000${d.city}`;
+          if (t !== null && t < (firsts.get(key) ?? Infinity)) firsts.set(key, t);
+        });
       }
     } catch (err) {
       unavailable(err);
