@@ -71,7 +71,8 @@ export function exportPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
   };
 }
 
-async function* exportRows(
+/** The export's CSV, page by page (also the open-data downloads, api/opendata.ts). */
+export async function* exportRows(
   ctx: ApiContext,
   kind: Kind,
   devices: DeviceRecord[],

@@ -247,6 +247,12 @@ export const configShape = {
   PANTAU_CAP_SENDER: variable(pattern(/^[^\s,<&]{1,200}$/, 'must be 1–200 characters without spaces, commas, < or &'), `pantau@${hostname()}`),
   /** The CAP feed and messages without a key (public devices only); otherwise a viewer key, scoped. */
   PANTAU_CAP_PUBLIC: variable(flag, false),
+  // open data (docs/opendata.md): Satu Data's produsen data and walidata, contact, licence, per-address limit
+  PANTAU_OPENDATA_PRODUCER: variable((v) => pattern(/^[^\n]{1,200}$/, 'must be one line of 1–200 characters')(v), 'Pantau'),
+  PANTAU_OPENDATA_PUBLISHER: variable((v) => pattern(/^[^\n]{1,200}$/, 'must be one line of 1–200 characters')(v)),
+  PANTAU_OPENDATA_CONTACT: variable((v) => pattern(/^(mailto:)?[^\s@]+@[^\s@]+\.[^\s@]+$|^https?:\/\/\S+$/, 'must be an e-mail address or an http(s) URL')(v)),
+  PANTAU_OPENDATA_LICENSE: variable((v) => pattern(/^[A-Za-z0-9.+-]{1,50}$/, 'must be a licence id such as CC-BY-4.0')(v), 'CC-BY-4.0'),
+  PANTAU_OPENDATA_RATE_LIMIT: variable(count, 600),
 };
 
 export const configSchema = z
@@ -349,6 +355,13 @@ export const configSchema = z
     unsafeAckBeforeDurable: e.PANTAU_UNSAFE_ACK_BEFORE_DURABLE,
     publicUrl: e.PANTAU_PUBLIC_URL,
     cap: { sender: e.PANTAU_CAP_SENDER, public: e.PANTAU_CAP_PUBLIC },
+    opendata: {
+      producer: e.PANTAU_OPENDATA_PRODUCER,
+      publisher: e.PANTAU_OPENDATA_PUBLISHER ?? e.PANTAU_OPENDATA_PRODUCER,
+      contact: e.PANTAU_OPENDATA_CONTACT?.replace(/^mailto:/, ''),
+      license: e.PANTAU_OPENDATA_LICENSE,
+      rateLimit: e.PANTAU_OPENDATA_RATE_LIMIT,
+    },
   }));
 
 export type Config = z.output<typeof configSchema>;

@@ -15,6 +15,7 @@ import { capPlugin } from '../api/cap.js';
 import { endStreamsOnRevoke, StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
 import { brokerAuthPlugin } from '../api/broker-auth.js';
+import { opendataPlugin } from '../api/opendata.js';
 import { consolePlugin } from '../api/console.js';
 import { wireDeviceStandards } from './device-standards.js';
 import { startWorkerSource, type WorkerSource } from './worker.js';
@@ -334,6 +335,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         summaryPlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         brokerAuthPlugin(apiContext, { secret: config.brokerAuthSecret, workerPassword: config.brokerPassword }),
         consolePlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
+        opendataPlugin(apiContext, { ...config.opendata, publicUrl: config.publicUrl }),
         ...standards.plugins,
         ...(hooks.apiPlugins ?? []).map((plugin) => (app: FastifyInstance) => plugin(app, apiContext)),
       ] as never,

@@ -58,6 +58,8 @@ async function seed(tp: TestPlatform): Promise<Seeded> {
       },
       visible: { deviceId: 'smd-flood-in', alertId: alertOf('smd-flood-in') },
       kinds: ['flood'],
+      // the hidden air and flood devices are public (catalog/public.ts): open data shows them and their city to anyone
+      publicData: ['smd-air-out', 'bpn-flood-out', 'bpn-air-out', 'Balikpapan'],
     },
   };
 }
