@@ -30,13 +30,15 @@ const WORDS = {
 } as const satisfies Record<string, Term>;
 
 const LEVEL_CLASS: Record<FloodLevel, string> = { normal: 'l0', waspada: 'l1', siaga: 'l2', awas: 'l3' };
-const THRESHOLD_COLOURS = { waspada: '#b8860b', siaga: '#d35400', awas: '#b71c1c' } as const;
+// dark enough for small text on white (WCAG AA, 4.5:1)
+const THRESHOLD_COLOURS = { waspada: '#7a5c00', siaga: '#a04000', awas: '#b71c1c' } as const;
 
-/** Black or white text, whichever reads on the category colour. */
+/** Black or white text, whichever has the higher WCAG contrast on the category colour. */
 const inkOn = (hex: string) => {
   const n = parseInt(hex.slice(1), 16);
-  const lum = 0.299 * ((n >> 16) & 255) + 0.587 * ((n >> 8) & 255) + 0.114 * (n & 255);
-  return lum > 150 ? '#000' : '#fff';
+  const lin = (c: number) => (c / 255 <= 0.03928 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4);
+  const l = 0.2126 * lin((n >> 16) & 255) + 0.7152 * lin((n >> 8) & 255) + 0.0722 * lin(n & 255);
+  return (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? '#000' : '#fff';
 };
 
 /** The gauge's last 24 h against its thresholds, as an inline SVG (viewBox units; scales to the screen). */
