@@ -233,3 +233,24 @@ describe('in Chromium', () => {
     });
   }
 });
+
+describe('public rate limit', () => {
+  it('counts per address and route on the public routes, apart from the API keys', async () => {
+    const small = await startTestPlatform({ PANTAU_PUBLIC_RATE_LIMIT: '3' });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await small.api('GET', '/api/public/v1/cities', { key: null })).status);
+      expect(statuses).toEqual([200, 200, 200, 429]);
+      const limited = await small.api('GET', '/api/public/v1/cities', { key: null });
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get('content-type')).toMatch(/problem\+json/);
+      expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+      // each public route counts on its own
+      expect((await small.api('GET', '/publik', { key: null })).status).toBe(200);
+      // the admin key's own allowance is untouched
+      expect((await small.api('GET', '/api/v1/devices')).status).toBe(200);
+    } finally {
+      await small.stop();
+    }
+  });
+});
