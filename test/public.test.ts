@@ -194,6 +194,17 @@ describe('device public flag', () => {
     expect((await tp.api('PATCH', '/api/v1/devices/smd-traffic-antasari', { body: { public: 'yes' } })).status).toBe(400);
     const audit = await tp.api('GET', '/api/v1/audit?limit=20');
     expect(audit.body.items.filter((e: { action: string; target: string }) => e.action === 'device.updated' && e.target === 'smd-traffic-antasari').length).toBeGreaterThanOrEqual(2);
+    // a JSON import may carry it; a non-public import stays off the public routes after the next rebuild
+    const imported = await tp.api('POST', '/api/v1/devices/import', {
+      body: [{ id: 'smd-air-impor', kind: 'air', name: 'Monitor Impor Tertutup', city: 'Samarinda', district: 'Samarinda Ulu', location: { lat: -0.49, lon: 117.15 }, public: false }],
+    });
+    expect(imported.status).toBe(201);
+    expect(imported.body.items[0].device.public).toBe(false);
+    const bad = await tp.api('POST', '/api/v1/devices/import', { body: [{ id: 'smd-air-impor2', kind: 'air', name: 'X', city: 'Samarinda', district: 'Samarinda Ulu', location: { lat: -0.49, lon: 117.15 }, public: 'no' }] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0]).toMatchObject({ row: 1, field: 'public' });
+    await tp.platform.publicSnapshots.rebuild();
+    expect((await get('/api/public/v1/air')).text).not.toContain('smd-air-impor');
     // the flag survives a reload from the store
     expect((await tp.platform.registry.store.fetchDevice('smd-air-swasta'))?.public).toBe(false);
   });
