@@ -11,6 +11,8 @@ declare module 'autocannon' {
     url: string;
     connections?: number;
     duration?: number;
+    /** Requests per second over all connections (autocannon rate-limits itself to it). */
+    overallRate?: number;
     headers?: Record<string, string>;
     requests?: Request[];
     timeout?: number;

@@ -141,3 +141,30 @@ export function ispu(means: Partial<Record<IspuPollutant, number>>): IspuResult 
   const value = Math.round(highest);
   return { value, category: ispuCategory(value), dominant, subIndices };
 }
+
+/**
+ * What the regulation (Permen LHK P.14/2020, its table of ISPU categories) advises for each category, condensed: the
+ * words for sensitive groups first, then everyone. Shown on the citizens' page and in the public API beside the index.
+ */
+export const ISPU_ADVICE: Readonly<Record<IspuCategory, Term>> = {
+  Baik: {
+    id: 'Sangat baik untuk melakukan kegiatan di luar ruangan.',
+    en: 'Very good for outdoor activities.',
+  },
+  Sedang: {
+    id: 'Kelompok sensitif: kurangi aktivitas fisik yang terlalu lama atau berat. Setiap orang: masih dapat beraktivitas di luar ruangan.',
+    en: 'Sensitive groups: reduce prolonged or heavy exertion. Everyone else: outdoor activities are still fine.',
+  },
+  'Tidak Sehat': {
+    id: 'Kelompok sensitif: boleh beraktivitas di luar, tetapi lebih sering beristirahat dan pilih aktivitas ringan; waspadai batuk atau napas sesak. Setiap orang: kurangi aktivitas fisik yang terlalu lama atau berat di luar ruangan.',
+    en: 'Sensitive groups: outdoor activities are possible with more frequent breaks and lighter effort; watch for coughing or shortness of breath. Everyone: reduce prolonged or heavy exertion outdoors.',
+  },
+  'Sangat Tidak Sehat': {
+    id: 'Kelompok sensitif: hindari semua aktivitas di luar ruangan; pindahkan kegiatan ke dalam ruangan atau jadwalkan ulang. Setiap orang: hindari aktivitas fisik yang terlalu lama di luar ruangan.',
+    en: 'Sensitive groups: avoid all outdoor activities; move them indoors or reschedule. Everyone: avoid prolonged exertion outdoors.',
+  },
+  Berbahaya: {
+    id: 'Kelompok sensitif: tetap di dalam ruangan dan batasi aktivitas. Setiap orang: hindari semua aktivitas di luar ruangan.',
+    en: 'Sensitive groups: stay indoors and keep activity low. Everyone: avoid all outdoor activities.',
+  },
+};

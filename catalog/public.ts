@@ -4,3 +4,9 @@
 export function isPublicDevice(device: { kind: string; public?: boolean | null }): boolean {
   return device.public ?? device.kind !== 'traffic';
 }
+
+/** Words of the public warnings (docs/public.md): what a flood or haze alert is called on the citizens' page. */
+export const PUBLIC_WARNING_WORDS = {
+  flood: { id: 'Peringatan banjir', en: 'Flood warning' },
+  haze: { id: 'Peringatan kabut asap', en: 'Haze warning' },
+} as const;

@@ -14,6 +14,8 @@ import { alertsPlugin } from '../api/alerts.js';
 import { capPlugin } from '../api/cap.js';
 import { endStreamsOnRevoke, StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
+import { publicPlugin } from '../api/public.js';
+import { PublicSnapshots } from '../api/public-snapshot.js';
 import { brokerAuthPlugin } from '../api/broker-auth.js';
 import { opendataPlugin } from '../api/opendata.js';
 import { consolePlugin } from '../api/console.js';
@@ -67,6 +69,8 @@ export interface Platform {
   mqttUrl: string | undefined;
   /** Retention, rollups and backfill (issue 14). */
   history: History;
+  /** What the citizens' page and public API show (docs/public.md), rebuilt every minute. */
+  publicSnapshots: PublicSnapshots;
   /** Graceful stop: no new messages, the writer drains the log into InfluxDB within the shutdown timeout, close. */
   stop(): Promise<void>;
 }
@@ -304,6 +308,11 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         },
       },
     };
+  // the citizens' page and public API answer from this snapshot only (docs/public.md)
+  const publicSnapshots = new PublicSnapshots({
+    registry, latest: (id) => latest.get(id), indices: currentIndices, activeAlerts: () => alerts.activeAlerts(),
+    query: (q, params) => influx.query(q, params),
+  });
   const standards = wireDeviceStandards({ api: apiContext, accept, config, log, publish: (topic, payload, options) => publishAlert?.(topic, payload, options) });
   const api = await buildApi(
     apiContext,
@@ -336,6 +345,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         brokerAuthPlugin(apiContext, { secret: config.brokerAuthSecret, workerPassword: config.brokerPassword }),
         consolePlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         opendataPlugin(apiContext, { ...config.opendata, publicUrl: config.publicUrl }),
+        publicPlugin(publicSnapshots, { rateLimit: config.apiRateLimit > 0 ? config.publicRateLimit : 0 }),
         ...standards.plugins,
         ...(hooks.apiPlugins ?? []).map((plugin) => (app: FastifyInstance) => plugin(app, apiContext)),
       ] as never,
@@ -388,7 +398,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
 
   let stopping: Promise<void> | undefined;
   const platform: Platform = {
-    config, log, registry, ingest, spool, writer, broker, api, metrics, influx, latest, alerts, hub, adminKey, httpUrl, mqttUrl, history,
+    config, log, registry, ingest, spool, writer, broker, api, metrics, influx, latest, alerts, hub, adminKey, httpUrl, mqttUrl, history, publicSnapshots,
     cluster: cluster ? { alerts: cluster, view } : undefined,
     stop() {
       stopping ??= (async () => {
@@ -396,6 +406,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         const left = () => Math.max(0, deadline - Date.now());
         log.info('stopping: no new messages; the writer drains the log into InfluxDB');
         for (const t of timers) clearInterval(t);
+        publicSnapshots.stop();
         // 1. no new messages: the external broker's share, then the embedded broker's listeners
         await worker?.close();
         await broker?.stopAccepting();
@@ -438,6 +449,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     publishAlert ??= (topic, payload, options) => w.publish(topic, payload, options);
   }
   standards.start();
+  await publicSnapshots.start();
   await hooks.extend?.(platform);
   return platform;
 }

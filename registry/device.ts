@@ -39,6 +39,8 @@ export const DeviceSchema = z.object({
   district: z.string(),
   location: LocationSchema,
   thresholds: ThresholdsSchema,
+  /** Whether the public page and API show it: its own flag, or its kind's default (catalog/public.ts). */
+  public: z.boolean(),
   status: DeviceStatusSchema,
   lastSeen: z.string().nullable(),
   devEui: z.string().optional(),
@@ -53,6 +55,8 @@ export const NewDeviceSchema = z.strictObject({
   district: label(100),
   location: LocationSchema,
   thresholds: ThresholdsSchema.optional(),
+  /** null or absent = the kind's default (air and flood public, traffic not). */
+  public: z.boolean().nullable().optional(),
   devEui: DevEuiSchema.optional(),
 });
 export type NewDevice = z.infer<typeof NewDeviceSchema>;
@@ -63,6 +67,7 @@ export const DevicePatchSchema = z.strictObject({
   district: label(100).optional(),
   location: LocationSchema.optional(),
   thresholds: ThresholdsSchema.optional(),
+  public: z.boolean().nullable().optional(),
   devEui: DevEuiSchema.nullable().optional(),
 });
 export type DevicePatch = z.infer<typeof DevicePatchSchema>;

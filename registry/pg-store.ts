@@ -25,6 +25,7 @@ interface DeviceRow {
   lat: number;
   lon: number;
   thresholds: Record<string, unknown> | null;
+  public: boolean | null;
   token_hash: string;
   status: string;
   last_seen: number | null;
@@ -51,7 +52,7 @@ const fromConfigRow = (r: ConfigRow): ConfigState => ({
   reportedAt: r.reported_at,
 });
 
-const DEVICE_COLUMNS = 'id, kind, name, city, district, lat, lon, thresholds, token_hash, status, last_seen';
+const DEVICE_COLUMNS = 'id, kind, name, city, district, lat, lon, thresholds, public, token_hash, status, last_seen';
 
 export class PgStore implements RegistryStore {
   readonly backend = 'postgres' as const;
@@ -92,9 +93,9 @@ export class PgStore implements RegistryStore {
   async insertDevice(d: StoredDevice, createdAt: number, audit: AuditWrite): Promise<void> {
     await this.write('devices', d.id, audit, (c) =>
       c.query(
-        `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'never_seen', $10)`,
-        [d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds === null ? null : JSON.stringify(d.thresholds), d.tokenHash, createdAt],
+        `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at, public)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'never_seen', $10, $11)`,
+        [d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds === null ? null : JSON.stringify(d.thresholds), d.tokenHash, createdAt, d.public],
       ),
     );
   }
@@ -107,10 +108,10 @@ export class PgStore implements RegistryStore {
         if (taken) throw new DevEuiConflictError(`devEui ${taken.dev_eui} already belongs to device ${taken.device_id}`);
       }
       await c.query(
-        `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at)
-         SELECT d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds, d."tokenHash", 'never_seen', $2
+        `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at, public)
+         SELECT d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds, d."tokenHash", 'never_seen', $2, d.public
          FROM jsonb_to_recordset($1::jsonb) AS d(id text, kind text, name text, city text, district text, lat double precision,
-           lon double precision, thresholds jsonb, "tokenHash" text)`,
+           lon double precision, thresholds jsonb, "tokenHash" text, public boolean)`,
         [JSON.stringify(devices), createdAt],
       );
       await c.query(
@@ -228,8 +229,8 @@ export class PgStore implements RegistryStore {
 
   async updateDevice(d: StoredDevice, audit: AuditWrite): Promise<boolean> {
     return this.write('devices', d.id, audit, (c) =>
-      c.query('UPDATE devices SET name = $2, city = $3, district = $4, lat = $5, lon = $6, thresholds = $7 WHERE id = $1', [
-        d.id, d.name, d.city, d.district, d.lat, d.lon, d.thresholds === null ? null : JSON.stringify(d.thresholds),
+      c.query('UPDATE devices SET name = $2, city = $3, district = $4, lat = $5, lon = $6, thresholds = $7, public = $8 WHERE id = $1', [
+        d.id, d.name, d.city, d.district, d.lat, d.lon, d.thresholds === null ? null : JSON.stringify(d.thresholds), d.public,
       ]),
     );
   }
@@ -467,6 +468,7 @@ function fromRow(row: DeviceRow): StoredDevice {
     lat: row.lat,
     lon: row.lon,
     thresholds: row.thresholds,
+    public: row.public ?? null,
     tokenHash: row.token_hash,
     status: row.status as StoredDevice['status'],
     lastSeen: row.last_seen,

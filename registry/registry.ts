@@ -27,6 +27,7 @@ import {
 import type { ApiPrincipal, Device, DevicePatch, NewDevice, Role } from './device.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { UNSCOPED, describeScope, sameScope, type Scope } from './scope.js';
+import { isPublicDevice } from '../catalog/public.js';
 import { SqliteStore } from './sqlite-store.js';
 import { PgStore } from './pg-store.js';
 import { PgConnection } from './postgres.js';
@@ -58,6 +59,8 @@ export interface DeviceRecord {
   lat: number;
   lon: number;
   thresholds: Record<string, unknown> | null;
+  /** Shown to the public (catalog/public.ts); null = the kind's default (air and flood yes, traffic no). */
+  public: boolean | null;
   status: 'online' | 'offline' | 'never_seen';
   lastSeen: number | null;
 }
@@ -240,6 +243,7 @@ export class Registry extends EventEmitter {
       lat: input.location.lat,
       lon: input.location.lon,
       thresholds: (input.thresholds ?? null) as Record<string, unknown> | null,
+      public: input.public ?? null,
       tokenHash,
       status: 'never_seen',
       lastSeen: null,
@@ -266,6 +270,7 @@ export class Registry extends EventEmitter {
         id: input.id, kind: input.kind, name: input.name, city: input.city, district: input.district,
         lat: input.location.lat, lon: input.location.lon,
         thresholds: (input.thresholds ?? null) as Record<string, unknown> | null,
+        public: input.public ?? null,
         status: 'never_seen' as const, lastSeen: null,
       },
       token,
@@ -289,6 +294,7 @@ export class Registry extends EventEmitter {
       lat: patch.location?.lat ?? current.lat,
       lon: patch.location?.lon ?? current.lon,
       thresholds: patch.thresholds === undefined ? current.thresholds : ((patch.thresholds ?? null) as Record<string, unknown> | null),
+      public: patch.public === undefined ? current.public : patch.public,
     };
     const stored = await this.store.updateDevice({ ...next, tokenHash: this.tokenHashes.get(id)! }, { actor, action: 'device.updated', target: id });
     if (!stored) return this.gone(id);
@@ -596,10 +602,11 @@ export class Registry extends EventEmitter {
       this.emit('token-rotated', id);
     }
     const same = current.name === row.name && current.city === row.city && current.district === row.district &&
-      current.lat === row.lat && current.lon === row.lon && JSON.stringify(current.thresholds) === JSON.stringify(row.thresholds);
+      current.lat === row.lat && current.lon === row.lon && JSON.stringify(current.thresholds) === JSON.stringify(row.thresholds) &&
+      current.public === row.public;
     if (same) return;
     // status and lastSeen are this node's view of the connection; keep them
-    const next: DeviceRecord = { ...current, name: row.name, city: row.city, district: row.district, lat: row.lat, lon: row.lon, thresholds: row.thresholds };
+    const next: DeviceRecord = { ...current, name: row.name, city: row.city, district: row.district, lat: row.lat, lon: row.lon, thresholds: row.thresholds, public: row.public };
     this.devices.set(id, next);
     this.emit('device-changed', next);
   }
@@ -628,6 +635,7 @@ export class Registry extends EventEmitter {
       lat: row.lat,
       lon: row.lon,
       thresholds: row.thresholds,
+      public: row.public,
       // after a restart nobody is connected yet
       status: atStart && row.status !== 'never_seen' ? 'offline' : row.status,
       lastSeen: row.lastSeen,
@@ -697,6 +705,7 @@ export function toApiDevice(d: DeviceRecord): Device {
     district: d.district,
     location: { lat: d.lat, lon: d.lon },
     thresholds: (d.thresholds ?? null) as Device['thresholds'],
+    public: isPublicDevice(d),
     status: d.status,
     lastSeen: d.lastSeen === null ? null : new Date(d.lastSeen).toISOString(),
   };

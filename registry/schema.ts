@@ -100,4 +100,10 @@ export const PG_MIGRATIONS: Migration[] = [
       CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
     `,
   },
+  {
+    version: 5,
+    name: 'public flag of devices',
+    // issue 22: whether the public page and API show a device; NULL = its kind's default (catalog/public.ts)
+    sql: `ALTER TABLE devices ADD COLUMN public boolean;`,
+  },
 ];

@@ -32,6 +32,8 @@ interface DeviceRow {
   lat: number;
   lon: number;
   thresholds: string | null;
+  /** 1 / 0, or NULL for the kind's default. */
+  public: number | null;
   token_hash: string;
   status: string;
   last_seen: number | null;
@@ -71,6 +73,9 @@ export class SqliteStore implements RegistryStore {
     // issue 20: keys carry a scope (JSON; NULL = unscoped, as every key made before scopes existed)
     const keyColumns = (this.db.prepare('PRAGMA table_info(api_keys)').all() as Array<{ name: string }>).map((c) => c.name);
     if (!keyColumns.includes('scope')) this.db.exec('ALTER TABLE api_keys ADD COLUMN scope TEXT');
+    // issue 22: a device's own public flag (1 / 0; NULL = its kind's default, catalog/public.ts)
+    const deviceColumns = (this.db.prepare('PRAGMA table_info(devices)').all() as Array<{ name: string }>).map((c) => c.name);
+    if (!deviceColumns.includes('public')) this.db.exec('ALTER TABLE devices ADD COLUMN public INTEGER');
     // issue 20: people, their one-time password links and console sessions (the same tables as PostgreSQL's
     // migration 4); links and sessions by the SHA-256 of their token or id, never the secret itself
     this.db.exec(`
@@ -280,10 +285,10 @@ export class SqliteStore implements RegistryStore {
       if (this.db.prepare('SELECT 1 FROM devices WHERE id = ?').get(d.id)) throw new ConflictError(`device ${d.id} already exists`);
       this.db
         .prepare(
-          `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'never_seen', ?)`,
+          `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at, public)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'never_seen', ?, ?)`,
         )
-        .run(d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : null, d.tokenHash, createdAt);
+        .run(d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : null, d.tokenHash, createdAt, publicColumn(d.public));
       this.auditSync(audit);
     })();
   }
@@ -291,8 +296,8 @@ export class SqliteStore implements RegistryStore {
   async updateDevice(d: StoredDevice, audit: AuditWrite): Promise<boolean> {
     return this.db.transaction(() => {
       const r = this.db
-        .prepare('UPDATE devices SET name = ?, city = ?, district = ?, lat = ?, lon = ?, thresholds = ? WHERE id = ?')
-        .run(d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : null, d.id);
+        .prepare('UPDATE devices SET name = ?, city = ?, district = ?, lat = ?, lon = ?, thresholds = ?, public = ? WHERE id = ?')
+        .run(d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : null, publicColumn(d.public), d.id);
       if (r.changes > 0) this.auditSync(audit);
       return r.changes > 0;
     })();
@@ -300,14 +305,14 @@ export class SqliteStore implements RegistryStore {
 
   async insertDevices(devices: StoredDevice[], devEuis: DevEuiPair[], createdAt: number, actor: string): Promise<void> {
     const insert = this.db.prepare(
-      `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'never_seen', ?)`,
+      `INSERT INTO devices (id, kind, name, city, district, lat, lon, thresholds, token_hash, status, created_at, public)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'never_seen', ?, ?)`,
     );
     const insertEui = this.db.prepare('INSERT INTO device_dev_eui (device_id, dev_eui) VALUES (?, ?)');
     this.db.transaction(() => {
       for (const d of devices) {
         if (this.db.prepare('SELECT 1 FROM devices WHERE id = ?').get(d.id)) throw new ConflictError(`device ${d.id} already exists`);
-        insert.run(d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : null, d.tokenHash, createdAt);
+        insert.run(d.id, d.kind, d.name, d.city, d.district, d.lat, d.lon, d.thresholds ? JSON.stringify(d.thresholds) : null, d.tokenHash, createdAt, publicColumn(d.public));
         this.auditSync({ actor, action: 'device.created', target: d.id });
       }
       for (const p of devEuis) {
@@ -520,8 +525,11 @@ function fromRow(row: DeviceRow): StoredDevice {
     lat: row.lat,
     lon: row.lon,
     thresholds: row.thresholds ? (JSON.parse(row.thresholds) as Record<string, unknown>) : null,
+    public: row.public === null || row.public === undefined ? null : row.public === 1,
     tokenHash: row.token_hash,
     status: row.status as StoredDevice['status'],
     lastSeen: row.last_seen,
   };
 }
+
+const publicColumn = (p: boolean | null): number | null => (p === null ? null : p ? 1 : 0);

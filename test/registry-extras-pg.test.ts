@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import Database from 'better-sqlite3';
-import { Registry, RegistryUnavailableError } from '../registry/registry.js';
+import { Registry, RegistryUnavailableError, toApiDevice } from '../registry/registry.js';
 import { DevEuiConflictError, type ConfigState } from '../registry/device-extras.js';
 import type { NewDevice } from '../registry/device.js';
 import { eventually } from './support/platform.js';
@@ -147,5 +147,40 @@ describe('DevEUIs and configuration shadows shared through PostgreSQL', () => {
     const again = await Registry.open(pg.url, dataDir, { log });
     expect(again.extras.devEui('x-up-1')).toBeUndefined();
     await again.close();
+  });
+});
+
+// issue 22: the device `public` flag (migration 5), changed on one node and seen on the other
+const publicDevice = (id: string, kind: NewDevice['kind'], flag?: boolean | null): NewDevice => ({
+  id, kind, name: `Device ${id}`, city: 'Samarinda', district: 'Sungai Pinang', location: { lat: -0.43, lon: 117.17 },
+  ...(flag === undefined ? {} : { public: flag }),
+});
+
+describe('device public flag in PostgreSQL', () => {
+  it('is stored on create and import, changed on one node, seen on the other, and audited', async () => {
+    await one.createDevice(publicDevice('p-air-private', 'air', false), 'test');
+    await one.createDevices([{ input: publicDevice('p-traffic-open', 'traffic', true) }, { input: publicDevice('p-flood-default', 'flood') }], 'test');
+    await eventually(() => two.device('p-flood-default') !== undefined && two.device('p-air-private') !== undefined, 2000, 10);
+    expect(two.device('p-air-private')!.public).toBe(false);
+    expect(two.device('p-traffic-open')!.public).toBe(true);
+    expect(two.device('p-flood-default')!.public).toBeNull();
+    expect(toApiDevice(two.device('p-flood-default')!).public).toBe(true);
+
+    await one.updateDevice('p-air-private', { public: null }, 'key:admin (test)');
+    await eventually(() => two.device('p-air-private')!.public === null, 2000, 10);
+    expect(toApiDevice(two.device('p-air-private')!).public).toBe(true);
+    await two.updateDevice('p-flood-default', { public: false }, 'key:admin (test)');
+    await eventually(() => one.device('p-flood-default')!.public === false, 2000, 10);
+
+    const audit = await one.auditLog(50);
+    expect(audit.filter((e) => e.action === 'device.updated' && e.target.startsWith('p-')).map((e) => e.target).sort()).toEqual(['p-air-private', 'p-flood-default']);
+
+    // a third node started afresh reads the flags from the table
+    const three = await Registry.open(pg.url, tempDir(), { log });
+    try {
+      expect([three.device('p-air-private')!.public, three.device('p-traffic-open')!.public, three.device('p-flood-default')!.public]).toEqual([null, true, false]);
+    } finally {
+      await three.close();
+    }
   });
 });
