@@ -11,6 +11,8 @@ import { buildApi } from '../api/app.js';
 import type { ApiContext } from '../api/context.js';
 import { IndicesTracker } from '../api/indices.js';
 import { alertsPlugin } from '../api/alerts.js';
+import { channelsPlugin } from '../api/channels.js';
+import { ChannelStore } from '../notify/channels.js';
 import { endStreamsOnRevoke, StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
 import { brokerAuthPlugin } from '../api/broker-auth.js';
@@ -327,6 +329,12 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
               data: { type: e.change.type, alert: formatAlert(e.change.alert) },
             })),
           cityOf: (id) => registry.device(id)?.city,
+        }),
+        channelsPlugin({
+          registry,
+          channels: new ChannelStore(registry),
+          providerUrls: config.providerUrls,
+          counted: (type, ok) => metrics.notifySends.inc({ type, outcome: ok ? 'sent' : 'failed' }),
         }),
         summaryPlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         brokerAuthPlugin(apiContext, { secret: config.brokerAuthSecret, workerPassword: config.brokerPassword }),

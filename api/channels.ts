@@ -1,0 +1,125 @@
+// Notification channels (docs/notifications.md, docs/contract.md §5): admins, within their scope, make the places
+// alert messages go to. A channel's owner scope is its creator's; a channel outside the caller's scope does not exist
+// for it (404), as keys and people do. Secrets are shown masked in every answer, the one that made them included.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import {
+  ChannelInputSchema,
+  ChannelPatchSchema,
+  ChannelSchema,
+  channelForApi,
+  mergeConfig,
+  type ChannelStore,
+  type StoredChannel,
+} from '../notify/channels.js';
+import { sendToChannel, type ProviderUrls } from '../notify/send.js';
+import type { Registry } from '../registry/registry.js';
+import { actorOf } from './auth.js';
+import { HttpProblem, notFound, ProblemSchema } from './problem.js';
+import { callerScope, checkGrant } from './scope-guard.js';
+import { normalizeScope, scopeWithin } from '../registry/scope.js';
+
+export interface ChannelsOptions {
+  registry: Registry;
+  channels: ChannelStore;
+  providerUrls: ProviderUrls;
+  /** Counts a send per channel type and outcome (platform/metrics.ts). */
+  counted?: (type: string, ok: boolean) => void;
+}
+
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
+const IdParams = z.object({ id: z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, 'not a channel id') });
+
+/** The channel, or 404 when it does not exist or lies outside the caller's scope (the same answer for both). */
+export function visibleChannel(channels: ChannelStore, request: FastifyRequest, id: string): StoredChannel {
+  const c = channels.get(id);
+  if (!c || !scopeWithin(c.scope, callerScope(request))) throw notFound(`channel ${id} does not exist`);
+  return c;
+}
+
+export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod {
+  return async (app) => {
+    const { registry, channels } = options;
+
+    app.post('/api/v1/channels', {
+      config: { role: 'admin' },
+      schema: {
+        tags: ['notifications'],
+        summary: 'Create a notification channel (telegram, whatsapp, http); its secrets are never shown again',
+        description: '`scope` optional: the creator\'s own when left out; a scoped admin gives a channel only a scope inside its own (403).',
+        body: ChannelInputSchema,
+        response: { 201: ChannelSchema, ...errors },
+      },
+    }, async (request, reply) => {
+      // a channel for a narrower scope than one's own (an unscoped admin making BPBD Samarinda's); never a wider one
+      const scope = normalizeScope(request.body.scope ?? callerScope(request));
+      checkGrant(request.principal, 'admin', scope);
+      const created = channels.create(request.body, scope);
+      registry.audit(actorOf(request), 'channel.created', `${created.id} (${created.type} ${created.name})`);
+      return reply.code(201).send(channelForApi(created));
+    });
+
+    app.get('/api/v1/channels', {
+      config: { role: 'admin' },
+      schema: { tags: ['notifications'], summary: 'Notification channels inside the caller\'s scope, secrets masked', response: { 200: z.object({ items: z.array(ChannelSchema) }), ...errors } },
+    }, async (request) => ({ items: channels.visible(callerScope(request)).map(channelForApi) }));
+
+    app.get('/api/v1/channels/:id', {
+      config: { role: 'admin' },
+      schema: { tags: ['notifications'], summary: 'One notification channel, secrets masked', params: IdParams, response: { 200: ChannelSchema, ...errors } },
+    }, async (request) => channelForApi(visibleChannel(channels, request, request.params.id)));
+
+    app.patch('/api/v1/channels/:id', {
+      config: { role: 'admin' },
+      schema: {
+        tags: ['notifications'],
+        summary: 'Rename a channel or change its config; a secret left out or sent back masked keeps its stored value',
+        params: IdParams,
+        body: ChannelPatchSchema,
+        response: { 200: ChannelSchema, ...errors },
+      },
+    }, async (request) => {
+      const c = visibleChannel(channels, request, request.params.id);
+      let config = c.config;
+      if (request.body.config) {
+        const merged = mergeConfig(c, request.body.config);
+        if (merged instanceof z.ZodError) {
+          const issue = merged.issues[0]!;
+          throw new HttpProblem(400, `config.${issue.path.map(String).join('.')}: ${issue.message}`, 'bad-request');
+        }
+        config = merged;
+      }
+      const updated: StoredChannel = { ...c, name: request.body.name ?? c.name, config };
+      channels.update(updated);
+      registry.audit(actorOf(request), 'channel.updated', `${c.id} (${c.type} ${updated.name})`);
+      return channelForApi(updated);
+    });
+
+    app.delete('/api/v1/channels/:id', {
+      config: { role: 'admin' },
+      schema: { tags: ['notifications'], summary: 'Delete a notification channel', params: IdParams, response: { 204: z.null(), ...errors } },
+    }, async (request, reply) => {
+      const c = visibleChannel(channels, request, request.params.id);
+      channels.remove(c.id);
+      registry.audit(actorOf(request), 'channel.deleted', `${c.id} (${c.type} ${c.name})`);
+      return reply.code(204).send(null);
+    });
+
+    app.post('/api/v1/channels/:id/test', {
+      config: { role: 'admin' },
+      schema: {
+        tags: ['notifications'],
+        summary: 'Send a test message; answers with what the provider said (status, body excerpt, secrets masked)',
+        params: IdParams,
+        response: { 200: z.object({ ok: z.boolean(), status: z.number().int().nullable(), body: z.string() }), ...errors },
+      },
+    }, async (request) => {
+      const c = visibleChannel(channels, request, request.params.id);
+      const answer = await sendToChannel(c, { text: `Pantau: pesan uji kanal "${c.name}" / test message of channel "${c.name}"` }, options.providerUrls);
+      options.counted?.(c.type, answer.ok);
+      registry.audit(actorOf(request), 'channel.tested', `${c.id} (${c.type} ${c.name}) → ${answer.status ?? 'no answer'}`);
+      return answer;
+    });
+  };
+}
