@@ -13,6 +13,7 @@ import {
   type ChannelStore,
   type StoredChannel,
 } from '../notify/channels.js';
+import { RuleInputSchema, RulePatchSchema, RuleSchema, ruleForApi, ruleScope, type RuleInput, type RuleStore, type StoredRule } from '../notify/rules.js';
 import { sendToChannel, type ProviderUrls } from '../notify/send.js';
 import type { Registry } from '../registry/registry.js';
 import { actorOf } from './auth.js';
@@ -23,6 +24,7 @@ import { normalizeScope, scopeWithin } from '../registry/scope.js';
 export interface ChannelsOptions {
   registry: Registry;
   channels: ChannelStore;
+  rules: RuleStore;
   providerUrls: ProviderUrls;
   /** Counts a send per channel type and outcome (platform/metrics.ts). */
   counted?: (type: string, ok: boolean) => void;
@@ -102,6 +104,7 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
     }, async (request, reply) => {
       const c = visibleChannel(channels, request, request.params.id);
       channels.remove(c.id);
+      options.rules.forgetChannel(c.id);
       registry.audit(actorOf(request), 'channel.deleted', `${c.id} (${c.type} ${c.name})`);
       return reply.code(204).send(null);
     });
@@ -120,6 +123,75 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
       options.counted?.(c.type, answer.ok);
       registry.audit(actorOf(request), 'channel.tested', `${c.id} (${c.type} ${c.name}) → ${answer.status ?? 'no answer'}`);
       return answer;
+    });
+
+    // ---- notification rules ------------------------------------------------------------------------
+
+    const { rules } = options;
+    const RuleIdParams = z.object({ id: z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, 'not a rule id') });
+    const visibleRule = (request: FastifyRequest, id: string): StoredRule => {
+      const r = rules.get(id);
+      if (!r || !scopeWithin(r.owner, callerScope(request))) throw notFound(`notification rule ${id} does not exist`);
+      return r;
+    };
+    /** The rule as it would be stored: its scope inside the owner's (403), its channels ones the caller sees (400). */
+    const checked = (request: FastifyRequest, input: RuleInput, owner = callerScope(request)): Omit<StoredRule, 'id' | 'createdAt'> => {
+      const scope = ruleScope(input.scope, owner);
+      if (typeof scope === 'string') throw new HttpProblem(403, scope, 'forbidden');
+      for (const id of [...input.channels, ...input.escalation.flatMap((t) => t.channels)]) {
+        const c = channels.get(id);
+        if (!c || !scopeWithin(c.scope, callerScope(request))) throw new HttpProblem(400, `channel ${id} does not exist`, 'bad-request');
+      }
+      return { ...input, scope, owner };
+    };
+
+    app.post('/api/v1/notification-rules', {
+      config: { role: 'admin' },
+      schema: { tags: ['notifications'], summary: 'Create a notification rule (alerts in its scope at or above minSeverity → its channels)', body: RuleInputSchema, response: { 201: RuleSchema, ...errors } },
+    }, async (request, reply) => {
+      const created = rules.create(checked(request, request.body));
+      registry.audit(actorOf(request), 'notification_rule.created', `${created.id} (${created.name})`);
+      return reply.code(201).send(ruleForApi(created));
+    });
+
+    app.get('/api/v1/notification-rules', {
+      config: { role: 'admin' },
+      schema: { tags: ['notifications'], summary: 'Notification rules inside the caller\'s scope', response: { 200: z.object({ items: z.array(RuleSchema) }), ...errors } },
+    }, async (request) => ({ items: rules.visible(callerScope(request)).map(ruleForApi) }));
+
+    app.get('/api/v1/notification-rules/:id', {
+      config: { role: 'admin' },
+      schema: { tags: ['notifications'], summary: 'One notification rule', params: RuleIdParams, response: { 200: RuleSchema, ...errors } },
+    }, async (request) => ruleForApi(visibleRule(request, request.params.id)));
+
+    app.patch('/api/v1/notification-rules/:id', {
+      config: { role: 'admin' },
+      schema: { tags: ['notifications'], summary: 'Change a notification rule (any of its fields)', params: RuleIdParams, body: RulePatchSchema, response: { 200: RuleSchema, ...errors } },
+    }, async (request) => {
+      const r = visibleRule(request, request.params.id);
+      const parsed = RuleInputSchema.safeParse({
+        name: r.name, scope: r.scope, minSeverity: r.minSeverity, channels: r.channels, language: r.language, quietHours: r.quietHours, escalation: r.escalation,
+        ...Object.fromEntries(Object.entries(request.body).filter(([, v]) => v !== undefined)),
+      });
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new HttpProblem(400, `${issue.path.map(String).join('.') || 'body'}: ${issue.message}`, 'bad-request');
+      }
+      const merged = parsed.data;
+      const updated: StoredRule = { ...r, ...checked(request, merged, r.owner) };
+      rules.update(updated);
+      registry.audit(actorOf(request), 'notification_rule.updated', `${r.id} (${updated.name})`);
+      return ruleForApi(updated);
+    });
+
+    app.delete('/api/v1/notification-rules/:id', {
+      config: { role: 'admin' },
+      schema: { tags: ['notifications'], summary: 'Delete a notification rule', params: RuleIdParams, response: { 204: z.null(), ...errors } },
+    }, async (request, reply) => {
+      const r = visibleRule(request, request.params.id);
+      rules.remove(r.id);
+      registry.audit(actorOf(request), 'notification_rule.deleted', `${r.id} (${r.name})`);
+      return reply.code(204).send(null);
     });
   };
 }

@@ -13,6 +13,7 @@ import { IndicesTracker } from '../api/indices.js';
 import { alertsPlugin } from '../api/alerts.js';
 import { channelsPlugin } from '../api/channels.js';
 import { ChannelStore } from '../notify/channels.js';
+import { RuleStore } from '../notify/rules.js';
 import { endStreamsOnRevoke, StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
 import { brokerAuthPlugin } from '../api/broker-auth.js';
@@ -333,6 +334,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         channelsPlugin({
           registry,
           channels: new ChannelStore(registry),
+          rules: new RuleStore(registry),
           providerUrls: config.providerUrls,
           counted: (type, ok) => metrics.notifySends.inc({ type, outcome: ok ? 'sent' : 'failed' }),
         }),

@@ -156,6 +156,25 @@ describe('notification channels', () => {
       expect(res.status, `${method} ${path}`).toBe(404);
     }
     expect((await tp.api('GET', `/api/v1/channels/${other}`)).status).toBe(200);
+
+    // rules: scope inside the owner's, channels the caller sees, durations as in the contract
+    const rule = await tp.api('POST', '/api/v1/notification-rules', { key: scoped, body: { name: 'Banjir Samarinda', minSeverity: 'siaga', channels: [own.body.id], quietHours: { from: '22:00', to: '06:00' }, escalation: [{ after: '15m', channels: [own.body.id] }] } });
+    expect(rule.status).toBe(201);
+    expect(rule.body).toMatchObject({ scope: { cities: ['Samarinda'], kinds: ['flood'], deviceIds: [] }, language: 'id', minSeverity: 'siaga' });
+    expect((await tp.api('POST', '/api/v1/notification-rules', { key: scoped, body: { name: 'x', minSeverity: 'siaga', channels: [other] } })).status).toBe(400);
+    expect((await tp.api('POST', '/api/v1/notification-rules', { key: scoped, body: { name: 'x', scope: { cities: ['Balikpapan'] }, minSeverity: 'siaga', channels: [own.body.id] } })).status).toBe(403);
+    expect((await tp.api('POST', '/api/v1/notification-rules', { key: scoped, body: { name: 'x', minSeverity: 'siaga', channels: [own.body.id], escalation: [{ after: 'soon', channels: [own.body.id] }] } })).status).toBe(400);
+    expect((await tp.api('PATCH', `/api/v1/notification-rules/${rule.body.id}`, { key: scoped, body: { quietHours: { from: '25:00', to: '06:00' } } })).status).toBe(400);
+    const patched = await tp.api('PATCH', `/api/v1/notification-rules/${rule.body.id}`, { key: scoped, body: { language: 'en' } });
+    expect(patched.body.language).toBe('en');
+    const wideRule = await tp.api('POST', '/api/v1/notification-rules', { body: { name: 'Province', minSeverity: 'awas', channels: [other] } });
+    expect(wideRule.status).toBe(201);
+    expect((await tp.api('GET', '/api/v1/notification-rules', { key: scoped })).body.items.map((r: any) => r.id)).toEqual([rule.body.id]);
+    expect((await tp.api('GET', `/api/v1/notification-rules/${wideRule.body.id}`, { key: scoped })).status).toBe(404);
+    expect((await tp.api('DELETE', `/api/v1/notification-rules/${wideRule.body.id}`, { key: scoped })).status).toBe(404);
+
+    // a deleted channel leaves the rules that named it
     expect((await tp.api('DELETE', `/api/v1/channels/${own.body.id}`, { key: scoped })).status).toBe(204);
+    expect((await tp.api('GET', `/api/v1/notification-rules/${rule.body.id}`)).body).toMatchObject({ channels: [], escalation: [] });
   });
 });

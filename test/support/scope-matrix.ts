@@ -65,6 +65,9 @@ const BODIES: Record<string, unknown> = {
   'PATCH /api/v1/channels/{id}': { name: 'renamed by the matrix' },
   'DELETE /api/v1/channels/{id}': undefined,
   'POST /api/v1/channels/{id}/test': undefined,
+  'POST /api/v1/notification-rules': { name: 'matrix rule', scope: { cities: ['Balikpapan'] }, minSeverity: 'waspada', channels: ['ch-none'] },
+  'PATCH /api/v1/notification-rules/{id}': { name: 'renamed by the matrix' },
+  'DELETE /api/v1/notification-rules/{id}': undefined,
 };
 
 /** Query values for parameters a route requires (and a few optional ones worth trying). */
@@ -111,7 +114,7 @@ function hiddenIds(path: string, fleet: MatrixFleet): string[] {
   if (/\/alerts\/\{id\}/.test(path)) return fleet.hidden.alertIds;
   if (/\/keys\/\{id\}/.test(path)) return fleet.hidden.keyIds;
   if (/\/users\/\{id\}/.test(path)) return fleet.hidden.userIds;
-  if (/\/channels\/\{id\}/.test(path)) return fleet.hidden.channelIds ?? [];
+  if (/\/(channels|notification-rules)\/\{id\}/.test(path)) return fleet.hidden.channelIds ?? [];
   if (/\/ngsi-ld\/v1\/entities\/\{id\}/.test(path)) {
     return fleet.hidden.deviceIds.flatMap((id) => ['AirQualityObserved', 'WaterObserved', 'TrafficFlowObserved'].map((t) => `urn:ngsi-ld:${t}:${id}`));
   }
