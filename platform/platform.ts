@@ -14,6 +14,7 @@ import { alertsPlugin } from '../api/alerts.js';
 import { channelsPlugin } from '../api/channels.js';
 import { ChannelStore } from '../notify/channels.js';
 import { RuleStore } from '../notify/rules.js';
+import { Dispatcher } from '../notify/dispatcher.js';
 import { endStreamsOnRevoke, StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
 import { brokerAuthPlugin } from '../api/broker-auth.js';
@@ -187,6 +188,14 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       })
     : undefined;
   const alertStore: AlertReader = cluster ? cluster.reader : new AlertStore(registry.db);
+  const notifyChannels = new ChannelStore(registry);
+  const notifyRules = new RuleStore(registry);
+  const countSend = (type: string, ok: boolean) => metrics.notifySends.inc({ type, outcome: ok ? 'sent' : 'failed' });
+  // single node only: in a cluster the alert owner's outbox is where sending belongs (not built yet)
+  let consoleUrl = '';
+  const dispatcher = cluster
+    ? undefined
+    : new Dispatcher({ registry, channels: notifyChannels, rules: notifyRules, providerUrls: config.providerUrls, consoleUrl: () => consoleUrl, log: log.child({ component: 'notify' }), counted: countSend });
   const alerts = cluster?.alerts ?? new AlertService(registry, alertStore as AlertStore, {
     writeLines: (lines) => ingest.writeLines(lines),
     uniqueTs: (stream, at) => ingest.uniqueTs(stream, at),
@@ -197,6 +206,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       metrics.alertChanges.inc({ change: change.type });
       const d = registry.device(change.alert.deviceId);
       if (d && stateLine) void ingest.writeLines([stateLine(d)]).catch(() => undefined);
+      dispatcher?.onChange(change);
     },
   }, log.child({ component: 'alerts' }));
   // ISPU needs 24 h of history (a query); flood level and LOS come from the newest reading alone
@@ -333,10 +343,10 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         }),
         channelsPlugin({
           registry,
-          channels: new ChannelStore(registry),
-          rules: new RuleStore(registry),
+          channels: notifyChannels,
+          rules: notifyRules,
           providerUrls: config.providerUrls,
-          counted: (type, ok) => metrics.notifySends.inc({ type, outcome: ok ? 'sent' : 'failed' }),
+          counted: countSend,
         }),
         summaryPlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         brokerAuthPlugin(apiContext, { secret: config.brokerAuthSecret, workerPassword: config.brokerPassword }),
@@ -387,6 +397,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   const httpPort = (api.server.address() as { port: number }).port;
   const loopback = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const httpUrl = `${tls ? 'https' : 'http'}://${loopback}:${httpPort}`;
+  consoleUrl = httpUrl;
   const mqttUrl = brokerAddress && brokerAddress.port > 0 ? `mqtt://${loopback}:${brokerAddress.port}` : undefined;
   log.info({ http: httpUrl, mqtt: mqttUrl, mqttTls: brokerAddress?.tlsPort, mqttWs: brokerAddress?.wsPort, influx: redactUrl(config.influxUrl), db: config.influxDb, dataDir: config.dataDir }, 'Pantau is running');
   void derived.writeDeviceStates().catch(() => undefined);
@@ -423,6 +434,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         await Promise.race([apiClosed, new Promise((r) => setTimeout(r, 1000))]);
         alerts.saveNow();
         await webhook?.close();
+        dispatcher?.close();
         await registry.close().catch((err) => log.warn({ err: (err as Error).message }, 'registry close failed'));
         const pending = spool.pendingBytes;
         log.info({ spoolBytesLeft: pending }, pending > 0 ? 'stopped; the rest of the log is written after the next start' : 'stopped; everything is in InfluxDB');

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestPlatform, type TestPlatform } from './support/platform.js';
+import { eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
 
 interface Received { path: string; headers: IncomingMessage['headers']; body: any }
 
@@ -177,4 +177,44 @@ describe('notification channels', () => {
     expect((await tp.api('DELETE', `/api/v1/channels/${own.body.id}`, { key: scoped })).status).toBe(204);
     expect((await tp.api('GET', `/api/v1/notification-rules/${rule.body.id}`)).body).toMatchObject({ channels: [], escalation: [] });
   });
+
+  it('sending by rules: an opened alert tells the rule\'s channels once; a 500 then 200 delivers one message; the tier after 2s', async () => {
+    let smsCalls = 0;
+    const sms = await provider(() => (++smsCalls === 1 ? { status: 500, body: { error: 'busy' } } : { status: 200, body: { queued: true } }));
+    try {
+      const tg = await tp.api('POST', '/api/v1/channels', { body: { name: 'Posko Karang Mumus', type: 'telegram', config: { botToken: BOT_TOKEN, chatId: -1001234567890 } } });
+      const http = await tp.api('POST', '/api/v1/channels', { body: { name: 'SMS Lurah', type: 'http', config: { method: 'POST', url: `${sms.url}/sms`, headers: {}, body: '{"text":"{{text}}"}' } } });
+      waStatus = 200;
+      const wa = await tp.api('POST', '/api/v1/channels', { body: { name: 'Kepala BPBD', type: 'whatsapp', config: { accessToken: WA_TOKEN, phoneNumberId: '106540352242922', to: '+6281200000001' } } });
+      const rule = await tp.api('POST', '/api/v1/notification-rules', {
+        body: { name: 'Karang Mumus', scope: { deviceIds: ['smd-km-1'] }, minSeverity: 'waspada', channels: [tg.body.id, http.body.id], language: 'id', escalation: [{ after: '2s', channels: [wa.body.id] }] },
+      });
+      expect(rule.status).toBe(201);
+      const gauge = await tp.register('flood', 'smd-km-1', { name: 'Pos Karang Mumus', district: 'Sungai Pinang', thresholds: { waspada: 80, siaga: 150, awas: 200 } });
+      const client = await tp.connect(gauge.id, gauge.token);
+      const tgBefore = telegram.received.length;
+      const waBefore = whatsapp.received.length;
+      const opened = Date.now();
+      await client.publishAsync(`sensors/flood/${gauge.id}/telemetry`, JSON.stringify({ ts: Date.now(), waterLevel: 170, rainfall: 5 }), { qos: 1 });
+      await eventually(() => telegram.received.length > tgBefore);
+      const msg = telegram.received.at(-1)!.body.text as string;
+      expect(msg).toContain('Siaga');
+      expect(msg).toContain('Pos Karang Mumus, Sungai Pinang, Samarinda');
+      expect(msg).toContain('170 cm');
+      expect(msg).toMatch(/WITA/);
+      // the SMS gateway refused the first attempt: one message arrives after the retry
+      await eventually(() => smsCalls >= 2, 10_000);
+      // the escalation tier after 2 s (nobody acknowledged)
+      await eventually(() => whatsapp.received.length > waBefore, 10_000);
+      expect(Date.now() - opened).toBeGreaterThanOrEqual(2000);
+      expect(whatsapp.received.at(-1)!.body.text.body).toContain('Siaga');
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(telegram.received.length).toBe(tgBefore + 1);
+      expect(smsCalls).toBe(2);
+      expect(whatsapp.received.length).toBe(waBefore + 1);
+      await client.endAsync();
+    } finally {
+      await sms.close();
+    }
+  }, 30_000);
 });
