@@ -15,6 +15,7 @@ import {
 } from '../notify/channels.js';
 import { RuleInputSchema, RulePatchSchema, RuleSchema, ruleForApi, ruleScope, type RuleInput, type RuleStore, type StoredRule } from '../notify/rules.js';
 import { sendToChannel, type ProviderUrls } from '../notify/send.js';
+import type { AckLinks } from '../notify/ack.js';
 import type { Registry } from '../registry/registry.js';
 import { actorOf } from './auth.js';
 import { HttpProblem, notFound, ProblemSchema } from './problem.js';
@@ -26,6 +27,9 @@ export interface ChannelsOptions {
   channels: ChannelStore;
   rules: RuleStore;
   providerUrls: ProviderUrls;
+  ackLinks: AckLinks;
+  /** The alert service's acknowledgement: null when the alert is not open. */
+  acknowledge: (id: string, actor: string) => unknown | Promise<unknown>;
   /** Counts a send per channel type and outcome (platform/metrics.ts). */
   counted?: (type: string, ok: boolean) => void;
 }
@@ -192,6 +196,49 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
       rules.remove(r.id);
       registry.audit(actorOf(request), 'notification_rule.deleted', `${r.id} (${r.name})`);
       return reply.code(204).send(null);
+    });
+
+    // ---- acknowledgement links ---------------------------------------------------------------------
+    // The token is the credential (no key). A GET only shows a confirm page: link previewers (Telegram, WhatsApp,
+    // mail scanners) fetch URLs, and fetching must not acknowledge. The POST acknowledges in the channel's name.
+
+    const TokenParams = z.object({ token: z.string().min(10).max(600).regex(/^[A-Za-z0-9_.-]+$/, 'not an acknowledgement link') });
+    const refusal = (reason: 'invalid' | 'expired' | 'used') => reason === 'invalid'
+      ? new HttpProblem(400, 'this acknowledgement link is not valid', 'link-invalid')
+      : new HttpProblem(410, reason === 'used' ? 'this acknowledgement link has already been used' : 'this acknowledgement link has expired', reason === 'used' ? 'link-used' : 'link-expired');
+    const escape = (t: string) => t.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+    app.get('/api/v1/ack/:token', {
+      schema: {
+        tags: ['notifications'],
+        summary: 'Confirm page of a message\'s acknowledgement link (changes nothing)',
+        params: TokenParams,
+        response: { 200: z.string(), 400: ProblemSchema, 410: ProblemSchema },
+      },
+    }, async (request, reply) => {
+      const check = options.ackLinks.check(request.params.token);
+      if (!check.ok) throw refusal(check.reason);
+      const channel = channels.get(check.channelId);
+      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(`<!doctype html><html lang="id"><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Pantau: akui peringatan</title><h1>Akui peringatan / Acknowledge alert</h1><p>${escape(check.alertId)} — ${escape(channel?.name ?? check.channelId)}</p>
+<form method="post"><button type="submit">Akui / Acknowledge</button></form></html>`);
+    });
+
+    app.post('/api/v1/ack/:token', {
+      schema: {
+        tags: ['notifications'],
+        summary: 'Acknowledge the alert of a message\'s link, in the channel\'s name; the link works once',
+        params: TokenParams,
+        response: { 200: z.object({ alertId: z.string(), acknowledged: z.boolean(), by: z.string() }), 400: ProblemSchema, 410: ProblemSchema },
+      },
+    }, async (request) => {
+      const check = options.ackLinks.check(request.params.token);
+      if (!check.ok) throw refusal(check.reason);
+      options.ackLinks.consume(request.params.token);
+      const channel = channels.get(check.channelId);
+      const by = `channel:${check.channelId} (${channel?.name ?? 'deleted'})`;
+      const acked = await options.acknowledge(check.alertId, by);
+      return { alertId: check.alertId, acknowledged: acked !== null, by };
     });
   };
 }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { AlertChange } from '../alerts/engine.js';
 import { fieldSpec } from '../catalog/index.js';
 import type { Registry } from '../registry/registry.js';
+import type { AckLinks } from './ack.js';
 import type { ChannelStore } from './channels.js';
 import { breaksQuietHours, inQuietHours, messageText, ruleMatches } from './message.js';
 import { durationMs, type RuleStore, type StoredRule } from './rules.js';
@@ -20,6 +21,7 @@ export interface DispatcherOptions {
   rules: RuleStore;
   providerUrls: ProviderUrls;
   consoleUrl: () => string;
+  ackLinks?: AckLinks;
   log: Logger;
   counted?: (type: string, ok: boolean) => void;
   maxAttempts?: number;
@@ -95,11 +97,14 @@ export class Dispatcher {
     const field = change.alert.rule.includes(':') ? change.alert.rule.slice(change.alert.rule.indexOf(':') + 1) : change.alert.kind === 'flood' ? 'waterLevel' : undefined;
     const unit = field && change.alert.rule.startsWith('flood') ? fieldSpec(device.kind, field)?.unit ?? '' : '';
     const text = messageText({ change: change.type, alert: change.alert, device, unit, at: change.at, consoleUrl: this.options.consoleUrl(), language });
+    // an open alert's message carries the link that acknowledges it in this channel's name
+    const link = this.options.ackLinks && (change.type === 'opened' || change.type === 'escalated') ? this.options.ackLinks.sign(change.alert.id, channel.id) : undefined;
+    const ack = link ? { ackUrl: `${this.options.consoleUrl().replace(/\/$/, '')}/api/v1/ack/${link}`, ackLabel: language === 'id' ? 'Akui' : 'Acknowledge' } : {};
     const max = this.options.maxAttempts ?? 8;
     const base = this.options.baseDelayMs ?? 1000;
     const attempt = async (n: number): Promise<void> => {
       if (this.closed) return;
-      const answer = await sendToChannel(channel, { text, idempotencyKey: `${change.alert.id}:${change.type}:${change.at}:${channel.id}` }, this.options.providerUrls);
+      const answer = await sendToChannel(channel, { text, ...ack, idempotencyKey: `${change.alert.id}:${change.type}:${change.at}:${channel.id}` }, this.options.providerUrls);
       this.options.counted?.(channel.type, answer.ok);
       if (answer.ok) return;
       this.options.log.warn({ channel: channel.id, type: channel.type, status: answer.status, answer: answer.body, attempt: n }, 'notification not delivered; retrying');

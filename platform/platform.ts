@@ -15,6 +15,7 @@ import { channelsPlugin } from '../api/channels.js';
 import { ChannelStore } from '../notify/channels.js';
 import { RuleStore } from '../notify/rules.js';
 import { Dispatcher } from '../notify/dispatcher.js';
+import { AckLinks } from '../notify/ack.js';
 import { endStreamsOnRevoke, StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
 import { brokerAuthPlugin } from '../api/broker-auth.js';
@@ -193,9 +194,10 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   const countSend = (type: string, ok: boolean) => metrics.notifySends.inc({ type, outcome: ok ? 'sent' : 'failed' });
   // single node only: in a cluster the alert owner's outbox is where sending belongs (not built yet)
   let consoleUrl = '';
+  const ackLinks = new AckLinks(registry, config.ackLinkTtlMs);
   const dispatcher = cluster
     ? undefined
-    : new Dispatcher({ registry, channels: notifyChannels, rules: notifyRules, providerUrls: config.providerUrls, consoleUrl: () => consoleUrl, log: log.child({ component: 'notify' }), counted: countSend });
+    : new Dispatcher({ registry, channels: notifyChannels, rules: notifyRules, providerUrls: config.providerUrls, consoleUrl: () => consoleUrl, ackLinks, log: log.child({ component: 'notify' }), counted: countSend });
   const alerts = cluster?.alerts ?? new AlertService(registry, alertStore as AlertStore, {
     writeLines: (lines) => ingest.writeLines(lines),
     uniqueTs: (stream, at) => ingest.uniqueTs(stream, at),
@@ -347,6 +349,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
           rules: notifyRules,
           providerUrls: config.providerUrls,
           counted: countSend,
+          ackLinks,
+          acknowledge: (id: string, actor: string) => alerts.acknowledge(id, actor),
         }),
         summaryPlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         brokerAuthPlugin(apiContext, { secret: config.brokerAuthSecret, workerPassword: config.brokerPassword }),

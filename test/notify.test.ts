@@ -212,6 +212,29 @@ describe('notification channels', () => {
       expect(telegram.received.length).toBe(tgBefore + 1);
       expect(smsCalls).toBe(2);
       expect(whatsapp.received.length).toBe(waBefore + 1);
+
+      // the acknowledgement link of the Telegram button: a GET only shows the confirm page, a POST acknowledges once
+      const button = telegram.received[tgBefore]!.body.reply_markup.inline_keyboard[0][0];
+      expect(button.text).toBe('Akui');
+      const linkPath = new URL(button.url).pathname;
+      const page = await tp.api('GET', linkPath, { key: null });
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toContain('text/html');
+      expect(page.text).toContain('<form method="post">');
+      const [alert] = (await tp.api('GET', `/api/v1/alerts?deviceId=${gauge.id}&state=open`)).body.items;
+      expect(alert.severity).toBe('siaga');
+      const acked = await tp.api('POST', linkPath, { key: null });
+      expect(acked.status).toBe(200);
+      expect(acked.body).toEqual({ alertId: alert.id, acknowledged: true, by: `channel:${tg.body.id} (Posko Karang Mumus)` });
+      expect((await tp.api('GET', `/api/v1/alerts?deviceId=${gauge.id}`)).body.items[0].state).toBe('acknowledged');
+      const again = await tp.api('POST', linkPath, { key: null });
+      expect(again.status).toBe(410);
+      expect(again.body.type).toContain('link-used');
+      expect((await tp.api('GET', linkPath, { key: null })).status).toBe(410);
+      const forged = await tp.api('POST', `${linkPath.slice(0, -3)}AAA`, { key: null });
+      expect(forged.status).toBe(400);
+      const audit = (await tp.api('GET', '/api/v1/audit?limit=50')).body.items;
+      expect(audit.some((e: any) => e.action === 'alert.acknowledged' && e.actor === `channel:${tg.body.id} (Posko Karang Mumus)`)).toBe(true);
       await client.endAsync();
     } finally {
       await sms.close();

@@ -37,6 +37,8 @@ const OWN_AUTH = new Set([
   'POST /api/v1/broker/acl',
   'POST /api/v1/integrations/chirpstack',
   'POST /api/v1/integrations/ttn',
+  'GET /api/v1/ack/{token}',
+  'POST /api/v1/ack/{token}',
 ]);
 
 /**
