@@ -26,6 +26,9 @@ export interface DispatcherOptions {
   counted?: (type: string, ok: boolean) => void;
   maxAttempts?: number;
   baseDelayMs?: number;
+  /** Messages per channel per window (PANTAU_NOTIFY_MAX_PER_10M); the rest go out as one digest when it ends. */
+  maxPerWindow?: number;
+  windowMs?: number;
 }
 
 interface Followed {
@@ -75,6 +78,7 @@ export class Dispatcher {
   close(): void {
     this.closed = true;
     for (const f of this.followed.values()) for (const t of f.timers) clearTimeout(t);
+    for (const w of this.windows.values()) if (w.timer) clearTimeout(w.timer);
   }
 
   private tell(rule: StoredRule, channelIds: string[], change: AlertChange, f: Followed): void {
@@ -89,6 +93,36 @@ export class Dispatcher {
   }
 
   private readonly sent = new Set<string>();
+  /** Per channel: times of the messages sent in the current window, and the texts held for its digest. */
+  private readonly windows = new Map<string, { times: number[]; held: string[]; language: 'id' | 'en'; timer?: NodeJS.Timeout }>();
+
+  /** True when the channel may get another message now; otherwise the text waits for the window's digest. */
+  private admit(channelId: string, text: string, language: 'id' | 'en'): boolean {
+    const max = this.options.maxPerWindow ?? 6;
+    const windowMs = this.options.windowMs ?? 600_000;
+    const now = Date.now();
+    const w = this.windows.get(channelId) ?? { times: [], held: [], language };
+    this.windows.set(channelId, w);
+    w.times = w.times.filter((t) => t > now - windowMs);
+    if (w.times.length < max && w.held.length === 0) {
+      w.times.push(now);
+      return true;
+    }
+    w.held.push(text);
+    w.language = language;
+    if (!w.timer) {
+      w.timer = setTimeout(() => {
+        w.timer = undefined;
+        const held = w.held.splice(0);
+        if (held.length === 0 || this.closed) return;
+        w.times = [Date.now()];
+        const head = w.language === 'id' ? `RINGKASAN: ${held.length} pesan ditahan (batas ${max} per 10 menit)` : `DIGEST: ${held.length} messages held back (limit ${max} per 10 minutes)`;
+        this.deliver(channelId, `${head}\n\n${held.join('\n\n')}`, {}, `digest:${channelId}:${Date.now()}`);
+      }, Math.max(0, (w.times[0] ?? now) + windowMs - now));
+      w.timer.unref();
+    }
+    return false;
+  }
 
   private send(channelId: string, language: 'id' | 'en', change: AlertChange): void {
     const channel = this.options.channels.get(channelId);
@@ -100,15 +134,22 @@ export class Dispatcher {
     // an open alert's message carries the link that acknowledges it in this channel's name
     const link = this.options.ackLinks && (change.type === 'opened' || change.type === 'escalated') ? this.options.ackLinks.sign(change.alert.id, channel.id) : undefined;
     const ack = link ? { ackUrl: `${this.options.consoleUrl().replace(/\/$/, '')}/api/v1/ack/${link}`, ackLabel: language === 'id' ? 'Akui' : 'Acknowledge' } : {};
+    if (!this.admit(channel.id, text, language)) return;
+    this.deliver(channel.id, text, ack, `${change.alert.id}:${change.type}:${change.at}:${channel.id}`);
+  }
+
+  private deliver(channelId: string, text: string, ack: { ackUrl?: string; ackLabel?: string }, idempotencyKey: string): void {
+    const channel = this.options.channels.get(channelId);
+    if (!channel) return;
     const max = this.options.maxAttempts ?? 8;
     const base = this.options.baseDelayMs ?? 1000;
     const attempt = async (n: number): Promise<void> => {
       if (this.closed) return;
-      const answer = await sendToChannel(channel, { text, ...ack, idempotencyKey: `${change.alert.id}:${change.type}:${change.at}:${channel.id}` }, this.options.providerUrls);
+      const answer = await sendToChannel(channel, { text, ...ack, idempotencyKey }, this.options.providerUrls);
       this.options.counted?.(channel.type, answer.ok);
       if (answer.ok) return;
       this.options.log.warn({ channel: channel.id, type: channel.type, status: answer.status, answer: answer.body, attempt: n }, 'notification not delivered; retrying');
-      if (n >= max) return void this.options.log.error({ channel: channel.id, alertId: change.alert.id }, 'notification abandoned after all retries');
+      if (n >= max) return void this.options.log.error({ channel: channel.id, idempotencyKey }, 'notification abandoned after all retries');
       const t = setTimeout(() => void attempt(n + 1), Math.min(3_600_000, base * 2 ** (n - 1)));
       t.unref();
     };

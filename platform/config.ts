@@ -235,6 +235,8 @@ export const configShape = {
   PANTAU_WHATSAPP_API_URL: variable(url(['http:', 'https:']), 'https://graph.facebook.com/v20.0'),
   /** How long a message's acknowledgement link works. */
   PANTAU_ACK_LINK_TTL: variable(duration, 24 * 3_600_000),
+  /** Messages per notification channel in 10 minutes; the rest go out as one digest when the window ends. */
+  PANTAU_NOTIFY_MAX_PER_10M: variable(count, 6),
   // history (docs/history.md): retention policies, rollup delay, day boundary
   PANTAU_RAW_RETENTION: variable(retention, 90 * 86_400_000 as number | null),
   PANTAU_ROLLUP_RP: variable(pattern(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be 1–64 letters, digits or _ (not starting with a digit)'), 'pantau_rollup'),
@@ -316,6 +318,7 @@ export const configSchema = z
     ttnSecret: e.PANTAU_TTN_SECRET,
     providerUrls: { telegram: e.PANTAU_TELEGRAM_API_URL, whatsapp: e.PANTAU_WHATSAPP_API_URL },
     ackLinkTtlMs: e.PANTAU_ACK_LINK_TTL,
+    notifyMaxPer10m: e.PANTAU_NOTIFY_MAX_PER_10M,
     maxReadingAgeMs: e.PANTAU_MAX_READING_AGE,
     shutdownTimeoutMs: e.PANTAU_SHUTDOWN_TIMEOUT,
     webhookUrl: e.PANTAU_WEBHOOK_URL,

@@ -197,7 +197,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   const ackLinks = new AckLinks(registry, config.ackLinkTtlMs);
   const dispatcher = cluster
     ? undefined
-    : new Dispatcher({ registry, channels: notifyChannels, rules: notifyRules, providerUrls: config.providerUrls, consoleUrl: () => consoleUrl, ackLinks, log: log.child({ component: 'notify' }), counted: countSend });
+    : new Dispatcher({ registry, channels: notifyChannels, rules: notifyRules, providerUrls: config.providerUrls, consoleUrl: () => consoleUrl, ackLinks, log: log.child({ component: 'notify' }), counted: countSend, maxPerWindow: Math.max(1, config.notifyMaxPer10m) });
   const alerts = cluster?.alerts ?? new AlertService(registry, alertStore as AlertStore, {
     writeLines: (lines) => ingest.writeLines(lines),
     uniqueTs: (stream, at) => ingest.uniqueTs(stream, at),
