@@ -237,6 +237,13 @@ export const configShape = {
   /** Bearer secrets of the LoRaWAN network-server integrations (unset = off). */
   PANTAU_CHIRPSTACK_SECRET: variable(pattern(/^\S{16,}$/, 'must be at least 16 characters without spaces')),
   PANTAU_TTN_SECRET: variable(pattern(/^\S{16,}$/, 'must be at least 16 characters without spaces')),
+  /** Round 3 · 2 of 6: notification providers' base URLs (a proxy, or a local server in tests). */
+  PANTAU_TELEGRAM_API_URL: variable(url(['http:', 'https:']), 'https://api.telegram.org'),
+  PANTAU_WHATSAPP_API_URL: variable(url(['http:', 'https:']), 'https://graph.facebook.com/v20.0'),
+  /** How long a message's acknowledgement link works. */
+  PANTAU_ACK_LINK_TTL: variable(duration, 24 * 3_600_000),
+  /** Messages per notification channel in 10 minutes; the rest go out as one digest when the window ends. */
+  PANTAU_NOTIFY_MAX_PER_10M: variable(count, 6),
   // history (docs/history.md): retention policies, rollup delay, day boundary
   PANTAU_RAW_RETENTION: variable(retention, 90 * 86_400_000 as number | null),
   PANTAU_ROLLUP_RP: variable(pattern(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be 1–64 letters, digits or _ (not starting with a digit)'), 'pantau_rollup'),
@@ -328,6 +335,9 @@ export const configSchema = z
     timezone: e.PANTAU_TIMEZONE,
     chirpstackSecret: e.PANTAU_CHIRPSTACK_SECRET,
     ttnSecret: e.PANTAU_TTN_SECRET,
+    providerUrls: { telegram: e.PANTAU_TELEGRAM_API_URL, whatsapp: e.PANTAU_WHATSAPP_API_URL },
+    ackLinkTtlMs: e.PANTAU_ACK_LINK_TTL,
+    notifyMaxPer10m: e.PANTAU_NOTIFY_MAX_PER_10M,
     maxReadingAgeMs: e.PANTAU_MAX_READING_AGE,
     shutdownTimeoutMs: e.PANTAU_SHUTDOWN_TIMEOUT,
     webhookUrl: e.PANTAU_WEBHOOK_URL,

@@ -55,6 +55,12 @@ export function createMetrics() {
       labelNames: ['event', 'outcome'],
       registers: [registry],
     }),
+    notifySends: new Counter({
+      name: 'pantau_notify_sends_total',
+      help: 'Messages sent to notification channels, by channel type and outcome (sent, failed)',
+      labelNames: ['type', 'outcome'],
+      registers: [registry],
+    }),
     alertChanges: new Counter({ name: 'pantau_alert_changes_total', help: 'Alert lifecycle changes', labelNames: ['change'], registers: [registry] }),
   };
   for (const reason of REJECTION_REASONS) metrics.rejected.inc({ reason }, 0);

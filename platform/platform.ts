@@ -12,6 +12,11 @@ import type { ApiContext } from '../api/context.js';
 import { IndicesTracker } from '../api/indices.js';
 import { alertsPlugin } from '../api/alerts.js';
 import { capPlugin } from '../api/cap.js';
+import { channelsPlugin } from '../api/channels.js';
+import { ChannelStore } from '../notify/channels.js';
+import { RuleStore } from '../notify/rules.js';
+import { Dispatcher } from '../notify/dispatcher.js';
+import { AckLinks } from '../notify/ack.js';
 import { endStreamsOnRevoke, StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
 import { publicPlugin } from '../api/public.js';
@@ -190,6 +195,15 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       })
     : undefined;
   const alertStore: AlertReader = cluster ? cluster.reader : new AlertStore(registry.db);
+  const notifyChannels = new ChannelStore(registry);
+  const notifyRules = new RuleStore(registry);
+  const countSend = (type: string, ok: boolean) => metrics.notifySends.inc({ type, outcome: ok ? 'sent' : 'failed' });
+  // single node only: in a cluster the alert owner's outbox is where sending belongs (not built yet)
+  let consoleUrl = '';
+  const ackLinks = new AckLinks(registry, config.ackLinkTtlMs);
+  const dispatcher = cluster
+    ? undefined
+    : new Dispatcher({ registry, channels: notifyChannels, rules: notifyRules, providerUrls: config.providerUrls, consoleUrl: () => consoleUrl, ackLinks, log: log.child({ component: 'notify' }), counted: countSend, maxPerWindow: Math.max(1, config.notifyMaxPer10m) });
   const alerts = cluster?.alerts ?? new AlertService(registry, alertStore as AlertStore, {
     writeLines: (lines) => ingest.writeLines(lines),
     uniqueTs: (stream, at) => ingest.uniqueTs(stream, at),
@@ -200,6 +214,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
       metrics.alertChanges.inc({ change: change.type });
       const d = registry.device(change.alert.deviceId);
       if (d && stateLine) void ingest.writeLines([stateLine(d)]).catch(() => undefined);
+      dispatcher?.onChange(change);
     },
   }, log.child({ component: 'alerts' }));
   // ISPU needs 24 h of history (a query); flood level and LOS come from the newest reading alone
@@ -341,6 +356,15 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
             })),
           cityOf: (id) => registry.device(id)?.city,
         }),
+        channelsPlugin({
+          registry,
+          channels: notifyChannels,
+          rules: notifyRules,
+          providerUrls: config.providerUrls,
+          counted: countSend,
+          ackLinks,
+          acknowledge: (id: string, actor: string) => alerts.acknowledge(id, actor),
+        }),
         summaryPlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         brokerAuthPlugin(apiContext, { secret: config.brokerAuthSecret, workerPassword: config.brokerPassword }),
         consolePlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
@@ -392,6 +416,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   const httpPort = (api.server.address() as { port: number }).port;
   const loopback = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const httpUrl = `${tls ? 'https' : 'http'}://${loopback}:${httpPort}`;
+  consoleUrl = httpUrl;
   const mqttUrl = brokerAddress && brokerAddress.port > 0 ? `mqtt://${loopback}:${brokerAddress.port}` : undefined;
   log.info({ http: httpUrl, mqtt: mqttUrl, mqttTls: brokerAddress?.tlsPort, mqttWs: brokerAddress?.wsPort, influx: redactUrl(config.influxUrl), db: config.influxDb, dataDir: config.dataDir }, 'Pantau is running');
   void derived.writeDeviceStates().catch(() => undefined);
@@ -429,6 +454,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         await Promise.race([apiClosed, new Promise((r) => setTimeout(r, 1000))]);
         alerts.saveNow();
         await webhook?.close();
+        dispatcher?.close();
         await registry.close().catch((err) => log.warn({ err: (err as Error).message }, 'registry close failed'));
         const pending = spool.pendingBytes;
         log.info({ spoolBytesLeft: pending }, pending > 0 ? 'stopped; the rest of the log is written after the next start' : 'stopped; everything is in InfluxDB');

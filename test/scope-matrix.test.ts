@@ -46,6 +46,10 @@ async function seed(tp: TestPlatform): Promise<Seeded> {
   const wide = await tp.api('POST', '/api/v1/keys', { body: { name: 'Hidden province key', role: 'viewer' } });
   const person = await tp.api('POST', '/api/v1/users', { body: { username: 'hidden.dlh', name: 'Hidden DLH Officer', role: 'operator', scope: { cities: ['Balikpapan'], kinds: ['air'] } } });
   expect(person.status).toBe(201);
+  const channel = await tp.api('POST', '/api/v1/channels', { body: { name: 'Hidden province channel', type: 'http', config: { method: 'POST', url: 'http://127.0.0.1:9/hidden', headers: {}, body: '{{text}}' } } });
+  expect(channel.status).toBe(201);
+  const rule = await tp.api('POST', '/api/v1/notification-rules', { body: { name: 'Hidden province rule', minSeverity: 'waspada', channels: [channel.body.id] } });
+  expect(rule.status).toBe(201);
   await tp.drained();
   // the public snapshot is rebuilt every minute; rebuild it now so the public routes show this fleet
   await tp.platform.publicSnapshots.rebuild();
@@ -59,7 +63,8 @@ async function seed(tp: TestPlatform): Promise<Seeded> {
         // (the bootstrap key is left out: it created the visible gauge, and the audit rightly names who did)
         keyIds: [other.body.id, wide.body.id],
         userIds: [person.body.person.id],
-        strings: ['Hidden Air Samarinda', 'Hidden Gauge Balikpapan', 'Hidden Air Balikpapan', 'Balikpapan', 'Hidden DLH Balikpapan key', 'Hidden province key', 'hidden.dlh', 'Hidden DLH Officer'],
+        channelIds: [channel.body.id, rule.body.id],
+        strings: ['Hidden province channel', 'Hidden province rule', 'Hidden Air Samarinda', 'Hidden Gauge Balikpapan', 'Hidden Air Balikpapan', 'Balikpapan', 'Hidden DLH Balikpapan key', 'Hidden province key', 'hidden.dlh', 'Hidden DLH Officer'],
       },
       visible: { deviceId: 'smd-flood-in', alertId: alertOf('smd-flood-in') },
       kinds: ['flood'],
@@ -82,9 +87,11 @@ function snapshotOf(tp: TestPlatform, hidden: MatrixFleet['hidden']) {
     const alerts = (await tp.api('GET', '/api/v1/alerts')).body.items.map((a: { id: string; state: string }) => `${a.id} ${a.state}`).sort();
     const keys = (await tp.api('GET', '/api/v1/keys')).body.items;
     const people = (await tp.api('GET', '/api/v1/users')).body.items;
+    const channels = (await tp.api('GET', '/api/v1/channels')).body.items.filter((c: { name: string }) => c.name.startsWith('Hidden'));
+    const rules = (await tp.api('GET', '/api/v1/notification-rules')).body.items.filter((r: { name: string }) => r.name.startsWith('Hidden'));
     const configs = await Promise.all(hidden.deviceIds.map(async (id) => (await tp.api('GET', `/api/v1/devices/${id}/config`)).body));
     const audit = (await tp.api('GET', '/api/v1/audit?limit=1000')).body.items.filter((e: { action: string }) => e.action !== 'session.created');
-    return JSON.stringify({ devices, alerts, keys, people, configs, audit }, null, 1);
+    return JSON.stringify({ devices, alerts, keys, people, channels, rules, configs, audit }, null, 1);
   };
 }
 

@@ -7,7 +7,7 @@ import { sse } from './sse.js';
 
 export interface MatrixFleet {
   /** Ids, names and other strings of what lies outside the scope: none may appear in an answer. */
-  hidden: { deviceIds: string[]; alertIds: string[]; keyIds: string[]; userIds: string[]; strings: string[] };
+  hidden: { deviceIds: string[]; alertIds: string[]; keyIds: string[]; userIds: string[]; channelIds?: string[]; strings: string[] };
   /** Inside the scope: a device and an alert the caller does see (so a route that 404s everything is caught too). */
   visible: { deviceId: string; alertId: string };
   /** Kinds the scope has, for required `kind` parameters. */
@@ -37,6 +37,8 @@ const OWN_AUTH = new Set([
   'POST /api/v1/broker/acl',
   'POST /api/v1/integrations/chirpstack',
   'POST /api/v1/integrations/ttn',
+  'GET /api/v1/ack/{token}',
+  'POST /api/v1/ack/{token}',
 ]);
 
 /**
@@ -61,6 +63,13 @@ const BODIES: Record<string, unknown> = {
   'POST /api/v1/session': { key: 'not a key' },
   'POST /api/v1/password': { token: 'not-a-link-token-0000000000', password: 'correct horse battery staple' },
   'DELETE /api/v1/session': undefined,
+  'POST /api/v1/channels': { name: 'matrix channel', scope: { cities: ['Balikpapan'] }, type: 'http', config: { method: 'POST', url: 'http://127.0.0.1:9/matrix', headers: {}, body: '{{text}}' } },
+  'PATCH /api/v1/channels/{id}': { name: 'renamed by the matrix' },
+  'DELETE /api/v1/channels/{id}': undefined,
+  'POST /api/v1/channels/{id}/test': undefined,
+  'POST /api/v1/notification-rules': { name: 'matrix rule', scope: { cities: ['Balikpapan'] }, minSeverity: 'waspada', channels: ['ch-none'] },
+  'PATCH /api/v1/notification-rules/{id}': { name: 'renamed by the matrix' },
+  'DELETE /api/v1/notification-rules/{id}': undefined,
 };
 
 /** Query values for parameters a route requires (and a few optional ones worth trying). */
@@ -107,6 +116,7 @@ function hiddenIds(path: string, fleet: MatrixFleet): string[] {
   if (/\/alerts\/\{id\}/.test(path)) return fleet.hidden.alertIds;
   if (/\/keys\/\{id\}/.test(path)) return fleet.hidden.keyIds;
   if (/\/users\/\{id\}/.test(path)) return fleet.hidden.userIds;
+  if (/\/(channels|notification-rules)\/\{id\}/.test(path)) return fleet.hidden.channelIds ?? [];
   if (/\/ngsi-ld\/v1\/entities\/\{id\}/.test(path)) {
     return fleet.hidden.deviceIds.flatMap((id) => ['AirQualityObserved', 'WaterObserved', 'TrafficFlowObserved'].map((t) => `urn:ngsi-ld:${t}:${id}`));
   }
@@ -126,7 +136,7 @@ export async function runScopeMatrix(options: MatrixOptions): Promise<{ violatio
   const violations: Violation[] = [];
   const routes: string[] = [];
   let requests = 0;
-  const markers = [...fleet.hidden.deviceIds, ...fleet.hidden.alertIds, ...fleet.hidden.keyIds, ...fleet.hidden.userIds, ...fleet.hidden.strings].filter(Boolean);
+  const markers = [...fleet.hidden.deviceIds, ...fleet.hidden.alertIds, ...fleet.hidden.keyIds, ...fleet.hidden.userIds, ...(fleet.hidden.channelIds ?? []), ...fleet.hidden.strings].filter(Boolean);
 
   const call = async (route: string, method: string, url: string, body?: unknown, accept?: string) => {
     requests++;
