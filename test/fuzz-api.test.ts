@@ -374,6 +374,24 @@ function problems(req: FuzzRequest, out: Outcome): string[] {
   if (req.expectStatus !== undefined && out.status !== req.expectStatus) found.push(`expected ${req.expectStatus}, got ${out.status}`);
   if (req.notStatus !== undefined && out.status === req.notStatus) found.push(`must not be ${req.notStatus}`);
   for (const [re, what] of LEAKS) if (re.test(out.text)) found.push(`leaks a ${what}`);
+  // CKAN's Action API (docs/opendata.md) answers its errors as CKAN does, which harvesters parse:
+  // {"help","success":false,"error":{"__type","message"}} with 404 or 409 — not problem+json
+  if (out.status >= 400 && req.url.startsWith('/api/3/action/') && out.contentType.startsWith('application/json')) {
+    type CkanError = { help?: unknown; success?: unknown; error?: { __type?: unknown; message?: unknown } };
+    const c = ((): CkanError | null => {
+      try {
+        return JSON.parse(out.text) as CkanError;
+      } catch {
+        found.push('CKAN error body is not JSON');
+        return null;
+      }
+    })();
+    if (c && (c.success !== false || typeof c.help !== 'string' || typeof c.error?.__type !== 'string' || typeof c.error.message !== 'string')) {
+      found.push('CKAN error without success:false, help, error.__type or error.message');
+    }
+    if (out.status !== 404 && out.status !== 409 && out.status !== 429 && out.status !== 400) found.push(`CKAN error status ${out.status}`);
+    return found;
+  }
   if (out.status >= 400 && req.method !== 'HEAD') {
     // NGSI-LD answers its errors as the ETSI specification says: application/json ProblemDetails with its own types
     const ngsiLd = req.url.startsWith('/ngsi-ld/') && out.contentType.startsWith('application/json') && /"type":"https:\/\/uri\.etsi\.org\/ngsi-ld\/errors\//.test(out.text);
