@@ -21,6 +21,7 @@ import { actorOf } from './auth.js';
 import { HttpProblem, notFound, ProblemSchema } from './problem.js';
 import { callerScope, checkGrant } from './scope-guard.js';
 import { normalizeScope, scopeWithin } from '../registry/scope.js';
+import { escapeHtml } from './html.js';
 
 export interface ChannelsOptions {
   registry: Registry;
@@ -60,7 +61,7 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
     }, async (request, reply) => {
       // a channel for a narrower scope than one's own (an unscoped admin making BPBD Samarinda's); never a wider one
       const scope = normalizeScope(request.body.scope ?? callerScope(request));
-      checkGrant(request.principal, 'admin', scope);
+      checkGrant(request.principal, scope);
       const created = channels.create(request.body, scope);
       registry.audit(actorOf(request), 'channel.created', `${created.id} (${created.type} ${created.name})`);
       return reply.code(201).send(channelForApi(created));
@@ -206,7 +207,6 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
     const refusal = (reason: 'invalid' | 'expired' | 'used') => reason === 'invalid'
       ? new HttpProblem(400, 'this acknowledgement link is not valid', 'link-invalid')
       : new HttpProblem(410, reason === 'used' ? 'this acknowledgement link has already been used' : 'this acknowledgement link has expired', reason === 'used' ? 'link-used' : 'link-expired');
-    const escape = (t: string) => t.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
     app.get('/api/v1/ack/:token', {
       schema: {
@@ -220,7 +220,7 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
       if (!check.ok) throw refusal(check.reason);
       const channel = channels.get(check.channelId);
       return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(`<!doctype html><html lang="id"><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>Pantau: akui peringatan</title><h1>Akui peringatan / Acknowledge alert</h1><p>${escape(check.alertId)} — ${escape(channel?.name ?? check.channelId)}</p>
+<title>Pantau: akui peringatan</title><h1>Akui peringatan / Acknowledge alert</h1><p>${escapeHtml(check.alertId)} — ${escapeHtml(channel?.name ?? check.channelId)}</p>
 <form method="post"><button type="submit">Akui / Acknowledge</button></form></html>`);
     });
 

@@ -1,4 +1,5 @@
 // API keys and the audit log (docs/contract.md §5): keys are shown once, stored hashed; every admin action is audited.
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { KeyPatchSchema, NewKeySchema, RoleSchema } from '../registry/device.js';
@@ -36,15 +37,15 @@ export function keysPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       },
     }, async (request, reply) => {
       const scope = normalizeScope(request.body.scope ?? callerScope(request));
-      checkGrant(request.principal, request.body.role, scope);
+      checkGrant(request.principal, scope);
       const created = await registry.createKey(request.body.name, request.body.role, actorOf(request), scope);
       return reply.code(201).send({ ...created, scope: scopeForApi(created.scope) });
     });
 
     /** Keys a (scoped) admin manages: those whose scope lies inside its own. Others do not exist for it. */
-    const manageable = (request: { principal: { scope: import('../registry/scope.js').Scope } | null }, id: string) => {
+    const manageable = (request: FastifyRequest, id: string) => {
       const k = registry.key(id);
-      if (!k || !scopeWithin(k.scope, callerScope(request as never))) throw notFound(`API key ${id} does not exist`);
+      if (!k || !scopeWithin(k.scope, callerScope(request))) throw notFound(`API key ${id} does not exist`);
       return k;
     };
     const apiKey = (k: NonNullable<ReturnType<typeof registry.key>>) => ({
@@ -82,7 +83,7 @@ export function keysPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       manageable(request, request.params.id);
       if (request.params.id === 'bootstrap') throw new HttpProblem(409, 'the bootstrap key is always an unscoped admin; create another key instead', 'conflict');
       const scope = request.body.scope === undefined ? undefined : normalizeScope(request.body.scope);
-      if (scope) checkGrant(request.principal, request.body.role ?? 'viewer', scope);
+      if (scope) checkGrant(request.principal, scope);
       return apiKey(await registry.updateKey(request.params.id, { name: request.body.name, role: request.body.role, scope }, actorOf(request)));
     });
 

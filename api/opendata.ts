@@ -18,6 +18,7 @@ import type { ApiContext } from './context.js';
 import { exportRows } from './export.js';
 import { HttpProblem, notFound, ProblemSchema } from './problem.js';
 import { unavailable } from './readings.js';
+import { escapeHtml } from './html.js';
 
 export interface OpenDataOptions extends Omit<OpenDataSettings, 'timezone'> {
   /** PANTAU_PUBLIC_URL: the start of every absolute URL; unset = the request's scheme and Host. */
@@ -477,7 +478,7 @@ function fieldValues(p: { name: string; license_id: string; organization: { name
 
 // ---- HTML -----------------------------------------------------------------------------------------------------------
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const esc = escapeHtml;
 
 const WORDS = {
   id: {

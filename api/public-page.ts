@@ -5,10 +5,11 @@ import { GLOSSARY, type Term } from '../catalog/glossary.js';
 import { FLOOD_LEVEL_LABELS, type FloodLevel } from '../catalog/flood-levels.js';
 import { ISPU_CATEGORY_NAMES, ISPU_COLORS } from '../catalog/ispu.js';
 import type { PublicCity, PublicGauge, PublicSnapshot } from './public-snapshot.js';
+import { escapeHtml } from './html.js';
 
 export type Lang = 'id' | 'en';
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const esc = escapeHtml;
 const t = (term: Term, lang: Lang) => esc(term[lang]);
 
 const WORDS = {

@@ -3,7 +3,7 @@
 // route present and future, before their handler runs: a device outside the scope answers the same 404 as a device
 // that does not exist. Lists and aggregates filter with `visibleTo` / `callerScope`.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ApiPrincipal, Role } from '../registry/device.js';
+import type { ApiPrincipal } from '../registry/device.js';
 import type { DeviceRecord, Registry } from '../registry/registry.js';
 import { UNSCOPED, describeScope, isUnscoped, scopeAllows, scopeWithin, type Scope } from '../registry/scope.js';
 import { HttpProblem, notFound } from './problem.js';
@@ -33,16 +33,15 @@ export function outsideScopeReason(request: FastifyRequest, device: { city: stri
 }
 
 /**
- * A scoped admin grants only what it has: a role no higher than its own (always true for admins) and a scope
- * inside its own; only an unscoped admin makes unscoped keys and people. 403 otherwise.
+ * A scoped admin grants only a scope inside its own (any role: only admins grant, and no role is above admin); only
+ * an unscoped admin makes unscoped keys and people. 403 otherwise.
  */
-export function checkGrant(granter: ApiPrincipal | null, role: Role, scope: Scope): void {
+export function checkGrant(granter: ApiPrincipal | null, scope: Scope): void {
   const own = granter?.scope ?? UNSCOPED;
   if (isUnscoped(own)) return;
   if (!scopeWithin(scope, own)) {
     throw new HttpProblem(403, `a scope of ${describeScope(scope)} is wider than your own (${describeScope(own)}); only an unscoped admin grants it`, 'forbidden');
   }
-  void role;
 }
 
 /** The `:id` routes under `/devices/` whose device the guard checks. */

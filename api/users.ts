@@ -78,7 +78,7 @@ export function usersPlugin(ctx: ApiContext, options: { passwordLinkTtlMs: numbe
       },
     }, async (request, reply) => {
       const scope = normalizeScope(request.body.scope ?? callerScope(request));
-      checkGrant(request.principal, request.body.role, scope);
+      checkGrant(request.principal, scope);
       const { person, link } = await people.create({ ...request.body, scope }, actorOf(request), options.passwordLinkTtlMs);
       reply.header('cache-control', 'no-store');
       return reply.code(201).send({ person: apiPerson(person), passwordLink: apiLink(link) });
@@ -114,7 +114,7 @@ export function usersPlugin(ctx: ApiContext, options: { passwordLinkTtlMs: numbe
     }, async (request) => {
       const current = manageable(request, request.params.id);
       const scope = request.body.scope === undefined ? undefined : normalizeScope(request.body.scope);
-      if (scope) checkGrant(request.principal, request.body.role ?? current.role, scope);
+      if (scope) checkGrant(request.principal, scope);
       if (request.body.disabled === true && isSelf(request, current.id)) {
         throw new HttpProblem(409, 'you cannot disable yourself; ask another admin', 'conflict');
       }
