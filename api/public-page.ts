@@ -6,6 +6,10 @@ import { FLOOD_LEVEL_LABELS, type FloodLevel } from '../catalog/flood-levels.js'
 import { ISPU_CATEGORY_NAMES, ISPU_COLORS } from '../catalog/ispu.js';
 import type { PublicCity, PublicGauge, PublicSnapshot } from './public-snapshot.js';
 import { escapeHtml } from './html.js';
+import { witaTime } from '../notify/message.js';
+
+/** `10.32 WITA` / `10:32 WITA`: the clock of East Kalimantan (UTC+8), which is what residents read. */
+const clockWita = (iso: string, lang: Lang) => witaTime(Date.parse(iso), lang).split(' ').slice(3).join(' ');
 
 export type Lang = 'id' | 'en';
 
@@ -69,7 +73,7 @@ export function levelChart(g: PublicGauge, lang: Lang): string {
     `<text x="2" y="12">${Math.round(hi)}</text><text x="2" y="${H - 14}">${Math.round(lo)}</text>` +
     `<line x1="36" x2="36" y1="4" y2="${H - 14}" stroke="#777"/>${lines}` +
     `<polyline points="${path}" fill="none" stroke="#0b5394" stroke-width="2"/><circle cx="${x(last.ts)}" cy="${y(last.waterLevel)}" r="3" fill="#0b5394"/>` +
-    `<text x="36" y="${H - 2}">−24 h</text><text x="${W - 4}" y="${H - 2}" text-anchor="end">${esc(last.ts.slice(11, 16))} UTC</text></svg>`;
+    `<text x="36" y="${H - 2}">−24 h</text><text x="${W - 4}" y="${H - 2}" text-anchor="end">${esc(clockWita(last.ts, lang))}</text></svg>`;
 }
 
 function ispuBlock(c: PublicCity, lang: Lang): string {
@@ -112,7 +116,7 @@ function shell(lang: Lang, title: string, path: string, body: string, updated: s
   return `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<title>${esc(title)}</title><link rel="stylesheet" href="/publik/publik.css"></head><body>` +
     `<header><p class="lang"><a href="${esc(href)}" hreflang="${other}" lang="${other}">${t(WORDS.other, lang)}</a></p>` +
-    `<h1>${esc(title)}</h1><p class="muted">${t(WORDS.updated, lang)} ${esc(updated.slice(0, 16).replace('T', ' '))} UTC</p></header>` +
+    `<h1>${esc(title)}</h1><p class="muted">${t(WORDS.updated, lang)} ${esc(witaTime(Date.parse(updated), lang))}</p></header>` +
     `<main>${body}</main><footer><p class="muted">${t(WORDS.source, lang)}</p></footer></body></html>`;
 }
 
@@ -127,7 +131,7 @@ export function embedCard(s: PublicSnapshot, lang: Lang, city: PublicCity): stri
   return `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<title>Pantau — ${esc(city.city)}</title><link rel="stylesheet" href="/publik/publik.css"></head><body class="embed"><main>` +
     cityCard(city, lang, 1) +
-    `<p class="muted"><a href="/publik/${encodeURIComponent(slug(city.city))}${lang === 'en' ? '?lang=en' : ''}" target="_blank" rel="noopener">Pantau</a> · ${esc(s.generatedAt.slice(0, 16).replace('T', ' '))} UTC</p></main></body></html>`;
+    `<p class="muted"><a href="/publik/${encodeURIComponent(slug(city.city))}${lang === 'en' ? '?lang=en' : ''}" target="_blank" rel="noopener">Pantau</a> · ${esc(witaTime(Date.parse(s.generatedAt), lang))}</p></main></body></html>`;
 }
 
 /** The page's one stylesheet (about 1.5 KiB). */

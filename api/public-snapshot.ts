@@ -4,6 +4,7 @@
 // so a crowd on `/publik` never reaches InfluxDB or the registry. Only public devices (catalog/public.ts) enter it:
 // nothing about another device, no token, key or person.
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import type { Alert } from '../alerts/engine.js';
 import { FLOOD_LEVEL_LABELS, FLOOD_LEVEL_ORDER, floodLevel, type FloodLevel, type FloodThresholds } from '../catalog/flood-levels.js';
 import { GLOSSARY, type Term } from '../catalog/glossary.js';
@@ -151,14 +152,24 @@ export function buildPublicSnapshot(src: PublicSnapshotSources, history: Readonl
   return { generatedAt: new Date(now).toISOString(), cities };
 }
 
-/** A body served from the snapshot, with its strong validator. */
+/**
+ * A body served from the snapshot, with its strong validator, and its gzip form (made once, on first demand, for
+ * bodies worth compressing) with a validator of its own: a strong ETag names one representation.
+ */
 export interface Rendered {
   body: string;
   etag: string;
+  gzipped(): { body: Buffer; etag: string } | null;
 }
 
 export function rendered(body: string): Rendered {
-  return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"` };
+  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
+  let gz: { body: Buffer; etag: string } | null | undefined;
+  return {
+    body,
+    etag,
+    gzipped: () => (gz !== undefined ? gz : (gz = Buffer.byteLength(body) < 1024 ? null : { body: gzipSync(body, { level: 9 }), etag: `${etag.slice(0, -1)}-gz"` })),
+  };
 }
 
 /**

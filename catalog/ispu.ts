@@ -143,8 +143,11 @@ export function ispu(means: Partial<Record<IspuPollutant, number>>): IspuResult 
 }
 
 /**
- * What the regulation (Permen LHK P.14/2020, its table of ISPU categories) advises for each category, condensed: the
- * words for sensitive groups first, then everyone. Shown on the citizens' page and in the public API beside the index.
+ * What the regulation (Permen LHK P.14/MENLHK/SETJEN/KUM.1/7/2020, the table of categories with their health
+ * statements and advice, as KLHK's ISPU service publishes it beside each reading) advises for each category,
+ * condensed: the words for sensitive groups first, then everyone. KLHK stations word the Sedang advice "kelompok
+ * sensitif diimbau agar mengurangi aktivitas fisik yang terlalu lama atau berat" (a KLHK Palu station report, as
+ * quoted by likein.id on 2023-08-25). Shown on the citizens' page and in the public API beside the index.
  */
 export const ISPU_ADVICE: Readonly<Record<IspuCategory, Term>> = {
   Baik: {

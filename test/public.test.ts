@@ -158,6 +158,56 @@ describe('public routes', () => {
     expect(bytes).toBeLessThan(100 * 1024);
   });
 
+  it('gives times in WITA (UTC+8), the clock residents read, never UTC', async () => {
+    const generatedAt = Date.parse((await get('/api/public/v1/cities')).body.generatedAt);
+    const wita = new Date(generatedAt + 8 * HOUR);
+    const hh = String(wita.getUTCHours()).padStart(2, '0');
+    const mm = String(wita.getUTCMinutes()).padStart(2, '0');
+    const id = (await get('/publik')).text;
+    expect(id).toContain(`${hh}.${mm} WITA`);
+    expect(id).not.toContain('UTC');
+    const en = (await get('/publik/embed/samarinda?lang=en')).text;
+    expect(en).toContain(`${hh}:${mm} WITA`);
+    expect(en).not.toContain('UTC');
+    // the chart's time axis ends at the last hourly point, in WITA too
+    const last = (await get('/api/public/v1/rivers')).body.items[0].last24h.at(-1).ts as string;
+    const end = new Date(Date.parse(last) + 8 * HOUR);
+    expect(id).toContain(`text-anchor="end">${String(end.getUTCHours()).padStart(2, '0')}.${String(end.getUTCMinutes()).padStart(2, '0')} WITA</text>`);
+  });
+
+  it('is sent gzip-compressed to clients that take it, with its own validator', async () => {
+    const { request } = await import('node:http');
+    const { gunzipSync } = await import('node:zlib');
+    const raw = (path: string, headers: Record<string, string>) => new Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+      const req = request(new URL(path, tp.platform.httpUrl), { headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const plain = await raw('/publik', {});
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    const gz = await raw('/publik', { 'accept-encoding': 'gzip, deflate' });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(gz.headers.vary).toBe('accept-encoding');
+    expect(gunzipSync(gz.body).toString()).toBe(plain.body.toString());
+    expect(gz.body.length).toBeLessThan(plain.body.length / 2);
+    expect(gz.headers.etag).not.toBe(plain.headers.etag);
+    expect((await raw('/publik', { 'accept-encoding': 'gzip', 'if-none-match': gz.headers.etag as string })).status).toBe(304);
+    // the identity body's validator does not stand for the gzip body
+    expect((await raw('/publik', { 'accept-encoding': 'gzip', 'if-none-match': plain.headers.etag as string })).status).toBe(200);
+  });
+
+  it('answers made-up city names from one cache entry', async () => {
+    const cache = (tp.platform.publicSnapshots as unknown as { cache: Map<string, unknown> }).cache;
+    const airKeys = () => [...cache.keys()].filter((k) => k.startsWith('api:air:')).length;
+    const before = airKeys();
+    for (let i = 0; i < 50; i++) expect((await get(`/api/public/v1/air?city=nowhere-${i}`)).body.items).toEqual([]);
+    expect(airKeys()).toBe(before + 1);
+  });
+
   it('is answered from the snapshot while InfluxDB is unreachable', async () => {
     const influx = tp.platform.influx as unknown as { query: (...a: unknown[]) => Promise<unknown> };
     const original = influx.query;
