@@ -165,11 +165,11 @@ export interface Rendered {
 export function rendered(body: string): Rendered {
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
   let gz: { body: Buffer; etag: string } | null | undefined;
-  return {
-    body,
-    etag,
-    gzipped: () => (gz !== undefined ? gz : (gz = Buffer.byteLength(body) < 1024 ? null : { body: gzipSync(body, { level: 9 }), etag: `${etag.slice(0, -1)}-gz"` })),
+  const gzipped = () => {
+    if (gz === undefined) gz = Buffer.byteLength(body) < 1024 ? null : { body: gzipSync(body, { level: 9 }), etag: `${etag.slice(0, -1)}-gz"` };
+    return gz;
   };
+  return { body, etag, gzipped };
 }
 
 /**
