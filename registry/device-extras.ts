@@ -58,7 +58,7 @@ export class DeviceExtras extends EventEmitter {
     return this.idByEui.get(devEui.toLowerCase());
   }
 
-  /** DevEUIs the store has just written with their devices (Registry.createDevices). */
+  /** DevEUIs the store has just written with their devices (Devices.createMany, devices.ts). */
   cacheDevEuis(pairs: DevEuiPair[]): void {
     for (const p of pairs) this.applyDevEui(p.deviceId, p.devEui);
   }
