@@ -7,7 +7,7 @@
 // The URL is logged redacted (a token in its query is a credential of the receiver).
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
-import { redactUrl, redactUrlsIn } from '../platform/redact.js';
+import { redactUrl, redactUrlsIn } from '../lib/redact.js';
 
 export interface WebhookOptions {
   url: string;

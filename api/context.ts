@@ -1,7 +1,7 @@
 // What the API plugins are given by the platform. The API reads; it never imports the broker or ingest.
 import type { Logger } from 'pino';
+import type { Counter, Registry as MetricsRegistry } from 'prom-client';
 import type { InfluxClient } from '../influx/client.js';
-import type { Metrics } from '../platform/metrics.js';
 import type { Registry } from '../registry/registry.js';
 import type { HistorySettings } from '../history/source.js';
 import type { IndicesTracker } from './indices.js';
@@ -12,10 +12,17 @@ export interface Readiness {
   checks(): Promise<Record<string, { ok: boolean; detail?: string }>>;
 }
 
+/** The metrics the API counts into and serves at `/metrics`; the platform's (platform/metrics.ts) have these and more. */
+export interface ApiMetrics {
+  registry: MetricsRegistry;
+  authFailures: Counter;
+  aclDenials: Counter<'action'>;
+}
+
 export interface ApiContext {
   registry: Registry;
   influx: InfluxClient;
-  metrics: Metrics;
+  metrics: ApiMetrics;
   log: Logger;
   latest: LatestReadings;
   /** ISPU, flood level and LOS, the same figures everywhere (api/indices.ts). */

@@ -2,7 +2,7 @@
 // (503 naming what is not), `/metrics` in Prometheus text format. All unauthenticated.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { redactUrlsDeep } from '../platform/redact.js';
+import { redactUrlsDeep } from '../lib/redact.js';
 import type { ApiContext } from './context.js';
 
 export function healthPlugin(ctx: ApiContext): FastifyPluginAsyncZod {

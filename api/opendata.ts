@@ -12,7 +12,7 @@ import { buildDatasets, columnsOf, downloadPath, LICENSES, resourceEtag, slug, s
 import { isPublicDevice } from '../catalog/public.js';
 import { quoteIdentifier } from '../influx/client.js';
 import { rollupFrom } from '../history/schema.js';
-import { DAY_MS, HOUR_MS } from '../history/time.js';
+import { DAY_MS, HOUR_MS } from '../catalog/time.js';
 import type { DeviceRecord } from '../registry/registry.js';
 import type { ApiContext } from './context.js';
 import { exportRows } from './export.js';

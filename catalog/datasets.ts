@@ -3,7 +3,7 @@
 // Indonesia asks for. Pure: the devices, the settings, the first stored reading and the clock come in; CKAN, DCAT
 // and the HTML page (api/opendata.ts) are three views of the same list, so they can never disagree.
 import { createHash } from 'node:crypto';
-import { dayStart, zoneOffsetMs } from '../history/time.js';
+import { dayStart, zoneOffsetMs } from './time.js';
 import { CATALOG, type Kind } from './kinds.js';
 import { isPublicDevice } from './public.js';
 import { regionOfCity } from './regions.js';

@@ -2,10 +2,10 @@
 // them. The thresholds belong to each gauge, not to the city, and a gauge may leave any of them out (Bendung
 // Benanga has no waspada), so every level is optional.
 import { z } from 'zod';
+import { FLOOD_LEVELS, type FloodLevel } from './codes.js';
 import { GLOSSARY, type Term } from './glossary.js';
 
-export const FLOOD_LEVELS = ['normal', 'waspada', 'siaga', 'awas'] as const;
-export type FloodLevel = (typeof FLOOD_LEVELS)[number];
+export { FLOOD_LEVELS, type FloodLevel };
 
 /** Numeric order of the levels (normal 0 … awas 3): InfluxDB `alert_level_num`, comparisons, colour scales. */
 export const FLOOD_LEVEL_ORDER: Readonly<Record<FloodLevel, number>> = { normal: 0, waspada: 1, siaga: 2, awas: 3 };

@@ -6,8 +6,7 @@
 //   GLOSSARY.floodLevel.siaga  → { id: 'Siaga', en: 'Warning' }
 //   GLOSSARY.alertSeverity.warning → { id: 'Perhatian', en: 'Caution' }
 // Keys and shapes are a contract for other programs (the console imports this file): add, never rename.
-import type { FloodLevel } from './flood-levels.js';
-import type { IspuCategory } from './ispu.js';
+import type { FloodLevel, IspuCategory } from './codes.js';
 import { CATALOG, type Kind } from './kinds.js';
 import type { Los } from './traffic-los.js';
 

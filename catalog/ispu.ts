@@ -5,7 +5,10 @@
 // Averaging (a Pantau choice): the regulation labels its concentrations as 24-hour averages, so callers feed `ispu()`
 // the trailing 24-hour mean of each pollutant and say how many hours of data the means cover; the window itself is
 // defined once, in `ispu-window.ts`, with the hourly PM2.5 sub-index KLHK publishes every hour beside it.
+import { ISPU_CATEGORY_NAMES, type IspuCategory } from './codes.js';
 import { GLOSSARY, type Term } from './glossary.js';
+
+export { ISPU_CATEGORY_NAMES, type IspuCategory };
 
 /** The pollutants of the ISPU table, in the regulation's column order (ties for dominant go to the first). */
 export const ISPU_POLLUTANTS = ['pm10', 'pm25', 'so2', 'co', 'o3', 'no2', 'hc'] as const;
@@ -28,9 +31,6 @@ export const ISPU_BREAKPOINTS: Readonly<Record<IspuPollutant, Breakpoints>> = {
 
 /** The index of a concentration beyond the last breakpoint: the top of the scale. */
 export const ISPU_MAX = 500;
-
-export const ISPU_CATEGORY_NAMES = ['Baik', 'Sedang', 'Tidak Sehat', 'Sangat Tidak Sehat', 'Berbahaya'] as const;
-export type IspuCategory = (typeof ISPU_CATEGORY_NAMES)[number];
 
 /** Category colours of the regulation (green, blue, yellow, red, black), as hex for dashboards. */
 export const ISPU_COLORS: Readonly<Record<IspuCategory, string>> = {

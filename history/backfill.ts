@@ -5,7 +5,7 @@ import { KINDS } from '../catalog/index.js';
 import { quoteIdentifier, type InfluxClient } from '../influx/client.js';
 import type { RollupState } from './dirty.js';
 import type { RollupComputer } from './rollup.js';
-import { dayStart, nextDayStart } from './time.js';
+import { dayStart, nextDayStart } from '../catalog/time.js';
 
 export interface BackfillPlan {
   from: number;

@@ -8,7 +8,7 @@ import type { Kind } from '../catalog/index.js';
 import type { LogConsumer, LogEntry } from '../ingest/log-types.js';
 import type { DirtyBucket, RollupState } from './dirty.js';
 import type { RollupComputer } from './rollup.js';
-import { dayStart, HOUR_MS, hourStart, nextDayStart } from './time.js';
+import { dayStart, HOUR_MS, hourStart, nextDayStart } from '../catalog/time.js';
 
 /** Where the log stands: everything up to `durableEnd()` is durable, up to `writtenEnd()` is in InfluxDB. */
 export interface LogPosition {

@@ -7,7 +7,7 @@ import { fieldNames, type Kind } from '../catalog/index.js';
 import { quoteIdentifier, type InfluxClient, type Series } from '../influx/client.js';
 import { line, seriesKey } from '../influx/line-protocol.js';
 import { rawStatsSelect, rollupColumn, rollupFrom, rollupMeasurement, rollupStatsSelect, STATS, type Resolution } from './schema.js';
-import { daysAreWholeHours } from './time.js';
+import { daysAreWholeHours } from '../catalog/time.js';
 import { FieldKeys } from './field-keys.js';
 
 export interface RollupComputerOptions {

@@ -8,7 +8,7 @@ import { quoteIdentifier, type InfluxClient, type Series } from '../influx/clien
 import { tzClause } from './rollup.js';
 import { FieldKeys } from './field-keys.js';
 import { rawStatsSelect, rollupColumn, rollupFrom, rollupStatsSelect, type Resolution, type Stat } from './schema.js';
-import { dayStart, DAY_MS, daysAreWholeHours, HOUR_MS, nextDayStart, zoneOffsetMs } from './time.js';
+import { dayStart, DAY_MS, daysAreWholeHours, HOUR_MS, nextDayStart, zoneOffsetMs } from '../catalog/time.js';
 
 export type Source = 'raw' | Resolution;
 export const ROLLUP_AGGREGATES = ['mean', 'min', 'max', 'sum', 'count'] as const;

@@ -1,7 +1,7 @@
 // A small client for InfluxDB's v1 HTTP API (`/write` line protocol, `/query` InfluxQL, `/ping`). The same API is
 // served by InfluxDB 1.x, 2.x (compatibility endpoints) and 3.x, so it is the one dialect Pantau speaks.
 // `@influxdata/influxdb-client` only writes through `/api/v2/write`, which 1.x lacks.
-import { redactUrl } from '../platform/redact.js';
+import { redactUrl } from '../lib/redact.js';
 
 export interface InfluxOptions {
   url: string;

@@ -30,7 +30,7 @@ import { SHARED_SUBSCRIPTIONS, deviceTopic, parseDeviceTopic } from '../catalog/
 import { parseExtraTopic } from '../catalog/device-config.js';
 import { DeviceRateLimiter } from './rate-limit.js';
 import type { Ingest, IngestDevice, Rejection } from './ingest.js';
-import { redactUrl } from '../platform/redact.js';
+import { redactUrl } from '../lib/redact.js';
 
 export interface MqttSourceOptions {
   /** External broker, e.g. `mqtt://broker:1883` or `mqtts://…`. */

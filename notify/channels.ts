@@ -8,7 +8,7 @@
 // not a dependency), and a half-made one would be worse than none.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { redactUrl } from '../platform/redact.js';
+import { redactUrl } from '../lib/redact.js';
 import type { Registry } from '../registry/registry.js';
 import { ScopeSchema, normalizeScope, scopeForApi, scopeFromStored, scopeWithin, type Scope } from '../registry/scope.js';
 

@@ -2,7 +2,7 @@
 // acknowledgement link), the WhatsApp Cloud API's messages endpoint, or an HTTP request with `{{placeholders}}`.
 // The answer is what the provider said (status and a body excerpt), scrubbed of the channel's secrets — the bot token
 // is in Telegram's URL path, so an error that names the URL would otherwise carry it.
-import { redactUrlsIn } from '../platform/redact.js';
+import { redactUrlsIn } from '../lib/redact.js';
 import { scrub, secretsOf, type StoredChannel } from './channels.js';
 
 export interface OutgoingMessage {

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { redactUrl } from './redact.js';
+import { redactUrl } from '../lib/redact.js';
 
 /** Whose sessions to end. */
 export interface KickTarget {

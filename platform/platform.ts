@@ -49,7 +49,7 @@ import { logConsumers } from './log-consumers.js';
 import { createLogger } from './logger.js';
 import { createMetrics, metered, type Metrics } from './metrics.js';
 import { startHistory, type History } from './history.js';
-import { redactUrl } from './redact.js';
+import { redactUrl } from '../lib/redact.js';
 import { createBrokerAdmin } from './broker-admin.js';
 import { startBrokerRevocation } from './broker-revocation.js';
 

@@ -8,7 +8,6 @@
 // memory once stored (a store that cannot be reached: RegistryUnavailableError, 503). Another node's write arrives
 // as a notification; the Registry reads the row back and hands it to `applyDevEui` / `applyConfig` here.
 import { EventEmitter } from 'node:events';
-import type { Registry } from './registry.js';
 import {
   DevEuiConflictError,
   NO_CONFIG,
@@ -59,7 +58,7 @@ export class DeviceExtras extends EventEmitter {
     return this.idByEui.get(devEui.toLowerCase());
   }
 
-  /** DevEUIs the store has just written with their devices (Registry.createDevices). */
+  /** DevEUIs the store has just written with their devices (Devices.createMany, devices.ts). */
   cacheDevEuis(pairs: DevEuiPair[]): void {
     for (const p of pairs) this.applyDevEui(p.deviceId, p.devEui);
   }
@@ -155,6 +154,6 @@ export class DeviceExtras extends EventEmitter {
 }
 
 /** The DevEUIs and configuration shadows of a registry (one per registry, so the broker, API and wiring share it). */
-export function deviceExtras(registry: Registry): DeviceExtras {
+export function deviceExtras(registry: { readonly extras: DeviceExtras }): DeviceExtras {
   return registry.extras;
 }

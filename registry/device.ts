@@ -1,7 +1,9 @@
 // The device and API key shapes of docs/contract.md §5, as zod schemas: the API validates and documents with them, the
-// registry stores what they let through. Types are inferred from them, not written twice.
+// registry stores what they let through. Types are inferred from them, not written twice. Beside them, the registry's
+// own record of a device (DeviceRecord) and how it is shown through the API (toApiDevice).
 import { z } from 'zod';
-import { DEVICE_ID_PATTERN, KINDS } from '../catalog/index.js';
+import { DEVICE_ID_PATTERN, KINDS, type Kind } from '../catalog/index.js';
+import { isPublicDevice } from '../catalog/public.js';
 import { ScopeSchema, type Scope } from './scope.js';
 
 // Names end up as InfluxDB tag values and in dashboards: printable text, no backslash, no control characters.
@@ -71,6 +73,44 @@ export const DevicePatchSchema = z.strictObject({
   devEui: DevEuiSchema.nullable().optional(),
 });
 export type DevicePatch = z.infer<typeof DevicePatchSchema>;
+
+/** A device as the registry holds it in memory: flat, epoch-ms times, its `public` flag as stored. */
+export interface DeviceRecord {
+  id: string;
+  kind: Kind;
+  name: string;
+  city: string;
+  district: string;
+  lat: number;
+  lon: number;
+  thresholds: Record<string, unknown> | null;
+  /** Shown to the public (catalog/public.ts); null = the kind's default (air and flood yes, traffic no). */
+  public: boolean | null;
+  status: 'online' | 'offline' | 'never_seen';
+  lastSeen: number | null;
+}
+
+export interface DeviceFilter {
+  kind?: string;
+  city?: string;
+  district?: string;
+  status?: string;
+}
+
+export function toApiDevice(d: DeviceRecord): Device {
+  return {
+    id: d.id,
+    kind: d.kind,
+    name: d.name,
+    city: d.city,
+    district: d.district,
+    location: { lat: d.lat, lon: d.lon },
+    thresholds: (d.thresholds ?? null) as Device['thresholds'],
+    public: isPublicDevice(d),
+    status: d.status,
+    lastSeen: d.lastSeen === null ? null : new Date(d.lastSeen).toISOString(),
+  };
+}
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export const RoleSchema = z.enum(ROLES);

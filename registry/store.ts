@@ -6,9 +6,8 @@
 //     each other's writes through LISTEN/NOTIFY.
 // A new table is a method pair here, a statement in each backend and a migration in registry/schema.ts
 // (PostgreSQL) / the SQLite schema — as the DevEUIs and configuration shadows of registry/device-extras.ts are.
-import type { Role } from './device.js';
+import type { DeviceRecord, Role } from './device.js';
 import type { Scope } from './scope.js';
-import type { DeviceRecord } from './registry.js';
 
 /** A device as the store keeps it: the registry's record plus its token hash (never leaves the registry). */
 export type StoredDevice = DeviceRecord & { tokenHash: string };
@@ -152,6 +151,16 @@ export interface StoreChange {
   id: string;
   /** The row was deleted: applied at once, without reading it back. */
   deleted?: boolean;
+}
+
+/**
+ * How the devices and keys read a row back through the registry (registry.ts `refresh`), which chains the reads of
+ * one row so that an older read never lands after a newer one.
+ */
+export interface ReadBack {
+  /** The read-back of this row in flight, if any. */
+  pending(table: StoreChange['table'], id: string): Promise<void> | undefined;
+  refresh(change: StoreChange): Promise<void>;
 }
 
 export class ConflictError extends Error {}

@@ -408,7 +408,7 @@ describe('raw retention expires raw points; rollups still answer a year', () => 
 
     // backfill with the command operators run, into the platform's own data dir
     const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'history/cli.ts', '--from', new Date(from).toISOString()], {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'platform/rollups-cli.ts', '--from', new Date(from).toISOString()], {
         env: { ...process.env, PANTAU_INFLUX_URL: influx.url, PANTAU_INFLUX_DB: db, PANTAU_DATA_DIR: dataDir, PANTAU_RAW_RETENTION: 'inf' },
       });
       let text = '';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './support/browser.js';
 import { fieldNames, type Kind } from '../catalog/index.js';
 import { parseCsv } from '../api/csv.js';
-import { dayStart } from '../history/time.js';
+import { dayStart } from '../catalog/time.js';
 import { seedRollups } from './support/rollups.js';
 import { ADMIN_KEY, startTestPlatform, type TestPlatform } from './support/platform.js';
 

@@ -18,7 +18,7 @@ import { planBackfill, runBackfill } from '../../history/backfill.js';
 import { RollupState } from '../../history/dirty.js';
 import { RollupComputer, tzClause } from '../../history/rollup.js';
 import { ensureRetention } from '../../history/schema.js';
-import { dayStart, DAY_MS, HOUR_MS } from '../../history/time.js';
+import { dayStart, DAY_MS, HOUR_MS } from '../../catalog/time.js';
 import { InfluxClient } from '../../influx/client.js';
 import { line, seriesKey } from '../../influx/line-protocol.js';
 import { startInfluxd } from '../../test/support/influxd.js';

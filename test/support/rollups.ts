@@ -2,7 +2,7 @@
 import { KINDS } from '../../catalog/index.js';
 import { RollupComputer } from '../../history/rollup.js';
 import { ensureRetention } from '../../history/schema.js';
-import { dayStart, nextDayStart } from '../../history/time.js';
+import { dayStart, nextDayStart } from '../../catalog/time.js';
 import { InfluxClient } from '../../influx/client.js';
 
 export async function seedRollups(url: string, db: string, now: number, days = 3, timezone = 'Asia/Makassar'): Promise<void> {

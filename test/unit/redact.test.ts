@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactUrl, redactUrlsDeep, redactUrlsIn } from '../../platform/redact.js';
+import { redactUrl, redactUrlsDeep, redactUrlsIn } from '../../lib/redact.js';
 import { loadConfig } from '../../platform/config.js';
 
 describe('redactUrl', () => {

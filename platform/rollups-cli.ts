@@ -3,13 +3,13 @@
 // PANTAU_TIMEZONE). Resumable: run the same command again after an interruption and it continues where it stopped.
 // Safe beside a running platform (recomputing a bucket overwrites it with the same values).
 import { InfluxClient } from '../influx/client.js';
-import { ConfigError, loadConfig } from '../platform/config.js';
-import { redactUrl, redactUrlsIn } from '../platform/redact.js';
-import { planBackfill, progressLine, runBackfill } from './backfill.js';
-import { RollupState } from './dirty.js';
-import { RollupComputer } from './rollup.js';
-import { ensureRetention } from './schema.js';
-import { dayStart } from './time.js';
+import { ConfigError, loadConfig } from './config.js';
+import { redactUrl, redactUrlsIn } from '../lib/redact.js';
+import { planBackfill, progressLine, runBackfill } from '../history/backfill.js';
+import { RollupState } from '../history/dirty.js';
+import { RollupComputer } from '../history/rollup.js';
+import { ensureRetention } from '../history/schema.js';
+import { dayStart } from '../catalog/time.js';
 import { mkdirSync } from 'node:fs';
 
 function fail(message: string): never {

@@ -1,0 +1,92 @@
+// The demo fleet in Bontang: the city as the simulator places it, and its devices (devices/fleet.ts joins the cities).
+import { type City, type FleetDeviceInput, CitySchema } from '../fleet-schema.js';
+import { drain, stream } from './ratings.js';
+
+export const city: City = CitySchema.parse({
+  name: 'Bontang',
+  prefix: 'btg',
+  center: { lat: 0.133, lon: 117.5 },
+  bounds: { south: 0.08, north: 0.19, west: 117.43, east: 117.505 },
+  rainFactor: 0.95,
+  hazeFactor: 0.8,
+});
+
+export const devices: FleetDeviceInput[] = [
+  {
+    id: 'btg-air-01',
+    kind: 'air',
+    name: 'Jl. Jend. Ahmad Yani (pusat kota)',
+    city: 'Bontang',
+    district: 'Bontang Utara',
+    location: { lat: 0.1335, lon: 117.496 },
+    model: { station: 'lowcost', background: 8, trafficExposure: 14, pm10Ratio: 1.5 },
+  },
+  {
+    id: 'btg-air-02',
+    kind: 'air',
+    name: 'Loktuan, dekat kawasan industri Pupuk Kaltim',
+    city: 'Bontang',
+    district: 'Bontang Utara',
+    location: { lat: 0.166, lon: 117.481 },
+    model: { station: 'industrial', background: 9, trafficExposure: 8, pm10Ratio: 1.55 },
+  },
+  {
+    id: 'btg-air-03',
+    kind: 'air',
+    name: 'Berbas Tengah',
+    city: 'Bontang',
+    district: 'Bontang Selatan',
+    location: { lat: 0.118, lon: 117.482 },
+    model: { station: 'lowcost', background: 8, trafficExposure: 7, pm10Ratio: 1.45, temperatureOffset: -0.3 },
+  },
+  {
+    id: 'btg-flood-01',
+    kind: 'flood',
+    name: 'Sungai Bontang, Api-Api',
+    city: 'Bontang',
+    district: 'Bontang Utara',
+    location: { lat: 0.1395, lon: 117.488 },
+    thresholds: { waspada: 190, siaga: 230, awas: 270 },
+    model: { baseLevel: 120, wetSeasonRise: 12, rainGain: 7, maxRise: 180, lagHours: 2, tidalAmplitude: 45, tidalLagHours: 0.5, rating: stream(40, 10) },
+  },
+  {
+    id: 'btg-flood-02',
+    kind: 'flood',
+    name: 'Drainase Gunung Elai',
+    city: 'Bontang',
+    district: 'Bontang Utara',
+    location: { lat: 0.145, lon: 117.499 },
+    thresholds: { waspada: 80, siaga: 110, awas: 140 },
+    model: { baseLevel: 35, wetSeasonRise: 6, rainGain: 10, maxRise: 140, lagHours: 0.8, tidalAmplitude: 10, tidalLagHours: 0.6, rating: drain(8) },
+  },
+  {
+    id: 'btg-flood-03',
+    kind: 'flood',
+    name: 'Sungai Kanaan',
+    city: 'Bontang',
+    district: 'Bontang Barat',
+    location: { lat: 0.144, lon: 117.462 },
+    thresholds: { waspada: 160, siaga: 200, awas: 240 },
+    model: { baseLevel: 90, wetSeasonRise: 12, rainGain: 8, maxRise: 180, lagHours: 2.5, rating: stream(30, 8) },
+  },
+  {
+    id: 'btg-traffic-01',
+    kind: 'traffic',
+    name: 'Jl. Jend. Ahmad Yani',
+    city: 'Bontang',
+    district: 'Bontang Utara',
+    location: { lat: 0.134, lon: 117.4975 },
+    thresholds: { freeFlowSpeed: 45, capacity: 2200 },
+    model: { lanes: 2, peakLoad: 0.75 },
+  },
+  {
+    id: 'btg-traffic-02',
+    kind: 'traffic',
+    name: 'Jl. Poros Bontang–Samarinda',
+    city: 'Bontang',
+    district: 'Bontang Selatan',
+    location: { lat: 0.105, lon: 117.463 },
+    thresholds: { freeFlowSpeed: 60, capacity: 2400 },
+    model: { lanes: 2, peakLoad: 0.6 },
+  },
+];
