@@ -45,6 +45,13 @@ function collector(name: string, durable: boolean, behaviour: (entries: LogEntry
   return { consumer, seen };
 }
 
+/** A durable consumer stuck on its first batch until `release()`. */
+function stuckCollector(name: string) {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  return { ...collector(name, true, () => gate), release };
+}
+
 const until = async (cond: () => boolean, ms = 5000) => {
   const deadline = Date.now() + ms;
   while (!cond()) {
@@ -94,9 +101,7 @@ describe('log consumers', () => {
   it('a stuck consumer delays no acknowledgement, and the log keeps what it has not handled', async () => {
     const d = dir();
     const spool = await Spool.open({ dir: d, maxBytes: 1 << 30, segmentBytes: 4096, log });
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const stuck = collector('rollups', true, () => gate);
+    const stuck = stuckCollector('rollups');
     const other = collector('stream', false);
     spool.addConsumer(stuck.consumer);
     spool.addConsumer(other.consumer);
@@ -106,8 +111,34 @@ describe('log consumers', () => {
     for (let b = spool.read(1 << 20); b; b = spool.read(1 << 20)) spool.commit(b.end);
     await new Promise((r) => setTimeout(r, 400)); // past the checkpoint save
     expect(readdirSync(d).filter((n) => n.endsWith('.log')).length).toBeGreaterThan(3);
-    release();
+    stuck.release();
     await until(() => stuck.seen.length === 300);
+    await spool.close();
+  });
+
+  it('a lagging durable consumer keeps no decoded backlog in memory: it reads back from disk and misses nothing', async () => {
+    const spool = await Spool.open({ dir: dir(), maxBytes: 1 << 30, log });
+    const lagging = stuckCollector('rollups');
+    const live = collector('stream', false);
+    spool.addConsumer(lagging.consumer);
+    spool.addConsumer(live.consumer);
+    // 400 messages of 100 readings each (a gateway's backlog), while `rollups` is stuck on its first batch
+    const batch = (m: number) => Array.from({ length: 100 }, (_, k) => reading(m * 100 + k));
+    let peak = 0;
+    for (let m = 0; m < 400; m += 20) {
+      await Promise.all(Array.from({ length: 20 }, (_, j) => {
+        const rs = batch(m + j);
+        return spool.append(rs.map((r) => line(key, r.values, r.ts)).join('\n'), { readings: rs, rejections: [], derivedLines: 0 });
+      }));
+      await until(() => live.seen.length === (m + 20) * 100);
+      peak = Math.max(peak, spool.consumers.held.readings);
+    }
+    // what the consumers that read from memory still need, not the 40,000 readings the stuck one has not had
+    expect(peak).toBeLessThanOrEqual(16_000 + 100);
+    expect(spool.consumers.held.readings).toBeLessThanOrEqual(16_000 + 100);
+    lagging.release();
+    await until(() => lagging.seen.length === 40_000, 20_000);
+    expect(lagging.seen).toEqual(Array.from({ length: 40_000 }, (_, i) => reading(i)));
     await spool.close();
   });
 
