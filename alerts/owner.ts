@@ -33,7 +33,7 @@ import { RegistryUnavailableError } from '../registry/store.js';
 import type { DeviceRecord, Registry } from '../registry/registry.js';
 import type { Alert, AlertChange } from './engine.js';
 import { SEVERITY_RANK } from './rules.js';
-import { AlertService, changeOutputs } from './service.js';
+import { AlertService, changeMessages, changeOutputs } from './service.js';
 import type { PgAlertStore, StoredEvent } from './store.js';
 import type { WebhookSender } from './webhook.js';
 
@@ -233,30 +233,20 @@ export class AlertOwner {
       getState: <T>() => snapshot as T | undefined,
       setState: () => undefined,
     };
+    // the owner stores the changes and the snapshot itself, in the cycle's transaction, and delivers after it
     const store = {
-      record: (change: AlertChange) => {
-        this.pending.push({ change });
-        return 0;
-      },
+      recordAll: (changes: AlertChange[]) =>
+        changes.map((change) => {
+          const { topic, payload, webhook } = changeMessages(change);
+          this.pending.push({ change, publish: { topic, payload }, webhook: this.outputs.webhook ? webhook : undefined });
+          return 0;
+        }),
     };
-    const last = () => this.pending[this.pending.length - 1];
     return new AlertService(adapter, store, {
       writeLines: async (lines) => {
         this.lines.push(...lines);
       },
       uniqueTs: (stream, at) => this.outputs.uniqueTs(stream, at),
-      publish: (topic, payload) => {
-        const p = last();
-        if (p) p.publish = { topic, payload };
-      },
-      webhook: this.outputs.webhook
-        ? {
-            send: (body: unknown) => {
-              const p = last();
-              if (p) p.webhook = body;
-            },
-          }
-        : undefined,
     }, this.log);
   }
 
