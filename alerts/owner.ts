@@ -55,6 +55,8 @@ export class AlertFeed implements LogConsumer {
   readonly durable = true;
   private stopped = false;
   inserted = 0;
+  /** Failed inserts retried (tests, metrics). */
+  retries = 0;
 
   constructor(private readonly pg: PgConnection, private readonly log: Logger) {}
 
@@ -79,11 +81,17 @@ export class AlertFeed implements LogConsumer {
           this.inserted += chunk.length;
           break;
         } catch (err) {
-          if (!(err instanceof RegistryUnavailableError)) throw err;
-          // stopping: never resolve, so the log does not move this consumer's checkpoint past readings the
+          // Whatever the error — unreachable, a read-only standby after a failover (25006), a serialization
+          // failure (40001, 40P01) — the batch is retried, never skipped: a skipped batch would be readings the
+          // alert owner never judges. A feed that stays stuck long enough is detached by the log (spool.ts).
+          // Stopping: never resolve, so the log does not move this consumer's checkpoint past readings the
           // owner has not got; the next start hands them over again (the owner ignores a reading judged twice)
           if (this.stopped) return new Promise<void>(() => undefined);
-          if (delay === 200) this.log.warn({ err: err.message, readings: chunk.length }, 'alert feed: PostgreSQL unavailable; holding readings for the alert owner until it is back');
+          if (delay === 200) {
+            if (err instanceof RegistryUnavailableError) this.log.warn({ err: err.message, readings: chunk.length }, 'alert feed: PostgreSQL unavailable; holding readings for the alert owner until it is back');
+            else this.log.error({ err: (err as Error).message, code: (err as { code?: string }).code, readings: chunk.length }, 'alert feed: PostgreSQL refused the readings; retrying until it takes them');
+          }
+          this.retries++;
           await sleep(delay);
           delay = Math.min(5000, delay * 2);
         }

@@ -20,6 +20,8 @@ export interface ConsumerLog {
   readonly durableEnd: number;
   bounds(): { segments: SegmentBounds[]; durableEnd: number };
   advance(name: string, end: number): void;
+  /** After a durable consumer's batch: where it resumes if the log had detached it (else undefined). */
+  reattach(name: string, at: number): number | undefined;
 }
 
 interface State {
@@ -62,7 +64,13 @@ export class ConsumerRunner {
   /** Called for every consumer failure (metrics). */
   onError: ((consumer: string, err: unknown) => void) | undefined;
 
-  constructor(private readonly log: ConsumerLog, private readonly logger: Logger) {}
+  /** `paused`: nothing runs until `start()` (the log registers every durable consumer first). */
+  constructor(private readonly log: ConsumerLog, private readonly logger: Logger, private paused = false) {}
+
+  start(): void {
+    this.paused = false;
+    this.schedule();
+  }
 
   add(consumer: LogConsumer, from: number): void {
     if (this.states.some((s) => s.consumer.name === consumer.name)) throw new Error(`log consumer "${consumer.name}" is already registered`);
@@ -105,7 +113,7 @@ export class ConsumerRunner {
   async drain(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     this.schedule();
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !this.paused) {
       const busy = this.states.filter((s) => s.running || s.cursor < this.log.durableEnd);
       if (busy.length === 0) return;
       await Promise.race([Promise.all(busy.map((s) => s.running)), new Promise((r) => setTimeout(r, 20))]);
@@ -119,7 +127,7 @@ export class ConsumerRunner {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.closed) return;
+    if (this.scheduled || this.closed || this.paused) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -139,7 +147,15 @@ export class ConsumerRunner {
           }
         }
         s.cursor = next;
-        if (s.consumer.durable) this.log.advance(s.consumer.name, next);
+        if (s.consumer.durable) {
+          const resume = this.log.reattach(s.consumer.name, next);
+          if (resume !== undefined && resume !== next) {
+            s.cursor = resume;
+            s.reader?.close();
+            s.reader = undefined;
+          }
+          this.log.advance(s.consumer.name, s.cursor);
+        }
         // let I/O (and acknowledgements) in between batches
         if (fromDisk || s.cursor < this.log.durableEnd) await new Promise((r) => setImmediate(r));
       }
