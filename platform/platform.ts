@@ -293,7 +293,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         diskFull: spool.diskFull,
         failed: spool.failed?.message ?? null,
       },
-      consumers: spool.consumers.status(),
+      consumers: spool.consumers.status().map((c) => ({ ...c, detached: spool.detached.includes(c.name) })),
       influx: { up: writer.influxUp, lastError: writer.lastError },
       blockedPublishes: ingest.blockedPublishes,
     };

@@ -142,6 +142,47 @@ describe('log consumers', () => {
     await spool.close();
   });
 
+  it('a durable consumer further behind than the lag limit is detached, its segments freed, and resumes from the oldest record kept', async () => {
+    const d = dir();
+    const spool = await Spool.open({ dir: d, maxBytes: 1 << 30, segmentBytes: 4096, maxConsumerLagBytes: 8192, log });
+    const events: Array<[string, boolean]> = [];
+    spool.on('consumer-detached', (name: string, detached: boolean) => events.push([name, detached]));
+    const stuck = stuckCollector('alert-feed');
+    spool.addConsumer(stuck.consumer);
+    for (let i = 0; i < 400; i++) await append(spool, i);
+    // the InfluxDB writer has everything: only the stuck consumer could keep the segments
+    for (let b = spool.read(1 << 20); b; b = spool.read(1 << 20)) spool.commit(b.end);
+    await until(() => spool.detached.includes('alert-feed'));
+    await until(() => readdirSync(d).filter((n) => n.endsWith('.log')).length <= 2, 5000);
+    expect(events).toEqual([['alert-feed', true]]);
+    stuck.release();
+    await until(() => events.length === 2);
+    expect(events[1]).toEqual(['alert-feed', false]);
+    for (let i = 400; i < 410; i++) await append(spool, i);
+    await until(() => stuck.seen.some((r) => r.ts === reading(409).ts));
+    // what it saw: its first batch, then from the oldest record kept on: in order, with the gap in between
+    const ts = stuck.seen.map((r) => r.ts);
+    expect([...ts].sort((a, b) => a - b)).toEqual(ts);
+    expect(ts.length).toBeLessThan(410);
+    expect(spool.detached).toEqual([]);
+    await spool.close();
+  });
+
+  it('with deferred consumers, no consumer runs and no segment is deleted until every durable consumer is registered', async () => {
+    const d = dir();
+    const spool = await Spool.open({ dir: d, maxBytes: 1 << 30, segmentBytes: 4096, deferConsumers: true, log });
+    for (let i = 0; i < 300; i++) await append(spool, i);
+    for (let b = spool.read(1 << 20); b; b = spool.read(1 << 20)) spool.commit(b.end);
+    await new Promise((r) => setTimeout(r, 400)); // past the checkpoint save
+    expect(readdirSync(d).filter((n) => n.endsWith('.log')).length).toBeGreaterThan(3);
+    const late = collector('alert-feed', true);
+    spool.addConsumer(late.consumer);
+    spool.startConsumers();
+    await until(() => late.seen.length === 300);
+    expect(late.seen).toEqual(Array.from({ length: 300 }, (_, i) => reading(i)));
+    await spool.close();
+  });
+
   it('a durable consumer resumes after a restart from its checkpoint, reading back from disk exactly what it had not handled', async () => {
     const d = dir();
     const first = await Spool.open({ dir: d, maxBytes: 1 << 30, log });
