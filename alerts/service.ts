@@ -54,15 +54,18 @@ export class AlertService {
 
   onReadings(readings: AlertReading[]): void {
     const now = Date.now();
+    // the changes of all the readings stored together (one transaction, one state snapshot), in order
+    const changes: AlertChange[] = [];
     for (const reading of readings) {
       const device = this.registry.device(reading.deviceId);
       if (!device) continue;
       try {
-        this.handle(this.engine.evaluate(device, reading, now));
+        changes.push(...this.engine.evaluate(device, reading, now));
       } catch (err) {
         this.log.warn({ deviceId: device.id, err: (err as Error).message }, 'alert rules skipped for this reading');
       }
     }
+    this.handle(changes);
   }
 
   onIspu(device: DeviceRecord, ispu: number | null): void {
