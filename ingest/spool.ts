@@ -427,6 +427,9 @@ export class Spool extends EventEmitter {
   private checkLag(): void {
     if (!this.consumersStarted || this.closed) return;
     const writerAt = this.cursors.get(WRITER) ?? this.startOffset;
+    // only a consumer in an older segment than the writer's holds space the writer does not need
+    let writerSegment = this.startOffset;
+    for (const seg of this.segments) if (seg.base <= writerAt) writerSegment = seg.base;
     let slowest: { name: string; at: number } | undefined;
     let changed = false;
     for (const [name, at] of this.cursors) {
@@ -434,7 +437,7 @@ export class Spool extends EventEmitter {
       if (this.end - at > this.maxLag) {
         this.detach(name, at, `more than ${this.maxLag} bytes behind the end of the log (PANTAU_CONSUMER_MAX_LAG)`);
         changed = true;
-      } else if (at < writerAt && (!slowest || at < slowest.at)) slowest = { name, at };
+      } else if (at < writerSegment && (!slowest || at < slowest.at)) slowest = { name, at };
     }
     if (this.diskFull && slowest) {
       this.detach(slowest.name, slowest.at, 'holding back log segments while the disk is full');

@@ -86,14 +86,14 @@ describe('log consumers never stall ingest', () => {
     // every acknowledged reading is in InfluxDB; the feed was detached, loudly, and its segments freed
     await tp.drained(60_000);
     for (const [i, g] of gauges.entries()) expect(await storedCount(tp, g.id)).toBe(sent[i]);
-    expect(tp.platform.spool.detached).toEqual(['alert-feed']);
+    expect(tp.platform.spool.detached).toContain('alert-feed');
     expect(logLines.some((l) => l.includes('"level":50') && l.includes('alert-feed') && l.includes('DETACHED'))).toBe(true);
     expect((await tp.api('GET', '/metrics')).text).toMatch(/pantau_consumer_detached\{consumer="alert-feed"\} 1/);
     expect(readdirSync(join(dataDir, 'spool')).filter((n) => n.endsWith('.log')).length).toBeLessThanOrEqual(3);
 
     // PostgreSQL back: the feed finishes the batch it held, is attached again and hands new readings over
     await pg.start();
-    await eventually(() => tp.platform.spool.detached.length === 0, 30_000, 100);
+    await eventually(() => !tp.platform.spool.detached.includes('alert-feed'), 30_000, 100);
     expect((await tp.api('GET', '/metrics')).text).toMatch(/pantau_consumer_detached\{consumer="alert-feed"\} 0/);
     expect(logLines.some((l) => l.includes('alert-feed') && l.includes('attached again'))).toBe(true);
     await clients[0]!.publishAsync(`sensors/flood/${gauges[0]!.id}/telemetry`, JSON.stringify({ waterLevel: 710 }), { qos: 1 });
