@@ -33,7 +33,7 @@ import { RegistryUnavailableError } from '../registry/store.js';
 import type { DeviceRecord, Registry } from '../registry/registry.js';
 import type { Alert, AlertChange } from './engine.js';
 import { SEVERITY_RANK } from './rules.js';
-import { AlertService, changeOutputs } from './service.js';
+import { AlertService, changeMessages, changeOutputs } from './service.js';
 import type { PgAlertStore, StoredEvent } from './store.js';
 import type { WebhookSender } from './webhook.js';
 
@@ -55,6 +55,8 @@ export class AlertFeed implements LogConsumer {
   readonly durable = true;
   private stopped = false;
   inserted = 0;
+  /** Failed inserts retried (tests, metrics). */
+  retries = 0;
 
   constructor(private readonly pg: PgConnection, private readonly log: Logger) {}
 
@@ -79,11 +81,17 @@ export class AlertFeed implements LogConsumer {
           this.inserted += chunk.length;
           break;
         } catch (err) {
-          if (!(err instanceof RegistryUnavailableError)) throw err;
-          // stopping: never resolve, so the log does not move this consumer's checkpoint past readings the
+          // Whatever the error — unreachable, a read-only standby after a failover (25006), a serialization
+          // failure (40001, 40P01) — the batch is retried, never skipped: a skipped batch would be readings the
+          // alert owner never judges. A feed that stays stuck long enough is detached by the log (spool.ts).
+          // Stopping: never resolve, so the log does not move this consumer's checkpoint past readings the
           // owner has not got; the next start hands them over again (the owner ignores a reading judged twice)
           if (this.stopped) return new Promise<void>(() => undefined);
-          if (delay === 200) this.log.warn({ err: err.message, readings: chunk.length }, 'alert feed: PostgreSQL unavailable; holding readings for the alert owner until it is back');
+          if (delay === 200) {
+            if (err instanceof RegistryUnavailableError) this.log.warn({ err: err.message, readings: chunk.length }, 'alert feed: PostgreSQL unavailable; holding readings for the alert owner until it is back');
+            else this.log.error({ err: (err as Error).message, code: (err as { code?: string }).code, readings: chunk.length }, 'alert feed: PostgreSQL refused the readings; retrying until it takes them');
+          }
+          this.retries++;
           await sleep(delay);
           delay = Math.min(5000, delay * 2);
         }
@@ -233,30 +241,20 @@ export class AlertOwner {
       getState: <T>() => snapshot as T | undefined,
       setState: () => undefined,
     };
+    // the owner stores the changes and the snapshot itself, in the cycle's transaction, and delivers after it
     const store = {
-      record: (change: AlertChange) => {
-        this.pending.push({ change });
-        return 0;
-      },
+      recordAll: (changes: AlertChange[]) =>
+        changes.map((change) => {
+          const { topic, payload, webhook } = changeMessages(change);
+          this.pending.push({ change, publish: { topic, payload }, webhook: this.outputs.webhook ? webhook : undefined });
+          return 0;
+        }),
     };
-    const last = () => this.pending[this.pending.length - 1];
     return new AlertService(adapter, store, {
       writeLines: async (lines) => {
         this.lines.push(...lines);
       },
       uniqueTs: (stream, at) => this.outputs.uniqueTs(stream, at),
-      publish: (topic, payload) => {
-        const p = last();
-        if (p) p.publish = { topic, payload };
-      },
-      webhook: this.outputs.webhook
-        ? {
-            send: (body: unknown) => {
-              const p = last();
-              if (p) p.webhook = body;
-            },
-          }
-        : undefined,
     }, this.log);
   }
 

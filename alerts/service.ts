@@ -37,7 +37,7 @@ export class AlertService {
 
   constructor(
     private readonly registry: Pick<Registry, 'device' | 'listDevices' | 'audit' | 'getState' | 'setState'>,
-    private readonly store: Pick<AlertStore, 'record'>,
+    private readonly store: Pick<AlertStore, 'recordAll'>,
     private readonly outputs: AlertOutputs,
     private readonly log: Logger,
   ) {
@@ -54,15 +54,18 @@ export class AlertService {
 
   onReadings(readings: AlertReading[]): void {
     const now = Date.now();
+    // the changes of all the readings stored together (one transaction, one state snapshot), in order
+    const changes: AlertChange[] = [];
     for (const reading of readings) {
       const device = this.registry.device(reading.deviceId);
       if (!device) continue;
       try {
-        this.handle(this.engine.evaluate(device, reading, now));
+        changes.push(...this.engine.evaluate(device, reading, now));
       } catch (err) {
         this.log.warn({ deviceId: device.id, err: (err as Error).message }, 'alert rules skipped for this reading');
       }
     }
+    this.handle(changes);
   }
 
   onIspu(device: DeviceRecord, ispu: number | null): void {
@@ -113,9 +116,11 @@ export class AlertService {
   private handle(changes: AlertChange[]): void {
     if (changes.length === 0) return;
     const lines: string[] = [];
-    for (const change of changes) {
+    // the changes and the engine's state that has them, stored at once (alerts/store.ts recordAll)
+    const seqs = this.store.recordAll(changes, { key: SNAPSHOT_KEY, value: () => this.engine.snapshot() });
+    for (const [i, change] of changes.entries()) {
       const a = change.alert;
-      const seq = this.store.record(change);
+      const seq = seqs[i]!;
       const out = changeOutputs(change, (at) => this.outputs.uniqueTs(`${a.deviceId}\u0000alerts`, at));
       lines.push(out.line);
       this.outputs.publish?.(out.topic, out.payload, { qos: 1, retain: true });
@@ -125,6 +130,7 @@ export class AlertService {
       this.log.info({ alertId: a.id, deviceId: a.deviceId, rule: a.rule, severity: a.severity, change: change.type }, a.message);
     }
     void this.outputs.writeLines(lines).catch((err) => this.log.error({ err: (err as Error).message }, 'alert points not spooled'));
+    // what the engine learned from readings since (intervals, last values) follows within a second
     if (!this.saveTimer) {
       this.saveTimer = setTimeout(() => {
         this.saveTimer = undefined;
@@ -144,6 +150,14 @@ export function changeOutputs(change: AlertChange, uniqueTs: (at: number) => num
       { state: a.state, value: a.value, message: a.message },
       uniqueTs(change.at),
     ),
+    ...changeMessages(change),
+  };
+}
+
+/** The messages of one alert change: its retained MQTT message and its webhook body. */
+export function changeMessages(change: AlertChange) {
+  const a = change.alert;
+  return {
     topic: alertTopic(a.kind, a.deviceId),
     payload: JSON.stringify({ type: change.type, alert: formatAlert(a) }),
     webhook: { type: change.type, at: new Date(change.at).toISOString(), alert: formatAlert(a) },

@@ -33,6 +33,19 @@ export class AlertStore implements AlertReader {
     `);
   }
 
+  /**
+   * Save alert changes (in order) together with the alert engine's state after them, in one transaction: a crash
+   * leaves both or neither, so a restarted engine never misses an alert that is stored as open (it would stay open
+   * forever, and the next breach would open a second one). Returns the changes' sequence numbers.
+   */
+  recordAll(changes: AlertChange[], state?: { key: string; value: () => unknown }): number[] {
+    return this.db.transaction(() => {
+      const seqs = changes.map((c) => this.record(c));
+      if (state) this.db.prepare('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(state.key, JSON.stringify(state.value()));
+      return seqs;
+    })();
+  }
+
   /** Save the alert's new state and the change; returns the change's sequence number. */
   record(change: AlertChange): number {
     const a = change.alert;

@@ -13,15 +13,18 @@ export type CheckpointValues = Record<string, number>;
 
 export class CheckpointFile {
   private seq = 0;
+  /** The slot holding the newest valid checkpoints; the next save goes to the other one. */
+  private slot: number;
   private handle: FileHandle | undefined;
   private saving: Promise<boolean> | undefined;
   private next: CheckpointValues | undefined;
   /** The values last made durable. */
   persisted: CheckpointValues;
 
-  private constructor(private readonly path: string, values: CheckpointValues, seq: number) {
+  private constructor(private readonly path: string, values: CheckpointValues, seq: number, slot: number) {
     this.persisted = values;
     this.seq = seq;
+    this.slot = slot;
   }
 
   /** Open (creating and preallocating it when missing). `legacy` values are used when the file is new. */
@@ -38,18 +41,20 @@ export class CheckpointFile {
       renameSync(`${path}.tmp`, path);
     }
     const fd = openSync(path, 'r');
-    let best: { seq: number; values: CheckpointValues } = { seq: 0, values: {} };
+    let best: { seq: number; values: CheckpointValues; slot: number } = { seq: 0, values: {}, slot: 1 };
     try {
       for (let slot = 0; slot < 2; slot++) {
         const buf = Buffer.alloc(SLOT);
         readSync(fd, buf, 0, SLOT, slot * SLOT);
         const decoded = decodeSlot(buf);
-        if (decoded && decoded.seq > best.seq) best = decoded;
+        if (decoded && decoded.seq > best.seq) best = { ...decoded, slot };
       }
     } finally {
       closeSync(fd);
     }
-    const file = new CheckpointFile(path, best.values, best.seq);
+    // Never overwrite the slot that holds the newest checkpoints (files of earlier versions could have their first
+    // two sequence numbers in one slot: the slot to write is the other one, whatever the numbers' parity)
+    const file = new CheckpointFile(path, best.values, best.seq, best.slot);
     file.handle = await open(path, 'r+');
     return file;
   }
@@ -70,14 +75,16 @@ export class CheckpointFile {
     if (!values || !this.handle) return Promise.resolve(true);
     this.next = undefined;
     const seq = this.seq + 1;
+    const slot = 1 - this.slot;
     const buf = encodeSlot(seq, values);
     const handle = this.handle;
     this.saving = (async () => {
       try {
-        const { bytesWritten } = await handle.write(buf, 0, SLOT, (seq % 2) * SLOT);
+        const { bytesWritten } = await handle.write(buf, 0, SLOT, slot * SLOT);
         if (bytesWritten !== SLOT) return false;
         await handle.datasync();
         this.seq = seq;
+        this.slot = slot;
         this.persisted = values;
         return true;
       } catch {

@@ -3,6 +3,12 @@
 // appended by this process are handed over from an in-memory tail, already decoded; a consumer behind the tail
 // (after a restart, or after falling far behind) reads back from disk. Consumers run in a later turn of the
 // event loop than the acknowledgements of the records they are handed, never before.
+//
+// Memory: a decoded entry stays in the tail only until the consumers that need it have it. A durable consumer
+// that falls more than a few batches behind the newest entry (under a second of ingest at full rate) is let go:
+// it reads back from disk (as after a restart) and the tail no longer waits for it, so a lagging consumer never
+// keeps a backlog of decoded readings alive (they would reach the old generation, and every major GC would pay
+// for them). Ephemeral consumers cannot read back; for them the tail is capped, and one behind the cap skips.
 import type { Logger } from 'pino';
 import { decodeRecord } from './log-decode.js';
 import { SegmentReader, type SegmentBounds } from './log-format.js';
@@ -14,6 +20,8 @@ export interface ConsumerLog {
   readonly durableEnd: number;
   bounds(): { segments: SegmentBounds[]; durableEnd: number };
   advance(name: string, end: number): void;
+  /** After a durable consumer's batch: where it resumes if the log had detached it (else undefined). */
+  reattach(name: string, at: number): number | undefined;
 }
 
 interface State {
@@ -28,26 +36,51 @@ interface State {
 const BATCH_ENTRIES = 1000;
 const BATCH_READINGS = 2000;
 const DISK_BATCH_BYTES = 256 << 10;
-/** Entries (and readings in them) kept in memory for consumers; one that falls further behind reads from disk. */
-const MAX_TAIL = 100_000;
-const MAX_TAIL_READINGS = 200_000;
+/** How far (entries, readings) a durable consumer may be behind the newest entry and still be handed from memory. */
+const DURABLE_TAIL = 8 * BATCH_ENTRIES;
+const DURABLE_TAIL_READINGS = 8 * BATCH_READINGS;
+/** Entries (and readings in them) kept in memory at most, for ephemeral consumers; past it they skip. */
+const MAX_TAIL = 20_000;
+const MAX_TAIL_READINGS = 40_000;
+
+interface TailItem {
+  start: number;
+  entry: LogEntry;
+  /** Readings and rejections of every entry appended before this one (running total): windows by readings. */
+  before: number;
+}
+
+const weight = (e: LogEntry) => e.readings.length + e.rejections.length;
 
 export class ConsumerRunner {
   private readonly states: State[] = [];
-  private tail: Array<{ start: number; entry: LogEntry }> = [];
+  private tail: TailItem[] = [];
   private tailHead = 0;
   private tailReadings = 0;
+  /** Readings and rejections of every entry ever appended to the tail. */
+  private appendedReadings = 0;
   private scheduled = false;
   private closed = false;
   /** Called for every consumer failure (metrics). */
   onError: ((consumer: string, err: unknown) => void) | undefined;
 
-  constructor(private readonly log: ConsumerLog, private readonly logger: Logger) {}
+  /** `paused`: nothing runs until `start()` (the log registers every durable consumer first). */
+  constructor(private readonly log: ConsumerLog, private readonly logger: Logger, private paused = false) {}
+
+  start(): void {
+    this.paused = false;
+    this.schedule();
+  }
 
   add(consumer: LogConsumer, from: number): void {
     if (this.states.some((s) => s.consumer.name === consumer.name)) throw new Error(`log consumer "${consumer.name}" is already registered`);
     this.states.push({ consumer, cursor: from, running: undefined, reader: undefined, errors: 0, lastErrorLog: 0 });
     this.schedule();
+  }
+
+  /** Decoded entries (and the readings and rejections in them) held in memory for consumers. */
+  get held(): { entries: number; readings: number } {
+    return { entries: this.tail.length - this.tailHead, readings: this.tailReadings };
   }
 
   /** Names, positions and error counts, for /readyz and metrics. */
@@ -59,10 +92,13 @@ export class ConsumerRunner {
   appended(entries: Array<{ start: number; entry: LogEntry }>): void {
     if (this.states.length === 0) return;
     for (const e of entries) {
-      this.tail.push(e);
-      this.tailReadings += e.entry.readings.length + e.entry.rejections.length;
+      const w = weight(e.entry);
+      this.tail.push({ start: e.start, entry: e.entry, before: this.appendedReadings });
+      this.appendedReadings += w;
+      this.tailReadings += w;
     }
-    // bounded memory: past the caps the oldest entries go (a consumer that still needs them reads them from disk)
+    // bounded memory: entries no consumer needs from memory go at once; past the caps the oldest go anyway
+    this.trim();
     while (this.tail.length - this.tailHead > MAX_TAIL || (this.tailReadings > MAX_TAIL_READINGS && this.tail.length - this.tailHead > 1)) this.dropHead();
     this.schedule();
   }
@@ -77,7 +113,7 @@ export class ConsumerRunner {
   async drain(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     this.schedule();
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !this.paused) {
       const busy = this.states.filter((s) => s.running || s.cursor < this.log.durableEnd);
       if (busy.length === 0) return;
       await Promise.race([Promise.all(busy.map((s) => s.running)), new Promise((r) => setTimeout(r, 20))]);
@@ -91,7 +127,7 @@ export class ConsumerRunner {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.closed) return;
+    if (this.scheduled || this.closed || this.paused) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -111,7 +147,15 @@ export class ConsumerRunner {
           }
         }
         s.cursor = next;
-        if (s.consumer.durable) this.log.advance(s.consumer.name, next);
+        if (s.consumer.durable) {
+          const resume = this.log.reattach(s.consumer.name, next);
+          if (resume !== undefined && resume !== next) {
+            s.cursor = resume;
+            s.reader?.close();
+            s.reader = undefined;
+          }
+          this.log.advance(s.consumer.name, s.cursor);
+        }
         // let I/O (and acknowledgements) in between batches
         if (fromDisk || s.cursor < this.log.durableEnd) await new Promise((r) => setImmediate(r));
       }
@@ -134,7 +178,7 @@ export class ConsumerRunner {
         for (let k = i; k < this.tail.length && slice.length < BATCH_ENTRIES && (slice.length === 0 || readings < BATCH_READINGS); k++) {
           const entry = this.tail[k]!.entry;
           slice.push(entry);
-          readings += entry.readings.length + entry.rejections.length;
+          readings += weight(entry);
         }
         return { entries: slice, next: slice[slice.length - 1]!.end, fromDisk: false };
       }
@@ -170,10 +214,15 @@ export class ConsumerRunner {
     return -1;
   }
 
-  /** Drop tail entries every consumer has passed. */
+  /**
+   * Drop tail entries every consumer that reads from memory has passed. Ephemeral consumers hold entries (up to the
+   * caps); a durable consumer only within its window behind the newest entry: further behind, it reads from disk.
+   */
   private trim(): void {
+    if (this.tailHead >= this.tail.length) return;
+    const windowStart = this.tail[this.durableWindowIndex()]!.start;
     let min = Number.POSITIVE_INFINITY;
-    for (const s of this.states) min = Math.min(min, s.cursor);
+    for (const s of this.states) min = Math.min(min, s.consumer.durable ? Math.max(s.cursor, windowStart) : s.cursor);
     while (this.tailHead < this.tail.length && this.tail[this.tailHead]!.entry.end <= min) this.dropHead();
     if (this.tailHead > 4096 && this.tailHead * 2 > this.tail.length) {
       this.tail = this.tail.slice(this.tailHead);
@@ -181,9 +230,23 @@ export class ConsumerRunner {
     }
   }
 
+  /** Index of the oldest tail entry within a durable consumer's window (entries and readings) behind the newest. */
+  private durableWindowIndex(): number {
+    const last = this.tail.length - 1;
+    let lo = Math.max(this.tailHead, this.tail.length - DURABLE_TAIL);
+    // the first index whose entries up to the newest hold no more than the window's readings (the newest always)
+    let hi = last;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.appendedReadings - this.tail[mid]!.before <= DURABLE_TAIL_READINGS) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
   private dropHead(): void {
     const head = this.tail[this.tailHead]!;
-    this.tailReadings -= head.entry.readings.length + head.entry.rejections.length;
+    this.tailReadings -= weight(head.entry);
     this.tail[this.tailHead] = undefined as never; // let the entry go now, not at the next compaction
     this.tailHead++;
   }

@@ -22,6 +22,15 @@
 //   record is cut off — only bytes that were never acknowledged can be there.
 // - A disk reserve (a few % of the file system, at most 256 MiB) is left to the registry and the checkpoints: the
 //   spool counts as full before the file system is.
+//
+// Consumers never stall ingest (docs/consumers.md). Segments are kept for the InfluxDB writer — durability itself,
+// whose backlog is bounded by `maxBytes` (then acknowledgements wait) — and for the durable consumers that are
+// attached. A durable consumer that falls more than `maxConsumerLagBytes` behind the log's end, or that holds back
+// segments while the disk is full, is detached: logged as an error, `consumer-detached` emitted (a metric), and
+// its segments no longer kept. When it next finishes a batch it is attached again and resumes from the oldest
+// record still on disk (or from the writer's position when that is too far back); what lies between is never
+// handed to it. Durable consumers are registered before any is run or any segment deleted (`deferConsumers`,
+// `startConsumers`): a consumer registered later would find the segments it had not read already gone.
 import { EventEmitter } from 'node:events';
 import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { open, statfs, type FileHandle } from 'node:fs/promises';
@@ -62,6 +71,10 @@ export interface SpoolOptions {
   io?: SpoolIo;
   /** Retry interval of appends while the disk is full. */
   diskFullRetryMs?: number;
+  /** A durable consumer (not the writer) further behind than this is detached; default: no limit but the disk. */
+  maxConsumerLagBytes?: number;
+  /** Run no consumer and delete no segment until `startConsumers()`: every durable consumer is registered first. */
+  deferConsumers?: boolean;
 }
 
 /** What a record holds, known at append time; the spool adds `end` and `appendedAt`. */
@@ -126,6 +139,10 @@ export class Spool extends EventEmitter {
   readonly consumers: ConsumerRunner;
   /** Corrupt regions skipped or cut, for the operator. */
   corruptSkips = 0;
+  private readonly maxLag: number;
+  /** Durable consumers detached for lagging (no segment is kept for them), by name: since when. */
+  private readonly detachedSince = new Map<string, number>();
+  private consumersStarted: boolean;
 
   private constructor(options: SpoolOptions) {
     super();
@@ -134,6 +151,8 @@ export class Spool extends EventEmitter {
     this.log = options.log;
     this.io = options.io ?? realIo;
     this.retryMs = options.diskFullRetryMs ?? 1000;
+    this.maxLag = options.maxConsumerLagBytes ?? Number.POSITIVE_INFINITY;
+    this.consumersStarted = !options.deferConsumers;
     mkdirSync(this.dir, { recursive: true });
     let fsBytes = 0;
     try {
@@ -145,7 +164,7 @@ export class Spool extends EventEmitter {
     const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, v));
     this.segmentBytes = options.segmentBytes ?? (fsBytes > 0 ? clamp(Math.floor(fsBytes / 16), 1 << 20, 64 << 20) : 64 << 20);
     this.reserveBytes = options.diskReserveBytes ?? (fsBytes > 0 ? clamp(Math.floor(fsBytes * 0.05), 256 << 10, 256 << 20) : 0);
-    this.consumers = new ConsumerRunner(this, this.log);
+    this.consumers = new ConsumerRunner(this, this.log, !this.consumersStarted);
   }
 
   static async open(options: SpoolOptions): Promise<Spool> {
@@ -316,6 +335,7 @@ export class Spool extends EventEmitter {
       this.noSpace = true;
       this.emit('disk-full', true);
     }
+    this.checkLag();
     this.retryTimer ??= setTimeout(() => void this.retryAfterNoSpace(), this.retryMs);
   }
 
@@ -379,8 +399,87 @@ export class Spool extends EventEmitter {
   addConsumer(consumer: LogConsumer): void {
     const saved = consumer.durable ? this.checkpoints.persisted[consumer.name] : undefined;
     const from = consumer.durable ? Math.max(this.startOffset, Math.min(saved ?? this.startOffset, this.end)) : this.end;
+    if (saved !== undefined && saved < this.startOffset) {
+      // its segments were deleted while it was detached (or not registered): say what it will never see
+      this.log.error({ consumer: consumer.name, checkpoint: saved, resumesAt: from, missedBytes: from - saved }, 'log consumer: its checkpoint is older than the oldest record on disk; it resumes from there and never sees what lies between');
+    }
     if (consumer.durable) this.cursors.set(consumer.name, from);
     this.consumers.add(consumer, from);
+  }
+
+  /** Every durable consumer is registered: run the consumers and let consumed segments go (see `deferConsumers`). */
+  startConsumers(): void {
+    if (this.consumersStarted) return;
+    this.consumersStarted = true;
+    this.consumers.start();
+    void this.gc();
+  }
+
+  /** Names of the durable consumers detached for lagging. */
+  get detached(): string[] {
+    return [...this.detachedSince.keys()];
+  }
+
+  /**
+   * Detach durable consumers (never the writer) that lag more than the limit, or — while the disk is full — the
+   * one holding back the oldest segment the writer no longer needs: its segments are then freed.
+   */
+  private checkLag(): void {
+    if (!this.consumersStarted || this.closed) return;
+    const writerAt = this.cursors.get(WRITER) ?? this.startOffset;
+    // only a consumer in an older segment than the writer's holds space the writer does not need
+    let writerSegment = this.startOffset;
+    for (const seg of this.segments) if (seg.base <= writerAt) writerSegment = seg.base;
+    let slowest: { name: string; at: number } | undefined;
+    let changed = false;
+    for (const [name, at] of this.cursors) {
+      if (name === WRITER || this.detachedSince.has(name)) continue;
+      if (this.end - at > this.maxLag) {
+        this.detach(name, at, `more than ${this.maxLag} bytes behind the end of the log (PANTAU_CONSUMER_MAX_LAG)`);
+        changed = true;
+      } else if (at < writerSegment && (!slowest || at < slowest.at)) slowest = { name, at };
+    }
+    if (this.diskFull && slowest) {
+      this.detach(slowest.name, slowest.at, 'holding back log segments while the disk is full');
+      changed = true;
+    }
+    if (changed) void this.gc();
+  }
+
+  private detach(name: string, at: number, reason: string): void {
+    this.detachedSince.set(name, Date.now());
+    this.log.error(
+      { consumer: name, position: at, lagBytes: this.end - at, reason },
+      `log consumer "${name}" DETACHED: ${reason}; ingest goes on without it and its segments are no longer kept. It resumes from the oldest record on disk once it finishes a batch again; what lies between is never handed to it`,
+    );
+    this.emit('consumer-detached', name, true);
+  }
+
+  /**
+   * The runner asks, after a detached consumer finished a batch: where it resumes (attached again), or undefined
+   * when it is not detached. The oldest record on disk, unless that is beyond the lag limit: then the writer's
+   * position, or the end of the log.
+   */
+  reattach(name: string, at: number): number | undefined {
+    const since = this.detachedSince.get(name);
+    if (since === undefined) return undefined;
+    this.detachedSince.delete(name);
+    const writerAt = this.cursors.get(WRITER) ?? this.startOffset;
+    const candidates = [Math.max(at, this.startOffset), writerAt, this.end];
+    const from = candidates.find((c) => this.end - c <= this.maxLag && c >= at) ?? this.end;
+    this.cursors.set(name, from);
+    this.log.error(
+      { consumer: name, detachedForSeconds: Math.round((Date.now() - since) / 1000), position: at, resumesAt: from, missedBytes: from - at },
+      from > at
+        ? `log consumer "${name}" attached again; the ${from - at} bytes of log between its position and the oldest record kept for it were never handed to it`
+        : `log consumer "${name}" attached again; nothing was missed`,
+    );
+    this.emit('consumer-detached', name, false);
+    this.checkpointTimer ??= setTimeout(() => {
+      this.checkpointTimer = undefined;
+      void this.saveCheckpoints();
+    }, 200);
+    return from;
   }
 
   /** A durable cursor moved (the writer's commit, or a consumer's handled entries). */
@@ -411,13 +510,16 @@ export class Spool extends EventEmitter {
   /** The lowest persisted position of every durable cursor: nothing before it is needed any more. */
   private floor(): number {
     let floor = this.end;
-    for (const name of this.cursors.keys()) floor = Math.min(floor, this.checkpoints.persisted[name] ?? this.startOffset);
+    for (const name of this.cursors.keys()) {
+      if (this.detachedSince.has(name)) continue;
+      floor = Math.min(floor, this.checkpoints.persisted[name] ?? this.startOffset);
+    }
     return floor;
   }
 
   /** Delete segments every durable cursor has passed; roll the active segment over once it is wholly consumed. */
   private async gc(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || !this.consumersStarted) return;
     const removeConsumed = () => {
       const floor = this.floor();
       let removed = false;
@@ -529,7 +631,7 @@ export class Spool extends EventEmitter {
     });
     this.reader.setBounds(this.segments, this.end);
     this.active = await open(last.path, 'r+');
-    this.statTimer = setInterval(() => void this.checkSpace(), 250);
+    this.statTimer = setInterval(() => void this.checkSpace().then(() => this.checkLag()), 250);
     this.statTimer.unref();
     await this.checkSpace();
     const pending = this.end - writerAt;

@@ -204,6 +204,8 @@ export const configShape = {
   PANTAU_SPOOL_MAX_BYTES: variable(bytes, 1024 ** 3),
   /** Issue 10: free space the spool leaves to the registry and checkpoints; unset = 5 % of the file system (≤ 256 MiB). */
   PANTAU_SPOOL_DISK_RESERVE: variable((v) => (v === '0' ? 0 : bytes(v))),
+  /** Issue 23: a durable log consumer (alert feed, rollups) further behind than this is detached (docs/consumers.md). */
+  PANTAU_CONSUMER_MAX_LAG: variable(bytes, 512 * 1024 ** 2),
   PANTAU_MAX_READING_AGE: variable(duration, 7 * 86_400_000),
   PANTAU_SHUTDOWN_TIMEOUT: variable(duration, 10_000),
   PANTAU_WEBHOOK_URL: variable(url(['http:', 'https:'])),
@@ -327,6 +329,7 @@ export const configSchema = z
     logLevel: e.PANTAU_LOG_LEVEL,
     spoolMaxBytes: e.PANTAU_SPOOL_MAX_BYTES,
     spoolDiskReserveBytes: e.PANTAU_SPOOL_DISK_RESERVE,
+    consumerMaxLagBytes: e.PANTAU_CONSUMER_MAX_LAG,
     rawRetentionMs: e.PANTAU_RAW_RETENTION,
     rollupRp: e.PANTAU_ROLLUP_RP,
     rollupRetentionMs: e.PANTAU_ROLLUP_RETENTION,

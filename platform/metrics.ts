@@ -47,6 +47,7 @@ export function createMetrics() {
       registers: [registry],
     }),
     consumerLag: new Gauge({ name: 'pantau_log_consumer_lag_bytes', help: 'Log bytes a consumer has not handled yet', labelNames: ['consumer'], registers: [registry] }),
+    consumerDetached: new Gauge({ name: 'pantau_consumer_detached', help: '1 while a durable log consumer is detached for lagging (PANTAU_CONSUMER_MAX_LAG, or a full disk)', labelNames: ['consumer'], registers: [registry] }),
     spoolDiskFull: new Gauge({ name: 'pantau_spool_disk_full', help: '1 while the spool cannot append for lack of disk space', registers: [registry] }),
     statusIgnored: new Counter({ name: 'pantau_mqtt_status_ignored_total', help: 'Status publishes ignored (not online/offline, too long, or over the rate)', labelNames: ['reason'], registers: [registry] }),
     brokerKicks: new Counter({

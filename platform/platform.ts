@@ -124,8 +124,13 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     log.warn({ err: (err as Error).message }, 'InfluxDB not usable at start; readings will wait in the spool');
   }
 
-  const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, diskReserveBytes: config.spoolDiskReserveBytes, log: log.child({ component: 'spool' }) });
+  // consumers wait (and no segment is deleted) until every durable consumer is registered: see startConsumers below
+  const spool = await Spool.open({
+    dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, diskReserveBytes: config.spoolDiskReserveBytes, log: log.child({ component: 'spool' }),
+    maxConsumerLagBytes: config.consumerMaxLagBytes, deferConsumers: true,
+  });
   spool.consumers.onError = (consumer) => metrics.consumerErrors.inc({ consumer });
+  spool.on('consumer-detached', (consumer: string, detached: boolean) => metrics.consumerDetached.set({ consumer }, detached ? 1 : 0));
   spool.on('disk-full', (full: boolean) => metrics.spoolDiskFull.set(full ? 1 : 0));
   const ingest = new Ingest({ spool, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxAgeMs: Math.min(config.maxReadingAgeMs, config.rawRetentionMs ?? Number.POSITIVE_INFINITY) });
   const writer = new WriterThread({
@@ -150,7 +155,6 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     onStateChange: (up) => metrics.influxUp.set(up ? 1 : 0),
   });
   metrics.influxUp.set(1);
-  writer.start();
   // retention policies, the rollup job (a consumer of the ingest log) and the first-start backfill (issue 14)
   const history = startHistory({ config, log, influx, spool, metrics });
 
@@ -225,6 +229,11 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   // cluster: acknowledged readings to the alert owner (durable: resumes from its checkpoint) and to the other nodes
   if (cluster) spool.addConsumer(cluster.feed);
   if (view) spool.addConsumer(clusterViewConsumer(view));
+  // every durable consumer is registered (rollups, alerts, the cluster's alert feed): only now do the writer and
+  // the consumers read the log, and only now may consumed segments be deleted
+  for (const c of spool.consumers.status()) if (c.durable) metrics.consumerDetached.set({ consumer: c.name }, 0);
+  writer.start();
+  spool.startConsumers();
   registry.on('device-removed', (id: string) => {
     latest.forget(id);
     indices.forget(id);
@@ -284,7 +293,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         diskFull: spool.diskFull,
         failed: spool.failed?.message ?? null,
       },
-      consumers: spool.consumers.status(),
+      consumers: spool.consumers.status().map((c) => ({ ...c, detached: spool.detached.includes(c.name) })),
       influx: { up: writer.influxUp, lastError: writer.lastError },
       blockedPublishes: ingest.blockedPublishes,
     };

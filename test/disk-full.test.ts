@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startInfluxd, influxQuery, type InfluxServer } from './support/influxd.js';
-import { spawnPlatform, type PlatformProcess } from './support/process.js';
+import { callApi, spawnPlatform, type PlatformProcess } from './support/process.js';
 import { eventually } from './support/platform.js';
 
 const ADMIN = 'disk-full-admin-key-0123';
@@ -54,14 +54,7 @@ async function spawn(db: string, dataDir: string, extra: Record<string, string> 
   return p;
 }
 
-async function api(httpUrl: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${httpUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, headers: res.headers, body: (await res.json().catch(() => null)) as any };
-}
+const api = (httpUrl: string, method: string, path: string, body?: unknown) => callApi(httpUrl, ADMIN, method, path, body);
 
 const gauge = (id: string) => ({ id, kind: 'flood', name: id, city: 'Samarinda', district: 'Samarinda Ulu', location: { lat: -0.48, lon: 117.16 } });
 

@@ -71,3 +71,13 @@ export async function waitUntilHealthy(child: ChildProcess, httpUrl: string, tim
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** A JSON API call to a platform process with a bearer key: status, headers and the parsed body (null if none). */
+export async function callApi(httpUrl: string, key: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${httpUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json().catch(() => null)) as any };
+}

@@ -45,6 +45,13 @@ function collector(name: string, durable: boolean, behaviour: (entries: LogEntry
   return { consumer, seen };
 }
 
+/** A durable consumer stuck on its first batch until `release()`. */
+function stuckCollector(name: string) {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  return { ...collector(name, true, () => gate), release };
+}
+
 const until = async (cond: () => boolean, ms = 5000) => {
   const deadline = Date.now() + ms;
   while (!cond()) {
@@ -94,9 +101,7 @@ describe('log consumers', () => {
   it('a stuck consumer delays no acknowledgement, and the log keeps what it has not handled', async () => {
     const d = dir();
     const spool = await Spool.open({ dir: d, maxBytes: 1 << 30, segmentBytes: 4096, log });
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const stuck = collector('rollups', true, () => gate);
+    const stuck = stuckCollector('rollups');
     const other = collector('stream', false);
     spool.addConsumer(stuck.consumer);
     spool.addConsumer(other.consumer);
@@ -106,8 +111,75 @@ describe('log consumers', () => {
     for (let b = spool.read(1 << 20); b; b = spool.read(1 << 20)) spool.commit(b.end);
     await new Promise((r) => setTimeout(r, 400)); // past the checkpoint save
     expect(readdirSync(d).filter((n) => n.endsWith('.log')).length).toBeGreaterThan(3);
-    release();
+    stuck.release();
     await until(() => stuck.seen.length === 300);
+    await spool.close();
+  });
+
+  it('a lagging durable consumer keeps no decoded backlog in memory: it reads back from disk and misses nothing', async () => {
+    const spool = await Spool.open({ dir: dir(), maxBytes: 1 << 30, log });
+    const lagging = stuckCollector('rollups');
+    const live = collector('stream', false);
+    spool.addConsumer(lagging.consumer);
+    spool.addConsumer(live.consumer);
+    // 400 messages of 100 readings each (a gateway's backlog), while `rollups` is stuck on its first batch
+    const batch = (m: number) => Array.from({ length: 100 }, (_, k) => reading(m * 100 + k));
+    let peak = 0;
+    for (let m = 0; m < 400; m += 20) {
+      await Promise.all(Array.from({ length: 20 }, (_, j) => {
+        const rs = batch(m + j);
+        return spool.append(rs.map((r) => line(key, r.values, r.ts)).join('\n'), { readings: rs, rejections: [], derivedLines: 0 });
+      }));
+      await until(() => live.seen.length === (m + 20) * 100);
+      peak = Math.max(peak, spool.consumers.held.readings);
+    }
+    // what the consumers that read from memory still need, not the 40,000 readings the stuck one has not had
+    expect(peak).toBeLessThanOrEqual(16_000 + 100);
+    expect(spool.consumers.held.readings).toBeLessThanOrEqual(16_000 + 100);
+    lagging.release();
+    await until(() => lagging.seen.length === 40_000, 20_000);
+    expect(lagging.seen).toEqual(Array.from({ length: 40_000 }, (_, i) => reading(i)));
+    await spool.close();
+  });
+
+  it('a durable consumer further behind than the lag limit is detached, its segments freed, and resumes from the oldest record kept', async () => {
+    const d = dir();
+    const spool = await Spool.open({ dir: d, maxBytes: 1 << 30, segmentBytes: 4096, maxConsumerLagBytes: 8192, log });
+    const events: Array<[string, boolean]> = [];
+    spool.on('consumer-detached', (name: string, detached: boolean) => events.push([name, detached]));
+    const stuck = stuckCollector('alert-feed');
+    spool.addConsumer(stuck.consumer);
+    for (let i = 0; i < 400; i++) await append(spool, i);
+    // the InfluxDB writer has everything: only the stuck consumer could keep the segments
+    for (let b = spool.read(1 << 20); b; b = spool.read(1 << 20)) spool.commit(b.end);
+    await until(() => spool.detached.includes('alert-feed'));
+    await until(() => readdirSync(d).filter((n) => n.endsWith('.log')).length <= 2, 5000);
+    expect(events).toEqual([['alert-feed', true]]);
+    stuck.release();
+    await until(() => events.length === 2);
+    expect(events[1]).toEqual(['alert-feed', false]);
+    for (let i = 400; i < 410; i++) await append(spool, i);
+    await until(() => stuck.seen.some((r) => r.ts === reading(409).ts));
+    // what it saw: its first batch, then from the oldest record kept on: in order, with the gap in between
+    const ts = stuck.seen.map((r) => r.ts);
+    expect([...ts].sort((a, b) => a - b)).toEqual(ts);
+    expect(ts.length).toBeLessThan(410);
+    expect(spool.detached).toEqual([]);
+    await spool.close();
+  });
+
+  it('with deferred consumers, no consumer runs and no segment is deleted until every durable consumer is registered', async () => {
+    const d = dir();
+    const spool = await Spool.open({ dir: d, maxBytes: 1 << 30, segmentBytes: 4096, deferConsumers: true, log });
+    for (let i = 0; i < 300; i++) await append(spool, i);
+    for (let b = spool.read(1 << 20); b; b = spool.read(1 << 20)) spool.commit(b.end);
+    await new Promise((r) => setTimeout(r, 400)); // past the checkpoint save
+    expect(readdirSync(d).filter((n) => n.endsWith('.log')).length).toBeGreaterThan(3);
+    const late = collector('alert-feed', true);
+    spool.addConsumer(late.consumer);
+    spool.startConsumers();
+    await until(() => late.seen.length === 300);
+    expect(late.seen).toEqual(Array.from({ length: 300 }, (_, i) => reading(i)));
     await spool.close();
   });
 
