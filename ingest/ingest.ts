@@ -76,6 +76,35 @@ interface Series {
   bytes: Buffer;
 }
 
+/**
+ * First in, first out, O(1) at both ends: under overload hundreds of thousands of messages may wait, and
+ * `Array.prototype.shift` on an array that large moves every element each time.
+ */
+class Fifo<T> {
+  private items: Array<T | undefined> = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    // compact once the consumed prefix is half the array
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
 /** The messages of one turn of the event loop: their lines, their drafts and the one promise they share. */
 class Batch {
   readonly lines = new LineBuffer();
@@ -124,7 +153,7 @@ export class Ingest extends EventEmitter {
   private readonly seriesCache = new Map<string, Series>();
   private readonly maxInFlight: number;
   private inFlight = 0;
-  private readonly inFlightWaiters: Array<() => void> = [];
+  private readonly inFlightWaiters = new Fifo<() => void>();
   private readonly scanner = new ReadingScanner();
   private readonly window: ScanWindow;
   private batch = new Batch();

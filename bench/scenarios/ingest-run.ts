@@ -138,6 +138,9 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
     cpu ??= meter.stop();
     if (windowUs.toUs === Infinity) windowUs.toUs = monotonicUs();
     const metricsEnd = await (metricsAfter ?? p.metrics());
+    // where the platform's memory is at the end of the window: JS heap (objects) or outside it (buffers)
+    const mib = (name: string) => Math.round((metricsEnd[name] ?? NaN) / 1048576);
+    ctx.log(`[${o.label}] platform memory at the end of the window: JS heap used ${mib('pantau_nodejs_heap_size_used_bytes')} MiB of ${mib('pantau_nodejs_heap_size_total_bytes')}, external (buffers) ${mib('pantau_nodejs_external_memory_bytes')} MiB, RSS ${mib('pantau_process_resident_memory_bytes')} MiB`);
     const writer = writerFigures(metricsBefore, metricsEnd, cpu.seconds);
     const storedInWindow = total(await (storedAtEnd ?? storedCounts(influx.url, db))) - storedBefore;
     const during = await duringPromise;
