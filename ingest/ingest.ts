@@ -183,8 +183,8 @@ export class Ingest extends EventEmitter {
    * Take one telemetry message. Resolves when its outcome is durable; the broker acknowledges then.
    * QoS 0 while the spool is at its budget: dropped and counted, resolves at once.
    * `format` 'senml': the payload is a SenML pack (RFC 8428 JSON; ingest/senml.ts), judged record by record.
-   * Past `maxInFlight` messages not yet durable, a message waits before it is decoded: its PUBACK is withheld, and
-   * the broker reads no more from that connection until it is sent (back-pressure instead of memory).
+   * Past `maxInFlight` messages not yet durable, a message waits before it is decoded, its PUBACK withheld
+   * (back-pressure: acknowledgements slow down).
    */
   async accept(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, receivedAt = Date.now(), format: 'json' | 'senml' = 'json'): Promise<AcceptOutcome> {
     // a finished message hands its slot straight to the longest waiter, so the count never overshoots

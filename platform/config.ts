@@ -181,7 +181,7 @@ export const configShape = {
   PANTAU_DATA_DIR: variable(text, './data'),
   PANTAU_ADMIN_KEY: variable(pattern(/^\S{16,256}$/, 'must be 16–256 characters without spaces')),
   PANTAU_DEVICE_RATE_LIMIT: variable(count, 100),
-  /** Messages taken but not yet durable; past it a message waits (its PUBACK withheld, its connection not read). */
+  /** Messages taken but not yet durable; past it a message waits, undecoded, its PUBACK withheld. */
   PANTAU_INGEST_MAX_IN_FLIGHT: variable((v) => Number(pattern(/^[1-9]\d{0,6}$/, `must be a whole number 1–9999999, got ${quote(v, 20)}`)(v)), 10_000),
   PANTAU_API_RATE_LIMIT: variable(count, 6000),
   PANTAU_PUBLIC_RATE_LIMIT: variable(count, 600),
