@@ -51,6 +51,8 @@ export interface IngestOptions {
   maxAgeMs?: number;
   /** Messages taken but not yet durable, at most (PANTAU_INGEST_MAX_IN_FLIGHT); more wait before they are decoded. */
   maxInFlight?: number;
+  /** The spool's budget (PANTAU_SPOOL_MAX_BYTES), so the open batch counts against it. */
+  spoolMaxBytes?: number;
 }
 
 /** What became of one message: counted by the platform's metrics around this stage. */
@@ -152,6 +154,7 @@ export class Ingest extends EventEmitter {
   private readonly limiter: DeviceRateLimiter;
   private readonly seriesCache = new Map<string, Series>();
   private readonly maxInFlight: number;
+  private readonly budgetBytes: number | undefined;
   private inFlight = 0;
   private readonly inFlightWaiters = new Fifo<() => void>();
   private readonly scanner = new ReadingScanner();
@@ -176,6 +179,7 @@ export class Ingest extends EventEmitter {
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
     this.limiter = new DeviceRateLimiter(options.deviceRateLimit);
     this.maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    this.budgetBytes = options.spoolMaxBytes;
     this.window = { now: 0, maxAgeMs: this.maxAgeMs, maxFutureMs: MAX_FUTURE_SKEW_MS };
   }
 
@@ -197,7 +201,7 @@ export class Ingest extends EventEmitter {
         return await this.refuse(device, [this.rejection(device, 'rate_limited', 'over the per-device message rate; slow down or batch readings', receivedAt)], qos, receivedAt);
       }
       const scanner = this.scanner;
-      if (format === 'json' && this.spool.hasRoom) {
+      if (format === 'json' && this.roomNow()) {
         this.window.now = receivedAt;
         if (scanner.scan(payload, device.kind, this.window)) {
           const series = this.series(device);
@@ -288,7 +292,7 @@ export class Ingest extends EventEmitter {
    * QoS 1/2 waits for room (its acknowledgement with it).
    */
   private async room(qos: 0 | 1 | 2, receivedAt: number): Promise<boolean> {
-    if (this.spool.hasRoom) return true;
+    if (this.roomNow()) return true;
     if (qos === 0) {
       if (receivedAt - this.lastDropLog > 10_000) {
         this.lastDropLog = receivedAt;
@@ -301,6 +305,20 @@ export class Ingest extends EventEmitter {
       await this.spool.waitForRoom();
     } finally {
       this.blockedPublishes--;
+    }
+    return true;
+  }
+
+  /**
+   * Whether the spool has room for one more message, counting the open batch: near the budget the batch is handed
+   * to the spool at once, so the spool's own count decides message by message, as it did before batching.
+   */
+  private roomNow(): boolean {
+    if (!this.spool.hasRoom) return false;
+    const open = this.batch.lines.length;
+    if (this.budgetBytes !== undefined && open > 0 && this.spool.pendingBytes + open >= this.budgetBytes) {
+      this.flushBatch();
+      return this.spool.hasRoom;
     }
     return true;
   }

@@ -54,6 +54,33 @@ describe('ingest append path', () => {
     expect((await Promise.all(accepted)).every((o) => o.readings === 1)).toBe(true);
   });
 
+  it('counts its open batch against the spool budget: past it, messages wait as they did one append at a time', async () => {
+    const budget = 4096;
+    let pending = 0;
+    let appended = 0;
+    const spool = {
+      get hasRoom() {
+        return pending < budget;
+      },
+      get pendingBytes() {
+        return pending;
+      },
+      append(body: Buffer | string, draft: EntryDraft) {
+        pending += Buffer.byteLength(body) + 16;
+        appended += draft.readings.length;
+        return Promise.resolve();
+      },
+      waitForRoom: () => new Promise<void>(() => undefined),
+    } as unknown as Spool;
+    const ingest = new Ingest({ spool, log: pino({ level: 'silent' }), deviceRateLimit: 0, spoolMaxBytes: budget });
+    for (let i = 0; i < 100; i++) void ingest.accept(device(i), reading(i), 1);
+    await turn();
+    expect(appended).toBeGreaterThan(10);
+    expect(appended).toBeLessThan(100);
+    // the message that crossed the budget went in, as with one append per message; none after it
+    expect(pending - budget).toBeLessThan(200);
+  });
+
   it('the latest consumer takes the newest reading of every device in a record of several devices', () => {
     const latest = new LatestReadings();
     const touched: string[] = [];
