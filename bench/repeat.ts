@@ -15,6 +15,8 @@ export const H = {
   e2eMissing: 'probed readings never seen',
   lost: 'lost',
   cpuUs: 'platform CPU µs per stored reading',
+  gcShare: 'GC share of platform CPU %',
+  rssPeak: 'platform peak RSS MiB',
   platformCores: 'platform cores',
   ackP99: 'publish → PUBACK p99 ms',
   lagP99: 'generator schedule lag p99 ms',
@@ -43,7 +45,9 @@ export function headlineOf(r: ScenarioResult): Record<string, number> {
   if (f) {
     out[H.lost] = f.lost;
     out[H.cpuUs] = f.platformCpuUsPerStored;
+    if (f.gcShare !== undefined) out[H.gcShare] = 100 * f.gcShare;
   }
+  if (r.rssMiB.platformPeak !== undefined) out[H.rssPeak] = r.rssMiB.platformPeak;
   if (r.cpuCores.platform !== undefined) out[H.platformCores] = r.cpuCores.platform;
   if (f) out[H.ackP99] = f.ackLatencyMs.p99;
   if (f?.scheduleLagMs) out[H.lagP99] = f.scheduleLagMs.p99;
@@ -147,6 +151,8 @@ export function formatRuns(r: ScenarioResult): string {
       h[H.e2eP99] !== undefined ? `stored p50/p99/max ${fmt(h[H.e2eP50]!)}/${fmt(h[H.e2eP99]!)}/${fmt(h[H.e2eMax]!)} ms` : undefined,
       `lost ${fmt(h[H.lost]!)}`,
       `${fmt(h[H.cpuUs]!, 1)} µs CPU/reading`,
+      h[H.gcShare] !== undefined ? `GC ${fmt(h[H.gcShare]!, 1)} %` : undefined,
+      h[H.rssPeak] !== undefined ? `RSS peak ${fmt(h[H.rssPeak]!)} MiB` : undefined,
       `PUBACK p99 ${fmt(h[H.ackP99]!, 1)} ms`,
       h[H.lagP99] !== undefined ? `lag p99 ${fmt(h[H.lagP99]!, 1)} ms` : undefined,
     ].filter(Boolean);

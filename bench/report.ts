@@ -16,7 +16,7 @@ export function formatScenario(r: ScenarioResult, label?: string): string {
     out.push(`${indent}offered ${n(f.offeredPerS)}/s · acknowledged ${n(f.ackedPerS)}/s · stored ${n(f.storedPerS)}/s over ${n(f.durationS, 1)} s (${f.devices} devices); with the drain ${n(f.storedInclDrainPerS)}/s; spool at the end ${n(f.spoolMiBAtEnd)} MiB`);
     out.push(`${indent}published ${n(f.published)} · acknowledged ${n(f.acked)} · stored ${n(f.stored)} · lost ${n(f.lost)} · unacked ${n(f.unacked)} · rejected ${n(f.rejected)} · skipped ${n(f.skipped)} · disconnects ${f.disconnects} · drain ${n(f.drainS, 1)} s`);
     out.push(`${indent}InfluxDB writer: ${n(f.influxWritesPerS, 1)} requests/s · ${n(f.pointsPerWrite)} points per request · ${n(f.influxWriteMeanMs, 1)} ms mean`);
-    out.push(`${indent}platform CPU per stored reading: ${n(f.platformCpuUsPerStored, 1)} µs (platform process tree, every thread, over the window ÷ readings stored in it)`);
+    out.push(`${indent}platform CPU per stored reading: ${n(f.platformCpuUsPerStored, 1)} µs (platform process tree, every thread, over the window ÷ readings stored in it)${f.gcShare !== undefined ? `; garbage collection ${n(100 * f.gcShare, 1)} % of the platform's CPU (main-thread GC pauses, perf_hooks)` : ''}`);
     out.push(`${indent}publish → PUBACK ms: p50 ${n(f.ackLatencyMs.p50, 1)} · p95 ${n(f.ackLatencyMs.p95, 1)} · p99 ${n(f.ackLatencyMs.p99, 1)} · max ${n(f.ackLatencyMs.max, 1)}`);
   };
   const common = (x: ScenarioResult, indent: string) => {

@@ -24,6 +24,12 @@ export interface IngestFigures {
   generatorSocketBacklogKiB?: number;
   /** CPU time of the platform's process tree (every thread) over the window ÷ readings stored in the window, µs. */
   platformCpuUsPerStored: number;
+  /**
+   * Garbage collection's share of that CPU: the platform's GC pauses on its main thread over the window
+   * (prom-client's `pantau_nodejs_gc_duration_seconds`, from perf_hooks 'gc' entries; no `--trace-gc`) ÷ the
+   * process tree's CPU time. Undefined when the platform does not expose the metric.
+   */
+  gcShare?: number;
   /** Readings whose message got its PUBACK during the run, per second. */
   ackedPerS: number;
   /** Readings that reached InfluxDB during the measured window, per second (count at the end − count at the start). */

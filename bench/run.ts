@@ -21,12 +21,12 @@ import { durabilityCost } from './scenarios/durability-cost.js';
 import { gateway } from './scenarios/gateway.js';
 import { history } from './scenarios/history.js';
 import { latency } from './scenarios/latency.js';
-import { openBatch, openSingle } from './scenarios/open-loop.js';
+import { openBatch, openOverload, openSingle } from './scenarios/open-loop.js';
 import { qos1Single } from './scenarios/qos1-single.js';
 import { publicScenario } from './scenarios/public.js';
 import type { Scenario } from './scenarios/scenario.js';
 
-const SCENARIOS: Scenario[] = [openSingle, openBatch, durabilityCost, qos1Single, gateway, latency, connections, api, deviceImport, history, consoleScenario, publicScenario];
+const SCENARIOS: Scenario[] = [openSingle, openBatch, openOverload, durabilityCost, qos1Single, gateway, latency, connections, api, deviceImport, history, consoleScenario, publicScenario];
 
 interface Options {
   scenarios: Scenario[];

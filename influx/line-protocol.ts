@@ -3,6 +3,8 @@
 // (rejection details, alert messages) goes through `stringField`. The client library's `Point` leaves a trailing
 // backslash in a tag and a newline in a string unescaped, which is why this file exists.
 
+import type { LineBuffer } from './line-buffer.js';
+
 const TAG_SPECIALS = /[,= \\\n\r\t]/g;
 const MEASUREMENT_SPECIALS = /[, \\\n\r\t]/g;
 const CONTROL = /[\u0000-\u001f\u007f]/g;
@@ -50,6 +52,35 @@ function fieldName(name: string): string {
     if (escapedNames.size < 10_000) escapedNames.set(name, escaped);
   }
   return escaped;
+}
+
+const nameBytes = new Map<string, Buffer>();
+function fieldNameBytes(name: string): Buffer {
+  let bytes = nameBytes.get(name);
+  if (bytes === undefined) {
+    bytes = Buffer.from(fieldName(name), 'utf8');
+    if (nameBytes.size < 10_000) nameBytes.set(name, bytes);
+  }
+  return bytes;
+}
+
+/**
+ * The same text as `line(series, fields, tsMs)` for number fields, written into `out` as a new line; `series` is
+ * the series key's UTF-8 bytes. Every value must be finite (validated readings are).
+ */
+export function writeNumberLine(out: LineBuffer, series: Buffer, fields: Record<string, number>, tsMs: number): void {
+  out.newLine();
+  out.bytes(series);
+  let separator = 32; // ' ' before the first field, ',' between fields
+  for (const name in fields) {
+    out.byte(separator);
+    separator = 44;
+    out.bytes(fieldNameBytes(name));
+    out.byte(61); // '='
+    out.float(fields[name]!);
+  }
+  out.byte(32);
+  out.integer(Math.trunc(tsMs));
 }
 
 /** One line: series key, fields (numbers as floats, strings quoted), timestamp in ms. */

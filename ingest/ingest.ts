@@ -12,8 +12,10 @@ import {
   type Kind,
   type RejectionReason,
 } from '../catalog/index.js';
-import { line, seriesKey, type FieldValue } from '../influx/line-protocol.js';
+import { LineBuffer } from '../influx/line-buffer.js';
+import { line, seriesKey, writeNumberLine, type FieldValue } from '../influx/line-protocol.js';
 import { decodePayload } from './decode.js';
+import { ReadingScanner, type ScanWindow } from './reading-scanner.js';
 import { decodeSenml } from './senml.js';
 import { DeviceRateLimiter } from './rate-limit.js';
 import type { Spool } from './spool.js';
@@ -47,6 +49,10 @@ export interface IngestOptions {
   log: Logger;
   deviceRateLimit: number;
   maxAgeMs?: number;
+  /** Messages taken but not yet durable, at most (PANTAU_INGEST_MAX_IN_FLIGHT); more wait before they are decoded. */
+  maxInFlight?: number;
+  /** The spool's budget (PANTAU_SPOOL_MAX_BYTES), so the open batch counts against it. */
+  spoolMaxBytes?: number;
 }
 
 /** What became of one message: counted by the platform's metrics around this stage. */
@@ -57,19 +63,106 @@ export interface AcceptOutcome {
   dropped: number;
 }
 
+/** Default of `maxInFlight`: a few group commits' worth at 20,000 messages/s. */
+export const DEFAULT_MAX_IN_FLIGHT = 10_000;
+/** An open batch this large is appended without waiting for the end of the turn. */
+const BATCH_BYTES = 1 << 20;
+const NONE: Rejection[] = [];
+/** The outcome of most messages, shared (nobody changes an outcome). */
+const ONE_READING: AcceptOutcome = Object.freeze({ readings: 1, rejections: NONE, dropped: 0 }) as AcceptOutcome;
+
+interface Series {
+  city: string;
+  district: string;
+  key: string;
+  bytes: Buffer;
+}
+
+/**
+ * First in, first out, O(1) at both ends: under overload hundreds of thousands of messages may wait, and
+ * `Array.prototype.shift` on an array that large moves every element each time.
+ */
+class Fifo<T> {
+  private items: Array<T | undefined> = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    // compact once the consumed prefix is half the array
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
+/** The messages of one turn of the event loop: their lines, their drafts and the one promise they share. */
+class Batch {
+  readonly lines = new LineBuffer();
+  readings: Reading[] = [];
+  rejections: Rejection[] = [];
+  done!: Promise<void>;
+  resolve!: () => void;
+  reject!: (err: Error) => void;
+
+  constructor() {
+    this.open();
+  }
+
+  /** After the append: the same buffer, fresh drafts (the log's consumers keep the old ones) and a new promise. */
+  recycle(): Batch {
+    this.lines.reset();
+    this.readings = [];
+    this.rejections = [];
+    this.open();
+    return this;
+  }
+
+  private open(): void {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    // a batch nobody awaits any more (all its messages dropped meanwhile) must not be an unhandled rejection
+    this.done.catch(() => undefined);
+  }
+}
+
 /** Derived points wait this long to share one append (one fsync) with others. */
 const DERIVED_LINGER_MS = 100;
 
 /**
  * Events (emitted by the platform's `events` log consumer, after the acknowledgement): `readings` (Reading[] of
- * one message), `rejection` (Rejection).
+ * one log record: the messages taken in one turn of the event loop, of one device or several), `rejection`
+ * (Rejection).
  */
 export class Ingest extends EventEmitter {
   private readonly spool: Spool;
   private readonly log: Logger;
   private readonly maxAgeMs: number;
   private readonly limiter: DeviceRateLimiter;
-  private readonly series = new Map<string, { city: string; district: string; key: string }>();
+  private readonly seriesCache = new Map<string, Series>();
+  private readonly maxInFlight: number;
+  private readonly budgetBytes: number | undefined;
+  private inFlight = 0;
+  private readonly inFlightWaiters = new Fifo<() => void>();
+  private readonly scanner = new ReadingScanner();
+  private readonly window: ScanWindow;
+  private batch = new Batch();
+  private spareBatch: Batch | undefined;
+  private batchTimer: NodeJS.Immediate | undefined;
+  private readonly flushBatchBound = () => this.flushBatch();
   /** Last timestamp handed out per device and stream, so server-assigned timestamps never collide. */
   private readonly lastAssigned = new Map<string, number>();
   private lastDropLog = 0;
@@ -85,65 +178,173 @@ export class Ingest extends EventEmitter {
     this.log = options.log;
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
     this.limiter = new DeviceRateLimiter(options.deviceRateLimit);
+    this.maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    this.budgetBytes = options.spoolMaxBytes;
+    this.window = { now: 0, maxAgeMs: this.maxAgeMs, maxFutureMs: MAX_FUTURE_SKEW_MS };
   }
 
   /**
    * Take one telemetry message. Resolves when its outcome is durable; the broker acknowledges then.
    * QoS 0 while the spool is at its budget: dropped and counted, resolves at once.
    * `format` 'senml': the payload is a SenML pack (RFC 8428 JSON; ingest/senml.ts), judged record by record.
+   * Past `maxInFlight` messages not yet durable, a message waits before it is decoded, its PUBACK withheld
+   * (back-pressure: acknowledgements slow down).
    */
   async accept(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, receivedAt = Date.now(), format: 'json' | 'senml' = 'json'): Promise<AcceptOutcome> {
+    // a finished message hands its slot straight to the longest waiter, so the count never overshoots
+    if (this.inFlight >= this.maxInFlight || this.inFlightWaiters.length > 0) await new Promise<void>((resolve) => this.inFlightWaiters.push(resolve));
+    else this.inFlight++;
+    try {
+      // the common case: room in the spool, every reading valid, read in one pass (reading-scanner.ts); nothing
+      // awaits between the scan and the batch, so the scanner's shared state cannot be overwritten meanwhile
+      if (!this.limiter.take(device.id, receivedAt)) {
+        return await this.refuse(device, [this.rejection(device, 'rate_limited', 'over the per-device message rate; slow down or batch readings', receivedAt)], qos, receivedAt);
+      }
+      const scanner = this.scanner;
+      if (format === 'json' && this.roomNow()) {
+        this.window.now = receivedAt;
+        if (scanner.scan(payload, device.kind, this.window)) {
+          const series = this.series(device);
+          const out = this.batch.lines;
+          const readings = this.batch.readings;
+          for (let i = 0; i < scanner.count; i++) {
+            const given = scanner.ts[i]!;
+            const ts = Number.isNaN(given) ? this.uniqueTs(device.id, receivedAt) : given;
+            const values = scanner.values[i]!;
+            writeNumberLine(out, series.bytes, values, ts);
+            readings.push({ deviceId: device.id, kind: device.kind, ts, values });
+          }
+          const count = scanner.count;
+          scanner.values.length = 0;
+          await this.added();
+          return count === 1 ? ONE_READING : { readings: count, rejections: NONE, dropped: 0 };
+        }
+      }
+      return await this.judge(device, payload, qos, receivedAt, format);
+    } finally {
+      const next = this.inFlightWaiters.shift();
+      if (next) next();
+      else this.inFlight--;
+    }
+  }
+
+  /** The full path: decode, then each reading judged alone, every refusal explained. */
+  private async judge(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, receivedAt: number, format: 'json' | 'senml'): Promise<AcceptOutcome> {
     const lines: string[] = [];
     const readings: Reading[] = [];
     const rejections: Rejection[] = [];
-
-    if (!this.limiter.take(device.id, receivedAt)) {
-      rejections.push(this.rejection(device, 'rate_limited', 'over the per-device message rate; slow down or batch readings', receivedAt));
+    const options = { now: receivedAt, maxAgeMs: this.maxAgeMs, maxFutureMs: MAX_FUTURE_SKEW_MS };
+    const decoded = format === 'senml' ? decodeSenml(payload, device.kind, options) : decodePayload(payload);
+    if (!decoded.ok) {
+      rejections.push(this.rejection(device, decoded.reason, decoded.detail, receivedAt));
     } else {
-      const options = { now: receivedAt, maxAgeMs: this.maxAgeMs, maxFutureMs: MAX_FUTURE_SKEW_MS };
-      const decoded = format === 'senml' ? decodeSenml(payload, device.kind, options) : decodePayload(payload);
-      if (!decoded.ok) {
-        rejections.push(this.rejection(device, decoded.reason, decoded.detail, receivedAt));
-      } else {
-        for (const r of 'rejected' in decoded ? decoded.rejected : []) rejections.push(this.rejection(device, r.reason, r.detail, receivedAt));
-        const key = this.seriesKey(device);
-        const many = decoded.readings.length > 1;
-        for (let i = 0; i < decoded.readings.length; i++) {
-          const judged = validateReading(device.kind, decoded.readings[i], options);
-          if (!judged.ok) {
-            const detail = many ? `reading ${i}: ${judged.detail}` : judged.detail;
-            rejections.push(this.rejection(device, judged.reason, detail, receivedAt));
-            continue;
-          }
-          const ts = judged.ts ?? this.uniqueTs(device.id, receivedAt);
-          lines.push(line(key, judged.values as Record<string, FieldValue>, ts));
-          readings.push({ deviceId: device.id, kind: device.kind, ts, values: judged.values });
+      for (const r of 'rejected' in decoded ? decoded.rejected : []) rejections.push(this.rejection(device, r.reason, r.detail, receivedAt));
+      const key = this.series(device).key;
+      const many = decoded.readings.length > 1;
+      for (let i = 0; i < decoded.readings.length; i++) {
+        const judged = validateReading(device.kind, decoded.readings[i], options);
+        if (!judged.ok) {
+          const detail = many ? `reading ${i}: ${judged.detail}` : judged.detail;
+          rejections.push(this.rejection(device, judged.reason, detail, receivedAt));
+          continue;
         }
+        const ts = judged.ts ?? this.uniqueTs(device.id, receivedAt);
+        lines.push(line(key, judged.values as Record<string, FieldValue>, ts));
+        readings.push({ deviceId: device.id, kind: device.kind, ts, values: judged.values });
       }
     }
-
     for (const r of rejections) lines.push(this.rejectionLine(device, r));
     const outcome: AcceptOutcome = { readings: readings.length, rejections, dropped: 0 };
     if (lines.length === 0) return outcome;
-
-    if (!this.spool.hasRoom) {
-      if (qos === 0) {
-        outcome.dropped = readings.length + rejections.length;
-        if (receivedAt - this.lastDropLog > 10_000) {
-          this.lastDropLog = receivedAt;
-          this.log.warn({ spoolBytes: this.spool.pendingBytes, diskFull: this.spool.diskFull }, 'spool full (its budget or the disk): QoS 0 readings are dropped (counted in pantau_ingest_dropped_total)');
-        }
-        return outcome;
-      }
-      this.blockedPublishes++;
-      try {
-        await this.spool.waitForRoom();
-      } finally {
-        this.blockedPublishes--;
-      }
+    if (!(await this.room(qos, receivedAt))) {
+      outcome.dropped = readings.length + rejections.length;
+      return outcome;
     }
-    await this.spool.append(lines.join('\n'), { readings, rejections, derivedLines: 0 });
+    const batch = this.batch;
+    for (const l of lines) {
+      batch.lines.newLine();
+      batch.lines.text(l);
+    }
+    for (const r of readings) batch.readings.push(r);
+    for (const r of rejections) batch.rejections.push(r);
+    await this.added();
     return outcome;
+  }
+
+  /** Rejections only (a message over the rate): their lines, durable like any. */
+  private async refuse(device: IngestDevice, rejections: Rejection[], qos: 0 | 1 | 2, receivedAt: number): Promise<AcceptOutcome> {
+    const outcome: AcceptOutcome = { readings: 0, rejections, dropped: 0 };
+    if (!(await this.room(qos, receivedAt))) {
+      outcome.dropped = rejections.length;
+      return outcome;
+    }
+    for (const r of rejections) {
+      this.batch.lines.newLine();
+      this.batch.lines.text(this.rejectionLine(device, r));
+      this.batch.rejections.push(r);
+    }
+    await this.added();
+    return outcome;
+  }
+
+  /**
+   * Whether the message may be appended: at once while the spool has room; QoS 0 without room is dropped (false);
+   * QoS 1/2 waits for room (its acknowledgement with it).
+   */
+  private async room(qos: 0 | 1 | 2, receivedAt: number): Promise<boolean> {
+    if (this.roomNow()) return true;
+    if (qos === 0) {
+      if (receivedAt - this.lastDropLog > 10_000) {
+        this.lastDropLog = receivedAt;
+        this.log.warn({ spoolBytes: this.spool.pendingBytes, diskFull: this.spool.diskFull }, 'spool full (its budget or the disk): QoS 0 readings are dropped (counted in pantau_ingest_dropped_total)');
+      }
+      return false;
+    }
+    this.blockedPublishes++;
+    try {
+      await this.spool.waitForRoom();
+    } finally {
+      this.blockedPublishes--;
+    }
+    return true;
+  }
+
+  /**
+   * Whether the spool has room for one more message, counting the open batch: near the budget the batch is handed
+   * to the spool at once, so the spool's own count decides message by message, as it did before batching.
+   */
+  private roomNow(): boolean {
+    if (!this.spool.hasRoom) return false;
+    const open = this.batch.lines.length;
+    if (this.budgetBytes !== undefined && open > 0 && this.spool.pendingBytes + open >= this.budgetBytes) {
+      this.flushBatch();
+      return this.spool.hasRoom;
+    }
+    return true;
+  }
+
+  /**
+   * The message's lines and drafts are in the open batch: it is appended as one log record (one frame, one entry,
+   * one promise for all its messages) at the end of this turn of the event loop, or at once when it is large.
+   */
+  private added(): Promise<void> {
+    const batch = this.batch;
+    if (batch.lines.length >= BATCH_BYTES) this.flushBatch();
+    else this.batchTimer ??= setImmediate(this.flushBatchBound);
+    return batch.done;
+  }
+
+  private flushBatch(): void {
+    if (this.batchTimer) clearImmediate(this.batchTimer);
+    this.batchTimer = undefined;
+    const batch = this.batch;
+    if (batch.lines.length === 0) return;
+    this.batch = this.spareBatch ?? new Batch();
+    this.spareBatch = undefined;
+    // the spool copies the bytes into its frame before append returns, so the buffer is free again at once
+    const appended = this.spool.append(batch.lines.view(), { readings: batch.readings, rejections: batch.rejections, derivedLines: 0 });
+    appended.then(batch.resolve, batch.reject);
+    this.spareBatch = batch.recycle();
   }
 
   /** A refusal that did not come from a payload (InfluxDB refused a point). Logged like any rejection. */
@@ -166,8 +367,9 @@ export class Ingest extends EventEmitter {
     return done;
   }
 
-  /** Append the derived points gathered so far now. */
+  /** Append the derived points gathered so far now (and the open batch of messages, at shutdown). */
   flushDerived(): Promise<void> {
+    this.flushBatch();
     if (this.derivedTimer) clearTimeout(this.derivedTimer);
     this.derivedTimer = undefined;
     if (this.derived.length === 0) return Promise.resolve();
@@ -192,16 +394,17 @@ export class Ingest extends EventEmitter {
   }
 
   forgetDevice(id: string): void {
-    this.series.delete(id);
+    this.seriesCache.delete(id);
     this.limiter.forget(id);
   }
 
-  private seriesKey(device: IngestDevice): string {
-    const cached = this.series.get(device.id);
-    if (cached && cached.city === device.city && cached.district === device.district) return cached.key;
+  private series(device: IngestDevice): Series {
+    const cached = this.seriesCache.get(device.id);
+    if (cached && cached.city === device.city && cached.district === device.district) return cached;
     const key = seriesKey(device.kind, { device_id: device.id, city: device.city, district: device.district });
-    this.series.set(device.id, { city: device.city, district: device.district, key });
-    return key;
+    const series = { city: device.city, district: device.district, key, bytes: Buffer.from(key, 'utf8') };
+    this.seriesCache.set(device.id, series);
+    return series;
   }
 
   private rejection(device: IngestDevice, reason: RejectionReason, detail: string, at: number): Rejection {

@@ -181,6 +181,8 @@ export const configShape = {
   PANTAU_DATA_DIR: variable(text, './data'),
   PANTAU_ADMIN_KEY: variable(pattern(/^\S{16,256}$/, 'must be 16–256 characters without spaces')),
   PANTAU_DEVICE_RATE_LIMIT: variable(count, 100),
+  /** Messages taken but not yet durable; past it a message waits, undecoded, its PUBACK withheld. */
+  PANTAU_INGEST_MAX_IN_FLIGHT: variable((v) => Number(pattern(/^[1-9]\d{0,6}$/, `must be a whole number 1–9999999, got ${quote(v, 20)}`)(v)), 10_000),
   PANTAU_API_RATE_LIMIT: variable(count, 6000),
   PANTAU_PUBLIC_RATE_LIMIT: variable(count, 600),
   PANTAU_BROKER_URL: variable(url(['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:'])),
@@ -310,6 +312,7 @@ export const configSchema = z
     dataDir: resolve(e.PANTAU_DATA_DIR),
     adminKey: e.PANTAU_ADMIN_KEY,
     deviceRateLimit: e.PANTAU_DEVICE_RATE_LIMIT,
+    ingestMaxInFlight: e.PANTAU_INGEST_MAX_IN_FLIGHT,
     apiRateLimit: e.PANTAU_API_RATE_LIMIT,
     publicRateLimit: e.PANTAU_PUBLIC_RATE_LIMIT,
     brokerUrl: e.PANTAU_BROKER_URL,

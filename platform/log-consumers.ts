@@ -10,7 +10,7 @@ import type { IndicesTracker } from '../api/indices.js';
 import type { LatestReadings } from '../api/latest-cache.js';
 import type { StreamHub } from '../api/stream.js';
 import type { Ingest } from '../ingest/ingest.js';
-import type { LogConsumer, LogEntry } from '../ingest/log-types.js';
+import type { LogConsumer, LogEntry, LogReading } from '../ingest/log-types.js';
 import type { Spool } from '../ingest/spool.js';
 import type { Registry } from '../registry/registry.js';
 
@@ -32,12 +32,17 @@ export function logConsumers(deps: ConsumerDeps): LogConsumer[] {
       durable: false,
       handle(entries: LogEntry[]) {
         const now = Date.now();
+        // an entry holds the messages of one turn of the event loop: one device's or many devices' readings
+        const newest = new Map<string, LogReading>();
         for (const e of entries) {
-          if (e.readings.length === 0) continue;
-          let newest = e.readings[0]!;
-          for (const r of e.readings) if (r.ts > newest.ts) newest = r;
-          latest.update(newest);
-          registry.touch(newest.deviceId, now);
+          for (const r of e.readings) {
+            const seen = newest.get(r.deviceId);
+            if (seen === undefined || r.ts > seen.ts) newest.set(r.deviceId, r);
+          }
+        }
+        for (const r of newest.values()) {
+          latest.update(r);
+          registry.touch(r.deviceId, now);
         }
       },
     },

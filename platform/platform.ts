@@ -132,7 +132,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   spool.consumers.onError = (consumer) => metrics.consumerErrors.inc({ consumer });
   spool.on('consumer-detached', (consumer: string, detached: boolean) => metrics.consumerDetached.set({ consumer }, detached ? 1 : 0));
   spool.on('disk-full', (full: boolean) => metrics.spoolDiskFull.set(full ? 1 : 0));
-  const ingest = new Ingest({ spool, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxAgeMs: Math.min(config.maxReadingAgeMs, config.rawRetentionMs ?? Number.POSITIVE_INFINITY) });
+  const ingest = new Ingest({ spool, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxInFlight: config.ingestMaxInFlight, spoolMaxBytes: config.spoolMaxBytes, maxAgeMs: Math.min(config.maxReadingAgeMs, config.rawRetentionMs ?? Number.POSITIVE_INFINITY) });
   const writer = new WriterThread({
     spool,
     influx: influxOptions,

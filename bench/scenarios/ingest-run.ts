@@ -138,6 +138,9 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
     cpu ??= meter.stop();
     if (windowUs.toUs === Infinity) windowUs.toUs = monotonicUs();
     const metricsEnd = await (metricsAfter ?? p.metrics());
+    // where the platform's memory is at the end of the window: JS heap (objects) or outside it (buffers)
+    const mib = (name: string) => Math.round((metricsEnd[name] ?? NaN) / 1048576);
+    ctx.log(`[${o.label}] platform memory at the end of the window: JS heap used ${mib('pantau_nodejs_heap_size_used_bytes')} MiB of ${mib('pantau_nodejs_heap_size_total_bytes')}, external (buffers) ${mib('pantau_nodejs_external_memory_bytes')} MiB, RSS ${mib('pantau_process_resident_memory_bytes')} MiB`);
     const writer = writerFigures(metricsBefore, metricsEnd, cpu.seconds);
     const storedInWindow = total(await (storedAtEnd ?? storedCounts(influx.url, db))) - storedBefore;
     const during = await duringPromise;
@@ -170,6 +173,7 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
       generatorSocketBacklogKiB: Math.round(stats.socketBacklogBytes / 1024),
       // every thread of every process of the platform's tree (utime + stime in /proc/<pid>/stat) over the window
       platformCpuUsPerStored: storedInWindow > 0 ? (1e6 * (cpu.cores.platform ?? 0) * cpu.seconds) / storedInWindow : NaN,
+      ...gcShare(metricsBefore, metricsEnd, (cpu.cores.platform ?? 0) * cpu.seconds),
       ackedPerS: stats.ackedReadingsInRun / runS,
       storedPerS: storedInWindow / cpu.seconds,
       storedInclDrainPerS: (stored - storedBefore) / ((drained.storedAt - t0) / 1000),
@@ -235,6 +239,14 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
 
 function addKinds(a: KindCounts, b: KindCounts | undefined): KindCounts {
   return { air: a.air + (b?.air ?? 0), flood: a.flood + (b?.flood ?? 0), traffic: a.traffic + (b?.traffic ?? 0) };
+}
+
+const GC_SECONDS = 'pantau_nodejs_gc_duration_seconds_sum';
+
+/** GC pause time of the platform's main thread over the window ÷ the platform's CPU seconds in it. */
+function gcShare(before: Record<string, number>, after: Record<string, number>, cpuSeconds: number): { gcShare?: number } {
+  if (after[GC_SECONDS] === undefined || before[GC_SECONDS] === undefined || cpuSeconds <= 0) return {};
+  return { gcShare: (after[GC_SECONDS] - before[GC_SECONDS]) / cpuSeconds };
 }
 
 /** The InfluxDB writer over the window, from the platform's own metrics: requests/s and points per request. */

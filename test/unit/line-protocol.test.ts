@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { describeLine, line, seriesKey, stringField } from '../../influx/line-protocol.js';
+import { LineBuffer } from '../../influx/line-buffer.js';
+import { describeLine, line, seriesKey, stringField, writeNumberLine } from '../../influx/line-protocol.js';
 
 describe('line protocol', () => {
   it('escapes tag values so spaces, commas and equals signs stay inside the tag', () => {
@@ -22,5 +23,20 @@ describe('line protocol', () => {
   it('writes numbers as floats (no integer suffix) and refuses non-finite ones', () => {
     expect(line('m', { a: 1, b: 2.5, c: -0.001 }, 1700000000000)).toBe('m a=1,b=2.5,c=-0.001 1700000000000');
     expect(() => line('m', { a: Number.NaN }, 1)).toThrow(RangeError);
+  });
+
+  it('writes number lines into a buffer byte for byte as line() does, whatever the number', () => {
+    const key = seriesKey('air', { device_id: 'aq-1', city: 'Kota Samarinda', district: 'a,b=c' });
+    const numbers = [0, -0, 1, -1, 0.1, -30.000000000000004, 1e-7, 5e-324, 1e21, 123456789012345680000, 2 ** 53 - 1, 2 ** 53 + 2, 99999999, 100000000, 1e15 + 0.5, 35.2];
+    const out = new LineBuffer();
+    const expected: string[] = [];
+    for (const [i, n] of numbers.entries()) {
+      const fields = { pm25: n, humidity: numbers[(i + 3) % numbers.length]! };
+      for (const ts of [0, 7, 100000000, 1700000000001, 1_765_000_000_000.9, 8.64e15]) {
+        writeNumberLine(out, Buffer.from(key), fields, ts);
+        expected.push(line(key, fields, ts));
+      }
+    }
+    expect(out.view().toString('utf8')).toBe(expected.join('\n'));
   });
 });
