@@ -72,6 +72,8 @@ export class Ingest extends EventEmitter {
   private readonly series = new Map<string, { city: string; district: string; key: string }>();
   /** Last timestamp handed out per device and stream, so server-assigned timestamps never collide. */
   private readonly lastAssigned = new Map<string, number>();
+  private timeSlot = 0;
+  private timeSlots = 1;
   private lastDropLog = 0;
   private derived: string[] = [];
   private derivedWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
@@ -183,12 +185,24 @@ export class Ingest extends EventEmitter {
     return appended;
   }
 
-  /** Timestamp for a point of `stream` (device id + measurement) at `at`: unique and increasing. */
+  /**
+   * Timestamp for a point of `stream` (device id + measurement) at `at`: unique and increasing, and in a cluster
+   * congruent to this node's time slot modulo the number of slots (`setTimeSlot`), so two nodes never assign the
+   * same millisecond to one device (docs/scale-out.md, *Server-assigned timestamps*).
+   */
   uniqueTs(stream: string, at: number): number {
     const last = this.lastAssigned.get(stream) ?? 0;
-    const ts = at > last ? at : last + 1;
+    let ts = at > last ? at : last + 1;
+    if (this.timeSlots > 1) ts += (((this.timeSlot - ts) % this.timeSlots) + this.timeSlots) % this.timeSlots;
     this.lastAssigned.set(stream, ts);
     return ts;
+  }
+
+  /** This node's share of the milliseconds: assigned timestamps are `slot` modulo `slots` (cluster-nodes.ts). */
+  setTimeSlot(slot: number, slots: number): void {
+    if (!Number.isInteger(slots) || slots < 1 || !Number.isInteger(slot) || slot < 0 || slot >= slots) throw new Error(`time slot ${slot} of ${slots}: not a slot`);
+    this.timeSlot = slot;
+    this.timeSlots = slots;
   }
 
   forgetDevice(id: string): void {
