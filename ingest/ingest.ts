@@ -47,6 +47,11 @@ export interface IngestOptions {
   log: Logger;
   deviceRateLimit: number;
   maxAgeMs?: number;
+  /**
+   * PANTAU_ACK_AFTER=store: `accept` and `reject` resolve only once the InfluxDB writer has committed the message's
+   * points, so what the broker is told is acknowledged is in InfluxDB, not only in this node's spool.
+   */
+  ackAfterStore?: boolean;
 }
 
 /** What became of one message: counted by the platform's metrics around this stage. */
@@ -72,6 +77,7 @@ export class Ingest extends EventEmitter {
   private readonly series = new Map<string, { city: string; district: string; key: string }>();
   /** Last timestamp handed out per device and stream, so server-assigned timestamps never collide. */
   private readonly lastAssigned = new Map<string, number>();
+  private readonly ackAfterStore: boolean;
   private timeSlot = 0;
   private timeSlots = 1;
   private lastDropLog = 0;
@@ -87,6 +93,7 @@ export class Ingest extends EventEmitter {
     this.log = options.log;
     this.maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
     this.limiter = new DeviceRateLimiter(options.deviceRateLimit);
+    this.ackAfterStore = options.ackAfterStore ?? false;
   }
 
   /**
@@ -144,14 +151,16 @@ export class Ingest extends EventEmitter {
         this.blockedPublishes--;
       }
     }
-    await this.spool.append(lines.join('\n'), { readings, rejections, derivedLines: 0 });
+    const end = await this.spool.append(lines.join('\n'), { readings, rejections, derivedLines: 0 });
+    if (this.ackAfterStore && qos > 0) await this.spool.stored(end);
     return outcome;
   }
 
   /** A refusal that did not come from a payload (InfluxDB refused a point). Logged like any rejection. */
   async reject(device: IngestDevice, reason: RejectionReason, detail: string, at = Date.now()): Promise<Rejection> {
     const r = this.rejection(device, reason, detail, at);
-    await this.spool.append(this.rejectionLine(device, r), { readings: [], rejections: [r], derivedLines: 0 });
+    const end = await this.spool.append(this.rejectionLine(device, r), { readings: [], rejections: [r], derivedLines: 0 });
+    if (this.ackAfterStore) await this.spool.stored(end);
     return r;
   }
 
@@ -169,7 +178,7 @@ export class Ingest extends EventEmitter {
   }
 
   /** Append the derived points gathered so far now. */
-  flushDerived(): Promise<void> {
+  flushDerived(): Promise<unknown> {
     if (this.derivedTimer) clearTimeout(this.derivedTimer);
     this.derivedTimer = undefined;
     if (this.derived.length === 0) return Promise.resolve();

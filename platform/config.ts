@@ -205,6 +205,8 @@ export const configShape = {
   PANTAU_WORKER_ID: variable(pattern(ID, 'must be 1–64 letters, digits, _ or -'), defaultWorkerId()),
   /** A cluster node's lease: renewed by its heartbeat (a third of it); not renewed for this long = not alive. */
   PANTAU_WORKER_LEASE: variable(lease, 15_000),
+  /** When a QoS 1/2 message is acknowledged: once in this node's spool (default) or once in InfluxDB (docs/scale-out.md). */
+  PANTAU_ACK_AFTER: variable((v) => pattern(/^(spool|store)$/, `must be spool or store, got ${quote(v, 20)}`)(v) as 'spool' | 'store', 'spool'),
   /** Issue 15: postgres://… shares devices, keys, audit and alerts between the nodes of a cluster; unset = SQLite. */
   PANTAU_REGISTRY_URL: variable(url(['postgres:', 'postgresql:'])),
   /** Issue 15: all | ingest (no API but health and metrics) | api (no ingest). */
@@ -332,6 +334,7 @@ export const configSchema = z
     /** Names the ingest worker's persistent broker session: must stay the same across restarts. */
     workerId: e.PANTAU_WORKER_ID,
     workerLeaseMs: e.PANTAU_WORKER_LEASE,
+    ackAfter: e.PANTAU_ACK_AFTER,
     registryUrl: e.PANTAU_REGISTRY_URL,
     role: e.PANTAU_ROLE,
     logLevel: e.PANTAU_LOG_LEVEL,

@@ -129,7 +129,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spoolMaxBytes, diskReserveBytes: config.spoolDiskReserveBytes, log: log.child({ component: 'spool' }) });
   spool.consumers.onError = (consumer) => metrics.consumerErrors.inc({ consumer });
   spool.on('disk-full', (full: boolean) => metrics.spoolDiskFull.set(full ? 1 : 0));
-  const ingest = new Ingest({ spool, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxAgeMs: Math.min(config.maxReadingAgeMs, config.rawRetentionMs ?? Number.POSITIVE_INFINITY) });
+  const ingest = new Ingest({ spool, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxAgeMs: Math.min(config.maxReadingAgeMs, config.rawRetentionMs ?? Number.POSITIVE_INFINITY), ackAfterStore: config.ackAfter === 'store' });
   // a cluster: this node's time slot (before any reading is taken), lease and status (platform/cluster-nodes.ts)
   const startedAt = Date.now();
   const nodeStatus = (): NodeStatus => {
