@@ -53,6 +53,11 @@ export interface IngestOptions {
   maxInFlight?: number;
   /** The spool's budget (PANTAU_SPOOL_MAX_BYTES), so the open batch counts against it. */
   spoolMaxBytes?: number;
+  /**
+   * PANTAU_ACK_AFTER=store: `accept` and `reject` resolve only once the InfluxDB writer has committed the message's
+   * points, so what the broker is told is acknowledged is in InfluxDB, not only in this node's spool.
+   */
+  ackAfterStore?: boolean;
 }
 
 /** What became of one message: counted by the platform's metrics around this stage. */
@@ -112,8 +117,9 @@ class Batch {
   readonly lines = new LineBuffer();
   readings: Reading[] = [];
   rejections: Rejection[] = [];
-  done!: Promise<void>;
-  resolve!: () => void;
+  /** Resolves with the record's end in the log (what `Spool.stored` waits for). */
+  done!: Promise<number>;
+  resolve!: (end: number) => void;
   reject!: (err: Error) => void;
 
   constructor() {
@@ -130,7 +136,7 @@ class Batch {
   }
 
   private open(): void {
-    this.done = new Promise<void>((resolve, reject) => {
+    this.done = new Promise<number>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
@@ -165,6 +171,9 @@ export class Ingest extends EventEmitter {
   private readonly flushBatchBound = () => this.flushBatch();
   /** Last timestamp handed out per device and stream, so server-assigned timestamps never collide. */
   private readonly lastAssigned = new Map<string, number>();
+  private readonly ackAfterStore: boolean;
+  private timeSlot = 0;
+  private timeSlots = 1;
   private lastDropLog = 0;
   private derived: string[] = [];
   private derivedWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
@@ -181,6 +190,7 @@ export class Ingest extends EventEmitter {
     this.maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.budgetBytes = options.spoolMaxBytes;
     this.window = { now: 0, maxAgeMs: this.maxAgeMs, maxFutureMs: MAX_FUTURE_SKEW_MS };
+    this.ackAfterStore = options.ackAfterStore ?? false;
   }
 
   /**
@@ -216,7 +226,7 @@ export class Ingest extends EventEmitter {
           }
           const count = scanner.count;
           scanner.values.length = 0;
-          await this.added();
+          await this.durable(qos);
           return count === 1 ? ONE_READING : { readings: count, rejections: NONE, dropped: 0 };
         }
       }
@@ -267,7 +277,7 @@ export class Ingest extends EventEmitter {
     }
     for (const r of readings) batch.readings.push(r);
     for (const r of rejections) batch.rejections.push(r);
-    await this.added();
+    await this.durable(qos);
     return outcome;
   }
 
@@ -283,7 +293,7 @@ export class Ingest extends EventEmitter {
       this.batch.lines.text(this.rejectionLine(device, r));
       this.batch.rejections.push(r);
     }
-    await this.added();
+    await this.durable(qos);
     return outcome;
   }
 
@@ -327,11 +337,21 @@ export class Ingest extends EventEmitter {
    * The message's lines and drafts are in the open batch: it is appended as one log record (one frame, one entry,
    * one promise for all its messages) at the end of this turn of the event loop, or at once when it is large.
    */
-  private added(): Promise<void> {
+  private added(): Promise<number> {
     const batch = this.batch;
     if (batch.lines.length >= BATCH_BYTES) this.flushBatch();
     else this.batchTimer ??= setImmediate(this.flushBatchBound);
     return batch.done;
+  }
+
+  /**
+   * The open batch is durable in this node's log; with PANTAU_ACK_AFTER=store a QoS 1/2 message also waits until the
+   * InfluxDB writer has committed the batch's points.
+   */
+  private durable(qos: 0 | 1 | 2): Promise<unknown> {
+    const appended = this.added();
+    if (!this.ackAfterStore || qos === 0) return appended;
+    return appended.then((end) => this.spool.stored(end));
   }
 
   private flushBatch(): void {
@@ -350,7 +370,8 @@ export class Ingest extends EventEmitter {
   /** A refusal that did not come from a payload (InfluxDB refused a point). Logged like any rejection. */
   async reject(device: IngestDevice, reason: RejectionReason, detail: string, at = Date.now()): Promise<Rejection> {
     const r = this.rejection(device, reason, detail, at);
-    await this.spool.append(this.rejectionLine(device, r), { readings: [], rejections: [r], derivedLines: 0 });
+    const end = await this.spool.append(this.rejectionLine(device, r), { readings: [], rejections: [r], derivedLines: 0 });
+    if (this.ackAfterStore) await this.spool.stored(end);
     return r;
   }
 
@@ -368,7 +389,7 @@ export class Ingest extends EventEmitter {
   }
 
   /** Append the derived points gathered so far now (and the open batch of messages, at shutdown). */
-  flushDerived(): Promise<void> {
+  flushDerived(): Promise<unknown> {
     this.flushBatch();
     if (this.derivedTimer) clearTimeout(this.derivedTimer);
     this.derivedTimer = undefined;
@@ -385,12 +406,24 @@ export class Ingest extends EventEmitter {
     return appended;
   }
 
-  /** Timestamp for a point of `stream` (device id + measurement) at `at`: unique and increasing. */
+  /**
+   * Timestamp for a point of `stream` (device id + measurement) at `at`: unique and increasing, and in a cluster
+   * congruent to this node's time slot modulo the number of slots (`setTimeSlot`), so two nodes never assign the
+   * same millisecond to one device (docs/scale-out.md, *Server-assigned timestamps*).
+   */
   uniqueTs(stream: string, at: number): number {
     const last = this.lastAssigned.get(stream) ?? 0;
-    const ts = at > last ? at : last + 1;
+    let ts = at > last ? at : last + 1;
+    if (this.timeSlots > 1) ts += (((this.timeSlot - ts) % this.timeSlots) + this.timeSlots) % this.timeSlots;
     this.lastAssigned.set(stream, ts);
     return ts;
+  }
+
+  /** This node's share of the milliseconds: assigned timestamps are `slot` modulo `slots` (cluster-nodes.ts). */
+  setTimeSlot(slot: number, slots: number): void {
+    if (!Number.isInteger(slots) || slots < 1 || !Number.isInteger(slot) || slot < 0 || slot >= slots) throw new Error(`time slot ${slot} of ${slots}: not a slot`);
+    this.timeSlot = slot;
+    this.timeSlots = slots;
   }
 
   forgetDevice(id: string): void {

@@ -15,8 +15,11 @@
 //
 // Leaving (SIGTERM, scale-down): the worker UNSUBSCRIBEs from the share, so the broker routes new messages to the
 // other workers; takes and acknowledges what the broker had already sent to it until the connection has been quiet
-// for a moment; then ends its persistent session (a clean-session CONNECT and DISCONNECT) so the broker stops
-// keeping messages for an id that is gone.
+// for a moment (since the last message and the last PUBACK: a broker whose inflight window is full sends the next
+// queued message only after a PUBACK); then ends its persistent session (a clean-session CONNECT and DISCONNECT) so
+// the broker stops keeping messages for an id that is gone. A message that still arrives after that decision is
+// not taken and keeps the session (never ended with a message in it). PUBACKs and QoS 2 PUBCOMPs leave in one
+// chain, in arrival order, and `close()` waits for all of them before it disconnects.
 //
 // Why PUBACKs are sent from here and not from mqtt.js: mqtt.js handles incoming packets strictly one at a time
 // and sends a PUBACK only when `handleMessage`'s callback runs, so holding that callback until the spool fsync
@@ -189,11 +192,18 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
     while (held.length > 0 && stats.inFlight < maxInFlight) held.shift()!();
   };
 
-  let lastMessageAt = 0;
+  /** When a message last arrived or a PUBACK last left: leaving waits for the connection to be quiet since then. */
+  let lastActivityAt = 0;
+  /** Closing: a QoS 1/2 message was left unacknowledged, so the persistent session must not be ended. */
+  let unacknowledged = false;
   client.handleMessage = (packet, callback) => {
-    lastMessageAt = Date.now();
-    // closing without leaving: leave it unacknowledged in the persistent session; delivered again later
-    if (closing && !draining) return callback(ACK_LATER);
+    lastActivityAt = Date.now();
+    // closing (or done draining): not taken, left unacknowledged in the persistent session and delivered again
+    // later; a session that holds it is not ended
+    if (closing && !draining) {
+      if (packet.qos > 0) unacknowledged = true;
+      return callback(ACK_LATER);
+    }
     const gen = generation;
     const work = take(packet);
     if (packet.qos === 0) {
@@ -202,21 +212,12 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
       void p.finally(() => qos0.delete(p));
       return callback();
     }
-    if (maxInFlight === 1 || packet.qos === 2) {
-      // mqtt.js sends the PUBACK (QoS 2: PUBCOMP) when the callback runs without an error
-      stats.inFlight++;
-      const done = work.then(
-        () => callback(),
-        (err) => {
-          notDurable(gen, err);
-          callback(ACK_LATER);
-        },
-      );
-      tail = done.finally(() => stats.inFlight--);
-      return;
-    }
     stats.inFlight++;
     const previous = tail;
+    // mqtt.js acknowledges itself (PUBACK; QoS 2: PUBCOMP) when its callback runs without an error, and reads the
+    // next packet only then; otherwise the callback is released at once and the PUBACK is sent from here
+    const byCallback = maxInFlight === 1 || packet.qos === 2;
+    // one chain for both: PUBACKs and PUBCOMPs leave in arrival order, and `close()` waits for all of them
     tail = (async () => {
       let ok = true;
       try {
@@ -227,12 +228,18 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
       }
       await previous;
       if (ok && gen === generation && failedGeneration !== gen && client.connected) {
-        sendPacket!({ cmd: 'puback', messageId: packet.messageId! });
+        lastActivityAt = Date.now();
+        if (byCallback) callback();
+        else sendPacket!({ cmd: 'puback', messageId: packet.messageId! });
+        return;
       }
+      if (closing) unacknowledged = true;
+      if (byCallback) callback(ACK_LATER);
     })().finally(() => {
       stats.inFlight--;
       release();
     });
+    if (byCallback) return;
     if (stats.inFlight < maxInFlight) callback(ACK_LATER);
     else held.push(() => callback(ACK_LATER));
   };
@@ -284,7 +291,11 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
 
   let left = false;
   const quietMs = options.drainQuietMs ?? 500;
-  /** UNSUBSCRIBE, then take what was already on its way until quiet and everything taken is acknowledged. */
+  /**
+   * UNSUBSCRIBE, then take what was already on its way until everything taken is acknowledged and the connection
+   * has been quiet for `quietMs` since the last message *and* the last PUBACK: a broker with a full inflight window
+   * sends the session's next queued message only after a PUBACK.
+   */
   const leave = async () => {
     const unsubscribed = await client.unsubscribeAsync([...SHARED_SUBSCRIPTIONS]).then(() => true, (err: Error) => {
       log.warn({ err: err.message }, 'UNSUBSCRIBE failed; leaving the rest in the session');
@@ -294,10 +305,10 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
     subscribed = false;
     log.info({ subscriptions: SHARED_SUBSCRIPTIONS }, 'unsubscribed from the shares; draining what the broker already sent');
     const deadline = Date.now() + 30_000;
-    lastMessageAt = Math.max(lastMessageAt, Date.now());
+    lastActivityAt = Math.max(lastActivityAt, Date.now());
     while (Date.now() < deadline && client.connected) {
       await Promise.allSettled([tail, ...qos0]);
-      if (stats.inFlight === 0 && held.length === 0 && Date.now() - lastMessageAt >= quietMs) break;
+      if (stats.inFlight === 0 && held.length === 0 && Date.now() - lastActivityAt >= quietMs) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     // only a clean drain may end the session: anything left in it would be lost with it
@@ -351,9 +362,11 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
         await Promise.allSettled([tail, ...qos0]);
         for (const cb of held.splice(0)) cb();
         await client.endAsync(false).catch(() => undefined);
-        if (left) {
+        if (left && !unacknowledged) {
           await endSession();
           log.info({ clientId: options.clientId, messages: stats.messages }, 'left the external broker: unsubscribed from the share, drained, session ended');
+        } else if (left) {
+          log.warn({ clientId: options.clientId, messages: stats.messages }, 'left the external broker; messages arrived while leaving and stay unacknowledged in the session (it is kept, not ended)');
         } else {
           log.info({ clientId: options.clientId, messages: stats.messages }, 'left the external broker; unacknowledged messages stay in the session');
         }

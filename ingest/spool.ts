@@ -90,7 +90,7 @@ interface Pending {
   frame: Buffer;
   draft: EntryDraft | undefined;
   appendedAt: number;
-  resolve: () => void;
+  resolve: (end: number) => void;
   reject: (err: Error) => void;
 }
 
@@ -130,6 +130,8 @@ export class Spool extends EventEmitter {
   private statTimer: NodeJS.Timeout | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private roomWaiters: Array<() => void> = [];
+  /** `stored()` callers: each waits for the writer's commit to pass its record's end. */
+  private storeWaiters: Array<{ end: number; resolve: () => void; reject: (err: Error) => void }> = [];
   private checkpoints!: CheckpointFile;
   private legacyCheckpoint: string | undefined;
   /** The in-process writer's reader (tests and the fallback writer); the writer thread has its own. */
@@ -236,14 +238,17 @@ export class Spool extends EventEmitter {
 
   // ---- append --------------------------------------------------------------------------------------------
 
-  /** Append one record; resolves when it is on disk (fsync'd). `draft` is what consumers are handed. */
-  append(payload: Buffer | string, draft?: EntryDraft): Promise<void> {
+  /**
+   * Append one record; resolves when it is on disk (fsync'd), with the log offset just past it (for `stored`).
+   * `draft` is what consumers are handed.
+   */
+  append(payload: Buffer | string, draft?: EntryDraft): Promise<number> {
     if (this.failedWith) return Promise.reject(this.failedWith);
     if (this.closed) return Promise.reject(new Error('spool is closed'));
     const appendedAt = Date.now();
     const frame = encodeFrame(payload, appendedAt);
     this.queuedBytes += frame.length;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       this.queue.push({ frame, draft, appendedAt, resolve, reject });
       if (!this.flushing && !this.noSpace) void this.flush();
     });
@@ -307,7 +312,7 @@ export class Spool extends EventEmitter {
         // acknowledge first; consumers run after the acknowledgements have been sent (ConsumerRunner defers)
         // back to whole batches once the queue is written or the disk has room for all of it again
         if (this.spaceShort && (this.queue.length === 0 || this.freeBytes - this.queuedBytes > Math.max(this.reserveBytes, 1 << 20))) this.spaceShort = false;
-        for (const p of batch) p.resolve();
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(entries[i]!.entry.end);
         this.consumers.appended(entries);
         this.emit('data');
         if (seg.size >= this.segmentBytes) await this.roll();
@@ -362,6 +367,7 @@ export class Spool extends EventEmitter {
     this.queue = [];
     this.queuedBytes = 0;
     for (const p of all) p.reject(error);
+    this.failStored(error);
     this.wakeWaiters();
     this.emit('fatal', error);
   }
@@ -491,7 +497,38 @@ export class Spool extends EventEmitter {
       this.checkpointTimer = undefined;
       void this.saveCheckpoints();
     }, 200);
-    if (name === WRITER) this.wakeWaiters();
+    if (name === WRITER) {
+      this.wakeWaiters();
+      this.wakeStored();
+    }
+  }
+
+  /**
+   * Resolves once the InfluxDB writer has committed everything before `end` (an offset `append` resolved with):
+   * PANTAU_ACK_AFTER=store acknowledges only then. Rejects if the spool stops or closes first.
+   */
+  stored(end: number): Promise<void> {
+    if (this.committed >= end) return Promise.resolve();
+    if (this.failedWith) return Promise.reject(this.failedWith);
+    if (this.closed) return Promise.reject(new Error('spool is closed'));
+    return new Promise((resolve, reject) => this.storeWaiters.push({ end, resolve, reject }));
+  }
+
+  private wakeStored(): void {
+    if (this.storeWaiters.length === 0) return;
+    const committed = this.committed;
+    const still: typeof this.storeWaiters = [];
+    for (const w of this.storeWaiters) {
+      if (committed >= w.end) w.resolve();
+      else still.push(w);
+    }
+    this.storeWaiters = still;
+  }
+
+  private failStored(err: Error): void {
+    const waiters = this.storeWaiters;
+    this.storeWaiters = [];
+    for (const w of waiters) w.reject(err);
   }
 
   private async saveCheckpoints(): Promise<void> {
@@ -576,6 +613,7 @@ export class Spool extends EventEmitter {
     this.closed = true;
     for (const p of this.queue) p.reject(new Error('spool is closed'));
     this.queue = [];
+    this.failStored(new Error('spool is closed'));
     await this.consumers.drain(timeoutMs);
     for (const t of [this.retryTimer, this.statTimer, this.checkpointTimer]) if (t) clearTimeout(t);
     if (this.statTimer) clearInterval(this.statTimer);

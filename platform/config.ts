@@ -130,6 +130,13 @@ function oidcMapping(v: string): ReturnType<typeof parseOidcMapping> {
   }
 }
 
+/** PANTAU_WORKER_LEASE: how long a node's heartbeat holds its lease (docs/scale-out.md), 3 s – 10 min. */
+function lease(v: string): number {
+  const ms = duration(v);
+  if (ms < 3000 || ms > 600_000) throw new Invalid('must be between 3s and 10m');
+  return ms;
+}
+
 function rollupDelay(v: string): number {
   const ms = duration(v);
   if (ms < 1000 || ms > 86_400_000) throw new Invalid('must be between 1s and 1d');
@@ -198,6 +205,10 @@ export const configShape = {
   PANTAU_BROKER_ADMIN_USERNAME: variable(text),
   PANTAU_BROKER_ADMIN_PASSWORD: variable(text),
   PANTAU_WORKER_ID: variable(pattern(ID, 'must be 1–64 letters, digits, _ or -'), defaultWorkerId()),
+  /** A cluster node's lease: renewed by its heartbeat (a third of it); not renewed for this long = not alive. */
+  PANTAU_WORKER_LEASE: variable(lease, 15_000),
+  /** When a QoS 1/2 message is acknowledged: once in this node's spool (default) or once in InfluxDB (docs/scale-out.md). */
+  PANTAU_ACK_AFTER: variable((v) => pattern(/^(spool|store)$/, `must be spool or store, got ${quote(v, 20)}`)(v) as 'spool' | 'store', 'spool'),
   /** Issue 15: postgres://… shares devices, keys, audit and alerts between the nodes of a cluster; unset = SQLite. */
   PANTAU_REGISTRY_URL: variable(url(['postgres:', 'postgresql:'])),
   /** Issue 15: all | ingest (no API but health and metrics) | api (no ingest). */
@@ -327,6 +338,8 @@ export const configSchema = z
         : undefined,
     /** Names the ingest worker's persistent broker session: must stay the same across restarts. */
     workerId: e.PANTAU_WORKER_ID,
+    workerLeaseMs: e.PANTAU_WORKER_LEASE,
+    ackAfter: e.PANTAU_ACK_AFTER,
     registryUrl: e.PANTAU_REGISTRY_URL,
     role: e.PANTAU_ROLE,
     logLevel: e.PANTAU_LOG_LEVEL,

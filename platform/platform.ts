@@ -25,6 +25,8 @@ import { brokerAuthPlugin } from '../api/broker-auth.js';
 import { opendataPlugin } from '../api/opendata.js';
 import { consolePlugin } from '../api/console.js';
 import { wireDeviceStandards } from './device-standards.js';
+import { clusterHealth, clusterMetrics, joinCluster, type NodeStatus } from './cluster-nodes.js';
+import { clusterPlugin } from '../api/cluster.js';
 import { startWorkerSource, type WorkerSource } from './worker.js';
 import { AlertService, formatAlert } from '../alerts/service.js';
 import { AlertStore, type AlertReader } from '../alerts/store.js';
@@ -132,7 +134,17 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   spool.consumers.onError = (consumer) => metrics.consumerErrors.inc({ consumer });
   spool.on('consumer-detached', (consumer: string, detached: boolean) => metrics.consumerDetached.set({ consumer }, detached ? 1 : 0));
   spool.on('disk-full', (full: boolean) => metrics.spoolDiskFull.set(full ? 1 : 0));
-  const ingest = new Ingest({ spool, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxInFlight: config.ingestMaxInFlight, spoolMaxBytes: config.spoolMaxBytes, maxAgeMs: Math.min(config.maxReadingAgeMs, config.rawRetentionMs ?? Number.POSITIVE_INFINITY) });
+  const ingest = new Ingest({ spool, log: log.child({ component: 'ingest' }), deviceRateLimit: config.deviceRateLimit, maxInFlight: config.ingestMaxInFlight, spoolMaxBytes: config.spoolMaxBytes, maxAgeMs: Math.min(config.maxReadingAgeMs, config.rawRetentionMs ?? Number.POSITIVE_INFINITY), ackAfterStore: config.ackAfter === 'store' });
+  // a cluster: this node's time slot (before any reading is taken), lease and status (platform/cluster-nodes.ts)
+  const startedAt = Date.now();
+  const nodeStatus = (): NodeStatus => {
+    const s = stateOf();
+    return { spoolBytes: s.spool.bytes, writerLagSeconds: s.spool.oldestAgeSeconds, influxUp: s.influx.up, alertOwner: cluster ? cluster.owner.isOwner : true, brokerSession: worker ? worker.connected : null };
+  };
+  const node = registry.postgres
+    ? await joinCluster({ pg: registry.postgres, config, log, ingest, status: nodeStatus, onList: (nodes) => clusterMetrics(metrics, nodes, nodeStatus()) })
+    : undefined;
+  const health = () => clusterHealth({ node, nodeId: config.workerId, role: config.role, leaseMs: config.workerLeaseMs, startedAt, status: nodeStatus });
   const writer = new WriterThread({
     spool,
     influx: influxOptions,
@@ -375,6 +387,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
           acknowledge: (id: string, actor: string) => alerts.acknowledge(id, actor),
         }),
         summaryPlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
+        clusterPlugin(health),
         brokerAuthPlugin(apiContext, { secret: config.brokerAuthSecret, workerPassword: config.brokerPassword }),
         consolePlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         opendataPlugin(apiContext, { ...config.opendata, publicUrl: config.publicUrl }),
@@ -464,6 +477,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         alerts.saveNow();
         await webhook?.close();
         dispatcher?.close();
+        await node?.stop();
         await registry.close().catch((err) => log.warn({ err: (err as Error).message }, 'registry close failed'));
         const pending = spool.pendingBytes;
         log.info({ spoolBytesLeft: pending }, pending > 0 ? 'stopped; the rest of the log is written after the next start' : 'stopped; everything is in InfluxDB');

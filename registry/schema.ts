@@ -106,4 +106,16 @@ export const PG_MIGRATIONS: Migration[] = [
     // issue 22: whether the public page and API show a device; NULL = its kind's default (catalog/public.ts)
     sql: `ALTER TABLE devices ADD COLUMN public boolean;`,
   },
+  {
+    version: 6,
+    name: 'cluster nodes',
+    // issue 24: every node of a cluster, its time slot (server-assigned timestamps unique across nodes), heartbeat
+    // and status (GET /api/v1/cluster); times are PostgreSQL's clock, epoch ms
+    sql: `
+      CREATE TABLE cluster_nodes (
+        node_id text PRIMARY KEY, role text NOT NULL, time_slot integer UNIQUE, started_at bigint NOT NULL,
+        heartbeat_at bigint NOT NULL, stopped_at bigint, status jsonb NOT NULL DEFAULT '{}'::jsonb
+      );
+    `,
+  },
 ];

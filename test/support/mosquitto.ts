@@ -19,7 +19,15 @@ export interface MosquittoServer {
   setPasswords(passwords: Record<string, string>): Promise<void>;
 }
 
-export async function startMosquittoServer(dir: string, options: { dynsec?: { username: string; password: string } } = {}): Promise<MosquittoServer> {
+export interface MosquittoOptions {
+  dynsec?: { username: string; password: string };
+  /** Messages in flight per client at once (default here 100; Mosquitto's own default is 20). */
+  maxInflight?: number;
+  /** Messages a session may queue (default here 0 = no limit; Mosquitto's own default 1000 drops beyond it). */
+  maxQueued?: number;
+}
+
+export async function startMosquittoServer(dir: string, options: MosquittoOptions = {}): Promise<MosquittoServer> {
   const port = await freePort();
   const passwordFile = join(dir, 'passwords');
   const dynsec = options.dynsec
@@ -34,8 +42,8 @@ export async function startMosquittoServer(dir: string, options: { dynsec?: { us
     ...dynsec,
     'persistence false',
     // no per-session queue limit: the share of a dead worker waits for it instead of being dropped
-    'max_queued_messages 0',
-    'max_inflight_messages 100',
+    `max_queued_messages ${options.maxQueued ?? 0}`,
+    `max_inflight_messages ${options.maxInflight ?? 100}`,
     // tests run as root; mosquitto would otherwise switch to the (maybe missing) user `mosquitto`
     'user root',
     'log_dest stderr',

@@ -27,7 +27,7 @@ function reading(i: number): LogReading {
   return { deviceId: 'aq-1', kind: 'air', ts: 1_750_000_000_000 + i * 1000, values: { pm25: i + 0.5, pm10: i * 2 } };
 }
 /** Append one message's reading the way ingest does: line protocol on disk, the decoded reading beside it. */
-function append(spool: Spool, i: number): Promise<void> {
+function append(spool: Spool, i: number): Promise<number> {
   const r = reading(i);
   return spool.append(line(key, r.values, r.ts), { readings: [r], rejections: [], derivedLines: 0 });
 }

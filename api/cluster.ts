@@ -1,0 +1,45 @@
+// GET /api/v1/cluster (admin; docs/contract.md §5, docs/scale-out.md *Health of the cluster*): every node of the
+// cluster with its role, lease and last heartbeat, spool depth, InfluxDB writer lag, broker session, and which node
+// is the alert owner — as the answering node sees them in PostgreSQL. A single node answers about itself.
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ClusterHealth } from '../platform/cluster-nodes.js';
+import { ProblemSchema } from './problem.js';
+
+const NodeSchema = z.object({
+  id: z.string(),
+  role: z.string(),
+  state: z.enum(['live', 'silent', 'stopped']),
+  timeSlot: z.number().int().nullable(),
+  startedAt: z.string(),
+  lastHeartbeat: z.string().nullable(),
+  heartbeatAgeSeconds: z.number().nullable(),
+  leaseExpiresAt: z.string().nullable(),
+  spoolBytes: z.number(),
+  writerLagSeconds: z.number(),
+  influxUp: z.boolean(),
+  alertOwner: z.boolean(),
+  brokerSession: z.boolean().nullable(),
+}).meta({ id: 'ClusterNode' });
+
+const ClusterSchema = z.object({
+  node: z.string(),
+  cluster: z.boolean(),
+  registry: z.boolean(),
+  leaseMs: z.number().int(),
+  alertOwner: z.string().nullable(),
+  nodes: z.array(NodeSchema),
+}).meta({ id: 'Cluster' });
+
+export function clusterPlugin(health: () => Promise<ClusterHealth>): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get('/api/v1/cluster', {
+      config: { role: 'admin' },
+      schema: {
+        tags: ['health'],
+        summary: 'Nodes of the cluster: roles, leases, heartbeats, spool depth, InfluxDB writer lag, alert owner',
+        response: { 200: ClusterSchema, 401: ProblemSchema, 403: ProblemSchema },
+      },
+    }, async () => health());
+  };
+}

@@ -1,0 +1,226 @@
+// Every node of a cluster has a row in PostgreSQL's `cluster_nodes` (docs/scale-out.md, *Health of the cluster*):
+//   - its time slot: server-assigned timestamps (a reading without `ts`) are congruent to the slot modulo
+//     TIME_SLOTS, so two nodes that take readings of one device in the same millisecond never assign the same time
+//     (InfluxDB would keep one point of the two). Slots are claimed once per node id, under a table lock;
+//   - its lease: a heartbeat on PostgreSQL's clock every third of PANTAU_WORKER_LEASE, with its status (role, spool
+//     depth, the InfluxDB writer's lag, whether it holds the alert owner's lock, its broker session). A node whose
+//     lease ran out is `silent`. `GET /api/v1/cluster` and each node's /metrics show them.
+import type { Logger } from 'pino';
+import type { PgConnection } from '../registry/postgres.js';
+import type { Config } from './config.js';
+import type { Metrics } from './metrics.js';
+
+/** Server-assigned timestamps are spread over this many residues: up to 8 nodes never share one. */
+export const TIME_SLOTS = 8;
+/** PANTAU_WORKER_LEASE's default: a node not heard of for this long is `silent` (its slot may go to a new node). */
+export const DEFAULT_LEASE_MS = 15_000;
+
+/** PostgreSQL's clock in epoch ms: heartbeats are compared on one clock, never on the nodes' own. */
+const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
+
+export interface NodeStatus {
+  spoolBytes: number;
+  /** Age of the oldest reading not yet in InfluxDB (the writer's lag), seconds. */
+  writerLagSeconds: number;
+  influxUp: boolean;
+  alertOwner: boolean;
+  /** Connected and subscribed to the external broker's shares (ingest nodes), or null. */
+  brokerSession: boolean | null;
+}
+
+export interface ClusterNodeRow {
+  nodeId: string;
+  role: string;
+  timeSlot: number | null;
+  startedAt: string;
+  lastHeartbeat: string;
+  /** Seconds since its last heartbeat, on PostgreSQL's clock. */
+  heartbeatAgeSeconds: number;
+  /** When its lease runs out unless renewed: its last heartbeat + PANTAU_WORKER_LEASE (of the node that answers). */
+  leaseExpiresAt: string;
+  /** `live` (lease held), `silent` (lease ran out: dead, or cut off from PostgreSQL) or `stopped` (left cleanly). */
+  state: 'live' | 'silent' | 'stopped';
+  status: Partial<NodeStatus>;
+}
+
+export interface ClusterNode {
+  readonly timeSlot: number;
+  /** Every node PostgreSQL knows, this one included. */
+  list(): Promise<ClusterNodeRow[]>;
+  /** Record a clean stop (the node shows `stopped`, not `silent`). */
+  stop(): Promise<void>;
+}
+
+type Row = { node_id: string; role: string; time_slot: number | null; started_at: string; heartbeat_at: string; stopped_at: string | null; status: Partial<NodeStatus>; now: string };
+
+/** Claim this node's time slot: its own from before, else a free one, else the longest-silent node's. */
+export async function claimTimeSlot(pg: PgConnection, nodeId: string, role: string, log: Logger, leaseMs = DEFAULT_LEASE_MS): Promise<number> {
+  return pg.transaction(async (c) => {
+    await c.query('LOCK TABLE cluster_nodes IN SHARE ROW EXCLUSIVE MODE');
+    const rows = (await c.query<Row>(`SELECT node_id, time_slot, heartbeat_at, stopped_at, ${NOW_MS} AS now FROM cluster_nodes`)).rows;
+    let slot = rows.find((r) => r.node_id === nodeId)?.time_slot ?? undefined;
+    if (slot === undefined || slot === null) {
+      const used = new Set(rows.map((r) => r.time_slot).filter((s): s is number => s !== null));
+      slot = Array.from({ length: TIME_SLOTS }, (_, i) => i).find((i) => !used.has(i));
+      if (slot === undefined) {
+        // every slot is held: take the one of the node heard of longest ago (stopped ones first)
+        const held = rows.filter((r) => r.time_slot !== null && r.node_id !== nodeId);
+        held.sort((a, b) => Number(b.stopped_at !== null) - Number(a.stopped_at !== null) || Number(a.heartbeat_at) - Number(b.heartbeat_at));
+        const from = held[0]!;
+        slot = from.time_slot!;
+        await c.query('UPDATE cluster_nodes SET time_slot = NULL WHERE node_id = $1', [from.node_id]);
+        const live = from.stopped_at === null && Number(from.now) - Number(from.heartbeat_at) < leaseMs;
+        if (live) log.warn({ slot, sharedWith: from.node_id, slots: TIME_SLOTS }, 'more live nodes than time slots: this node shares one, and a reading without ts that reaches both in the same millisecond may be stored once');
+        else log.info({ slot, from: from.node_id }, 'time slot taken over from a node not heard of since');
+      }
+    }
+    await c.query(
+      `INSERT INTO cluster_nodes (node_id, role, time_slot, started_at, heartbeat_at, stopped_at, status)
+       VALUES ($1, $2, $3, ${NOW_MS}, ${NOW_MS}, NULL, '{}'::jsonb)
+       ON CONFLICT (node_id) DO UPDATE SET role = excluded.role, time_slot = excluded.time_slot,
+         started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL`,
+      [nodeId, role, slot],
+    );
+    return slot;
+  });
+}
+
+export async function joinCluster(options: {
+  pg: PgConnection;
+  config: Pick<Config, 'workerId' | 'role'> & { workerLeaseMs?: number };
+  log: Logger;
+  ingest: { setTimeSlot(slot: number, slots: number): void };
+  status(): NodeStatus;
+  /** After each heartbeat: every node as PostgreSQL knows it (for this node's /metrics). */
+  onList?(nodes: ClusterNodeRow[]): void;
+}): Promise<ClusterNode> {
+  const { pg, config } = options;
+  const log = options.log.child({ component: 'cluster-nodes' });
+  const nodeId = config.workerId;
+  const leaseMs = config.workerLeaseMs ?? DEFAULT_LEASE_MS;
+  const timeSlot = await claimTimeSlot(pg, nodeId, config.role, log, leaseMs);
+  options.ingest.setTimeSlot(timeSlot, TIME_SLOTS);
+  log.info({ nodeId, timeSlot, slots: TIME_SLOTS }, 'joined the cluster: server-assigned timestamps use this time slot');
+
+  const list = async (): Promise<ClusterNodeRow[]> => {
+    const rows = (await pg.query<Row>(`SELECT node_id, role, time_slot, started_at, heartbeat_at, stopped_at, status, ${NOW_MS} AS now FROM cluster_nodes ORDER BY node_id`)).rows;
+    return rows.map((r) => ({
+      nodeId: r.node_id,
+      role: r.role,
+      timeSlot: r.time_slot,
+      startedAt: new Date(Number(r.started_at)).toISOString(),
+      lastHeartbeat: new Date(Number(r.heartbeat_at)).toISOString(),
+      heartbeatAgeSeconds: Math.max(0, (Number(r.now) - Number(r.heartbeat_at)) / 1000),
+      leaseExpiresAt: new Date(Number(r.heartbeat_at) + leaseMs).toISOString(),
+      state: r.stopped_at !== null ? 'stopped' : Number(r.now) - Number(r.heartbeat_at) < leaseMs ? 'live' : 'silent',
+      status: r.status,
+    }));
+  };
+  let beating: Promise<unknown> | undefined;
+  const beat = () => {
+    // one heartbeat at a time: a slow PostgreSQL does not pile them up
+    let status: string | null = null;
+    try {
+      status = JSON.stringify(options.status());
+    } catch {
+      // the platform is still starting (its parts are not all there yet): the lease is renewed without a status
+    }
+    beating ??= pg
+      .query(`UPDATE cluster_nodes SET heartbeat_at = ${NOW_MS}, stopped_at = NULL, status = COALESCE($2::jsonb, status) WHERE node_id = $1`, [nodeId, status])
+      .then(async () => options.onList?.(await list()))
+      .catch((err: Error) => log.debug({ err: err.message }, 'heartbeat not recorded (PostgreSQL unavailable)'))
+      .finally(() => (beating = undefined));
+  };
+  // the claim recorded the first heartbeat; the status follows with the next (the platform is still starting)
+  const timer = setInterval(beat, Math.floor(leaseMs / 3));
+  timer.unref();
+
+  return {
+    timeSlot,
+    list,
+    async stop() {
+      clearInterval(timer);
+      await beating;
+      await pg
+        .query(`UPDATE cluster_nodes SET heartbeat_at = ${NOW_MS}, stopped_at = ${NOW_MS}, status = $2 WHERE node_id = $1`, [nodeId, JSON.stringify(options.status())])
+        .catch((err: Error) => log.warn({ err: err.message }, 'could not record the stop in cluster_nodes'));
+    },
+  };
+}
+
+// ---- GET /api/v1/cluster --------------------------------------------------------------------------------------
+
+export interface ClusterNodeHealth extends NodeStatus {
+  id: string;
+  role: string;
+  state: 'live' | 'silent' | 'stopped';
+  timeSlot: number | null;
+  startedAt: string;
+  lastHeartbeat: string | null;
+  heartbeatAgeSeconds: number | null;
+  leaseExpiresAt: string | null;
+}
+
+export interface ClusterHealth {
+  /** The node that answered. */
+  node: string;
+  /** A cluster (shared registry in PostgreSQL), or a single node. */
+  cluster: boolean;
+  /** PostgreSQL answered: `false` = only the answering node is shown, as it sees itself. */
+  registry: boolean;
+  leaseMs: number;
+  /** The node holding the alert owner's lock (as its last heartbeat said; this node's own view at once), or null. */
+  alertOwner: string | null;
+  nodes: ClusterNodeHealth[];
+}
+
+/** The cluster as the answering node sees it: every node's row, its own with its status of this moment. */
+export async function clusterHealth(options: {
+  node: ClusterNode | undefined;
+  nodeId: string;
+  role: string;
+  leaseMs: number;
+  startedAt: number;
+  status(): NodeStatus;
+}): Promise<ClusterHealth> {
+  const own = options.status();
+  const self: ClusterNodeHealth = {
+    id: options.nodeId,
+    role: options.role,
+    state: 'live',
+    timeSlot: options.node ? options.node.timeSlot : null,
+    startedAt: new Date(options.startedAt).toISOString(),
+    lastHeartbeat: null,
+    heartbeatAgeSeconds: null,
+    leaseExpiresAt: null,
+    ...own,
+  };
+  let rows: ClusterNodeRow[] | undefined;
+  try {
+    rows = await options.node?.list();
+  } catch {
+    rows = undefined;
+  }
+  const nodes: ClusterNodeHealth[] = rows
+    ? rows.map((r) => {
+        const base = {
+          id: r.nodeId, role: r.role, state: r.state, timeSlot: r.timeSlot, startedAt: r.startedAt,
+          lastHeartbeat: r.lastHeartbeat, heartbeatAgeSeconds: r.heartbeatAgeSeconds, leaseExpiresAt: r.leaseExpiresAt,
+        };
+        if (r.nodeId === options.nodeId) return { ...base, ...own, state: 'live' as const };
+        const st = r.status;
+        return { ...base, spoolBytes: st.spoolBytes ?? 0, writerLagSeconds: st.writerLagSeconds ?? 0, influxUp: st.influxUp ?? false, alertOwner: r.state === 'live' && st.alertOwner === true, brokerSession: st.brokerSession ?? null };
+      })
+    : [self];
+  const owner = own.alertOwner ? options.nodeId : nodes.find((n) => n.alertOwner && n.state === 'live')?.id ?? null;
+  return { node: options.nodeId, cluster: options.node !== undefined, registry: options.node === undefined || rows !== undefined, leaseMs: options.leaseMs, alertOwner: owner, nodes };
+}
+
+/** This node's /metrics: the cluster as it sees it (its own spool and writer lag are pantau_spool_* already). */
+export function clusterMetrics(metrics: Metrics, nodes: ClusterNodeRow[], own: NodeStatus): void {
+  metrics.clusterNodes.reset();
+  for (const state of ['live', 'silent', 'stopped'] as const) metrics.clusterNodes.set({ state }, nodes.filter((n) => n.state === state).length);
+  metrics.clusterHeartbeatAge.reset();
+  for (const n of nodes) metrics.clusterHeartbeatAge.set({ node: n.nodeId, role: n.role }, n.heartbeatAgeSeconds);
+  metrics.clusterAlertOwner.set(own.alertOwner ? 1 : 0);
+}
