@@ -215,7 +215,7 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
         response: { 200: z.string(), 400: ProblemSchema, 410: ProblemSchema },
       },
     }, async (request, reply) => {
-      const check = options.ackLinks.check(request.params.token);
+      const check = await options.ackLinks.check(request.params.token);
       if (!check.ok) throw refusal(check.reason);
       const channel = await channels.get(check.channelId);
       return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(`<!doctype html><html lang="id"><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -231,9 +231,9 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
         response: { 200: z.object({ alertId: z.string(), acknowledged: z.boolean(), by: z.string() }), 400: ProblemSchema, 410: ProblemSchema },
       },
     }, async (request) => {
-      const check = options.ackLinks.check(request.params.token);
+      const check = await options.ackLinks.check(request.params.token);
       if (!check.ok) throw refusal(check.reason);
-      options.ackLinks.consume(request.params.token);
+      if (!(await options.ackLinks.consume(request.params.token))) throw refusal('used');
       const channel = await channels.get(check.channelId);
       const by = `channel:${check.channelId} (${channel?.name ?? 'deleted'})`;
       const acked = await options.acknowledge(check.alertId, by);

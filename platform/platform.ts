@@ -182,7 +182,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   const notifyStore = registry.postgres ? await NotifyStore.postgres(registry.postgres) : NotifyStore.sqlite(registry.db);
   const countSend = (type: string, ok: boolean) => metrics.notifySends.inc({ type, outcome: ok ? 'sent' : 'failed' });
   let consoleUrl = '';
-  const ackLinks = new AckLinks(registry, config.ackLinkTtlMs);
+  const ackLinks = new AckLinks(notifyStore, config.ackLinkTtlMs, registry);
+  await ackLinks.load();
   // sent by the single node, or in a cluster by the alert owner (`owner` set below)
   let owner: { isOwner: boolean } | undefined;
   const outbox = new Outbox({

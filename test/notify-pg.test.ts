@@ -69,7 +69,7 @@ describe('the outbox in PostgreSQL', () => {
     await A.query('INSERT INTO state (key, value) VALUES ($1, $2), ($3, $4)', ['notify-channels', JSON.stringify([channel]), 'notify-rules', JSON.stringify([])]);
     [storeA, storeB] = await Promise.all([NotifyStore.postgres(A), NotifyStore.postgres(B)]);
     expect((await storeB.listChannels()).map((c) => c.id)).toEqual(['ch-old']);
-    expect((await A.query("SELECT count(*)::int AS n FROM state WHERE key LIKE 'notify-%'")).rows[0].n).toBe(0);
+    expect((await A.query("SELECT count(*)::int AS n FROM state WHERE key LIKE 'notify-%'")).rows[0]!.n).toBe(0);
   });
 
   it('rows planned in a transaction that rolls back do not exist', async () => {
