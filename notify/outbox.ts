@@ -21,6 +21,7 @@ import type { AckLinks } from './ack.js';
 import type { StoredChannel } from './channels.js';
 import { messageText } from './message.js';
 import { backoffMs, planChange } from './plan.js';
+import type { StoredRule } from './rules.js';
 import { sendToChannel, type ProviderUrls } from './send.js';
 import { pgSql, type NotifyStore, type OutboxRow, type Sql } from './store.js';
 
@@ -104,7 +105,10 @@ export class Outbox {
   /** Cluster: the changes the alert owner is committing, planned in its transaction. */
   async planIn(client: pg.ClientBase, changes: AlertChange[]): Promise<void> {
     const sql = pgSql(client);
-    for (const change of changes) await this.plan(sql, change);
+    // one look at the rules per cycle: without any, a cycle costs the owner one query
+    const rules = await this.options.store.listRules(sql);
+    if (rules.length === 0) return;
+    for (const change of changes) await this.plan(sql, change, rules);
   }
 
   /** Wait for the planning queued so far (tests, shutdown). */
@@ -116,10 +120,10 @@ export class Outbox {
     this.planning = this.planning.then(fn).catch((err) => this.options.log.error({ err: (err as Error).message }, 'notifications: an alert change could not be planned; it is planned again at the next start'));
   }
 
-  private async plan(sql: Sql, change: AlertChange): Promise<void> {
+  private async plan(sql: Sql, change: AlertChange, known?: StoredRule[]): Promise<void> {
     const { store, registry } = this.options;
     const device = registry.device(change.alert.deviceId);
-    const rules = await store.listRules(sql);
+    const rules = known ?? (await store.listRules(sql));
     if (rules.length === 0) return;
     const channelIds = await store.channelIds(sql);
     const existing = await store.existing(sql, change.alert.id);
