@@ -115,6 +115,11 @@ export interface OwnerOutputs {
   webhook?: WebhookSender;
   /** After each committed change (metrics, device state point). */
   onChange?(change: AlertChange): void;
+  /**
+   * Inside the cycle's transaction, after its changes are stored: what must commit with them or not at all (the
+   * notification outbox plans its messages here, notify/outbox.ts). A failure rolls the cycle back.
+   */
+  inTransaction?(client: pg.Client, changes: AlertChange[]): Promise<void>;
 }
 
 interface Pending {
@@ -319,6 +324,7 @@ export class AlertOwner {
           [pending.map((p) => p.change.at), pending.map((p) => JSON.stringify(p.change)), pending.map((p) => p.webhook === undefined)],
         )).rows.map((r) => r.seq).sort((x, y) => x - y);
         events = pending.map((p, i) => ({ seq: seqs[i]!, pending: p }));
+        await this.outputs.inTransaction?.(client, pending.map((p) => p.change));
       }
       await client.query('INSERT INTO state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [SNAPSHOT_KEY, JSON.stringify(service.engine.snapshot())]);
       if (feed.length > 0) await client.query('DELETE FROM alert_feed WHERE id = ANY($1::bigint[])', [feed.map((f) => f.id)]);

@@ -19,7 +19,8 @@ export interface AlertOutputs {
   publish?(topic: string, payload: string, options: { qos: 0 | 1; retain: boolean }): void;
   stream?(seq: number, change: AlertChange): void;
   webhook?: Pick<WebhookSender, 'send'>;
-  onChange?(change: AlertChange): void;
+  /** `seq`: the change's sequence number in the store. */
+  onChange?(change: AlertChange, seq: number): void;
 }
 
 export interface AlertReading {
@@ -126,7 +127,7 @@ export class AlertService {
       this.outputs.publish?.(out.topic, out.payload, { qos: 1, retain: true });
       this.outputs.stream?.(seq, change);
       this.outputs.webhook?.send(out.webhook);
-      this.outputs.onChange?.(change);
+      this.outputs.onChange?.(change, seq);
       this.log.info({ alertId: a.id, deviceId: a.deviceId, rule: a.rule, severity: a.severity, change: change.type }, a.message);
     }
     void this.outputs.writeLines(lines).catch((err) => this.log.error({ err: (err as Error).message }, 'alert points not spooled'));

@@ -39,8 +39,8 @@ const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404
 const IdParams = z.object({ id: z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, 'not a channel id') });
 
 /** The channel, or 404 when it does not exist or lies outside the caller's scope (the same answer for both). */
-export function visibleChannel(channels: ChannelStore, request: FastifyRequest, id: string): StoredChannel {
-  const c = channels.get(id);
+export async function visibleChannel(channels: ChannelStore, request: FastifyRequest, id: string): Promise<StoredChannel> {
+  const c = await channels.get(id);
   if (!c || !scopeWithin(c.scope, callerScope(request))) throw notFound(`channel ${id} does not exist`);
   return c;
 }
@@ -53,7 +53,7 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
       config: { role: 'admin' },
       schema: {
         tags: ['notifications'],
-        summary: 'Create a notification channel (telegram, whatsapp, http); its secrets are never shown again',
+        summary: 'Create a notification channel (email, telegram, whatsapp, http); its secrets are never shown again',
         description: '`scope` optional: the creator\'s own when left out; a scoped admin gives a channel only a scope inside its own (403).',
         body: ChannelInputSchema,
         response: { 201: ChannelSchema, ...errors },
@@ -62,7 +62,7 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
       // a channel for a narrower scope than one's own (an unscoped admin making BPBD Samarinda's); never a wider one
       const scope = normalizeScope(request.body.scope ?? callerScope(request));
       checkGrant(request.principal, scope);
-      const created = channels.create(request.body, scope);
+      const created = await channels.create(request.body, scope);
       registry.audit(actorOf(request), 'channel.created', `${created.id} (${created.type} ${created.name})`);
       return reply.code(201).send(channelForApi(created));
     });
@@ -70,12 +70,12 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
     app.get('/api/v1/channels', {
       config: { role: 'admin' },
       schema: { tags: ['notifications'], summary: 'Notification channels inside the caller\'s scope, secrets masked', response: { 200: z.object({ items: z.array(ChannelSchema) }), ...errors } },
-    }, async (request) => ({ items: channels.visible(callerScope(request)).map(channelForApi) }));
+    }, async (request) => ({ items: (await channels.visible(callerScope(request))).map(channelForApi) }));
 
     app.get('/api/v1/channels/:id', {
       config: { role: 'admin' },
       schema: { tags: ['notifications'], summary: 'One notification channel, secrets masked', params: IdParams, response: { 200: ChannelSchema, ...errors } },
-    }, async (request) => channelForApi(visibleChannel(channels, request, request.params.id)));
+    }, async (request) => channelForApi(await visibleChannel(channels, request, request.params.id)));
 
     app.patch('/api/v1/channels/:id', {
       config: { role: 'admin' },
@@ -87,7 +87,7 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
         response: { 200: ChannelSchema, ...errors },
       },
     }, async (request) => {
-      const c = visibleChannel(channels, request, request.params.id);
+      const c = await visibleChannel(channels, request, request.params.id);
       let config = c.config;
       if (request.body.config) {
         const merged = mergeConfig(c, request.body.config);
@@ -98,7 +98,7 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
         config = merged;
       }
       const updated: StoredChannel = { ...c, name: request.body.name ?? c.name, config };
-      channels.update(updated);
+      await channels.update(updated);
       registry.audit(actorOf(request), 'channel.updated', `${c.id} (${c.type} ${updated.name})`);
       return channelForApi(updated);
     });
@@ -107,9 +107,8 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
       config: { role: 'admin' },
       schema: { tags: ['notifications'], summary: 'Delete a notification channel', params: IdParams, response: { 204: z.null(), ...errors } },
     }, async (request, reply) => {
-      const c = visibleChannel(channels, request, request.params.id);
-      channels.remove(c.id);
-      options.rules.forgetChannel(c.id);
+      const c = await visibleChannel(channels, request, request.params.id);
+      await channels.remove(c.id);
       registry.audit(actorOf(request), 'channel.deleted', `${c.id} (${c.type} ${c.name})`);
       return reply.code(204).send(null);
     });
@@ -123,7 +122,7 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
         response: { 200: z.object({ ok: z.boolean(), status: z.number().int().nullable(), body: z.string() }), ...errors },
       },
     }, async (request) => {
-      const c = visibleChannel(channels, request, request.params.id);
+      const c = await visibleChannel(channels, request, request.params.id);
       const answer = await sendToChannel(c, { text: `Pantau: pesan uji kanal "${c.name}" / test message of channel "${c.name}"` }, options.providerUrls);
       options.counted?.(c.type, answer.ok);
       registry.audit(actorOf(request), 'channel.tested', `${c.id} (${c.type} ${c.name}) → ${answer.status ?? 'no answer'}`);
@@ -134,17 +133,17 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
 
     const { rules } = options;
     const RuleIdParams = z.object({ id: z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, 'not a rule id') });
-    const visibleRule = (request: FastifyRequest, id: string): StoredRule => {
-      const r = rules.get(id);
+    const visibleRule = async (request: FastifyRequest, id: string): Promise<StoredRule> => {
+      const r = await rules.get(id);
       if (!r || !scopeWithin(r.owner, callerScope(request))) throw notFound(`notification rule ${id} does not exist`);
       return r;
     };
     /** The rule as it would be stored: its scope inside the owner's (403), its channels ones the caller sees (400). */
-    const checked = (request: FastifyRequest, input: RuleInput, owner = callerScope(request)): Omit<StoredRule, 'id' | 'createdAt'> => {
+    const checked = async (request: FastifyRequest, input: RuleInput, owner = callerScope(request)): Promise<Omit<StoredRule, 'id' | 'createdAt'>> => {
       const scope = ruleScope(input.scope, owner);
       if (typeof scope === 'string') throw new HttpProblem(403, scope, 'forbidden');
       for (const id of [...input.channels, ...input.escalation.flatMap((t) => t.channels)]) {
-        const c = channels.get(id);
+        const c = await channels.get(id);
         if (!c || !scopeWithin(c.scope, callerScope(request))) throw new HttpProblem(400, `channel ${id} does not exist`, 'bad-request');
       }
       return { ...input, scope, owner };
@@ -154,7 +153,7 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
       config: { role: 'admin' },
       schema: { tags: ['notifications'], summary: 'Create a notification rule (alerts in its scope at or above minSeverity → its channels)', body: RuleInputSchema, response: { 201: RuleSchema, ...errors } },
     }, async (request, reply) => {
-      const created = rules.create(checked(request, request.body));
+      const created = await rules.create(await checked(request, request.body));
       registry.audit(actorOf(request), 'notification_rule.created', `${created.id} (${created.name})`);
       return reply.code(201).send(ruleForApi(created));
     });
@@ -162,18 +161,18 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
     app.get('/api/v1/notification-rules', {
       config: { role: 'admin' },
       schema: { tags: ['notifications'], summary: 'Notification rules inside the caller\'s scope', response: { 200: z.object({ items: z.array(RuleSchema) }), ...errors } },
-    }, async (request) => ({ items: rules.visible(callerScope(request)).map(ruleForApi) }));
+    }, async (request) => ({ items: (await rules.visible(callerScope(request))).map(ruleForApi) }));
 
     app.get('/api/v1/notification-rules/:id', {
       config: { role: 'admin' },
       schema: { tags: ['notifications'], summary: 'One notification rule', params: RuleIdParams, response: { 200: RuleSchema, ...errors } },
-    }, async (request) => ruleForApi(visibleRule(request, request.params.id)));
+    }, async (request) => ruleForApi(await visibleRule(request, request.params.id)));
 
     app.patch('/api/v1/notification-rules/:id', {
       config: { role: 'admin' },
       schema: { tags: ['notifications'], summary: 'Change a notification rule (any of its fields)', params: RuleIdParams, body: RulePatchSchema, response: { 200: RuleSchema, ...errors } },
     }, async (request) => {
-      const r = visibleRule(request, request.params.id);
+      const r = await visibleRule(request, request.params.id);
       const parsed = RuleInputSchema.safeParse({
         name: r.name, scope: r.scope, minSeverity: r.minSeverity, channels: r.channels, language: r.language, quietHours: r.quietHours, escalation: r.escalation,
         ...Object.fromEntries(Object.entries(request.body).filter(([, v]) => v !== undefined)),
@@ -183,8 +182,8 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
         throw new HttpProblem(400, `${issue.path.map(String).join('.') || 'body'}: ${issue.message}`, 'bad-request');
       }
       const merged = parsed.data;
-      const updated: StoredRule = { ...r, ...checked(request, merged, r.owner) };
-      rules.update(updated);
+      const updated: StoredRule = { ...r, ...(await checked(request, merged, r.owner)) };
+      await rules.update(updated);
       registry.audit(actorOf(request), 'notification_rule.updated', `${r.id} (${updated.name})`);
       return ruleForApi(updated);
     });
@@ -193,8 +192,8 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
       config: { role: 'admin' },
       schema: { tags: ['notifications'], summary: 'Delete a notification rule', params: RuleIdParams, response: { 204: z.null(), ...errors } },
     }, async (request, reply) => {
-      const r = visibleRule(request, request.params.id);
-      rules.remove(r.id);
+      const r = await visibleRule(request, request.params.id);
+      await rules.remove(r.id);
       registry.audit(actorOf(request), 'notification_rule.deleted', `${r.id} (${r.name})`);
       return reply.code(204).send(null);
     });
@@ -216,9 +215,9 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
         response: { 200: z.string(), 400: ProblemSchema, 410: ProblemSchema },
       },
     }, async (request, reply) => {
-      const check = options.ackLinks.check(request.params.token);
+      const check = await options.ackLinks.check(request.params.token);
       if (!check.ok) throw refusal(check.reason);
-      const channel = channels.get(check.channelId);
+      const channel = await channels.get(check.channelId);
       return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(`<!doctype html><html lang="id"><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>Pantau: akui peringatan</title><h1>Akui peringatan / Acknowledge alert</h1><p>${escapeHtml(check.alertId)} — ${escapeHtml(channel?.name ?? check.channelId)}</p>
 <form method="post"><button type="submit">Akui / Acknowledge</button></form></html>`);
@@ -232,10 +231,10 @@ export function channelsPlugin(options: ChannelsOptions): FastifyPluginAsyncZod 
         response: { 200: z.object({ alertId: z.string(), acknowledged: z.boolean(), by: z.string() }), 400: ProblemSchema, 410: ProblemSchema },
       },
     }, async (request) => {
-      const check = options.ackLinks.check(request.params.token);
+      const check = await options.ackLinks.check(request.params.token);
       if (!check.ok) throw refusal(check.reason);
-      options.ackLinks.consume(request.params.token);
-      const channel = channels.get(check.channelId);
+      if (!(await options.ackLinks.consume(request.params.token))) throw refusal('used');
+      const channel = await channels.get(check.channelId);
       const by = `channel:${check.channelId} (${channel?.name ?? 'deleted'})`;
       const acked = await options.acknowledge(check.alertId, by);
       return { alertId: check.alertId, acknowledged: acked !== null, by };

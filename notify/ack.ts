@@ -1,25 +1,35 @@
 // Acknowledgement links in messages (docs/notifications.md, "Acknowledgement links"): `/api/v1/ack/<token>`, the
 // token an HMAC-SHA256-signed `{alert, channel, expiry, nonce}`, so it cannot be forged or pointed at another
 // alert; it expires (PANTAU_ACK_LINK_TTL) and works once (its hash is remembered until it would have expired).
-// The signing key is made on first use and kept in the registry's state: links survive a restart.
+// Key and used links live in the notification tables (`notify_meta`, notify/store.ts): one key for every node of a
+// cluster — the alert owner signs, any node checks — and a link used through one node is used on all. The key is
+// made by the first node to start (a key kept in the registry's state by an earlier release is adopted).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Registry } from '../registry/registry.js';
+import type { NotifyStore } from './store.js';
 
-const SECRET_KEY = 'notify-ack-secret';
-const USED_KEY = 'notify-ack-used';
+const LEGACY_SECRET_KEY = 'notify-ack-secret';
+const SECRET = 'ack-secret';
+const USED = 'ack-used:';
 
 export type AckCheck = { ok: true; alertId: string; channelId: string } | { ok: false; reason: 'invalid' | 'expired' | 'used' };
 
 export class AckLinks {
-  constructor(private readonly registry: Pick<Registry, 'getState' | 'setState'>, private readonly ttlMs: number) {}
+  private key: Buffer | undefined;
+  private lastPrune = 0;
+
+  constructor(private readonly store: NotifyStore, private readonly ttlMs: number, private readonly registry?: Pick<Registry, 'getState'>) {}
+
+  /** The signing key, shared through the database (the first node's wins when several start together). */
+  async load(): Promise<void> {
+    const candidate = this.registry?.getState<string>(LEGACY_SECRET_KEY) ?? randomBytes(32).toString('base64url');
+    await this.store.sql.run('INSERT INTO notify_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', [SECRET, candidate]);
+    this.key = Buffer.from((await this.store.getMeta(SECRET))!, 'base64url');
+  }
 
   private secret(): Buffer {
-    let s = this.registry.getState<string>(SECRET_KEY);
-    if (!s) {
-      s = randomBytes(32).toString('base64url');
-      this.registry.setState(SECRET_KEY, s);
-    }
-    return Buffer.from(s, 'base64url');
+    if (!this.key) throw new Error('acknowledgement links: the key is not loaded (AckLinks.load)');
+    return this.key;
   }
 
   sign(alertId: string, channelId: string, now = Date.now()): string {
@@ -27,7 +37,7 @@ export class AckLinks {
     return `${payload}.${createHmac('sha256', this.secret()).update(payload).digest('base64url')}`;
   }
 
-  check(token: string, now = Date.now()): AckCheck {
+  async check(token: string, now = Date.now()): Promise<AckCheck> {
     const [payload, mac] = token.split('.');
     if (!payload || !mac) return { ok: false, reason: 'invalid' };
     const expected = createHmac('sha256', this.secret()).update(payload).digest();
@@ -40,20 +50,20 @@ export class AckLinks {
       return { ok: false, reason: 'invalid' };
     }
     if (typeof p.a !== 'string' || typeof p.c !== 'string' || typeof p.e !== 'number') return { ok: false, reason: 'invalid' };
-    if (this.used()[hash(token)] !== undefined) return { ok: false, reason: 'used' };
+    if ((await this.store.getMeta(USED + hash(token))) !== undefined) return { ok: false, reason: 'used' };
     if (now > p.e) return { ok: false, reason: 'expired' };
     return { ok: true, alertId: p.a, channelId: p.c };
   }
 
-  /** Marks the link used (expired entries are dropped on the way). */
-  consume(token: string, now = Date.now()): void {
-    const used = Object.fromEntries(Object.entries(this.used()).filter(([, until]) => until > now));
-    used[hash(token)] = now + this.ttlMs;
-    this.registry.setState(USED_KEY, used);
-  }
-
-  private used(): Record<string, number> {
-    return this.registry.getState<Record<string, number>>(USED_KEY) ?? {};
+  /** Marks the link used; false when it was used meanwhile (two clicks at once: one wins). */
+  async consume(token: string, now = Date.now()): Promise<boolean> {
+    if (now - this.lastPrune > 3_600_000) {
+      this.lastPrune = now;
+      const used = await this.store.sql.all<{ key: string; value: string }>(`SELECT key, value FROM notify_meta WHERE key LIKE '${USED}%'`);
+      for (const u of used) if (Number(u.value) < now) await this.store.sql.run('DELETE FROM notify_meta WHERE key = ?', [u.key]);
+    }
+    const n = await this.store.sql.run('INSERT INTO notify_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING', [USED + hash(token), String(now + this.ttlMs)]);
+    return n > 0;
   }
 }
 

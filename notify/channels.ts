@@ -1,18 +1,17 @@
 // Notification channels (issue "Round 3 · 2 of 6", docs/notifications.md): where alert messages leave the room —
-// a Telegram chat, a WhatsApp number, or any HTTP endpoint (SMS gateways) with `{{placeholders}}`.
+// a mailbox (SMTP), a Telegram chat, a WhatsApp number, or any HTTP endpoint (SMS gateways) with `{{placeholders}}`.
 //
 // A channel belongs to the scope of the admin who made it: admins whose scope covers it see and change it, others
 // do not know it exists (registry/scope.ts). Its secrets (bot token, access token, header values, a credential in the
-// URL) are stored and used but never shown again: every answer carries them masked, and provider errors are scrubbed
-// of them before they are logged or stored. Email is not a channel type yet: it needs an SMTP client (nodemailer is
-// not a dependency), and a half-made one would be worse than none.
+// URL, the SMTP password) are stored and used but never shown again: every answer carries them masked, and provider
+// errors are scrubbed of them before they are logged or stored.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { redactUrl } from '../lib/redact.js';
-import type { Registry } from '../registry/registry.js';
-import { ScopeSchema, normalizeScope, scopeForApi, scopeFromStored, scopeWithin, type Scope } from '../registry/scope.js';
+import { ScopeSchema, normalizeScope, scopeForApi, scopeWithin, type Scope } from '../registry/scope.js';
+import type { NotifyStore } from './store.js';
 
-export const CHANNEL_TYPES = ['telegram', 'whatsapp', 'http'] as const;
+export const CHANNEL_TYPES = ['email', 'telegram', 'whatsapp', 'http'] as const;
 export type ChannelType = (typeof CHANNEL_TYPES)[number];
 
 const secret = z.string().trim().min(1).max(500);
@@ -30,9 +29,17 @@ const HttpConfig = z.strictObject({
   body: z.string().max(10_000).default(''),
 });
 
-export const CONFIG_SCHEMAS = { telegram: TelegramConfig, whatsapp: WhatsappConfig, http: HttpConfig } as const;
+const EmailAddress = z.email().max(320);
+const EmailConfig = z.strictObject({
+  smtpUrl: z.string().max(2000).regex(/^smtps?:\/\/[^\s]+$/, 'must be smtp://[user:password@]host[:port] or smtps://…').refine((v) => URL.canParse(v), 'not a URL'),
+  from: EmailAddress,
+  to: z.array(EmailAddress).min(1).max(50),
+});
+
+export const CONFIG_SCHEMAS = { email: EmailConfig, telegram: TelegramConfig, whatsapp: WhatsappConfig, http: HttpConfig } as const;
 
 export const ChannelInputSchema = z.discriminatedUnion('type', [
+  z.strictObject({ name: z.string().trim().min(1).max(100), type: z.literal('email'), config: EmailConfig, scope: ScopeSchema.optional() }),
   z.strictObject({ name: z.string().trim().min(1).max(100), type: z.literal('telegram'), config: TelegramConfig, scope: ScopeSchema.optional() }),
   z.strictObject({ name: z.string().trim().min(1).max(100), type: z.literal('whatsapp'), config: WhatsappConfig, scope: ScopeSchema.optional() }),
   z.strictObject({ name: z.string().trim().min(1).max(100), type: z.literal('http'), config: HttpConfig, scope: ScopeSchema.optional() }),
@@ -72,6 +79,10 @@ export function secretsOf(c: Pick<StoredChannel, 'type' | 'config'>): string[] {
   const out: string[] = [];
   if (c.type === 'telegram') out.push(String(cfg.botToken));
   if (c.type === 'whatsapp') out.push(String(cfg.accessToken));
+  if (c.type === 'email') {
+    const password = passwordOf(String(cfg.smtpUrl));
+    if (password) out.push(password);
+  }
   if (c.type === 'http') {
     out.push(...Object.values(cfg.headers as Record<string, string>));
     try {
@@ -83,6 +94,27 @@ export function secretsOf(c: Pick<StoredChannel, 'type' | 'config'>): string[] {
     }
   }
   return out.filter((s) => s.length >= 4);
+}
+
+/** The password of a URL's user information, decoded; undefined when it has none. */
+function passwordOf(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    return u.password ? decodeURIComponent(u.password) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `smtp://pantau:••••@mail.example:587`: the user stays readable, the password does not. */
+function maskUrlPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    return `${u.protocol}//${u.username}:${MASK}@${u.host}${u.pathname === '/' ? '' : u.pathname}${u.search}`;
+  } catch {
+    return MASK;
+  }
 }
 
 /** Text with every secret of the channel replaced by the mask. */
@@ -98,6 +130,7 @@ export function channelForApi(c: StoredChannel) {
   const cfg: Record<string, unknown> = { ...c.config };
   if (c.type === 'telegram') cfg.botToken = mask(String(cfg.botToken));
   if (c.type === 'whatsapp') cfg.accessToken = mask(String(cfg.accessToken));
+  if (c.type === 'email') cfg.smtpUrl = maskUrlPassword(String(cfg.smtpUrl));
   if (c.type === 'http') {
     cfg.url = redactUrl(String(cfg.url));
     cfg.headers = Object.fromEntries(Object.entries(cfg.headers as Record<string, string>).map(([k, v]) => [k, mask(v)]));
@@ -116,50 +149,50 @@ export function mergeConfig(c: StoredChannel, patch: Record<string, unknown>): R
       continue;
     }
     if (k === 'url' && typeof v === 'string' && v.includes('redacted')) continue;
+    // the SMTP URL sent back with its password masked: the stored password stays (host or user may change)
+    if (k === 'smtpUrl' && typeof v === 'string' && v.includes(MASK)) {
+      const stored = passwordOf(String(c.config.smtpUrl));
+      merged[k] = stored === undefined ? v : v.replace(MASK, encodeURIComponent(stored));
+      continue;
+    }
     merged[k] = v;
   }
   const parsed = CONFIG_SCHEMAS[c.type].safeParse(merged);
   return parsed.success ? (parsed.data as Record<string, unknown>) : parsed.error;
 }
 
-const STATE_KEY = 'notify-channels';
-
 /**
- * Channels kept in the registry's state (SQLite on a single node; PostgreSQL's `state` table in a cluster, read at
- * start by each node), as one document: few channels, rarely changed.
+ * Channels in the registry's table `notify_channels` (notify/store.ts): SQLite on a single node, PostgreSQL shared by
+ * every node of a cluster — each read asks the database, so a change through one node holds at once on all.
  */
 export class ChannelStore {
-  constructor(private readonly registry: Pick<Registry, 'getState' | 'setState'>) {}
+  constructor(private readonly store: NotifyStore) {}
 
-  list(): StoredChannel[] {
-    const raw = this.registry.getState<Array<StoredChannel & { scope: unknown }>>(STATE_KEY) ?? [];
-    return raw.map((c) => ({ ...c, scope: scopeFromStored(c.scope) }));
+  list(): Promise<StoredChannel[]> {
+    return this.store.listChannels();
   }
 
-  get(id: string): StoredChannel | undefined {
-    return this.list().find((c) => c.id === id);
+  get(id: string): Promise<StoredChannel | undefined> {
+    return this.store.getChannel(id);
   }
 
   /** The channels a caller of this scope sees: those whose owner scope lies within its own. */
-  visible(scope: Scope): StoredChannel[] {
-    return this.list().filter((c) => scopeWithin(c.scope, scope));
+  async visible(scope: Scope): Promise<StoredChannel[]> {
+    return (await this.list()).filter((c) => scopeWithin(c.scope, scope));
   }
 
-  create(input: z.infer<typeof ChannelInputSchema>, scope: Scope): StoredChannel {
+  async create(input: z.infer<typeof ChannelInputSchema>, scope: Scope): Promise<StoredChannel> {
     const channel: StoredChannel = { id: `ch-${randomUUID().slice(0, 12)}`, name: input.name, type: input.type, config: input.config as Record<string, unknown>, scope: normalizeScope(scope), createdAt: Date.now() };
-    this.save([...this.list(), channel]);
+    await this.store.insertChannel(channel);
     return channel;
   }
 
-  update(channel: StoredChannel): void {
-    this.save(this.list().map((c) => (c.id === channel.id ? channel : c)));
+  update(channel: StoredChannel): Promise<void> {
+    return this.store.updateChannel(channel);
   }
 
-  remove(id: string): void {
-    this.save(this.list().filter((c) => c.id !== id));
-  }
-
-  private save(channels: StoredChannel[]): void {
-    this.registry.setState(STATE_KEY, channels);
+  /** The channel goes, and with it its place in every rule and tier. */
+  remove(id: string): Promise<void> {
+    return this.store.deleteChannel(id);
   }
 }

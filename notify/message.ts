@@ -38,6 +38,17 @@ export function inQuietHours(quiet: StoredRule['quietHours'], at: number): boole
   return from <= to ? now >= from && now < to : now >= from || now < to;
 }
 
+/**
+ * When the quiet hours around `at` end: the next `to` (WITA) after `at`. Held messages are sent then — quiet hours
+ * hold messages back, they never drop them.
+ */
+export function quietHoursEnd(quiet: NonNullable<StoredRule['quietHours']>, at: number): number {
+  const to = Number(quiet.to.slice(0, 2)) * 60 + Number(quiet.to.slice(3));
+  const minuteStart = at - ((at + WITA_OFFSET_MS) % 60_000);
+  const ahead = (to - witaMinutes(at) + 1440) % 1440 || 1440;
+  return minuteStart + ahead * 60_000;
+}
+
 /** What quiet hours do not hold back: awas, critical, and air at ISPU Sangat Tidak Sehat or Berbahaya (ISPU > 200). */
 export function breaksQuietHours(alert: Pick<Alert, 'severity' | 'rule' | 'value'>): boolean {
   if (alert.severity === 'awas' || alert.severity === 'critical') return true;

@@ -5,8 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { KINDS } from '../catalog/index.js';
 import { SEVERITIES } from '../alerts/rules.js';
-import type { Registry } from '../registry/registry.js';
-import { normalizeScope, scopeFromStored, scopeWithin, type Scope } from '../registry/scope.js';
+import { normalizeScope, scopeWithin, type Scope } from '../registry/scope.js';
+import type { NotifyStore } from './store.js';
 
 /** `15m`, `2s`, `1h`, `1d` as in the contract's durations (a bare number is not taken: a rule is read by people). */
 const DurationSchema = z.string().regex(/^\d{1,6}(s|m|h|d)$/, 'must be a duration like 2s, 15m or 1h');
@@ -71,46 +71,33 @@ export function ruleForApi(r: StoredRule) {
   };
 }
 
-const STATE_KEY = 'notify-rules';
-
-/** Rules kept in the registry's state beside the channels (notify/channels.ts says why and what that means in a cluster). */
+/** Rules in the registry's table `notify_rules` beside the channels (notify/channels.ts says what that means in a cluster). */
 export class RuleStore {
-  constructor(private readonly registry: Pick<Registry, 'getState' | 'setState'>) {}
+  constructor(private readonly store: NotifyStore) {}
 
-  list(): StoredRule[] {
-    const raw = this.registry.getState<StoredRule[]>(STATE_KEY) ?? [];
-    return raw.map((r) => ({ ...r, owner: scopeFromStored(r.owner), scope: { ...scopeFromStored(r.scope), deviceIds: r.scope.deviceIds ?? [] } }));
+  list(): Promise<StoredRule[]> {
+    return this.store.listRules();
   }
 
-  get(id: string): StoredRule | undefined {
-    return this.list().find((r) => r.id === id);
+  get(id: string): Promise<StoredRule | undefined> {
+    return this.store.getRule(id);
   }
 
-  visible(scope: Scope): StoredRule[] {
-    return this.list().filter((r) => scopeWithin(r.owner, scope));
+  async visible(scope: Scope): Promise<StoredRule[]> {
+    return (await this.list()).filter((r) => scopeWithin(r.owner, scope));
   }
 
-  create(input: Omit<StoredRule, 'id' | 'createdAt'>): StoredRule {
+  async create(input: Omit<StoredRule, 'id' | 'createdAt'>): Promise<StoredRule> {
     const rule: StoredRule = { ...input, id: `nr-${randomUUID().slice(0, 12)}`, createdAt: Date.now() };
-    this.registry.setState(STATE_KEY, [...this.list(), rule]);
+    await this.store.insertRule(rule);
     return rule;
   }
 
-  update(rule: StoredRule): void {
-    this.registry.setState(STATE_KEY, this.list().map((r) => (r.id === rule.id ? rule : r)));
+  update(rule: StoredRule): Promise<void> {
+    return this.store.updateRule(rule);
   }
 
-  remove(id: string): void {
-    this.registry.setState(STATE_KEY, this.list().filter((r) => r.id !== id));
-  }
-
-  /** A deleted channel leaves every rule and tier (a tier with no channel left is dropped). */
-  forgetChannel(id: string): void {
-    const rules = this.list().map((r) => ({
-      ...r,
-      channels: r.channels.filter((c) => c !== id),
-      escalation: r.escalation.map((t) => ({ ...t, channels: t.channels.filter((c) => c !== id) })).filter((t) => t.channels.length > 0),
-    }));
-    this.registry.setState(STATE_KEY, rules);
+  remove(id: string): Promise<void> {
+    return this.store.deleteRule(id);
   }
 }

@@ -1,7 +1,9 @@
-// One message to one channel through its provider: the Telegram Bot API's sendMessage (with an inline button to the
-// acknowledgement link), the WhatsApp Cloud API's messages endpoint, or an HTTP request with `{{placeholders}}`.
+// One message to one channel through its provider: SMTP (nodemailer), the Telegram Bot API's sendMessage (with an
+// inline button to the acknowledgement link), the WhatsApp Cloud API's messages endpoint, or an HTTP request with
+// `{{placeholders}}`.
 // The answer is what the provider said (status and a body excerpt), scrubbed of the channel's secrets — the bot token
 // is in Telegram's URL path, so an error that names the URL would otherwise carry it.
+import nodemailer from 'nodemailer';
 import { redactUrlsIn } from '../lib/redact.js';
 import { scrub, secretsOf, type StoredChannel } from './channels.js';
 
@@ -11,13 +13,16 @@ export interface OutgoingMessage {
   ackUrl?: string;
   /** Words of the ack button in the rule's language. */
   ackLabel?: string;
-  /** Sent as Idempotency-Key to HTTP channels (an SMS gateway that honours it sends one SMS for retries). */
+  /**
+   * Sent as Idempotency-Key to HTTP channels (an SMS gateway that honours it sends one SMS for retries) and as the
+   * Message-ID of an email (a mail system that has seen it once may drop the copy). The outbox row's id.
+   */
   idempotencyKey?: string;
 }
 
 export interface ProviderAnswer {
   ok: boolean;
-  /** HTTP status; null when no answer came (timeout, refused connection). */
+  /** HTTP status (SMTP reply code for email); null when no answer came (timeout, refused connection). */
   status: number | null;
   /** First 500 characters of the answer, or the error. */
   body: string;
@@ -39,6 +44,7 @@ function fill(template: string, values: Record<string, string>, encode: (s: stri
 
 export async function sendToChannel(channel: StoredChannel, message: OutgoingMessage, urls: ProviderUrls, timeoutMs = 10_000): Promise<ProviderAnswer> {
   const cfg = channel.config;
+  if (channel.type === 'email') return sendMail(channel, message, timeoutMs);
   let url: string;
   let init: RequestInit;
   if (channel.type === 'telegram') {
@@ -74,5 +80,35 @@ export async function sendToChannel(channel: StoredChannel, message: OutgoingMes
     const e = err as Error & { cause?: { message?: string } };
     const detail = `${e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : e.message}${e.cause?.message ? ` (${e.cause.message})` : ''}`;
     return { ok: false, status: null, body: scrub(redactUrlsIn(detail), secrets).slice(0, EXCERPT) };
+  }
+}
+
+/**
+ * An email through the channel's SMTP server: subject = the message's first two lines (head and place), the text,
+ * and the acknowledgement link on a line of its own. The answer is the server's reply ("250 …").
+ */
+async function sendMail(channel: StoredChannel, message: OutgoingMessage, timeoutMs: number): Promise<ProviderAnswer> {
+  const cfg = channel.config as { smtpUrl: string; from: string; to: string[] };
+  const secrets = secretsOf(channel);
+  const transport = nodemailer.createTransport(cfg.smtpUrl, { connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs } as never);
+  const lines = message.text.split('\n');
+  const subject = lines.slice(0, 2).join(' — ').slice(0, 200);
+  const text = message.ackUrl ? `${message.text}\n\n${message.ackLabel ?? 'Acknowledge'}: ${message.ackUrl}\n` : `${message.text}\n`;
+  try {
+    const info = await transport.sendMail({
+      from: cfg.from,
+      to: cfg.to,
+      subject: `Pantau: ${subject}`,
+      text,
+      ...(message.idempotencyKey ? { messageId: `<${message.idempotencyKey}@pantau>` } : {}),
+    });
+    const reply = String(info.response ?? '');
+    return { ok: true, status: Number(/^\d{3}/.exec(reply)?.[0] ?? 250), body: scrub(reply, secrets).slice(0, EXCERPT) };
+  } catch (err) {
+    const e = err as Error & { responseCode?: number; code?: string };
+    const detail = `${e.code ? `${e.code}: ` : ''}${e.message}`;
+    return { ok: false, status: e.responseCode ?? null, body: scrub(redactUrlsIn(detail), secrets).slice(0, EXCERPT) };
+  } finally {
+    transport.close();
   }
 }

@@ -58,8 +58,14 @@ export function createMetrics() {
     }),
     notifySends: new Counter({
       name: 'pantau_notify_sends_total',
-      help: 'Messages sent to notification channels, by channel type and outcome (sent, failed)',
+      help: 'Provider calls for notification channels (every attempt), by channel type and outcome (sent, failed)',
       labelNames: ['type', 'outcome'],
+      registers: [registry],
+    }),
+    notifyOutbox: new Gauge({
+      name: 'pantau_notify_outbox',
+      help: 'Rows of the notification outbox by status (held, queued, sending, sent, failed, expired, cancelled)',
+      labelNames: ['status'],
       registers: [registry],
     }),
     alertChanges: new Counter({ name: 'pantau_alert_changes_total', help: 'Alert lifecycle changes', labelNames: ['change'], registers: [registry] }),

@@ -15,7 +15,10 @@ import { capPlugin } from '../api/cap.js';
 import { channelsPlugin } from '../api/channels.js';
 import { ChannelStore } from '../notify/channels.js';
 import { RuleStore } from '../notify/rules.js';
-import { Dispatcher } from '../notify/dispatcher.js';
+import { Outbox } from '../notify/outbox.js';
+import { NotifyStore } from '../notify/store.js';
+import { STATUSES } from '../notify/plan.js';
+import { deliveriesPlugin } from '../api/deliveries.js';
 import { AckLinks } from '../notify/ack.js';
 import { endStreamsOnRevoke, StreamHub, streamPlugin } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
@@ -191,6 +194,19 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         },
       })
     : undefined;
+  // notifications: channels, rules and the delivery outbox in the registry's database (docs/notifications.md)
+  const notifyStore = registry.postgres ? await NotifyStore.postgres(registry.postgres) : NotifyStore.sqlite(registry.db);
+  const countSend = (type: string, ok: boolean) => metrics.notifySends.inc({ type, outcome: ok ? 'sent' : 'failed' });
+  let consoleUrl = '';
+  const ackLinks = new AckLinks(notifyStore, config.ackLinkTtlMs, registry);
+  await ackLinks.load();
+  // sent by the single node, or in a cluster by the alert owner (`owner` set below)
+  let owner: { isOwner: boolean } | undefined;
+  const outbox = new Outbox({
+    store: notifyStore, registry, providerUrls: config.providerUrls, consoleUrl: () => config.publicUrl ?? consoleUrl, ackLinks,
+    log: log.child({ component: 'notify' }), nodeId: `${config.workerId || hostname()}:${process.pid}:${Date.now().toString(36)}`,
+    active: () => !owner || owner.isOwner, counted: countSend, maxPerWindow: Math.max(1, config.notifyMaxPer10m),
+  });
   const cluster = registry.postgres
     ? await startClusterAlerts({
         registry,
@@ -205,34 +221,37 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
             metrics.alertChanges.inc({ change: change.type });
             const d = registry.device(change.alert.deviceId);
             if (d && stateLine) void ingest.writeLines([stateLine(d)]).catch(() => undefined);
+            outbox.wake();
           },
+          inTransaction: (client, changes) => outbox.planIn(client, changes),
         },
         stream: (seq, kind, deviceId, data) => hub.alert(seq, kind, deviceId, data),
       })
     : undefined;
   const alertStore: AlertReader = cluster ? cluster.reader : new AlertStore(registry.db);
-  const notifyChannels = new ChannelStore(registry);
-  const notifyRules = new RuleStore(registry);
-  const countSend = (type: string, ok: boolean) => metrics.notifySends.inc({ type, outcome: ok ? 'sent' : 'failed' });
-  // single node only: in a cluster the alert owner's outbox is where sending belongs (not built yet)
-  let consoleUrl = '';
-  const ackLinks = new AckLinks(registry, config.ackLinkTtlMs);
-  const dispatcher = cluster
-    ? undefined
-    : new Dispatcher({ registry, channels: notifyChannels, rules: notifyRules, providerUrls: config.providerUrls, consoleUrl: () => consoleUrl, ackLinks, log: log.child({ component: 'notify' }), counted: countSend, maxPerWindow: Math.max(1, config.notifyMaxPer10m) });
+  owner = cluster?.owner;
+  const notifyChannels = new ChannelStore(notifyStore);
+  const notifyRules = new RuleStore(notifyStore);
   const alerts = cluster?.alerts ?? new AlertService(registry, alertStore as AlertStore, {
     writeLines: (lines) => ingest.writeLines(lines),
     uniqueTs: (stream, at) => ingest.uniqueTs(stream, at),
     publish: (topic, payload, options) => publishAlert?.(topic, payload, options),
     stream: (seq, change) => hub.alert(seq, change.alert.kind, change.alert.deviceId, { type: change.type, alert: formatAlert(change.alert) }),
     webhook,
-    onChange: (change) => {
+    onChange: (change, seq) => {
       metrics.alertChanges.inc({ change: change.type });
       const d = registry.device(change.alert.deviceId);
       if (d && stateLine) void ingest.writeLines([stateLine(d)]).catch(() => undefined);
-      dispatcher?.onChange(change);
+      outbox.onChange(change, seq);
     },
   }, log.child({ component: 'alerts' }));
+  // single node: changes stored before the last stop but not yet planned (a crash in between)
+  if (!cluster) {
+    outbox.replay(
+      (seq) => alertStore.eventsAfter(seq),
+      () => (registry.db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM alert_events').get() as { seq: number }).seq,
+    );
+  }
   // ISPU needs 24 h of history (a query); flood level and LOS come from the newest reading alone
   // ISPU, flood level and LOS: one tracker fed from the log, so latest, summary, alerts and `indices` agree
   const indices = new IndicesTracker(influx, INDICES_INTERVAL_MS);
@@ -377,6 +396,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
             })),
           cityOf: (id) => registry.device(id)?.city,
         }),
+        deliveriesPlugin({ store: notifyStore, get: (id) => alertStore.get(id), registry }),
         channelsPlugin({
           registry,
           channels: notifyChannels,
@@ -419,6 +439,10 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
     for (const c of s.consumers) metrics.consumerLag.set({ consumer: c.name }, c.lagBytes);
   });
   every(5000, () => registry.flushStatus());
+  every(5000, async () => {
+    const counts = await notifyStore.countByStatus();
+    for (const status of STATUSES) metrics.notifyOutbox.set({ status }, counts[status] ?? 0);
+  });
   every(config.alertTickMs, () => alerts.tick());
   every(config.sseHeartbeatMs, () => hub.heartbeat());
   const derived = startDerivedPoints({
@@ -439,6 +463,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   const loopback = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const httpUrl = `${tls ? 'https' : 'http'}://${loopback}:${httpPort}`;
   consoleUrl = httpUrl;
+  outbox.start();
   const mqttUrl = brokerAddress && brokerAddress.port > 0 ? `mqtt://${loopback}:${brokerAddress.port}` : undefined;
   log.info({ http: httpUrl, mqtt: mqttUrl, mqttTls: brokerAddress?.tlsPort, mqttWs: brokerAddress?.wsPort, influx: redactUrl(config.influxUrl), db: config.influxDb, dataDir: config.dataDir }, 'Pantau is running');
   void derived.writeDeviceStates().catch(() => undefined);
@@ -476,7 +501,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         await Promise.race([apiClosed, new Promise((r) => setTimeout(r, 1000))]);
         alerts.saveNow();
         await webhook?.close();
-        dispatcher?.close();
+        await outbox.close();
         await node?.stop();
         await registry.close().catch((err) => log.warn({ err: (err as Error).message }, 'registry close failed'));
         const pending = spool.pendingBytes;

@@ -3,6 +3,8 @@
 //
 // Columns mirror the SQLite schema (registry/sqlite-store.ts, alerts/store.ts) so the two backends stay one
 // model: times are epoch milliseconds (bigint), thresholds and alert changes JSON.
+import { NOTIFY_TABLES_SQL } from './notify-schema.js';
+
 export interface Migration {
   version: number;
   name: string;
@@ -117,5 +119,12 @@ export const PG_MIGRATIONS: Migration[] = [
         heartbeat_at bigint NOT NULL, stopped_at bigint, status jsonb NOT NULL DEFAULT '{}'::jsonb
       );
     `,
+  },
+  {
+    version: 7,
+    name: 'notification channels, rules and the delivery outbox',
+    // issue "Round 3 · 2 of 6": channels and rules were one state document each; every send is an outbox row,
+    // unique per alert, change and channel, claimed by one sender at a time (lease) — notify/store.ts
+    sql: NOTIFY_TABLES_SQL,
   },
 ];

@@ -1,13 +1,16 @@
-// Per-channel limit under a storm: a Dispatcher (notify/dispatcher.ts) with a 2-per-window limit and a short window
-// sends two messages at once to a local Bot API server and the rest as one digest when the window ends.
+// Per-channel limit under a storm: the outbox (notify/outbox.ts, on a real SQLite database) with a 2-per-window
+// limit and a short window sends two messages at once to a local Bot API server and the rest as one digest when
+// the window ends — counted from the table, so what a restart would find is what decides.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import Database from 'better-sqlite3';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertChange } from '../alerts/engine.js';
 import { ChannelStore } from '../notify/channels.js';
-import { Dispatcher } from '../notify/dispatcher.js';
+import { Outbox } from '../notify/outbox.js';
 import { RuleStore } from '../notify/rules.js';
+import { NotifyStore } from '../notify/store.js';
 import { eventually } from './support/platform.js';
 
 const texts: string[] = [];
@@ -29,17 +32,16 @@ describe('digest under a storm', () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   it('two messages in the window, the other four in one digest when it ends', async () => {
-    const state = new Map<string, unknown>();
-    const registry = {
-      getState: <T>(k: string) => state.get(k) as T | undefined,
-      setState: (k: string, v: unknown) => void state.set(k, v),
-      device: (id: string) => ({ id, kind: 'flood' as const, name: `Pos ${id}`, district: 'Sungai Pinang', city: 'Samarinda' }) as never,
-    };
-    const channels = new ChannelStore(registry);
-    const rules = new RuleStore(registry);
-    const ch = channels.create({ name: 'Posko', type: 'telegram', config: { botToken: '7123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw', chatId: 1 } }, { cities: [], kinds: [] });
-    rules.create({ name: 'all', scope: { cities: [], kinds: [], deviceIds: [] }, owner: { cities: [], kinds: [] }, minSeverity: 'waspada', channels: [ch.id], language: 'id', quietHours: null, escalation: [] });
-    const d = new Dispatcher({ registry, channels, rules, providerUrls: { telegram: url, whatsapp: url }, consoleUrl: () => 'http://pantau.test', log: pino({ level: 'silent' }), maxPerWindow: 2, windowMs: 1500 });
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    const store = NotifyStore.sqlite(db);
+    const registry = { device: (id: string) => ({ id, kind: 'flood' as const, name: `Pos ${id}`, district: 'Sungai Pinang', city: 'Samarinda' }) as never };
+    const channels = new ChannelStore(store);
+    const rules = new RuleStore(store);
+    const ch = await channels.create({ name: 'Posko', type: 'telegram', config: { botToken: '7123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw', chatId: 1 } }, { cities: [], kinds: [] });
+    await rules.create({ name: 'all', scope: { cities: [], kinds: [], deviceIds: [] }, owner: { cities: [], kinds: [] }, minSeverity: 'waspada', channels: [ch.id], language: 'id', quietHours: null, escalation: [] });
+    const d = new Outbox({ store, registry, providerUrls: { telegram: url, whatsapp: url }, consoleUrl: () => 'http://pantau.test', log: pino({ level: 'silent' }), nodeId: 'test', maxPerWindow: 2, windowMs: 1500, pollMs: 100 });
+    d.start();
     for (let i = 1; i <= 6; i++) {
       const change: AlertChange = { type: 'opened', at: Date.now(), alert: { id: `a-${i}`, deviceId: `g-${i}`, kind: 'flood', rule: 'flood_level', severity: 'siaga', state: 'open', value: 150 + i, message: '', openedAt: Date.now(), acknowledgedAt: null, resolvedAt: null } };
       d.onChange(change);
@@ -53,6 +55,12 @@ describe('digest under a storm', () => {
     for (const i of [3, 4, 5, 6]) expect(digest).toContain(`Pos g-${i}`);
     await new Promise((r) => setTimeout(r, 300));
     expect(texts.length).toBe(3);
-    d.close();
+    // the table says the same: two sent on their own, four in one digest (one group), each sent once
+    const rows = db.prepare('SELECT alert_id, status, in_digest, group_key FROM notify_outbox ORDER BY alert_id').all() as Array<{ alert_id: string; status: string; in_digest: number; group_key: string | null }>;
+    expect(rows.map((r) => r.status)).toEqual(Array(6).fill('sent'));
+    expect(rows.filter((r) => r.in_digest === 1).map((r) => r.alert_id)).toEqual(['a-3', 'a-4', 'a-5', 'a-6']);
+    expect(new Set(rows.filter((r) => r.in_digest === 1).map((r) => r.group_key)).size).toBe(1);
+    expect((db.prepare('SELECT count(*) AS n FROM notify_attempts').get() as { n: number }).n).toBe(6);
+    await d.close();
   });
 });

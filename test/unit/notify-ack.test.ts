@@ -1,31 +1,41 @@
 // Acknowledgement links: signed, bound to alert and channel, expiring, single use.
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { AckLinks } from '../../notify/ack.js';
+import { NotifyStore } from '../../notify/store.js';
 
-const memoryState = () => {
-  const m = new Map<string, unknown>();
-  return { getState: <T>(k: string) => m.get(k) as T | undefined, setState: (k: string, v: unknown) => void m.set(k, v) };
+/** The notification tables of an install (an in-memory SQLite database). */
+const install = () => {
+  const db = new Database(':memory:');
+  db.exec('CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  return NotifyStore.sqlite(db);
+};
+const links = async (store = install()) => {
+  const l = new AckLinks(store, 60_000);
+  await l.load();
+  return l;
 };
 
 describe('AckLinks', () => {
-  it('a link checks out until used, then is refused as used', () => {
-    const links = new AckLinks(memoryState(), 60_000);
-    const t = links.sign('alert-1', 'ch-1', 1000);
-    expect(links.check(t, 2000)).toEqual({ ok: true, alertId: 'alert-1', channelId: 'ch-1' });
-    links.consume(t, 2000);
-    expect(links.check(t, 3000)).toEqual({ ok: false, reason: 'used' });
+  it('a link checks out until used, then is refused as used — by every AckLinks of the same tables (the nodes of a cluster)', async () => {
+    const store = install();
+    const [one, two] = [await links(store), await links(store)];
+    const t = one.sign('alert-1', 'ch-1', 1000);
+    expect(await two.check(t, 2000)).toEqual({ ok: true, alertId: 'alert-1', channelId: 'ch-1' });
+    expect(await two.consume(t, 2000)).toBe(true);
+    expect(await one.consume(t, 2000)).toBe(false);
+    expect(await one.check(t, 3000)).toEqual({ ok: false, reason: 'used' });
   });
 
-  it('an expired link is refused; a changed payload or signature is invalid; another install\'s key does not sign for this one', () => {
-    const state = memoryState();
-    const links = new AckLinks(state, 60_000);
-    const t = links.sign('alert-1', 'ch-1', 1000);
-    expect(links.check(t, 61_001)).toEqual({ ok: false, reason: 'expired' });
+  it('an expired link is refused; a changed payload or signature is invalid; another install\'s key does not sign for this one', async () => {
+    const l = await links();
+    const t = l.sign('alert-1', 'ch-1', 1000);
+    expect(await l.check(t, 61_001)).toEqual({ ok: false, reason: 'expired' });
     const [payload, mac] = t.split('.');
     const other = Buffer.from(JSON.stringify({ a: 'alert-2', c: 'ch-1', e: 1e15, n: 'x' })).toString('base64url');
-    expect(links.check(`${other}.${mac}`, 2000)).toEqual({ ok: false, reason: 'invalid' });
-    expect(links.check(`${payload}.${mac!.slice(0, -2)}AA`, 2000)).toEqual({ ok: false, reason: 'invalid' });
-    expect(links.check('garbage', 2000)).toEqual({ ok: false, reason: 'invalid' });
-    expect(new AckLinks(memoryState(), 60_000).check(t, 2000)).toEqual({ ok: false, reason: 'invalid' });
+    expect(await l.check(`${other}.${mac}`, 2000)).toEqual({ ok: false, reason: 'invalid' });
+    expect(await l.check(`${payload}.${mac!.slice(0, -2)}AA`, 2000)).toEqual({ ok: false, reason: 'invalid' });
+    expect(await l.check('garbage', 2000)).toEqual({ ok: false, reason: 'invalid' });
+    expect(await (await links()).check(t, 2000)).toEqual({ ok: false, reason: 'invalid' });
   });
 });
