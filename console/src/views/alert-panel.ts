@@ -114,6 +114,8 @@ export function alertPanel(alertId: string, onClose: () => void): AlertPanel {
 
   let alert: (Alert & { trend?: AlertTrend | null }) | null = null;
   let gone = false;
+  /** Why the alert could not be read (network, server), shown until a later read succeeds. */
+  let loadError: string | null = null;
   let list: Delivery[] | null = null;
   let listProblem: 'missing' | 'forbidden' | string | null = null;
 
@@ -130,7 +132,7 @@ export function alertPanel(alertId: string, onClose: () => void): AlertPanel {
       return;
     }
     if (!alert) {
-      summary.replaceChildren(h('p', { class: 'loading' }, t('loading')));
+      summary.replaceChildren(loadError ? h('p', { class: 'error', role: 'alert' }, `${t('failed')}: ${loadError}`) : h('p', { class: 'loading' }, t('loading')));
       return;
     }
     const device = store.devices.get(alert.deviceId);
@@ -177,8 +179,10 @@ export function alertPanel(alertId: string, onClose: () => void): AlertPanel {
     try {
       alert = await get<Alert & { trend?: AlertTrend | null }>(`/api/v1/alerts/${encodeURIComponent(alertId)}`);
       gone = false;
+      loadError = null;
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) gone = true;
+      else loadError = (err as Error).message;
     }
     if (!gone) {
       try {
