@@ -31,7 +31,7 @@ async function floodAlert(deviceId: string) {
 beforeAll(async () => {
   tp = await startTestPlatform();
   // two hours of fast rise long ago, then 2 cm every 5 min for the last 30 min: only the last 30 min count
-  await gauge('trend-rising', [20, 70, 120, 121, 122, 124, 126, 128, 130, 132, 134].map((cm) => cm), { stepMin: 5 });
+  await gauge('trend-rising', [20, 70, 120, 121, 122, 124, 126, 128, 130, 132, 134]);
   await gauge('trend-falling', [180, 176, 172, 168]);
   await gauge('trend-steady', [100, 100, 100, 100, 100, 100, 100]);
   await gauge('trend-above-awas', [210, 212, 214]);
