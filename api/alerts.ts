@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ALERT_STATES, alertSchema, type Alert } from '../alerts/engine.js';
 import { formatAlert } from '../alerts/service.js';
+import { AlertTrendSchema, type AlertTrend } from './alert-trend.js';
 import type { AlertFilter } from '../alerts/store.js';
 import { DeviceIdSchema, KindSchema } from '../registry/device.js';
 import { actorOf } from './auth.js';
@@ -11,15 +12,22 @@ import type { Registry } from '../registry/registry.js';
 import { isUnscoped, scopeAllows, type Scope } from '../registry/scope.js';
 import { callerScope } from './scope-guard.js';
 
-/** docs/contract.md §5 Alert: the engine's alert with RFC 3339 timestamps. */
+/** docs/contract.md §5 Alert: the engine's alert with RFC 3339 timestamps; `trend` on the list and the alert's route. */
 export const AlertSchema = alertSchema
-  .extend({ openedAt: z.string(), acknowledgedAt: z.string().nullable(), resolvedAt: z.string().nullable() })
+  .extend({
+    openedAt: z.string(),
+    acknowledgedAt: z.string().nullable(),
+    resolvedAt: z.string().nullable(),
+    trend: AlertTrendSchema.nullable().optional().describe('river gauges: the rate of rise over 30 minutes and the time to the next threshold; null when it cannot be computed (not an open flood-level alert, fewer than two readings)'),
+  })
   .meta({ id: 'Alert' });
 
 export interface AlertsBackend {
   list(filter: AlertFilter): Alert[] | Promise<Alert[]>;
   get(id: string): Alert | undefined | Promise<Alert | undefined>;
   acknowledge(id: string, actor: string): Alert | null | Promise<Alert | null>;
+  /** The river trends of these alerts by id (api/alert-trend.ts); without it, alerts carry no `trend`. */
+  trends?(alerts: Alert[]): Promise<Map<string, AlertTrend | null>>;
 }
 
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
@@ -38,6 +46,12 @@ export function alertVisible(registry: Registry, scope: Scope, alert: { deviceId
 }
 
 export function alertsPlugin(backend: AlertsBackend, registry: Registry): FastifyPluginAsyncZod {
+  const withTrends = async (alerts: Alert[]) => {
+    const trends = backend.trends ? await backend.trends(alerts) : undefined;
+    return alerts.map((a) => (trends ? { ...formatAlert(a), trend: trends.get(a.id) ?? null } : formatAlert(a)));
+  };
+  const idParams = z.object({ id: z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, 'not an alert id') });
+
   return async (app) => {
     app.get('/api/v1/alerts', {
       config: { role: 'viewer' },
@@ -54,7 +68,21 @@ export function alertsPlugin(backend: AlertsBackend, registry: Registry): Fastif
       },
     }, async (request) => {
       const deviceIds = visibleDeviceIds(registry, callerScope(request));
-      return { items: (await backend.list({ ...request.query, ...(deviceIds ? { deviceIds } : {}) })).map(formatAlert) };
+      return { items: await withTrends(await backend.list({ ...request.query, ...(deviceIds ? { deviceIds } : {}) })) };
+    });
+
+    app.get('/api/v1/alerts/:id', {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['alerts'],
+        summary: 'One alert, with its river trend',
+        params: idParams,
+        response: { 200: AlertSchema, ...errors },
+      },
+    }, async (request) => {
+      const alert = await backend.get(request.params.id);
+      if (!alert || !alertVisible(registry, callerScope(request), alert)) throw notFound(`alert ${request.params.id} does not exist`);
+      return (await withTrends([alert]))[0]!;
     });
 
     app.post('/api/v1/alerts/:id/ack', {
@@ -62,7 +90,7 @@ export function alertsPlugin(backend: AlertsBackend, registry: Registry): Fastif
       schema: {
         tags: ['alerts'],
         summary: 'Acknowledge an open alert',
-        params: z.object({ id: z.string().min(1).max(64).regex(/^[A-Za-z0-9-]+$/, 'not an alert id') }),
+        params: idParams,
         response: { 200: AlertSchema, 409: ProblemSchema, ...errors },
       },
     }, async (request) => {

@@ -7,7 +7,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Server } from 'node:https';
 import { installAuth, presentedKey } from './auth.js';
 import type { ApiContext } from './context.js';
@@ -103,6 +103,8 @@ export async function buildApi(ctx: ApiContext, options: ApiOptions = {}): Promi
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
+    // the schemas with an id (Alert, Problem …) as components, so that every $ref in the document resolves
+    transformObject: jsonSchemaTransformObject,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -11,6 +11,7 @@ import { buildApi } from '../api/app.js';
 import type { ApiContext } from '../api/context.js';
 import { IndicesTracker } from '../api/indices.js';
 import { alertsPlugin } from '../api/alerts.js';
+import { AlertTrends } from '../api/alert-trend.js';
 import { capPlugin } from '../api/cap.js';
 import { channelsPlugin } from '../api/channels.js';
 import { ChannelStore } from '../notify/channels.js';
@@ -331,6 +332,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   };
 
   let worker: WorkerSource | undefined;
+  // the river trend on the API's alerts (a few seconds' cache per gauge)
+  const alertTrends = new AlertTrends({ influx, registry, latest });
   const apiContext: ApiContext = {
       registry,
       influx,
@@ -383,6 +386,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
           list: (filter) => alertStore.list(filter),
           get: (id) => alertStore.get(id),
           acknowledge: (id, actor) => alerts.acknowledge(id, actor),
+          trends: (list) => alertTrends.of(list),
         }, registry),
         // CAP 1.2 messages of flood and air alerts (docs/cap.md)
         capPlugin(alertStore, registry, { ...config.cap, publicUrl: config.publicUrl }),

@@ -34,6 +34,9 @@ installColourClasses();
 function route(): void {
   if (!shell) return;
   view?.destroy();
+  // a notification's link (`/#/alerts/<id>`) opens that alert's panel on Peringatan
+  const linked = /^#\/alerts\/([A-Za-z0-9-]+)$/.exec(location.hash);
+  if (linked) history.replaceState(null, '', `/alerts#${linked[1]}`);
   const path = location.pathname;
   const device = /^\/devices\/([^/]+)$/.exec(path);
   view = path === '/alerts' ? alertsView() : path === '/summary' ? summaryView() : device ? deviceView(decodeURIComponent(device[1]!)) : mapView();

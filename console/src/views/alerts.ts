@@ -1,6 +1,7 @@
 // Peringatan: open and acknowledged alerts, most severe and newest first, filtered by city, kind and state.
 // Operators acknowledge with one click; viewers see no button. Alerts arrive and change live; a new or escalated
 // one is marked (a highlight that fades, no sound) and announced to screen readers; resolved ones drop off.
+// A row's "Rincian" (or a click on the row) opens the alert's panel (alert-panel.ts); `/alerts#<id>` opens it too.
 import { ApiError, canAcknowledge, post, type Alert } from '../api.js';
 import { SEVERITY_COLORS, textOn } from '../colors.js';
 import { chip, h } from '../dom.js';
@@ -8,13 +9,38 @@ import { num, time } from '../format.js';
 import { ALERT_STATE_LABELS, KIND_LABELS, pick, ruleLabel, SEVERITY_LABELS, t } from '../i18n.js';
 import type { View } from '../main.js';
 import { inApp } from '../nav.js';
+import { alertPanel, type AlertPanel } from './alert-panel.js';
 import { kindOptions, labelledSelect } from './controls.js';
 import { SEVERITY_RANK, store } from '../store.js';
 
 const FRESH_MS = 15_000;
 
+const DETAILS = { id: 'Rincian', en: 'Details' } as const;
+
 export function alertsView(): View {
   const el = h('section', { class: 'alerts-view' });
+  let panel: AlertPanel | null = null;
+  const detailsButton = (id: string) => el.querySelector<HTMLButtonElement>(`tr[data-alert-id="${CSS.escape(id)}"] [data-testid=alert-details]`);
+  const closePanel = () => {
+    if (!panel) return;
+    const id = panel.alertId;
+    panel.destroy();
+    panel.el.remove();
+    panel = null;
+    history.replaceState(null, '', '/alerts');
+    render();
+    detailsButton(id)?.focus();
+  };
+  const openPanel = (id: string) => {
+    if (panel?.alertId === id) return panel.el.querySelector<HTMLElement>('h2')?.focus();
+    panel?.destroy();
+    panel?.el.remove();
+    panel = alertPanel(id, closePanel);
+    el.append(panel.el);
+    history.replaceState(null, '', `/alerts#${encodeURIComponent(id)}`);
+    render();
+    panel.el.querySelector<HTMLElement>('h2')?.focus();
+  };
   const title = h('h1');
   const filters = h('div', { class: 'controls' });
   const [cityLabel, city] = labelledSelect('alert-city');
@@ -74,7 +100,11 @@ export function alertsView(): View {
       }
       const error = errors.get(a.id);
       if (error) action.append(h('p', { class: 'error', role: 'alert' }, error));
-      return h('tr', { 'data-testid': 'alert-row', 'data-alert-id': a.id, 'data-device-id': a.deviceId, 'data-severity': a.severity, 'data-state': a.state, class: fresh ? 'fresh' : '' },
+      const details = h('button', { type: 'button', class: 'details', 'data-testid': 'alert-details', 'aria-expanded': String(panel?.alertId === a.id), 'aria-controls': panel?.alertId === a.id ? 'alert-panel' : null }, pick(DETAILS));
+      details.setAttribute('aria-label', `${pick(DETAILS)}: ${d?.name ?? a.deviceId}, ${ruleLabel(a.rule)}`);
+      details.addEventListener('click', () => openPanel(a.id));
+      action.prepend(details);
+      const row = h('tr', { 'data-testid': 'alert-row', 'data-alert-id': a.id, 'data-device-id': a.deviceId, 'data-severity': a.severity, 'data-state': a.state, class: `${fresh ? 'fresh' : ''}${panel?.alertId === a.id ? ' selected' : ''}` },
         h('td', {}, chip(pick(SEVERITY_LABELS[a.severity] ?? { id: a.severity, en: a.severity }), color, textOn(color))),
         h('td', {}, inApp(h('a', { href: `/devices/${encodeURIComponent(a.deviceId)}` }, d?.name ?? a.deviceId)), h('div', { class: 'sub' }, `${d?.city ?? ''} · ${KIND_LABELS[a.kind as 'air'] ? pick(KIND_LABELS[a.kind as 'air']) : a.kind}`)),
         h('td', {}, ruleLabel(a.rule), h('div', { class: 'sub' }, a.message)),
@@ -83,6 +113,11 @@ export function alertsView(): View {
         h('td', {}, pick(ALERT_STATE_LABELS[a.state]!)),
         action,
       );
+      // a click anywhere on the row but its links and buttons opens the panel too (the button is the keyboard's way)
+      row.addEventListener('click', (e) => {
+        if (!(e.target as Element).closest('a, button')) openPanel(a.id);
+      });
+      return row;
     }));
     empty.hidden = items.length > 0;
     if (newOnes.length > 0) {
@@ -104,6 +139,7 @@ export function alertsView(): View {
     empty.textContent = t('noAlerts');
     headRow.replaceChildren(...(['severity', 'device', 'rule', 'value', 'opened', 'state', 'action'] as const).map((k) => h('th', { scope: 'col' }, t(k))));
     announce.textContent = '';
+    panel?.relabel();
     render();
   };
   for (const s of [city, kind, state]) s.addEventListener('change', render);
@@ -116,12 +152,16 @@ export function alertsView(): View {
     if (tbody.querySelector('tr.fresh')) render();
   }, 5_000);
   relabel();
+  // `/alerts#<id>`: a link to one alert (the notifications' link arrives here through the shell)
+  const linked = /^#([A-Za-z0-9-]+)$/.exec(location.hash);
+  if (linked) openPanel(linked[1]!);
   return {
     el,
     relabel,
     destroy() {
       off();
       window.clearInterval(timer);
+      panel?.destroy();
     },
   };
 }
