@@ -6,7 +6,7 @@ import { SEVERITY_COLORS, textOn } from '../colors.js';
 import { chip, h } from '../dom.js';
 import { num, time } from '../format.js';
 import { ALERT_STATE_LABELS, KIND_LABELS, pick, ruleLabel, SEVERITY_LABELS, t } from '../i18n.js';
-import type { View } from '../main.js';
+import type { View } from '../view.js';
 import { inApp } from '../nav.js';
 import { kindOptions, labelledSelect } from './controls.js';
 import { SEVERITY_RANK, store } from '../store.js';
