@@ -5,7 +5,7 @@
 // turns offline in the list and on the map within 2 s, with no reload and no re-read of the device list.
 import type { MqttClient } from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsoleIfStale } from '../console/build/build.js';
 import { launchChromium } from './support/browser.js';
 import { startTestPlatform, type TestPlatform } from './support/platform.js';
@@ -20,7 +20,11 @@ const gauge = { id: 'smd-flood-lempake', token: '' };
 const counter = { id: 'smd-traffic-sempaja', token: '' };
 const air = { id: 'bpn-air-rapak', token: '' };
 
+/** Uncaught errors of any page of these tests: none is allowed. */
+const pageErrors: string[] = [];
+
 async function signIn(page: Page): Promise<void> {
+  page.on('pageerror', (e) => pageErrors.push(e.message));
   await page.goto(`${base}/`);
   await page.getByTestId('login-use-key').click();
   await page.getByTestId('login-key').fill(viewerKey);
@@ -63,6 +67,10 @@ beforeAll(async () => {
   air.token = (await tp.register('air', air.id, { name: 'Rapak Plaza', city: 'Balikpapan', district: 'Balikpapan Tengah', location: { lat: -1.25, lon: 116.86 } })).token;
   browser = await launchChromium();
 }, 240_000);
+
+afterEach(() => {
+  expect(pageErrors.splice(0)).toEqual([]);
+});
 
 afterAll(async () => {
   await browser?.close();

@@ -364,15 +364,16 @@ describe('console in Chromium', () => {
     await expect.poll(() => chart.getAttribute('data-thresholds'), { timeout: 15_000 }).toBeTruthy();
     const lines = JSON.parse((await chart.getAttribute('data-thresholds'))!) as Array<{ name: string; value: number; color: string; y: number }>;
     expect(lines.map((l) => l.value)).toEqual([700, 775, 825]);
-    // each line is really on the canvas, in its colour, at its height
+    // each line is really on the canvas, in its colour, at its height (sampled at 90 % of the plot's width)
+    const plotBox = JSON.parse((await chart.getAttribute('data-plot'))!) as { left: number; width: number };
     for (const l of lines) {
-      const pixel = await page.evaluate(({ y }) => {
+      const pixel = await page.evaluate(({ y, x }) => {
         const canvas = document.querySelector('[data-testid=device-chart] canvas') as HTMLCanvasElement;
         const ratio = canvas.width / canvas.clientWidth;
         const ctx = canvas.getContext('2d')!;
-        const [r, g, b] = ctx.getImageData(Math.round(canvas.width * 0.9), Math.round(y * ratio), 1, 1).data;
+        const [r, g, b] = ctx.getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data;
         return `#${[r, g, b].map((c) => c!.toString(16).padStart(2, '0')).join('')}`;
-      }, l);
+      }, { y: l.y, x: plotBox.left + plotBox.width * 0.9 });
       expect(pixel).toBe(l.color);
     }
     // the thresholds are named in the chart's legend with their colours, and their labels sit apart in the gutter

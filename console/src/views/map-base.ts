@@ -31,18 +31,21 @@ export function addBaseLayers(map: L.Map): BaseLayers {
   let attribution = '';
   let tilesAttribution = '';
 
-  fetch(basemapUrl)
-    .then((r) => r.json())
-    .then((geo: GeoJSON.FeatureCollection) => {
-      if (tiled) return;
-      L.geoJSON(geo, { pane: 'land', interactive: false, style: { color: '#7c8a96', weight: 1, fillColor: '#f4f1e8', fillOpacity: 1 } }).addTo(offline);
-    })
-    .catch(() => undefined);
-  for (const r of RIVERS) {
-    L.polyline(r.line, { pane: 'rivers', interactive: false, color: '#4a90c2', weight: r.major ? 3 : 2, opacity: 0.9, lineJoin: 'round' }).addTo(offline);
-  }
-  offline.addTo(map);
-  for (const p of PLACES) L.circleMarker([p.lat, p.lon], { pane: 'places', interactive: false, radius: p.rank === 'city' ? 3.5 : 2.5, weight: 1, color: '#102a43', fillColor: '#ffffff', fillOpacity: 1 }).addTo(map);
+  // vector layers join the map once it has its first view (a renderer asked to draw before that has no bounds)
+  const land = fetch(basemapUrl).then((r) => r.json() as Promise<GeoJSON.FeatureCollection>);
+  map.whenReady(() => {
+    for (const r of RIVERS) {
+      L.polyline(r.line, { pane: 'rivers', interactive: false, color: '#4a90c2', weight: r.major ? 3 : 2, opacity: 0.9, lineJoin: 'round' }).addTo(offline);
+    }
+    if (!tiled) offline.addTo(map);
+    // the places' own dots lie under the devices' (a device at a city's centre is drawn whole); their names above
+    for (const p of PLACES) L.circleMarker([p.lat, p.lon], { pane: 'rivers', interactive: false, radius: p.rank === 'city' ? 3.5 : 2.5, weight: 1, color: '#102a43', fillColor: '#ffffff', fillOpacity: 1 }).addTo(map);
+    land
+      .then((geo) => {
+        L.geoJSON(geo, { pane: 'land', interactive: false, style: { color: '#7c8a96', weight: 1, fillColor: '#f4f1e8', fillOpacity: 1 } }).addTo(offline);
+      })
+      .catch(() => undefined);
+  });
 
   get<TilesAnswer>('/api/v1/console/map')
     .then(({ tiles }) => {

@@ -11,7 +11,7 @@ import { esc, h } from '../dom.js';
 import { time } from '../format.js';
 import { categoryLabel, KIND_LABELS, pick, SEVERITY_LABELS, STATUS_LABELS, t, type UiKey } from '../i18n.js';
 import { navigate } from '../nav.js';
-import { kindOptions, labelledSelect } from './controls.js';
+import { field, kindOptions, labelledSelect } from './controls.js';
 import { addBaseLayers } from './map-base.js';
 import type { Obstacle } from './map-labels.js';
 import { SEVERITY_RANK, store } from '../store.js';
@@ -64,7 +64,7 @@ export function mapView(): View {
   const table = h('table', { class: 'devices', role: 'table' }, h('thead', { role: 'rowgroup' }, headRow), tbody);
   tbody.setAttribute('role', 'rowgroup');
   headRow.setAttribute('role', 'row');
-  const side = h('aside', { class: 'side' }, h('div', { class: 'controls' }, modeLabel, modeSelect, kindLabel, kindSelect), legendTitle, legend, h('div', { class: 'list-head' }, listTitle, count), h('div', { class: 'table-wrap' }, table));
+  const side = h('aside', { class: 'side' }, h('div', { class: 'controls' }, field(modeLabel, modeSelect), field(kindLabel, kindSelect)), legendTitle, legend, h('div', { class: 'list-head' }, listTitle, count), h('div', { class: 'table-wrap' }, table));
   el.append(heading, mapEl, side);
 
   const map = L.map(mapEl, { zoomSnap: 0.5, minZoom: 5, maxZoom: 18, attributionControl: true, preferCanvas: false, maxBounds: L.latLngBounds([-12, 100], [15, 130]) });
