@@ -17,12 +17,15 @@ import type { Indices } from './indices.js';
 import { ProblemSchema } from './problem.js';
 import { visibleTo } from './scope-guard.js';
 
-/** The console's policy: its own origin only; no inline script, no inline style, no frames. */
-export const CONSOLE_CSP = [
+/**
+ * The console's policy: its own origin only (and the map tiles' origin for images, when PANTAU_MAP_TILES names one);
+ * no inline script, no inline style, no frames.
+ */
+export const consoleCsp = (tilesOrigin?: string) => [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
-  "img-src 'self' data:",
+  `img-src 'self' data:${tilesOrigin ? ` ${tilesOrigin}` : ''}`,
   "font-src 'self'",
   "connect-src 'self'",
   "manifest-src 'self'",
@@ -86,6 +89,8 @@ export interface ConsoleSources {
   indices(deviceId: string): Indices | undefined;
   /** Directory of the built app; found next to the sources when not given. */
   distDir?: string;
+  /** Origin of the map's XYZ tiles (PANTAU_MAP_TILES), allowed as an image source. */
+  tilesOrigin?: string;
 }
 
 const MapDevice = z.object({
@@ -114,10 +119,11 @@ export function consolePlugin(src: ConsoleSources): FastifyPluginAsyncZod {
   return async (app) => {
     const dir = src.distDir ?? consoleDistDir();
     const built = dir ? load(dir) : undefined;
+    const csp = consoleCsp(src.tilesOrigin);
     if (!built) app.log.warn('the console is not built (npm run build:console); / explains how');
 
     const page = async (request: FastifyRequest, reply: FastifyReply) => {
-      reply.header('content-security-policy', CONSOLE_CSP);
+      reply.header('content-security-policy', csp);
       reply.header('referrer-policy', 'no-referrer');
       if (!built) return reply.code(503).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(NOT_BUILT);
       return send(request, reply, built.index, 'no-cache');
@@ -132,7 +138,7 @@ export function consolePlugin(src: ConsoleSources): FastifyPluginAsyncZod {
     app.get('/assets/:file', hidden, async (request, reply) => {
       const file = (request.params as { file: string }).file;
       const a = built?.assets.get(file);
-      reply.header('content-security-policy', CONSOLE_CSP);
+      reply.header('content-security-policy', csp);
       if (!a) return reply.code(404).type('text/plain; charset=utf-8').send(`no asset ${file.slice(0, 100)}`);
       return send(request, reply, a, 'public, max-age=31536000, immutable');
     });

@@ -1,4 +1,4 @@
-// `GET /api/v1/stream` (docs/contract.md §5): Server-Sent Events — `reading` and `alert` events as they happen, filtered by
+// `GET /api/v1/stream` (docs/contract.md §5): Server-Sent Events — `reading`, `status` and `alert` events as they happen, filtered by
 // kind and device, a heartbeat comment so proxies keep the connection, and `Last-Event-ID` resume for alert
 // events (each carries its sequence number as `id`; readings carry none, so they never move a client's resume
 // point). A client that cannot keep up is disconnected rather than buffered without bound.
@@ -12,7 +12,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DeviceIdSchema, KindSchema, type ApiPrincipal } from '../registry/device.js';
-import type { Registry } from '../registry/registry.js';
+import type { DeviceRecord, Registry } from '../registry/registry.js';
 import { isUnscoped, scopeAllows, type Scope } from '../registry/scope.js';
 import { ProblemSchema } from './problem.js';
 
@@ -68,6 +68,12 @@ export class StreamHub {
     if (this.clients.size === 0) return;
     const frame = `event: reading\ndata: ${JSON.stringify(data)}\n\n`;
     this.broadcast(kind, deviceId, frame);
+  }
+
+  /** A device came online or went offline (issue 25): `status` events, so a console changes its marker at once. */
+  status(kind: string, deviceId: string, data: unknown): void {
+    if (this.clients.size === 0) return;
+    this.broadcast(kind, deviceId, `event: status\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
   alert(seq: number, kind: string, deviceId: string, data: unknown): void {
@@ -154,6 +160,16 @@ export function endStreamsOnRevoke(hub: StreamHub, registry: Registry): () => vo
   };
 }
 
+/**
+ * Sends a `status` event whenever this node's registry sees a device come online or go offline (its broker's
+ * CONNECT, DISCONNECT, Last Will or missed keepalive; a status publish).
+ */
+export function streamStatusChanges(hub: StreamHub, registry: Registry): () => void {
+  const onStatus = (d: DeviceRecord) => hub.status(d.kind, d.id, { deviceId: d.id, kind: d.kind, status: d.status, lastSeen: d.lastSeen === null ? null : new Date(d.lastSeen).toISOString() });
+  registry.on('status', onStatus);
+  return () => registry.off('status', onStatus);
+}
+
 export function streamPlugin(hub: StreamHub, source: AlertEventSource): FastifyPluginAsyncZod {
   return async (app) => {
     app.get('/api/v1/stream', {
@@ -162,7 +178,7 @@ export function streamPlugin(hub: StreamHub, source: AlertEventSource): FastifyP
         tags: ['stream'],
         summary: 'Live readings and alert changes as Server-Sent Events (resume alerts with Last-Event-ID)',
         description:
-          'Events: `reading` {deviceId, kind, ts, values}; `alert` {type, alert} with `id` = sequence number. A browser EventSource may pass the key as `access_token`.',
+          'Events: `reading` {deviceId, kind, ts, values}; `status` {deviceId, kind, status, lastSeen} when a device comes online or goes offline; `alert` {type, alert} with `id` = sequence number. A browser EventSource may pass the key as `access_token`.',
         produces: ['text/event-stream'],
         querystring: z.strictObject({
           kind: KindSchema.optional(),

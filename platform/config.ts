@@ -6,6 +6,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { MapTilesSource } from '../api/console-map.js';
 import { parseOidcMapping, type OidcSettings } from '../api/oidc-mapping.js';
 
 export class ConfigError extends Error {
@@ -144,6 +145,16 @@ function rollupDelay(v: string): number {
 }
 
 /** `true`, `false`, or a comma-separated list of proxy addresses or CIDR ranges. */
+function mapTiles(v: string): MapTilesSource {
+  if (/^https?:\/\//i.test(v)) {
+    url(['https:', 'http:'])(v.replace(/\{[zxy]\}/g, '0'));
+    if (!/\{z\}/.test(v) || !/\{x\}/.test(v) || !/\{y\}/.test(v)) throw new Invalid(`an XYZ URL must hold {z}, {x} and {y}, like https://tiles.example/{z}/{x}/{y}.png; got ${quote(v.replace(/\?.*$/s, '?…'), 80)}`);
+    return { type: 'xyz', url: v };
+  }
+  if (!/\.pmtiles$/i.test(v)) throw new Invalid(`must be an XYZ URL (https://…/{z}/{x}/{y}.png) or a local .pmtiles file, got ${quote(v, 80)}`);
+  return { type: 'pmtiles', path: resolve(file()(v)) };
+}
+
 function flag(v: string): boolean {
   if (v === 'true' || v === '1') return true;
   if (v === 'false' || v === '0') return false;
@@ -231,6 +242,9 @@ export const configShape = {
   PANTAU_AUTH_FAILURES_PER_MINUTE: variable(count, 60),
   PANTAU_ALERT_TICK: variable(duration, 5_000),
   PANTAU_SSE_HEARTBEAT: variable(duration, 15_000),
+  /** Issue 25: the console map's base layer (unset = the offline Natural Earth base only). */
+  PANTAU_MAP_TILES: variable(mapTiles),
+  PANTAU_MAP_TILES_ATTRIBUTION: variable(text),
   /** Absolute lifetime of a console session (issue 13; 24 h since issue 20). */
   PANTAU_SESSION_TTL: variable(duration, 24 * 3_600_000),
   /** Issue 20: a console session unused this long ends. */
@@ -369,6 +383,7 @@ export const configSchema = z
     authFailuresPerMinute: e.PANTAU_AUTH_FAILURES_PER_MINUTE,
     alertTickMs: e.PANTAU_ALERT_TICK,
     sseHeartbeatMs: e.PANTAU_SSE_HEARTBEAT,
+    mapTiles: e.PANTAU_MAP_TILES ? { ...e.PANTAU_MAP_TILES, attribution: e.PANTAU_MAP_TILES_ATTRIBUTION ?? '' } : undefined,
     sessionTtlMs: e.PANTAU_SESSION_TTL,
     sessionIdleMs: e.PANTAU_SESSION_IDLE,
     passwordLinkTtlMs: e.PANTAU_PASSWORD_LINK_TTL,

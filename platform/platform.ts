@@ -21,13 +21,14 @@ import { NotifyStore } from '../notify/store.js';
 import { STATUSES } from '../notify/plan.js';
 import { deliveriesPlugin } from '../api/deliveries.js';
 import { AckLinks } from '../notify/ack.js';
-import { endStreamsOnRevoke, StreamHub, streamPlugin } from '../api/stream.js';
+import { endStreamsOnRevoke, StreamHub, streamPlugin, streamStatusChanges } from '../api/stream.js';
 import { summaryPlugin } from '../api/summary.js';
 import { publicPlugin } from '../api/public.js';
 import { PublicSnapshots } from '../api/public-snapshot.js';
 import { brokerAuthPlugin } from '../api/broker-auth.js';
 import { opendataPlugin } from '../api/opendata.js';
 import { consolePlugin } from '../api/console.js';
+import { consoleMapPlugin, tilesOrigin } from '../api/console-map.js';
 import { wireDeviceStandards } from './device-standards.js';
 import { clusterHealth, clusterMetrics, joinCluster, type NodeStatus } from './cluster-nodes.js';
 import { clusterPlugin } from '../api/cluster.js';
@@ -177,6 +178,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   const latest = new LatestReadings();
   const hub = new StreamHub(1000, (id) => registry.device(id)?.city);
   const stopStreamRevocation = endStreamsOnRevoke(hub, registry);
+  const stopStreamStatus = streamStatusChanges(hub, registry);
   const webhook = config.webhookUrl && config.webhookSecret
     ? new WebhookSender({ url: config.webhookUrl, secret: config.webhookSecret, log: log.child({ component: 'webhook' }) })
     : undefined;
@@ -413,7 +415,8 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         summaryPlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
         clusterPlugin(health),
         brokerAuthPlugin(apiContext, { secret: config.brokerAuthSecret, workerPassword: config.brokerPassword }),
-        consolePlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices }),
+        consolePlugin({ registry, activeAlerts: () => alerts.activeAlerts(), indices: currentIndices, tilesOrigin: tilesOrigin(config.mapTiles) }),
+        consoleMapPlugin(config.mapTiles),
         opendataPlugin(apiContext, { ...config.opendata, publicUrl: config.publicUrl }),
         publicPlugin(publicSnapshots, { rateLimit: config.apiRateLimit > 0 ? config.publicRateLimit : 0 }),
         ...standards.plugins,
@@ -487,6 +490,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
         await worker?.close();
         await broker?.stopAccepting();
         stopStreamRevocation();
+        stopStreamStatus();
         await revocation?.stop();
         hub.closeAll();
         const apiClosed = api.close();

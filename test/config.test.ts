@@ -85,6 +85,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ PANTAU_FLEET_FILE: '/nonexistent/fleet.json' })).toThrow(/^PANTAU_FLEET_FILE: cannot read file/);
   });
 
+  it('PANTAU_MAP_TILES takes an XYZ template or a readable .pmtiles file, and says what is wrong with anything else', () => {
+    expect(loadConfig({}).mapTiles).toBeUndefined();
+    expect(loadConfig({ PANTAU_MAP_TILES: 'https://tiles.example/{z}/{x}/{y}.png', PANTAU_MAP_TILES_ATTRIBUTION: '© OpenStreetMap contributors' }).mapTiles)
+      .toEqual({ type: 'xyz', url: 'https://tiles.example/{z}/{x}/{y}.png', attribution: '© OpenStreetMap contributors' });
+    expect(() => loadConfig({ PANTAU_MAP_TILES: 'https://tiles.example/{z}/{x}.png' })).toThrow(/^PANTAU_MAP_TILES: an XYZ URL must hold \{z\}, \{x\} and \{y\}/);
+    expect(() => loadConfig({ PANTAU_MAP_TILES: '/srv/kaltim.mbtiles' })).toThrow(/^PANTAU_MAP_TILES: must be an XYZ URL .* or a local .pmtiles file/);
+    expect(() => loadConfig({ PANTAU_MAP_TILES: '/nonexistent/kaltim.pmtiles' })).toThrow(/^PANTAU_MAP_TILES: cannot read file/);
+  });
+
   it('sessions last 24 h at most and 8 h unused, password links 72 h; PANTAU_TRUST_PROXY takes true, false or proxy addresses', () => {
     expect(loadConfig({})).toMatchObject({ sessionTtlMs: 24 * 3_600_000, sessionIdleMs: 8 * 3_600_000, passwordLinkTtlMs: 72 * 3_600_000, trustProxy: false });
     expect(loadConfig({ PANTAU_SESSION_IDLE: '30m', PANTAU_PASSWORD_LINK_TTL: '1d' })).toMatchObject({ sessionIdleMs: 1_800_000, passwordLinkTtlMs: 86_400_000 });

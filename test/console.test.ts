@@ -142,6 +142,8 @@ describe('console in Chromium', () => {
     expect(stored).not.toContain(viewerKey);
     expect(watch.requests.some((u) => u.includes(viewerKey))).toBe(false);
 
+    // a key is named as a key, never as a person
+    expect(await page.getByTestId('whoami').textContent()).toMatch(/^Kunci API: ruang kendali · /);
     // the session answers as docs/contract.md §8 says; after sign-out, the cookie no longer works
     const me = await page.evaluate(async () => (await fetch('/api/v1/session')).json());
     expect(me).toMatchObject({ role: 'viewer', keyName: 'ruang kendali' });
@@ -255,7 +257,6 @@ describe('console in Chromium', () => {
     expect((await markers())[devices.quiet.id]!.state).toBe('never_seen');
     expect((await markers())[devices.flood.id]).toMatchObject({ state: 'online', severity: '' });
     const fillBefore = (await markers())[devices.flood.id]!.fill;
-    await map.screenshot({ path: join(IMG, 'console-map.png') });
     // zoomed out, the devices gather into clusters that count them all
     const zoomOut = map.locator('.leaflet-control-zoom-out');
     for (let i = 0; i < 8 && (await map.locator('.cluster').count()) === 0; i++) {
@@ -302,7 +303,6 @@ describe('console in Chromium', () => {
     expect(await alerts.getByTestId('alert-ack').count()).toBe(0);
     expect(await map.evaluate(() => (window as unknown as { unreloaded?: boolean }).unreloaded)).toBe(true);
     expect(await alerts.evaluate(() => (window as unknown as { unreloaded?: boolean }).unreloaded)).toBe(true);
-    await alerts.screenshot({ path: join(IMG, 'console-alerts.png') });
 
     // the API refuses a viewer's forged acknowledgement, even with the session's CSRF token
     const alertId = (await alertRow.getAttribute('data-alert-id'))!;
@@ -364,20 +364,28 @@ describe('console in Chromium', () => {
     await expect.poll(() => chart.getAttribute('data-thresholds'), { timeout: 15_000 }).toBeTruthy();
     const lines = JSON.parse((await chart.getAttribute('data-thresholds'))!) as Array<{ name: string; value: number; color: string; y: number }>;
     expect(lines.map((l) => l.value)).toEqual([700, 775, 825]);
-    // each line is really on the canvas, in its colour, at its height
+    // each line is really on the canvas, in its colour, at its height (sampled at 90 % of the plot's width)
+    const plotBox = JSON.parse((await chart.getAttribute('data-plot'))!) as { left: number; width: number };
     for (const l of lines) {
-      const pixel = await page.evaluate(({ y }) => {
+      const pixel = await page.evaluate(({ y, x }) => {
         const canvas = document.querySelector('[data-testid=device-chart] canvas') as HTMLCanvasElement;
         const ratio = canvas.width / canvas.clientWidth;
         const ctx = canvas.getContext('2d')!;
-        const [r, g, b] = ctx.getImageData(Math.round(canvas.width * 0.9), Math.round(y * ratio), 1, 1).data;
+        const [r, g, b] = ctx.getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data;
         return `#${[r, g, b].map((c) => c!.toString(16).padStart(2, '0')).join('')}`;
-      }, l);
+      }, { y: l.y, x: plotBox.left + plotBox.width * 0.9 });
       expect(pixel).toBe(l.color);
     }
+    // the thresholds are named in the chart's legend with their colours, and their labels sit apart in the gutter
+    // right of the plot, where neither the y axis (left) nor the data can meet them
+    const legendNames = await page.locator('[data-testid=device-chart] .u-legend .u-series th').allInnerTexts();
+    for (const l of lines) expect(legendNames.join('|')).toContain(l.name);
+    expect(legendNames.join('|')).toContain(UI.timeWita.id);
+    const labelled = JSON.parse((await chart.getAttribute('data-thresholds'))!) as Array<{ labelY: number }>;
+    const ys = labelled.map((l) => l.labelY).sort((a, b) => a - b);
+    for (let i = 1; i < ys.length; i++) expect(ys[i]! - ys[i - 1]!).toBeGreaterThanOrEqual(14);
     expect(await page.getByTestId('device-index').getAttribute('data-category')).toBe('siaga');
     expect(await page.getByTestId('device-latest').innerText()).toMatch(/790\s+cm/);
-    await page.screenshot({ path: join(IMG, 'console-device-flood.png') });
 
     await page.goto(`${base}/devices/${devices.air.id}`);
     const index = page.getByTestId('device-index');
@@ -394,7 +402,6 @@ describe('console in Chromium', () => {
     expect(bands.map((b) => b.color)).toEqual(Object.values(ISPU_COLORS));
     expect(await page.getByTestId('rejection-row').count()).toBeGreaterThan(0);
     expect(await page.getByTestId('rejection-row').first().innerText()).toContain('unknown_field');
-    await page.screenshot({ path: join(IMG, 'console-device-air.png') });
     expect(watch.errors).toEqual([]);
     await context.close();
   });
@@ -408,7 +415,6 @@ describe('console in Chromium', () => {
     const flood = page.locator('[data-testid=summary-row][data-city=Samarinda][data-kind=flood]');
     expect(await flood.innerText()).toMatch(/Siaga: 1/);
     expect(await page.locator('[data-testid=summary-row][data-city=Nusantara][data-kind=flood]').innerText()).toMatch(/Nusantara\s+Banjir\s+1\s+0\s+0\s+1/);
-    await page.screenshot({ path: join(IMG, 'console-summary.png') });
     expect(watch.errors).toEqual([]);
     await context.close();
   });
@@ -433,7 +439,6 @@ describe('console in Chromium', () => {
       const after = await visibleText(page);
       expect(leftovers(after, 'id'), `${path} in English`).toEqual([]);
       expect(after).toContain(UI.navMap.en);
-      if (path === '/alerts') await page.screenshot({ path: join(IMG, 'console-alerts-en.png') });
       await page.reload();
       await page.getByTestId('nav-map').waitFor();
       expect(await page.getAttribute('html', 'lang')).toBe('en');
@@ -444,8 +449,8 @@ describe('console in Chromium', () => {
     await context.close();
   });
 
-  it('loads nothing from any other host, logs no errors and passes axe-core on every view, on a wall screen and a phone', async () => {
-    for (const screen of [{ viewport: { width: 1920, height: 1080 } }, { viewport: { width: 390, height: 844 }, isMobile: true }]) {
+  it('loads nothing from any other host, logs no errors and passes axe-core on every view, on a wall screen, a tablet in portrait and a phone', async () => {
+    for (const screen of [{ viewport: { width: 1920, height: 1080 } }, { viewport: { width: 768, height: 1024 }, isMobile: true }, { viewport: { width: 390, height: 844 }, isMobile: true }]) {
       const { context, watch } = await newContext(screen);
       const page = await context.newPage();
       await page.goto(`${base}/`);
@@ -467,7 +472,20 @@ describe('console in Chromium', () => {
       if (screen.isMobile) {
         await page.goto(`${base}/`);
         await page.getByTestId('device-row').first().waitFor();
-        await page.screenshot({ path: join(IMG, 'console-phone.png') });
+        await page.waitForTimeout(500);
+        // stacked: the map across the screen, the legend and the list below it
+        const box = async (sel: string) => (await page.locator(sel).first().boundingBox())!;
+        const [mapBox, sideBox] = [await box('[data-testid=map]'), await box('aside.side')];
+        expect(mapBox.width).toBeGreaterThan(screen.viewport.width * 0.85);
+        expect(sideBox.y).toBeGreaterThanOrEqual(mapBox.y + mapBox.height - 1);
+        await page.screenshot({ path: join(IMG, screen.viewport.width === 768 ? 'console-tablet.png' : 'console-phone.png') });
+        if (screen.viewport.width === 768) {
+          await page.goto(`${base}/devices/${devices.flood.id}`);
+          await page.getByTestId('device-chart').locator('canvas').waitFor();
+          const chartBox = await box('[data-testid=device-chart]');
+          expect(chartBox.x + chartBox.width).toBeLessThanOrEqual(screen.viewport.width);
+          await page.screenshot({ path: join(IMG, 'console-tablet-device.png'), fullPage: true });
+        }
       }
       const foreign = watch.requests.filter((u) => !u.startsWith(`${base}/`));
       expect(foreign).toEqual([]);
@@ -500,5 +518,76 @@ describe('console in Chromium', () => {
     expect((await fetch(`${base}/api/v1/devices`, { headers: { cookie } })).status).toBe(200);
     expect((await tp.api('DELETE', `/api/v1/keys/${key.id}`)).status).toBe(204);
     expect((await fetch(`${base}/api/v1/devices`, { headers: { cookie } })).status).toBe(401);
+  });
+
+  it('is driven by the keyboard: Tab reaches the map, a cluster zooms on Enter, a device marker opens its view on Enter; every control has a name', async () => {
+    const { context, watch } = await newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await signIn(page, operatorKey);
+    await page.getByTestId('device-row').first().waitFor();
+    await page.waitForTimeout(500);
+    // every control a person can reach has a name a screen reader says
+    const unnamed = await page.evaluate(() => [...document.querySelectorAll<HTMLElement>('a[href], button, select, input, [tabindex="0"], [role=button], [role=link]')]
+      .filter((e) => {
+        const labelled = e.getAttribute('aria-labelledby')?.split(' ').map((id) => document.getElementById(id)?.textContent ?? '').join('') ?? '';
+        const labels = 'labels' in e ? [...((e as HTMLInputElement).labels ?? [])].map((l) => l.textContent).join('') : '';
+        return !(e.getAttribute('aria-label') || labelled || labels || e.textContent?.trim() || e.getAttribute('title'));
+      })
+      .map((e) => e.outerHTML.slice(0, 120)));
+    expect(unnamed).toEqual([]);
+    // zoom out until the devices gather, then Tab to a cluster and press Enter
+    for (let i = 0; i < 8 && (await page.locator('.cluster').count()) === 0; i++) {
+      await page.locator('.leaflet-control-zoom-out').click();
+      await page.waitForTimeout(500);
+    }
+    const tabTo = async (selector: string): Promise<boolean> => {
+      await page.getByTestId('map').focus();
+      for (let i = 0; i < 40; i++) {
+        await page.keyboard.press('Tab');
+        if (await page.evaluate((sel) => document.activeElement?.matches(sel) ?? false, selector)) return true;
+      }
+      return false;
+    };
+    expect(await tabTo('.cluster')).toBe(true);
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toMatch(/^\d+ perangkat/);
+    const markersBefore = await page.locator('.device-marker').count();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('.device-marker').count()).toBeGreaterThan(markersBefore);
+    expect(await tabTo('.device-marker')).toBe(true);
+    const id = await page.evaluate(() => document.activeElement?.getAttribute('data-device-id'));
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toMatch(/buka perangkat/);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${base}/devices/${encodeURIComponent(id!)}`);
+    await page.getByTestId('device-latest').waitFor();
+    expect(watch.errors).toEqual([]);
+    await context.close();
+  });
+
+  it('takes a screenshot of every view in both languages for the docs', async () => {
+    const { context, watch } = await newContext({ viewport: { width: 1600, height: 1000 } });
+    const page = await context.newPage();
+    await signIn(page, operatorKey);
+    const views: Array<[string, string, () => Promise<unknown>]> = [
+      ['map', '/', () => page.getByTestId('device-row').first().waitFor()],
+      ['alerts', '/alerts', () => page.getByTestId('alert-row').first().waitFor()],
+      ['device-flood', `/devices/${devices.flood.id}`, () => page.getByTestId('device-chart').locator('canvas').waitFor()],
+      ['device-air', `/devices/${devices.air.id}`, () => page.getByTestId('device-chart').locator('canvas').waitFor()],
+      ['device-traffic', `/devices/${devices.traffic.id}`, () => page.getByTestId('device-chart').locator('canvas').waitFor()],
+      ['summary', '/summary', () => page.getByTestId('summary-row').first().waitFor()],
+    ];
+    for (const language of ['id', 'en'] as const) {
+      for (const [name, path, ready] of views) {
+        await page.goto(`${base}${path}`);
+        await page.getByTestId('nav-map').waitFor();
+        if ((await page.getAttribute('html', 'lang')) !== language) await page.getByTestId('lang-toggle').click();
+        await ready();
+        await page.waitForLoadState('networkidle').catch(() => undefined);
+        await page.waitForTimeout(600);
+        await page.screenshot({ path: join(IMG, `console-${name}${language === 'en' ? '-en' : ''}.png`), fullPage: name.startsWith('device') });
+      }
+    }
+    await page.getByTestId('lang-toggle').click();
+    expect(watch.errors).toEqual([]);
+    await context.close();
   });
 });

@@ -165,7 +165,14 @@ export const UI = {
   updated: { id: 'Diperbarui', en: 'Updated' },
   freeFlow: { id: 'Kecepatan arus bebas', en: 'Free-flow speed' },
   zoneNote: { id: 'Waktu dalam WITA (UTC+8)', en: 'Times in WITA (UTC+8)' },
-  mapAttribution: { id: 'Garis pantai dan batas negara: Natural Earth (domain publik)', en: 'Coastline and borders: Natural Earth (public domain)' },
+  mapAttribution: { id: 'Garis pantai dan batas negara: Natural Earth (domain publik); sungai dan letak kota: perkiraan', en: 'Coastline and borders: Natural Earth (public domain); rivers and towns: approximate' },
+  legendEmpty: { id: 'Tidak ada perangkat di layar.', en: 'No device on screen.' },
+  legendOnScreen: { id: 'Keterangan (yang tampak di layar)', en: 'Legend (what is on screen)' },
+  clusterLabel: { id: 'perangkat; tekan Enter untuk memperbesar', en: 'devices; press Enter to zoom in' },
+  openDevice: { id: 'buka perangkat', en: 'open device' },
+  floodLevel: { id: 'Tinggi air', en: 'Water level' },
+  apiKeyNamed: { id: 'Kunci API', en: 'API key' },
+  timeWita: { id: 'Waktu (WITA, UTC+8)', en: 'Time (WITA, UTC+8)' },
 } as const satisfies Record<string, Label>;
 
 export type UiKey = keyof typeof UI;

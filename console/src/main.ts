@@ -16,13 +16,8 @@ import { alertsView } from './views/alerts.js';
 import { deviceView } from './views/device.js';
 import { mapView } from './views/map.js';
 import { summaryView } from './views/summary.js';
+import type { View } from './view.js';
 
-export interface View {
-  el: HTMLElement;
-  /** Re-labels the view after a language switch. */
-  relabel(): void;
-  destroy(): void;
-}
 
 const app = document.getElementById('app')!;
 let view: View | null = null;
@@ -86,7 +81,8 @@ function renderShell(): void {
     langButton.textContent = t('langToggle');
     langButton.setAttribute('aria-label', t('langToggleLabel'));
     logout.textContent = t('signOut');
-    who.textContent = `${session.name} · ${roleLabel(session.role)}`;
+    // a person by their name; a key by its name, said to be a key (the bootstrap key is no person)
+    who.textContent = `${session.type === 'key' ? `${t('apiKeyNamed')}: ` : ''}${session.name} · ${roleLabel(session.role)}`;
     setLive();
     setBadge();
   };

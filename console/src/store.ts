@@ -1,8 +1,9 @@
 // What every view shows, kept current: devices (state, worst unresolved alert, index) and unresolved alerts,
 // loaded once and then moved by the live stream (`GET /api/v1/stream`, Server-Sent Events, signed in by the
-// cookie). A reading marks its device online and, for a flood gauge, sets its level from its thresholds at once;
-// the full device list is re-read every 30 s (indices computed over time, devices gone offline) and after the
-// stream reconnects.
+// cookie). A reading marks its device online and, for a flood gauge, sets its level from its thresholds at once; a
+// `status` event moves a device online or offline the moment the platform knows (CONNECT, DISCONNECT, Last Will,
+// missed keepalive); the full device list is re-read every 30 s (indices computed over time) and after the stream
+// reconnects.
 import { floodLevel, type FloodThresholds } from '../../catalog/flood-levels.js';
 import { checkSignedIn, get, type Alert, type MapDevice } from './api.js';
 
@@ -16,6 +17,14 @@ export interface ReadingEvent {
   kind: string;
   ts: string;
   values: Record<string, number>;
+}
+
+/** `status` event of the stream: a device came online or went offline. */
+interface StatusEvent {
+  deviceId: string;
+  kind: string;
+  status: MapDevice['status'];
+  lastSeen: string | null;
 }
 
 class Store {
@@ -113,6 +122,15 @@ class Store {
     };
     source.addEventListener('alert', (e) => this.alertEvent(JSON.parse((e as MessageEvent<string>).data) as { type: string; alert: Alert }));
     source.addEventListener('reading', (e) => this.readingEvent(JSON.parse((e as MessageEvent<string>).data) as ReadingEvent));
+    source.addEventListener('status', (e) => this.statusEvent(JSON.parse((e as MessageEvent<string>).data) as StatusEvent));
+  }
+
+  private statusEvent(s: StatusEvent): void {
+    const d = this.devices.get(s.deviceId);
+    if (!d || (d.status === s.status && d.lastSeen === s.lastSeen)) return;
+    d.status = s.status;
+    if (s.lastSeen) d.lastSeen = s.lastSeen;
+    this.changed('devices', d.id);
   }
 
   private alertEvent({ alert }: { type: string; alert: Alert }): void {

@@ -7,10 +7,10 @@ import { SEVERITY_COLORS, textOn } from '../colors.js';
 import { chip, h } from '../dom.js';
 import { num, time } from '../format.js';
 import { ALERT_STATE_LABELS, KIND_LABELS, pick, ruleLabel, SEVERITY_LABELS, t } from '../i18n.js';
-import type { View } from '../main.js';
+import type { View } from '../view.js';
 import { inApp } from '../nav.js';
 import { alertPanel, type AlertPanel } from './alert-panel.js';
-import { kindOptions, labelledSelect } from './controls.js';
+import { field, kindOptions, labelledSelect } from './controls.js';
 import { SEVERITY_RANK, store } from '../store.js';
 
 const FRESH_MS = 15_000;
@@ -46,7 +46,7 @@ export function alertsView(): View {
   const [cityLabel, city] = labelledSelect('alert-city');
   const [kindLabel, kind] = labelledSelect('alert-kind');
   const [stateLabel, state] = labelledSelect('alert-state');
-  filters.append(cityLabel, city, kindLabel, kind, stateLabel, state);
+  filters.append(field(cityLabel, city), field(kindLabel, kind), field(stateLabel, state));
   const announce = h('div', { class: 'announce', role: 'status', 'aria-live': 'polite' });
   const note = h('p', { class: 'note' });
   const headRow = h('tr');

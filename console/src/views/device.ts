@@ -9,7 +9,7 @@ import { INDEX_COLORS, SEVERITY_COLORS, STATUS_COLORS, textOn } from '../colors.
 import { chip, h } from '../dom.js';
 import { clock, num, time } from '../format.js';
 import { categoryLabel, fieldLabel, KIND_LABELS, pick, STATUS_LABELS, t } from '../i18n.js';
-import type { View } from '../main.js';
+import type { View } from '../view.js';
 import { inApp } from '../nav.js';
 import { store } from '../store.js';
 
@@ -95,9 +95,13 @@ export function deviceView(id: string): View {
     const { lines, bands } = guides(device, field);
     const unit = CATALOG[device.kind].fields.find((f) => f.name === field)?.unit ?? '';
     const dataMax = Math.max(...ys.filter((v): v is number => v !== null));
+    const px = uPlot.pxRatio;
+    // threshold names sit in a gutter right of the plot, each at its line's height and pushed apart when two lines
+    // are close: they can meet neither the y axis and its label on the left nor the data
+    const gutter = lines.length > 0 ? 150 : 16;
     const opts: uPlot.Options = {
       width: Math.max(chartEl.clientWidth, 280),
-      height: 280,
+      height: 300,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Asia/Makassar'),
       legend: { show: true },
       scales: {
@@ -118,10 +122,16 @@ export function deviceView(id: string): View {
         },
       },
       axes: [
-        { values: (_u, splits) => splits.map((s) => clock(s * 1000)), stroke: '#333' },
-        { label: `${fieldLabel(field)} (${unit})`, stroke: '#333', size: 60 },
+        { label: t('timeWita'), values: (_u, splits) => splits.map((s) => clock(s * 1000)), stroke: '#333' },
+        { label: `${fieldLabel(field)} (${unit})`, stroke: '#333', size: 64, values: (_u, splits) => splits.map((s) => num(s)) },
+        { side: 1, scale: 'y', size: gutter, stroke: '#333', grid: { show: false }, ticks: { show: false }, values: (_u, splits) => splits.map(() => '') },
       ],
-      series: [{ label: t('time'), value: (_u, v) => (v === null ? '—' : `${clock(v * 1000)} WITA`) }, { label: `${fieldLabel(field)} (${unit})`, stroke: '#0b5394', width: 2, spanGaps: false, value: (_u, v) => (v === null ? '—' : `${num(v)} ${unit}`) }],
+      series: [
+        { label: t('timeWita'), value: (_u, v) => (v === null ? '—' : `${clock(v * 1000)} WITA`) },
+        // each threshold a series of its own, so the legend names it with its colour
+        ...lines.map((l): uPlot.Series => ({ label: l.name, stroke: l.color, width: 3, points: { show: false }, value: () => `${num(l.value)} ${unit}` })),
+        { label: `${fieldLabel(field)} (${unit})`, stroke: '#0b5394', width: 2, spanGaps: false, value: (_u, v) => (v === null ? '—' : `${num(v)} ${unit}`) },
+      ],
       hooks: {
         drawClear: [
           (u) => {
@@ -137,35 +147,48 @@ export function deviceView(id: string): View {
         draw: [
           (u) => {
             const ctx = u.ctx;
-            const drawn: Array<Line & { y: number }> = [];
-            for (const l of lines) {
+            const drawn: Array<Line & { y: number; labelY: number }> = [];
+            const fontPx = 12 * px;
+            ctx.font = `${fontPx}px system-ui, sans-serif`;
+            ctx.textBaseline = 'middle';
+            let lastLabel = -Infinity;
+            for (const l of [...lines].sort((a, b) => b.value - a.value)) {
               const y = Math.round(u.valToPos(l.value, 'y', true));
+              // drawn over the series again, so nothing of the data hides a threshold
               ctx.strokeStyle = l.color;
-              ctx.lineWidth = 3 * uPlot.pxRatio;
+              ctx.lineWidth = 3 * px;
               ctx.beginPath();
               ctx.moveTo(u.bbox.left, y);
               ctx.lineTo(u.bbox.left + u.bbox.width, y);
               ctx.stroke();
+              const labelY = Math.max(y, lastLabel + fontPx + 3 * px);
+              lastLabel = labelY;
+              const x = u.bbox.left + u.bbox.width + 8 * px;
+              ctx.fillStyle = l.color;
+              ctx.fillRect(x, labelY - 1.5 * px, 10 * px, 3 * px);
               ctx.fillStyle = '#1f2933';
-              ctx.font = `${12 * uPlot.pxRatio}px system-ui, sans-serif`;
-              ctx.fillText(`${l.name} ${num(l.value)} ${unit}`, u.bbox.left + 6 * uPlot.pxRatio, y - 5 * uPlot.pxRatio);
-              drawn.push({ ...l, y: y / uPlot.pxRatio });
+              ctx.fillText(`${l.name} ${num(l.value)} ${unit}`, x + 14 * px, labelY);
+              drawn.push({ ...l, y: y / px, labelY: labelY / px });
             }
+            drawn.sort((a, b) => a.value - b.value);
             // where each guide was drawn, in CSS pixels from the canvas's top (for people's tools and tests)
-            chartEl.dataset.thresholds = JSON.stringify(drawn.map(({ name, value, color, y }) => ({ name, value, color, y })));
+            chartEl.dataset.thresholds = JSON.stringify(drawn.map(({ name, value, color, y, labelY }) => ({ name, value, color, y, labelY })));
+            chartEl.dataset.plot = JSON.stringify({ left: u.bbox.left / px, top: u.bbox.top / px, width: u.bbox.width / px, height: u.bbox.height / px });
             chartEl.dataset.bands = JSON.stringify(bands.map((b) => ({ name: b.name, from: b.from, to: b.to, color: b.color, top: u.valToPos(b.to, 'y'), bottom: u.valToPos(b.from, 'y') })));
           },
         ],
       },
     };
-    plot = new uPlot(opts, [xs, ys], chartEl);
-    const key = h('ul', { class: 'legend guides' });
-    for (const g of [...lines.map((l) => ({ name: `${l.name}: ${num(l.value)} ${unit}`, color: l.color })), ...bands.map((b) => ({ name: `${b.name}: ${num(b.from)}–${num(b.to)} ${unit}`, color: b.color }))]) {
-      const sw = h('span', { class: 'swatch', 'aria-hidden': 'true' });
-      sw.style.background = g.color;
-      key.append(h('li', {}, sw, g.name));
+    plot = new uPlot(opts, [xs, ...lines.map((l) => xs.map(() => l.value)), ys], chartEl);
+    if (bands.length > 0) {
+      const key = h('ul', { class: 'legend guides' });
+      for (const b of bands) {
+        const sw = h('span', { class: 'swatch', 'aria-hidden': 'true' });
+        sw.style.background = b.color;
+        key.append(h('li', {}, sw, `${b.name}: ${num(b.from)}–${num(b.to)} ${unit}`));
+      }
+      chartEl.append(h('h3', {}, t('ispuBands')), key);
     }
-    if (key.childElementCount > 0) chartEl.append(h('h3', {}, lines.length > 0 ? t('thresholds') : t('ispuBands')), key);
   };
 
   const render = () => {

@@ -1,56 +1,50 @@
-// Peta: every device at its location over a base cut from Natural Earth (shipped with Pantau; no tiles, nothing
-// from another host), coloured by condition, status, worst alert or index. Zoomed out, nearby devices are
-// gathered into clusters (supercluster) coloured by their worst member; zoomed in, each device is its own marker.
-// Beside the map, a list with one row per device (the accessible way to the same facts).
+// Peta: every device at its location over the offline base (Natural Earth's coast, the main rivers and the place
+// names, map-base.ts) or real tiles (PANTAU_MAP_TILES), coloured by condition, status, worst alert or index. Zoomed
+// out, nearby devices are gathered into clusters (supercluster) coloured by their worst member; zoomed in, each device
+// is its own marker. The legend lists only the colours on screen. Clusters and markers are reached with the keyboard
+// (Tab, then Enter); beside the map, a list with one row per device (the accessible way to the same facts).
 import L from 'leaflet';
 import Supercluster from 'supercluster';
-import basemapUrl from '../generated/basemap.json?url';
 import type { MapDevice } from '../api.js';
-import { FLOOD_COLORS, INDEX_COLORS, LOS_COLORS, severityClass, SEVERITY_COLORS, STATUS_COLORS, statusClass, textOn } from '../colors.js';
+import { FLOOD_COLORS, INDEX_COLORS, severityClass, SEVERITY_COLORS, STATUS_COLORS, statusClass, textOn } from '../colors.js';
 import { esc, h } from '../dom.js';
 import { time } from '../format.js';
 import { categoryLabel, KIND_LABELS, pick, SEVERITY_LABELS, STATUS_LABELS, t, type UiKey } from '../i18n.js';
 import { navigate } from '../nav.js';
-import { kindOptions, labelledSelect } from './controls.js';
+import { field, kindOptions, labelledSelect } from './controls.js';
+import { addBaseLayers } from './map-base.js';
+import type { Obstacle } from './map-labels.js';
 import { SEVERITY_RANK, store } from '../store.js';
-import type { View } from '../main.js';
-import { ISPU_COLORS } from '../../../catalog/ispu.js';
-
-/** The four cities of the programme; Nusantara at the capital's core area (KIPP) in Sepaku. */
-export const CITIES = [
-  { name: 'Samarinda', lat: -0.5022, lon: 117.1536 },
-  { name: 'Balikpapan', lat: -1.2379, lon: 116.8529 },
-  { name: 'Bontang', lat: 0.1333, lon: 117.5 },
-  { name: 'Nusantara', lat: -0.9706, lon: 116.7083 },
-] as const;
+import type { View } from '../view.js';
 
 type Mode = 'condition' | 'status' | 'alert' | 'index';
 const MODES: Array<[Mode, UiKey]> = [['condition', 'colourCondition'], ['status', 'colourStatus'], ['alert', 'colourAlert'], ['index', 'colourIndex']];
 let mode: Mode = 'condition';
 
-/** A marker's colour and how bad it is (clusters take their worst member's). */
-function paint(d: MapDevice, m: Mode): { color: string; rank: number } {
-  const alert = d.alertSeverity ? { color: SEVERITY_COLORS[d.alertSeverity] ?? '#c92a2a', rank: 10 + (SEVERITY_RANK[d.alertSeverity] ?? 1) } : null;
-  const status = { color: STATUS_COLORS[d.status]!, rank: d.status === 'offline' ? 5 : d.status === 'never_seen' ? 1 : 0 };
-  const index = d.index ? { color: INDEX_COLORS[d.index.category] ?? '#adb5bd', rank: 2 } : null;
-  if (m === 'status') return status;
-  if (m === 'alert') return alert ?? { color: '#2f9e44', rank: 0 };
-  if (m === 'index') return index ?? { color: '#dee2e6', rank: 0 };
-  return alert ?? (d.status !== 'online' ? status : index ?? status);
+/** What a marker shows: its colour, how bad it is (clusters take their worst member's), and the legend's words for it. */
+interface Paint {
+  color: string;
+  rank: number;
+  /** Which legend entry: what the colour means, in the current language at drawing time. */
+  label: string;
 }
 
-function legendItems(m: Mode): Array<[string, string]> {
-  const status: Array<[string, string]> = (['online', 'offline', 'never_seen'] as const).map((s) => [STATUS_COLORS[s]!, pick(STATUS_LABELS[s])]);
-  const severities: Array<[string, string]> = ['waspada', 'siaga', 'awas', 'critical'].map((s) => [SEVERITY_COLORS[s]!, pick(SEVERITY_LABELS[s]!)]);
-  const indices: Array<[string, string]> = [
-    ...Object.entries(ISPU_COLORS).map(([c, color]): [string, string] => [color, `ISPU ${categoryLabel(c)}`]),
-    ...(['normal', 'waspada', 'siaga', 'awas'] as const).map((l): [string, string] => [FLOOD_COLORS[l]!, categoryLabel(l)]),
-    ...Object.entries(LOS_COLORS).map(([g, color]): [string, string] => [color, `LOS ${g}`]),
-  ];
+function indexPaint(d: MapDevice): Paint | null {
+  if (!d.index) return null;
+  const c = d.index.category;
+  // the same word (Siaga) names a flood level and an alert severity: the legend says which
+  const label = d.kind === 'air' ? `ISPU ${categoryLabel(c)}` : d.kind === 'flood' ? `${t('floodLevel')}: ${categoryLabel(c)}` : `LOS ${c}`;
+  return { color: (d.kind === 'flood' ? FLOOD_COLORS[c] : INDEX_COLORS[c]) ?? '#adb5bd', rank: 2, label };
+}
+
+function paint(d: MapDevice, m: Mode): Paint {
+  const sev = d.alertSeverity;
+  const alert = sev ? { color: SEVERITY_COLORS[sev] ?? '#c92a2a', rank: 10 + (SEVERITY_RANK[sev] ?? 1), label: `${t('alert')}: ${pick(SEVERITY_LABELS[sev] ?? { id: sev, en: sev })}` } : null;
+  const status = { color: STATUS_COLORS[d.status]!, rank: d.status === 'offline' ? 5 : d.status === 'never_seen' ? 1 : 0, label: pick(STATUS_LABELS[d.status]) };
   if (m === 'status') return status;
-  if (m === 'alert') return severities;
-  if (m === 'index') return indices;
-  return [...severities, ...status, ...indices];
+  if (m === 'alert') return alert ?? { color: '#2f9e44', rank: 0, label: `${t('alert')}: ${t('noAlert')}` };
+  if (m === 'index') return indexPaint(d) ?? { color: '#dee2e6', rank: 0, label: `${t('index')}: —` };
+  return alert ?? (d.status !== 'online' ? status : indexPaint(d) ?? status);
 }
 
 export function mapView(): View {
@@ -59,7 +53,7 @@ export function mapView(): View {
   const mapEl = h('div', { class: 'map', 'data-testid': 'map', role: 'region' });
   const [modeLabel, modeSelect] = labelledSelect('colour-mode');
   const [kindLabel, kindSelect] = labelledSelect('kind-filter');
-  const legend = h('ul', { class: 'legend' });
+  const legend = h('ul', { class: 'legend', 'data-testid': 'legend' });
   const legendTitle = h('h2', { class: 'legend-title' });
   const listTitle = h('h2');
   const count = h('span', { class: 'count' });
@@ -70,33 +64,24 @@ export function mapView(): View {
   const table = h('table', { class: 'devices', role: 'table' }, h('thead', { role: 'rowgroup' }, headRow), tbody);
   tbody.setAttribute('role', 'rowgroup');
   headRow.setAttribute('role', 'row');
-  const side = h('aside', { class: 'side' }, h('div', { class: 'controls' }, modeLabel, modeSelect, kindLabel, kindSelect), legendTitle, legend, h('div', { class: 'list-head' }, listTitle, count), h('div', { class: 'table-wrap' }, table));
+  const side = h('aside', { class: 'side' }, h('div', { class: 'controls' }, field(modeLabel, modeSelect), field(kindLabel, kindSelect)), legendTitle, legend, h('div', { class: 'list-head' }, listTitle, count), h('div', { class: 'table-wrap' }, table));
   el.append(heading, mapEl, side);
 
   const map = L.map(mapEl, { zoomSnap: 0.5, minZoom: 5, maxZoom: 18, attributionControl: true, preferCanvas: false, maxBounds: L.latLngBounds([-12, 100], [15, 130]) });
   map.attributionControl.setPrefix(false);
-  map.createPane('land').style.zIndex = '200';
-  map.createPane('cities').style.zIndex = '450';
   const renderer = L.svg({ padding: 0.2 });
   const points = L.layerGroup().addTo(map);
-  let attribution = '';
-  fetch(basemapUrl)
-    .then((r) => r.json())
-    .then((geo: GeoJSON.FeatureCollection) => {
-      L.geoJSON(geo, { pane: 'land', interactive: false, style: { color: '#7c8a96', weight: 1, fillColor: '#f4f1e8', fillOpacity: 1 } }).addTo(map);
-    })
-    .catch(() => undefined);
-  // the names are constants of this file, never data
-  for (const c of CITIES) L.marker([c.lat, c.lon], { pane: 'cities', interactive: false, keyboard: false, icon: L.divIcon({ className: 'city-label', html: c.name, iconSize: undefined }) }).addTo(map);
+  const base = addBaseLayers(map);
 
-  let index = new Supercluster<{ id: string; rank: number; color: string }, { rank: number; color: string }>({
+  let index = new Supercluster<{ id: string } & Paint, Paint>({
     radius: 44,
     maxZoom: 14,
-    map: (p) => ({ rank: p.rank, color: p.color }),
+    map: (p) => ({ rank: p.rank, color: p.color, label: p.label }),
     reduce: (acc, p) => {
       if (p.rank > acc.rank) {
         acc.rank = p.rank;
         acc.color = p.color;
+        acc.label = p.label;
       }
     },
   });
@@ -127,14 +112,20 @@ export function mapView(): View {
     const b = map.getBounds();
     const zoom = Math.floor(map.getZoom());
     points.clearLayers();
+    const obstacles: Obstacle[] = [];
+    const onScreen = new Map<string, Paint>();
     for (const f of index.getClusters([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], zoom)) {
       const [lon, lat] = f.geometry.coordinates as [number, number];
-      const p = f.properties as { cluster?: boolean; cluster_id?: number; point_count?: number; id?: string; color: string; rank: number };
+      const p = f.properties as { cluster?: boolean; cluster_id?: number; point_count?: number; id?: string } & Paint;
+      const at = map.latLngToLayerPoint([lat, lon]);
+      if (b.contains([lat, lon])) onScreen.set(`${p.color}|${p.label}`, p);
       if (p.cluster) {
         const n = p.point_count!;
         const size = n < 10 ? 30 : n < 100 ? 36 : n < 1000 ? 44 : 52;
-        const marker = L.marker([lat, lon], { icon: L.divIcon({ className: 'cluster', html: '', iconSize: [size, size] }), keyboard: false, title: String(n) });
-        marker.on('click', () => map.setView([lat, lon], Math.min(index.getClusterExpansionZoom(p.cluster_id!), 18)));
+        obstacles.push({ x: at.x, y: at.y, r: size / 2 + 6 }); // its border and halo
+        const zoomIn = () => map.setView([lat, lon], Math.min(index.getClusterExpansionZoom(p.cluster_id!), 18));
+        const marker = L.marker([lat, lon], { icon: L.divIcon({ className: 'cluster', html: '', iconSize: [size, size] }), keyboard: true, title: '' });
+        marker.on('click', zoomIn);
         points.addLayer(marker);
         const icon = marker.getElement();
         if (!icon) continue;
@@ -142,15 +133,24 @@ export function mapView(): View {
         icon.dataset.count = String(n);
         icon.style.background = p.color;
         icon.style.color = textOn(p.color);
-        icon.setAttribute('aria-hidden', 'true');
+        icon.removeAttribute('title');
+        icon.setAttribute('aria-label', `${n.toLocaleString()} ${t('clusterLabel')}`);
+        icon.addEventListener('keydown', (e) => {
+          if (e.key !== 'Enter' && e.key !== ' ') return;
+          e.preventDefault();
+          zoomIn();
+        });
         continue;
       }
       const d = store.devices.get(p.id!);
       if (!d) continue;
+      obstacles.push({ x: at.x, y: at.y, r: 8 + 3 });
       const marker = L.circleMarker([lat, lon], { renderer, radius: 8, weight: 2, color: d.status === 'never_seen' ? '#495057' : '#1f2933', fillColor: p.color, fillOpacity: 0.95 });
+      const words = `${d.name} · ${pick(STATUS_LABELS[d.status])}${d.alertSeverity ? ` · ${pick(SEVERITY_LABELS[d.alertSeverity] ?? { id: d.alertSeverity, en: d.alertSeverity })}` : ''}`;
       // an element, never a string: Leaflet puts a string tooltip in as HTML, and the name is whatever an admin typed
-      marker.bindTooltip(h('span', {}, `${d.name} · ${pick(STATUS_LABELS[d.status])}${d.alertSeverity ? ` · ${pick(SEVERITY_LABELS[d.alertSeverity] ?? { id: d.alertSeverity, en: d.alertSeverity })}` : ''}`));
-      marker.on('click', () => navigate(`/devices/${encodeURIComponent(d.id)}`));
+      marker.bindTooltip(h('span', {}, words));
+      const open = () => navigate(`/devices/${encodeURIComponent(d.id)}`);
+      marker.on('click', open);
       points.addLayer(marker);
       const path = marker.getElement();
       if (path) {
@@ -159,8 +159,39 @@ export function mapView(): View {
         path.setAttribute('data-state', d.status);
         path.setAttribute('data-alert-severity', d.alertSeverity ?? '');
         path.setAttribute('data-category', d.index?.category ?? '');
+        // reachable with Tab, named for screen readers, opened with Enter
+        path.setAttribute('tabindex', '0');
+        path.setAttribute('role', 'link');
+        path.setAttribute('aria-label', `${words} (${t('openDevice')})`);
+        path.addEventListener('keydown', (e) => {
+          if ((e as KeyboardEvent).key !== 'Enter') return;
+          e.preventDefault();
+          open();
+        });
+        path.addEventListener('focus', () => marker.openTooltip());
+        path.addEventListener('blur', () => marker.closeTooltip());
       }
     }
+    base.labels.place(obstacles);
+    renderLegend([...onScreen.values()]);
+  };
+
+  /** The legend: one entry per colour on screen now, worst first. */
+  let legendKey = '';
+  const renderLegend = (entries: Paint[]) => {
+    const sorted = entries.sort((x, y) => y.rank - x.rank || (x.label < y.label ? -1 : 1));
+    const key = sorted.map((e) => `${e.color}|${e.label}`).join(',') || t('legendEmpty');
+    if (key === legendKey) return;
+    legendKey = key;
+    if (sorted.length === 0) {
+      legend.replaceChildren(h('li', { class: 'empty' }, t('legendEmpty')));
+      return;
+    }
+    legend.replaceChildren(...sorted.map((e) => {
+      const sw = h('span', { class: 'swatch', 'aria-hidden': 'true' });
+      sw.style.background = e.color;
+      return h('li', { 'data-testid': 'legend-item', 'data-color': e.color }, sw, e.label);
+    }));
   };
 
   // the list is built as HTML text (5,000 rows in one parse, not 60,000 element calls); every value is escaped, the
@@ -213,17 +244,11 @@ export function mapView(): View {
     modeSelect.replaceChildren(...MODES.map(([m, key]) => h('option', { value: m, selected: m === mode }, t(key))));
     kindLabel.textContent = t('kind');
     kindSelect.replaceChildren(...kindOptions(kind));
-    legendTitle.textContent = t('legend');
-    legend.replaceChildren(...legendItems(mode).map(([color, text]) => {
-      const sw = h('span', { class: 'swatch', 'aria-hidden': 'true' });
-      sw.style.background = color;
-      return h('li', {}, sw, text);
-    }));
+    legendTitle.textContent = t('legendOnScreen');
+    legendKey = '';
     listTitle.textContent = t('deviceList');
     headRow.replaceChildren(h('th', { scope: 'col', role: 'columnheader' }, t('device')), h('th', { scope: 'col', role: 'columnheader' }, t('status')), h('th', { scope: 'col', role: 'columnheader' }, t('alert')));
-    map.attributionControl.removeAttribution(attribution);
-    attribution = t('mapAttribution');
-    map.attributionControl.addAttribution(attribution);
+    base.relabel();
     rebuild();
   };
   modeSelect.addEventListener('change', () => {

@@ -5,7 +5,7 @@ import { INDEX_COLORS, SEVERITY_COLORS, textOn } from '../colors.js';
 import { chip, h } from '../dom.js';
 import { time } from '../format.js';
 import { categoryLabel, KIND_LABELS, pick, SEVERITY_LABELS, t } from '../i18n.js';
-import type { View } from '../main.js';
+import type { View } from '../view.js';
 import { inApp } from '../nav.js';
 import { SEVERITY_RANK, store } from '../store.js';
 
