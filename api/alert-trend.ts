@@ -1,12 +1,12 @@
 // The river trend on the API's Alert (docs/contract.md §5, `trend`): the rate of rise over the 30 minutes before the
 // gauge's newest reading and the time to its next threshold — the same figures as the notifications' words
-// (notify/trend.ts computes both). Read from InfluxDB, one query per gauge, and kept for a few seconds so that a
+// (catalog/trend.ts computes both). Read from InfluxDB, one query per gauge, and kept for a few seconds so that a
 // console listing alerts every few seconds does not query once per alert and request.
 import { z } from 'zod';
 import type { Alert } from '../alerts/engine.js';
 import type { FloodThresholds } from '../catalog/index.js';
 import type { InfluxClient } from '../influx/client.js';
-import { riverTrend, TREND_WINDOW_MS } from '../notify/trend.js';
+import { riverTrend, TREND_WINDOW_MS, type RiverTrend } from '../catalog/trend.js';
 import type { Registry } from '../registry/registry.js';
 import type { LatestReadings } from './latest-cache.js';
 import { isoMs } from './time-range.js';
@@ -86,17 +86,41 @@ export class AlertTrends {
     return trend;
   }
 
-  private async compute(deviceId: string): Promise<AlertTrend | null> {
+  /**
+   * A gauge's trend up to a reading that may not be in InfluxDB yet (the one that just opened or raised an alert,
+   * for its messages): the window's readings from InfluxDB and this one. Not cached. Rejects when InfluxDB fails.
+   */
+  async upTo(deviceId: string, reading: { ts: number; cm: number }): Promise<RiverTrend | null> {
+    const thresholds = this.thresholds(deviceId);
+    if (!thresholds) return null;
+    const readings = (await this.window(deviceId, reading.ts)).filter((r) => r.ts !== reading.ts);
+    readings.push(reading);
+    const t = riverTrend(readings, thresholds);
+    return t.rateCmPerHour === null ? null : t;
+  }
+
+  private thresholds(deviceId: string): FloodThresholds | undefined {
     const device = this.deps.registry.device(deviceId);
-    if (!device || device.kind !== 'flood' || !device.thresholds) return null;
-    // the window ends at the newest reading (as in the messages); without one in memory (after a restart), at now
-    const newest = this.deps.latest.get(deviceId)?.ts ?? Date.now();
+    if (!device || device.kind !== 'flood' || !device.thresholds) return undefined;
+    return device.thresholds as FloodThresholds;
+  }
+
+  /** The gauge's water levels of the 30 minutes up to `newest`, oldest first. */
+  private async window(deviceId: string, newest: number): Promise<Array<{ ts: number; cm: number }>> {
     const series = await this.deps.influx.query(
       'SELECT "waterLevel" FROM "flood" WHERE "device_id" = $device AND time >= $from AND time <= $to ORDER BY time ASC',
       { device: deviceId, from: isoMs(newest - TREND_WINDOW_MS), to: isoMs(newest) },
     );
     const rows = series[0]?.values ?? [];
-    const readings = rows.filter((r) => typeof r[1] === 'number').map((r) => ({ ts: Number(r[0]), cm: r[1] as number }));
-    return trendOf(readings, device.thresholds as FloodThresholds);
+    return rows.filter((r) => typeof r[1] === 'number').map((r) => ({ ts: Number(r[0]), cm: r[1] as number }));
   }
+
+  private async compute(deviceId: string): Promise<AlertTrend | null> {
+    const thresholds = this.thresholds(deviceId);
+    if (!thresholds) return null;
+    // the window ends at the newest reading (as in the messages); without one in memory (after a restart), at now
+    const newest = this.deps.latest.get(deviceId)?.ts ?? Date.now();
+    return trendOf(await this.window(deviceId, newest), thresholds);
+  }
+
 }

@@ -3,7 +3,6 @@
 // is the alert owner — as the answering node sees them in PostgreSQL. A single node answers about itself.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { ClusterHealth } from '../platform/cluster-nodes.js';
 import { ProblemSchema } from './problem.js';
 
 const NodeSchema = z.object({
@@ -30,6 +29,13 @@ const ClusterSchema = z.object({
   alertOwner: z.string().nullable(),
   nodes: z.array(NodeSchema),
 }).meta({ id: 'Cluster' });
+
+/** One node as GET /api/v1/cluster shows it. */
+export type ClusterNodeHealth = z.infer<typeof NodeSchema>;
+/** What one node says of itself in its heartbeat (platform/cluster-nodes.ts). */
+export type NodeStatus = Pick<ClusterNodeHealth, 'spoolBytes' | 'writerLagSeconds' | 'influxUp' | 'alertOwner' | 'brokerSession'>;
+/** The answer of GET /api/v1/cluster: `registry` false = PostgreSQL did not answer, only the answering node is shown. */
+export type ClusterHealth = z.infer<typeof ClusterSchema>;
 
 export function clusterPlugin(health: () => Promise<ClusterHealth>): FastifyPluginAsyncZod {
   return async (app) => {

@@ -9,7 +9,6 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { redactUrl } from '../lib/redact.js';
 import { ScopeSchema, normalizeScope, scopeForApi, scopeWithin, type Scope } from '../registry/scope.js';
-import type { NotifyStore } from './store.js';
 
 export const CHANNEL_TYPES = ['email', 'telegram', 'whatsapp', 'http'] as const;
 export type ChannelType = (typeof CHANNEL_TYPES)[number];
@@ -161,12 +160,21 @@ export function mergeConfig(c: StoredChannel, patch: Record<string, unknown>): R
   return parsed.success ? (parsed.data as Record<string, unknown>) : parsed.error;
 }
 
+/** Where channels are kept: the table `notify_channels` (NotifyStore in notify/store.ts). */
+export interface ChannelRows {
+  listChannels(): Promise<StoredChannel[]>;
+  getChannel(id: string): Promise<StoredChannel | undefined>;
+  insertChannel(c: StoredChannel): Promise<void>;
+  updateChannel(c: StoredChannel): Promise<void>;
+  deleteChannel(id: string): Promise<void>;
+}
+
 /**
  * Channels in the registry's table `notify_channels` (notify/store.ts): SQLite on a single node, PostgreSQL shared by
  * every node of a cluster — each read asks the database, so a change through one node holds at once on all.
  */
 export class ChannelStore {
-  constructor(private readonly store: NotifyStore) {}
+  constructor(private readonly store: ChannelRows) {}
 
   list(): Promise<StoredChannel[]> {
     return this.store.listChannels();

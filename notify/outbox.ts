@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { AlertChange, AlertChangeType } from '../alerts/engine.js';
 import type { StoredEvent } from '../alerts/store.js';
 import { fieldSpec } from '../catalog/index.js';
+import { describeTrend, type RiverTrend } from '../catalog/trend.js';
 import type { DeviceRecord, Registry } from '../registry/registry.js';
 import type { AckLinks } from './ack.js';
 import type { StoredChannel } from './channels.js';
@@ -48,11 +49,19 @@ export interface OutboxOptions {
   leaseMs?: number;
   sendTimeoutMs?: number;
   pollMs?: number;
+  /**
+   * A river gauge's trend over the 30 minutes up to the reading of the change (api/alert-trend.ts reads the others
+   * from InfluxDB), put in the words of a flood-level alert's messages; null or a failure leaves it out. Asked at
+   * most `TREND_WAIT_MS`.
+   */
+  trend?: (deviceId: string, newest: { ts: number; cm: number }) => Promise<RiverTrend | null>;
 }
 
 const CLAIM = 20;
 const PLANNED_SEQ = 'planned-seq';
 const KEEP_MS = 30 * 86_400_000;
+/** Planning waits this long for a gauge's trend (InfluxDB slow or down): then the message goes without it. */
+const TREND_WAIT_MS = 2000;
 
 export class Outbox {
   private planning: Promise<void> = Promise.resolve();
@@ -127,17 +136,33 @@ export class Outbox {
     if (rules.length === 0) return;
     const channelIds = await store.channelIds(sql);
     const existing = await store.existing(sql, change.alert.id);
-    const plan = planChange({ change, device, rules, channelIds, existing, text: (as, language) => this.text(change, as, language, device) });
+    const trend = await this.trendOf(change);
+    const plan = planChange({ change, device, rules, channelIds, existing, now: Date.now(), text: (as, language) => this.text(change, as, language, device, trend) });
     if (plan.cancelTiers) await store.cancelTiers(sql, change.alert.id);
     if (plan.rows.length > 0) await store.insertRows(sql, plan.rows, Date.now(), this.retryForMs);
   }
 
-  private text(change: AlertChange, as: AlertChangeType, language: 'id' | 'en', device: DeviceRecord | undefined): string {
+  /** The trend of a flood-level alert's gauge while the alert is not resolved; null otherwise or when unknown in time. */
+  private async trendOf(change: AlertChange): Promise<RiverTrend | null> {
+    const a = change.alert;
+    if (!this.options.trend || a.kind !== 'flood' || a.rule !== 'flood_level' || change.type === 'resolved') return null;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), TREND_WAIT_MS);
+    });
+    try {
+      return await Promise.race([this.options.trend(a.deviceId, { ts: change.at, cm: a.value }).catch(() => null), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private text(change: AlertChange, as: AlertChangeType, language: 'id' | 'en', device: DeviceRecord | undefined, trend: RiverTrend | null): string {
     const a = change.alert;
     const field = a.rule.includes(':') ? a.rule.slice(a.rule.indexOf(':') + 1) : a.kind === 'flood' ? 'waterLevel' : undefined;
     const unit = device && field && a.rule.startsWith('flood') ? fieldSpec(device.kind, field)?.unit ?? '' : '';
     const place = device ?? { name: a.deviceId, district: '-', city: '-' };
-    return messageText({ change: as, alert: a, device: place, unit, at: change.at, consoleUrl: this.options.consoleUrl(), language });
+    return messageText({ change: as, alert: a, device: place, unit, at: change.at, consoleUrl: this.options.consoleUrl(), language, trend: trend && describeTrend(trend, language) });
   }
 
   // ---- sending -----------------------------------------------------------------------------------------

@@ -56,6 +56,11 @@ export interface PlanInput {
   existing: ExistingRow[];
   /** The message text of this change in a language (`as` = the type the text is headed with). */
   text: (as: AlertChangeType, language: 'id' | 'en') => string;
+  /**
+   * When it is planned. Messages are due from the later of this and the change's time: a reading that arrives late
+   * (a gauge back from a dead spot with its buffer) does not shorten the escalation delay or skip quiet hours.
+   */
+  now?: number;
 }
 
 export interface Plan {
@@ -74,6 +79,7 @@ const PENDING_TIER: DeliveryStatus[] = ['queued', 'held', 'failed'];
 export function planChange(input: PlanInput): Plan {
   const { change, device } = input;
   const a = change.alert;
+  const start = Math.max(change.at, input.now ?? change.at);
   const rows = new Map<string, PlannedRow>();
   const add = (row: Omit<PlannedRow, 'id' | 'alertId' | 'changeAt'>) => {
     const id = rowId(a.id, row.changeKey, row.channelId);
@@ -88,12 +94,12 @@ export function planChange(input: PlanInput): Plan {
   if (change.type === 'opened' || change.type === 'escalated') {
     if (!device) return { rows: [], cancelTiers: false };
     for (const rule of input.rules.filter((r) => ruleMatches(r, a, device))) {
-      const now = timing(rule, change.at);
+      const now = timing(rule, start);
       for (const channelId of rule.channels.filter((c) => input.channelIds.has(c))) {
         add({ changeKey: `${change.type}@${change.at}`, channelId, ruleId: rule.id, reason: change.type, language: rule.language, body: input.text(change.type, rule.language), ack: true, ...now });
       }
       for (const tier of rule.escalation) {
-        const t = timing(rule, change.at + durationMs(tier.after));
+        const t = timing(rule, start + durationMs(tier.after));
         for (const channelId of tier.channels.filter((c) => input.channelIds.has(c))) {
           add({ changeKey: `tier@${change.at}`, channelId, ruleId: rule.id, reason: 'tier', language: rule.language, body: input.text('escalated', rule.language), ack: true, ...t });
         }
@@ -118,7 +124,7 @@ export function planChange(input: PlanInput): Plan {
     add({
       changeKey: `${change.type}@${change.at}`, channelId, ruleId: t.ruleId, reason, language: t.language,
       body: input.text(change.type, t.language), ack: false,
-      ...(t.heldUntil !== null ? { status: 'held' as const, dueAt: Math.max(change.at, t.heldUntil) } : { status: 'queued' as const, dueAt: change.at }),
+      ...(t.heldUntil !== null ? { status: 'held' as const, dueAt: Math.max(start, t.heldUntil) } : { status: 'queued' as const, dueAt: start }),
     });
   }
   return { rows: [...rows.values()], cancelTiers: true };

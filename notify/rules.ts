@@ -6,7 +6,6 @@ import { z } from 'zod';
 import { KINDS } from '../catalog/index.js';
 import { SEVERITIES } from '../alerts/rules.js';
 import { normalizeScope, scopeWithin, type Scope } from '../registry/scope.js';
-import type { NotifyStore } from './store.js';
 
 /** `15m`, `2s`, `1h`, `1d` as in the contract's durations (a bare number is not taken: a rule is read by people). */
 const DurationSchema = z.string().regex(/^\d{1,6}(s|m|h|d)$/, 'must be a duration like 2s, 15m or 1h');
@@ -71,9 +70,18 @@ export function ruleForApi(r: StoredRule) {
   };
 }
 
+/** Where rules are kept: the table `notify_rules` (NotifyStore in notify/store.ts). */
+export interface RuleRows {
+  listRules(): Promise<StoredRule[]>;
+  getRule(id: string): Promise<StoredRule | undefined>;
+  insertRule(r: StoredRule): Promise<void>;
+  updateRule(r: StoredRule): Promise<void>;
+  deleteRule(id: string): Promise<void>;
+}
+
 /** Rules in the registry's table `notify_rules` beside the channels (notify/channels.ts says what that means in a cluster). */
 export class RuleStore {
-  constructor(private readonly store: NotifyStore) {}
+  constructor(private readonly store: RuleRows) {}
 
   list(): Promise<StoredRule[]> {
     return this.store.listRules();

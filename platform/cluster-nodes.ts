@@ -6,9 +6,12 @@
 //     depth, the InfluxDB writer's lag, whether it holds the alert owner's lock, its broker session). A node whose
 //     lease ran out is `silent`. `GET /api/v1/cluster` and each node's /metrics show them.
 import type { Logger } from 'pino';
+import type { ClusterHealth, ClusterNodeHealth, NodeStatus } from '../api/cluster.js';
 import type { PgConnection } from '../registry/postgres.js';
 import type { Config } from './config.js';
 import type { Metrics } from './metrics.js';
+
+export type { ClusterHealth, ClusterNodeHealth, NodeStatus };
 
 /** Server-assigned timestamps are spread over this many residues: up to 8 nodes never share one. */
 export const TIME_SLOTS = 8;
@@ -17,16 +20,6 @@ export const DEFAULT_LEASE_MS = 15_000;
 
 /** PostgreSQL's clock in epoch ms: heartbeats are compared on one clock, never on the nodes' own. */
 const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
-
-export interface NodeStatus {
-  spoolBytes: number;
-  /** Age of the oldest reading not yet in InfluxDB (the writer's lag), seconds. */
-  writerLagSeconds: number;
-  influxUp: boolean;
-  alertOwner: boolean;
-  /** Connected and subscribed to the external broker's shares (ingest nodes), or null. */
-  brokerSession: boolean | null;
-}
 
 export interface ClusterNodeRow {
   nodeId: string;
@@ -149,30 +142,6 @@ export async function joinCluster(options: {
 }
 
 // ---- GET /api/v1/cluster --------------------------------------------------------------------------------------
-
-export interface ClusterNodeHealth extends NodeStatus {
-  id: string;
-  role: string;
-  state: 'live' | 'silent' | 'stopped';
-  timeSlot: number | null;
-  startedAt: string;
-  lastHeartbeat: string | null;
-  heartbeatAgeSeconds: number | null;
-  leaseExpiresAt: string | null;
-}
-
-export interface ClusterHealth {
-  /** The node that answered. */
-  node: string;
-  /** A cluster (shared registry in PostgreSQL), or a single node. */
-  cluster: boolean;
-  /** PostgreSQL answered: `false` = only the answering node is shown, as it sees itself. */
-  registry: boolean;
-  leaseMs: number;
-  /** The node holding the alert owner's lock (as its last heartbeat said; this node's own view at once), or null. */
-  alertOwner: string | null;
-  nodes: ClusterNodeHealth[];
-}
 
 /** The cluster as the answering node sees it: every node's row, its own with its status of this moment. */
 export async function clusterHealth(options: {

@@ -205,10 +205,13 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   await ackLinks.load();
   // sent by the single node, or in a cluster by the alert owner (`owner` set below)
   let owner: { isOwner: boolean } | undefined;
+  // the river trend on the API's alerts and in flood messages (a few seconds' cache per gauge)
+  const alertTrends = new AlertTrends({ influx, registry, latest });
   const outbox = new Outbox({
     store: notifyStore, registry, providerUrls: config.providerUrls, consoleUrl: () => config.publicUrl ?? consoleUrl, ackLinks,
     log: log.child({ component: 'notify' }), nodeId: `${config.workerId || hostname()}:${process.pid}:${Date.now().toString(36)}`,
     active: () => !owner || owner.isOwner, counted: countSend, maxPerWindow: Math.max(1, config.notifyMaxPer10m),
+    trend: (deviceId, newest) => alertTrends.upTo(deviceId, newest),
   });
   const cluster = registry.postgres
     ? await startClusterAlerts({
@@ -334,8 +337,6 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   };
 
   let worker: WorkerSource | undefined;
-  // the river trend on the API's alerts (a few seconds' cache per gauge)
-  const alertTrends = new AlertTrends({ influx, registry, latest });
   const apiContext: ApiContext = {
       registry,
       influx,

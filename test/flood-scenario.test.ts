@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trendOf } from '../api/alert-trend.js';
+import { describeTrend, riverTrend } from '../catalog/trend.js';
 import { DeviceClient } from '../devices/device-client.js';
 import { FileStore } from '../devices/file-store.js';
 import { FloodScenario, type ScenarioReading } from '../devices/flood-scenario.js';
@@ -141,6 +142,11 @@ describe('a flood on the Karang Mumus, from the fleet simulator to phones and CA
     expect(opened.text).toContain('Bendung Benanga, Lempake, Samarinda Utara, Samarinda');
     expect(opened.text).toContain(`${Math.round(readings[siaga]!.values.waterLevel! * 10) / 10} cm`);
     expect(opened.ackUrl).toMatch(/\/api\/v1\/ack\//);
+    // the trend in the message's words, from the 30 minutes up to the reading that reached Siaga
+    const trend = riverTrend(published.map((r) => ({ ts: r.ts, cm: r.values.waterLevel! })), { siaga: 775, awas: 825 });
+    expect(trend.next?.level).toBe('awas');
+    expect(opened.text).toContain(`(${describeTrend(trend, 'id')})`);
+    expect(opened.text).toMatch(/\(naik \d+ cm\/jam, Awas ±\d+ menit lagi\)/);
     ids.first = alertIdOf(opened);
 
     // the river's trend on the alert: the 30 minutes before its newest reading, exactly as computed from them

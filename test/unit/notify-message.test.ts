@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { breaksQuietHours, inQuietHours, messageText, ruleMatches, witaTime } from '../../notify/message.js';
 import type { StoredRule } from '../../notify/rules.js';
-import { describeTrend, riverTrend } from '../../notify/trend.js';
+import { describeTrend, riverTrend } from '../../catalog/trend.js';
 
 // 2026-12-05 02:32 UTC = 10:32 WITA
 const AT = Date.UTC(2026, 11, 5, 2, 32);

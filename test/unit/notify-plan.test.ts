@@ -36,6 +36,19 @@ describe('outbox planning', () => {
     expect(planChange(input(change)).rows.map((r) => r.id)).toEqual(plan.rows.map((r) => r.id));
   });
 
+  it('a reading that arrives late (a buffer uploaded after a dead spot): the tier delay counts from the planning, not the reading', () => {
+    const change: AlertChange = { type: 'opened', at: DAY, alert: alert() };
+    const later = DAY + 3_600_000;
+    const plan = planChange(input(change, { now: later }));
+    expect(plan.rows.map((r) => [r.channelId, r.reason, r.dueAt - later])).toEqual([
+      ['ch-a', 'opened', 0],
+      ['ch-b', 'opened', 0],
+      ['ch-c', 'tier', 15 * 60_000],
+    ]);
+    // the same change keys as when planned in time: a replay does not add rows
+    expect(plan.rows.map((r) => r.id)).toEqual(planChange(input(change)).rows.map((r) => r.id));
+  });
+
   it('two rules naming one channel: one row; a rule below the severity or a deleted channel: none', () => {
     const change: AlertChange = { type: 'opened', at: DAY, alert: alert() };
     const plan = planChange(input(change, {

@@ -1,6 +1,6 @@
 // The river trend of notifications on known series: rate over the last 30 min, time to the next threshold, words.
 import { describe, expect, it } from 'vitest';
-import { describeTrend, riverTrend } from '../../notify/trend.js';
+import { describeTrend, riverTrend } from '../../catalog/trend.js';
 
 const T0 = Date.UTC(2026, 11, 5, 2, 0);
 const series = (cms: number[], stepMin = 5) => cms.map((cm, i) => ({ ts: T0 + i * stepMin * 60_000, cm }));

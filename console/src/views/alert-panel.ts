@@ -1,9 +1,9 @@
 // The alert's panel (docs/console.md "The alert panel"): opened from a row of Peringatan, or by the link in a
 // notification (`/#/alerts/{id}`). It shows the alert, the river's trend in the words the messages use ("naik 24
-// cm/jam, Siaga ±40 menit lagi", from notify/trend.ts), and what was sent to whom: each delivery's channel, reason,
+// cm/jam, Siaga ±40 menit lagi", from catalog/trend.ts), and what was sent to whom: each delivery's channel, reason,
 // status, attempts and last error (`GET /api/v1/alerts/{id}/deliveries`). Read again every 30 s and whenever the
 // alert changes live. A server without the deliveries route is said so; the rest of the panel still works.
-import { describeTrend } from '../../../notify/trend.js';
+import { describeTrend } from '../../../catalog/trend.js';
 import { ApiError, get, type Alert } from '../api.js';
 import { SEVERITY_COLORS, textOn } from '../colors.js';
 import { chip, h } from '../dom.js';

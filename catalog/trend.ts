@@ -1,7 +1,7 @@
 // The trend of a river gauge for notifications (issue "Round 3 · 2 of 6"): how fast the water rose or fell over the
 // last 30 minutes, and — while it rises — about when it reaches the next threshold. A pure function of the readings
 // so the words people act on ("naik 24 cm/jam, Siaga ±40 menit lagi") are tested on known series.
-import type { FloodThresholds } from '../catalog/index.js';
+import type { FloodThresholds } from './index.js';
 
 export const TREND_WINDOW_MS = 30 * 60_000;
 
