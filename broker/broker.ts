@@ -14,6 +14,7 @@ import type { Registry } from '../registry/registry.js';
 import { ClientIdClaims, IDENTIFIER_REJECTED, makeAuthenticate, type PantauClient } from './authenticate.js';
 import { makeAuthorizePublish, makeAuthorizeForward, makeAuthorizeSubscribe, type TelemetryHandler } from './authorize.js';
 import { installPacketLimit, limitClientPackets } from './packet-limit.js';
+import { paceReads } from './read-pacing.js';
 
 export interface BrokerOptions {
   registry: Registry;
@@ -249,6 +250,7 @@ export class Broker {
     // however the connection ends (also before aedes registered it), its client id is free again
     conn.once('close', () => this.clientIds.release(client));
     limitClientPackets(client, this.maxPacketBytes());
+    paceReads(client, conn);
   }
 }
 

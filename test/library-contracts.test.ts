@@ -2,6 +2,7 @@
 //   - broker/broker.ts wraps the aedes instance's `publish` to end telemetry without routing it;
 //   - broker/packet-limit.ts wraps mqtt-packet's `Parser.prototype._parseLength` and sets the aedes client's
 //     `_parser.maxPacketSize`;
+//   - broker/read-pacing.ts replaces the aedes client's `readable` listener (`_nextBatch`, `_parsingBatch`);
 //   - ingest/mqtt-source.ts fails mqtt.js's `handleMessage` callback to hold a PUBACK back and sends it later
 //     with the private `_sendPacket`.
 // These tests pin exactly the library behaviour each patch relies on, against the real libraries over real
@@ -11,7 +12,9 @@ import { PassThrough } from 'node:stream';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
+import mqttPacket from 'mqtt-packet';
 import { AedesPacketParser, installPacketLimit, limitClientPackets } from '../broker/packet-limit.js';
+import { paceReads } from '../broker/read-pacing.js';
 import { eventually } from './support/platform.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -91,6 +94,77 @@ describe('aedes: the instance publish that broker/broker.ts wraps', () => {
     await eventually(() => events.includes('ready city-siren'));
     a.stream.destroy(); // no DISCONNECT: a dropped connection must be reported too
     await eventually(() => events.includes('gone city-siren'));
+  });
+});
+
+describe('aedes: the reading of a connection that broker/read-pacing.ts paces', () => {
+  /** A device on a raw socket: CONNECT, then each PUBLISH (QoS 1) as its own TCP write. */
+  async function rawDevice(url: string): Promise<{ publish: (n: number) => void; socket: net.Socket }> {
+    const { port } = new URL(url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    cleanups.push(() => socket.destroy());
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    const connack = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'raw', keepalive: 0 }));
+    await connack;
+    return {
+      socket,
+      publish: (n) => socket.write(mqttPacket.generate({ cmd: 'publish', topic: `t/${n}`, payload: Buffer.from(String(n)), qos: 1, messageId: n, dup: false, retain: false })),
+    };
+  }
+
+  /** aedes whose authorizePublish holds every publish until released; `paced` applies paceReads to each connection. */
+  async function holdingAedes(paced: boolean) {
+    const held: Array<{ topic: string; release: () => void }> = [];
+    const aedes = await Aedes.createBroker();
+    aedes.authorizePublish = (_client, packet, callback) => {
+      held.push({ topic: packet.topic, release: () => callback(null) });
+    };
+    const server = net.createServer((socket) => {
+      const client = aedes.handle(socket);
+      if (paced) paceReads(client, socket);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => aedes.close(() => server.close(() => resolve()))));
+    return { held, url: `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}` };
+  }
+
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 150));
+
+  /** Publish 1 and wait until it is held; then 2 and 3 as separate TCP writes, each given time to be read. */
+  async function publishWhileHeld(device: { publish: (n: number) => void }, held: unknown[]): Promise<void> {
+    device.publish(1);
+    await eventually(() => held.length === 1);
+    device.publish(2);
+    await settle();
+    device.publish(3);
+    await settle();
+  }
+
+  it('unpaced, aedes reads the next chunk while a publish of the last one is still pending (the `readable` event counts as a finished packet)', async () => {
+    const { held, url } = await holdingAedes(false);
+    const device = await rawDevice(url);
+    await publishWhileHeld(device, held);
+    expect(held.map((h) => h.topic).length).toBeGreaterThan(1);
+  });
+
+  it('paced, the next chunk is read only once every publish of the last one is done, and then nothing is lost', async () => {
+    const { held, url } = await holdingAedes(true);
+    const device = await rawDevice(url);
+    const acks: number[] = [];
+    device.socket.on('data', (buf) => {
+      // PUBACKs are 4 bytes each: 0x40 0x02 id
+      for (let i = 0; i + 4 <= buf.length; i += 4) if (buf[i] === 0x40) acks.push(buf.readUInt16BE(i + 2));
+    });
+    await publishWhileHeld(device, held);
+    expect(held.map((h) => h.topic)).toEqual(['t/1']);
+    held[0]!.release();
+    // what waited in the socket is read at once: both publishes, in order
+    await eventually(() => held.length === 3);
+    expect(held.map((h) => h.topic)).toEqual(['t/1', 't/2', 't/3']);
+    for (const h of held.slice(1)) h.release();
+    await eventually(() => acks.length === 3);
+    expect(acks).toEqual([1, 2, 3]);
   });
 });
 
