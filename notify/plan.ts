@@ -15,7 +15,7 @@ import type { DeviceRecord } from '../registry/registry.js';
 import { breaksQuietHours, inQuietHours, quietHoursEnd, ruleMatches } from './message.js';
 import { durationMs, type StoredRule } from './rules.js';
 
-export const REASONS = ['opened', 'escalated', 'tier', 'fell', 'resolved', 'digest'] as const;
+export const REASONS = ['opened', 'escalated', 'tier', 'fell', 'resolved'] as const;
 export type Reason = (typeof REASONS)[number];
 export const STATUSES = ['held', 'queued', 'sending', 'sent', 'failed', 'expired', 'cancelled'] as const;
 export type DeliveryStatus = (typeof STATUSES)[number];
@@ -112,7 +112,7 @@ export function planChange(input: PlanInput): Plan {
   // fell or resolved: those told hear so (tier rows about to be cancelled were never told)
   const told = new Map<string, { language: 'id' | 'en'; ruleId: string | null; heldUntil: number | null }>();
   for (const r of input.existing) {
-    if (r.status === 'cancelled' || r.reason === 'fell' || r.reason === 'resolved' || r.reason === 'digest') continue;
+    if (r.status === 'cancelled' || r.reason === 'fell' || r.reason === 'resolved') continue;
     if (r.reason === 'tier' && PENDING_TIER.includes(r.status)) continue;
     if (!input.channelIds.has(r.channelId)) continue;
     const t = told.get(r.channelId) ?? { language: r.language, ruleId: r.ruleId, heldUntil: null };

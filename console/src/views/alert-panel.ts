@@ -34,6 +34,8 @@ export interface Delivery {
   attempts: Array<{ at: string; ok: boolean; status: number | null; error: string | null }>;
   nextAttemptAt: string | null;
   sentAt: string | null;
+  /** Sent within the channel's digest. */
+  digest: boolean;
 }
 
 type Label = { readonly id: string; readonly en: string };
@@ -58,6 +60,7 @@ const W = {
   lastError: { id: 'Galat terakhir', en: 'Last error' },
   when: { id: 'Waktu', en: 'Time' },
   nextAttempt: { id: 'berikutnya', en: 'next' },
+  inDigest: { id: 'dalam ringkasan', en: 'in the digest' },
 } as const satisfies Record<string, Label>;
 
 const REASONS: Record<string, Label> = {
@@ -66,7 +69,6 @@ const REASONS: Record<string, Label> = {
   tier: { id: 'eskalasi berjenjang', en: 'escalation tier' },
   fell: { id: 'turun', en: 'eased' },
   resolved: { id: 'selesai (aman)', en: 'all-clear' },
-  digest: { id: 'ringkasan', en: 'digest' },
 };
 
 const STATUSES: Record<string, Label> = {
@@ -167,7 +169,7 @@ export function alertPanel(alertId: string, onClose: () => void): AlertPanel {
         return h('tr', { 'data-testid': 'delivery-row', 'data-channel-id': d.channel.id, 'data-reason': d.reason, 'data-status': d.status },
           h('td', {}, d.channel.name, h('div', { class: 'sub' }, d.channel.type)),
           h('td', {}, word(REASONS, d.reason), h('div', { class: 'sub' }, time(d.changeAt))),
-          h('td', {}, word(STATUSES, d.status), h('div', { class: 'sub' }, time(when)), d.nextAttemptAt && d.status !== 'sent' ? h('div', { class: 'sub' }, `${w('nextAttempt')}: ${time(d.nextAttemptAt)}`) : null),
+          h('td', {}, word(STATUSES, d.status), d.digest ? h('div', { class: 'sub' }, w('inDigest')) : null, h('div', { class: 'sub' }, time(when)), d.nextAttemptAt && d.status !== 'sent' ? h('div', { class: 'sub' }, `${w('nextAttempt')}: ${time(d.nextAttemptAt)}`) : null),
           h('td', { class: 'num' }, String(d.attempts.length)),
           h('td', { class: failed ? 'error' : 'sub' }, failed ? [failed.status === null ? '' : `HTTP ${failed.status}: `, failed.error ?? ''].join('') : '—'),
         );
