@@ -99,13 +99,13 @@ describe('aedes: the instance publish that broker/broker.ts wraps', () => {
 
 describe('aedes: the reading of a connection that broker/read-pacing.ts paces', () => {
   /** A device on a raw socket: CONNECT, then each PUBLISH (QoS 1) as its own TCP write. */
-  async function rawDevice(url: string): Promise<{ publish: (n: number) => void; socket: net.Socket }> {
+  async function rawDevice(url: string, keepalive = 0): Promise<{ publish: (n: number) => void; socket: net.Socket }> {
     const { port } = new URL(url);
     const socket = net.connect(Number(port), '127.0.0.1');
     cleanups.push(() => socket.destroy());
     await new Promise<void>((resolve) => socket.once('connect', resolve));
     const connack = new Promise<void>((resolve) => socket.once('data', () => resolve()));
-    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'raw', keepalive: 0 }));
+    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'raw', keepalive }));
     await connack;
     return {
       socket,
@@ -165,6 +165,28 @@ describe('aedes: the reading of a connection that broker/read-pacing.ts paces', 
     for (const h of held.slice(1)) h.release();
     await eventually(() => acks.length === 3);
     expect(acks).toEqual([1, 2, 3]);
+  });
+
+  it('paced, a device whose publish waits for us longer than its keep-alive is not dropped (it sent; it is alive)', async () => {
+    const { held, url } = await holdingAedes(true);
+    // keep-alive 1 s: aedes would close the connection 1.5 s after the last packet it parsed
+    const device = await rawDevice(url, 1);
+    let closed = false;
+    device.socket.on('close', () => (closed = true));
+    const acks: number[] = [];
+    device.socket.on('data', (buf) => {
+      for (let i = 0; i + 4 <= buf.length; i += 4) if (buf[i] === 0x40) acks.push(buf.readUInt16BE(i + 2));
+    });
+    device.publish(1);
+    await eventually(() => held.length === 1);
+    // its PINGREQs wait unread behind the held publish
+    const ping = setInterval(() => device.socket.write(mqttPacket.generate({ cmd: 'pingreq' })), 500);
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    clearInterval(ping);
+    expect(closed).toBe(false);
+    held[0]!.release();
+    await eventually(() => acks.length === 1);
+    expect(acks).toEqual([1]);
   });
 });
 
