@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { LatestReadings } from '../../api/latest-cache.js';
 import { Ingest } from '../../ingest/ingest.js';
-import type { EntryDraft, Spool } from '../../ingest/spool.js';
+import type { Spool } from '../../ingest/spool.js';
+import type { EntryDraft } from '../../ingest/spool-append.js';
 import { logConsumers, type ConsumerDeps } from '../../platform/log-consumers.js';
 
 function heldSpool() {

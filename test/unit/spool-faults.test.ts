@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import pino from 'pino';
-import { realIo, Spool, SpoolFailedError, type SpoolIo } from '../../ingest/spool.js';
+import { Spool } from '../../ingest/spool.js';
+import { realIo, SpoolFailedError, type SpoolIo } from '../../ingest/spool-append.js';
 import { HEADER } from '../../ingest/log-format.js';
 
 const dirs: string[] = [];
