@@ -1,7 +1,7 @@
 // Alerts kept for the API and for restarts: every alert (resolved ones too), and every change as an event with a
 // sequence number — the SSE stream's `id`, so a client resumes with `Last-Event-ID`. In SQLite for one process
-// (AlertStore); in PostgreSQL for a cluster (PgAlertStore: read side of every node; the alert owner of
-// alerts/owner.ts writes the rows).
+// (AlertStore); in PostgreSQL for a cluster (PgAlertStore: read side of every node; the alert owner writes
+// the rows, alerts/owner-publish.ts).
 import type Database from 'better-sqlite3';
 import type { PgConnection } from '../registry/postgres.js';
 import type { Alert, AlertChange } from './engine.js';

@@ -2,8 +2,8 @@
 // one MQTT broker (PANTAU_BROKER_URL), each with a role (PANTAU_ROLE = all | ingest | api).
 //
 // This file wires, for platform.ts:
-//   - the cluster's alerts (alerts/owner.ts): the feed of acknowledged readings, the elected alert owner and
-//     every node's view of alerts;
+//   - the cluster's alerts: the feed of acknowledged readings and the elected alert owner (alerts/owner.ts), and
+//     every node's view of alerts (alerts/cluster-alerts.ts);
 //   - the cluster's readings view: each node publishes the readings it acknowledged, in batches, on the internal
 //     topic `pantau/cluster/readings` (QoS 0, a view — the data itself is in the spool and InfluxDB), and every node
 //     subscribes, so `latest` and the live stream of any API node show what every worker ingested;
@@ -12,7 +12,9 @@ import type { FastifyInstance } from 'fastify';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { CLUSTER_READINGS_TOPIC, INGEST_WORKER_USERNAME } from '../api/broker-auth.js';
-import { AlertFeed, AlertOwner, ClusterAlerts, type OwnerOutputs } from '../alerts/owner.js';
+import { ClusterAlerts } from '../alerts/cluster-alerts.js';
+import { AlertFeed, AlertOwner } from '../alerts/owner.js';
+import type { OwnerOutputs } from '../alerts/owner-publish.js';
 import { formatAlert } from '../alerts/service.js';
 import { PgAlertStore } from '../alerts/store.js';
 import { isKind } from '../catalog/index.js';

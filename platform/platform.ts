@@ -35,7 +35,7 @@ import { clusterPlugin } from '../api/cluster.js';
 import { startWorkerSource, type WorkerSource } from './worker.js';
 import { AlertService, formatAlert } from '../alerts/service.js';
 import { AlertStore, type AlertReader } from '../alerts/store.js';
-import type { ClusterAlerts } from '../alerts/owner.js';
+import type { ClusterAlerts } from '../alerts/cluster-alerts.js';
 import { clusterViewConsumer, restrictToIngestRole, startClusterAlerts, startClusterView, type ClusterAlertWiring, type ClusterView } from './cluster.js';
 import { WebhookSender } from '../alerts/webhook.js';
 import { LatestReadings } from '../api/latest-cache.js';
