@@ -374,8 +374,12 @@ async function runFailover(ctx: BenchContext, log: (m: string) => void) {
       if (!owner) throw new Error('no node says it is the alert owner');
       const survivors = nodes.filter((n) => n !== owner);
       const tKill = Date.now();
+      const dead = new Promise((r) => owner!.child.once('exit', r));
       owner.child.kill('SIGKILL');
-      // every change stored up to now was made by the dead owner (it can commit nothing after its death)
+      await dead;
+      // every change stored by now was made by the dead owner (a COMMIT it sent just before dying has landed 50 ms
+      // later; a new owner's change as early as that would be counted as the old owner's: an overestimate, never less)
+      await sleep(50);
       const before = await db.query<{ change: AlertBody }>('SELECT change FROM alert_events');
       const oldChanges = new Set(before.rows.map((r) => changeKey(r.change)));
       const oldStates = new Set(before.rows.map((r) => stateKey(r.change.alert)));
