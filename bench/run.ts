@@ -22,11 +22,12 @@ import { gateway } from './scenarios/gateway.js';
 import { history } from './scenarios/history.js';
 import { latency } from './scenarios/latency.js';
 import { openBatch, openOverload, openSingle } from './scenarios/open-loop.js';
+import { ownerFailover } from './scenarios/owner-failover.js';
 import { qos1Single } from './scenarios/qos1-single.js';
 import { publicScenario } from './scenarios/public.js';
 import type { Scenario } from './scenarios/scenario.js';
 
-const SCENARIOS: Scenario[] = [openSingle, openBatch, openOverload, durabilityCost, qos1Single, gateway, latency, connections, api, deviceImport, history, consoleScenario, publicScenario];
+const SCENARIOS: Scenario[] = [openSingle, openBatch, openOverload, durabilityCost, qos1Single, gateway, latency, connections, api, deviceImport, history, consoleScenario, publicScenario, ownerFailover];
 
 interface Options {
   scenarios: Scenario[];
