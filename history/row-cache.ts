@@ -5,6 +5,9 @@
 // sees (`externalVersion`) and then forgets everything. A fill that was under way while something was invalidated
 // is answered but not kept: it may have read the rows from before the write.
 //
+// Chunks are also read again after `maxAgeMs` (10 minutes): InfluxDB's retention service deletes expired rollups
+// (PANTAU_ROLLUP_RETENTION) every 30 minutes by itself, and an operator may drop a measurement by hand.
+//
 // Rows are kept per (kind, resolution, device, statistics) in chunks of a fixed span aligned on the epoch, as
 // InfluxDB returns them (a device that moved city has two rows at one time; the reader combines them), values in
 // one Float64Array with NaN for "no value". The cache holds at most `maxCells` values; the least recently used
@@ -40,6 +43,7 @@ interface Entry {
   index: number;
   chunk: Promise<RowChunk>;
   cells: number;
+  at: number;
 }
 
 export class RollupRowCache {
@@ -50,21 +54,23 @@ export class RollupRowCache {
   /** Chunks read from InfluxDB and answered from memory, since start. */
   readonly totals = { fills: 0, hits: 0, invalidations: 0 };
 
-  constructor(private readonly options: { maxCells?: number; externalVersion?: () => number } = {}) {}
+  constructor(private readonly options: { maxCells?: number; maxAgeMs?: number; externalVersion?: () => number } = {}) {}
 
   /**
    * The chunks that hold [from, to) of `key`, read with `fetch(chunkFrom, chunkTo)` where not in memory.
    * The caller keeps only the rows inside [from, to).
    */
-  async chunks(key: ChunkKey, from: number, to: number, fetch: (from: number, to: number) => Promise<RowChunk>): Promise<RowChunk[]> {
+  async chunks(key: ChunkKey, from: number, to: number, fetch: (from: number, to: number) => Promise<RowChunk>, now = Date.now()): Promise<RowChunk[]> {
     this.checkExternal();
+    const maxAge = this.options.maxAgeMs ?? 600_000;
     const span = CHUNK_MS[key.resolution];
     const prefix = `${key.kind}\u0000${key.resolution}\u0000${key.deviceId}\u0000${key.stats.join(',')}\u0000`;
     const out: Array<Promise<RowChunk>> = [];
     for (let index = Math.floor(from / span); index * span < to; index++) {
       const id = prefix + index;
       const hit = this.entries.get(id);
-      if (hit) {
+      if (hit && now - hit.at > maxAge) this.remove(id, hit);
+      else if (hit) {
         // most recently used last
         this.entries.delete(id);
         this.entries.set(id, hit);
@@ -74,7 +80,7 @@ export class RollupRowCache {
       }
       this.totals.fills++;
       const generation = this.generation;
-      const entry: Entry = { kind: key.kind, resolution: key.resolution, deviceId: key.deviceId, index, chunk: fetch(index * span, (index + 1) * span), cells: 0 };
+      const entry: Entry = { kind: key.kind, resolution: key.resolution, deviceId: key.deviceId, index, chunk: fetch(index * span, (index + 1) * span), cells: 0, at: now };
       this.entries.set(id, entry);
       entry.chunk.then(
         (chunk) => {

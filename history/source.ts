@@ -168,6 +168,26 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
   // as GROUP BY time() would make it), so the rows are read as they are, without InfluxDB grouping a year of them;
   // rows of one window (a device that moved city has one series per city) are combined by `merge`
   const asStored = req.every.ms === (plan.source === '1d' ? DAY_MS : HOUR_MS);
+  const hourlySource = rollupFrom(history!.rollupRp, req.kind, '1h');
+  const hourlyKeys = plan.source === '1d' && history!.fieldKeys ? await history!.fieldKeys.keys(hourlySource) : undefined;
+  const rawPart = (from: number, to: number) => {
+    if (from < to) parts.push(influx.query(`SELECT ${rawStats} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, from, to)));
+  };
+  // the partial days at either end of a daily answer: their whole hours from the hourly rollups (a `from=-365d`
+  // would otherwise read up to two days of raw points), the rest and any hour still pending from raw points
+  const edge = (from: number, to: number) => {
+    const h0 = Math.ceil(from / HOUR_MS) * HOUR_MS;
+    let h1 = Math.floor(to / HOUR_MS) * HOUR_MS;
+    const hours = () => plan.source === '1d' && h1 - h0 >= 2 * HOUR_MS;
+    if (!hours() || !daysAreWholeHours(history!.timezone, from, to)) return rawPart(from, to);
+    const pending = history!.firstPending?.(req.kind, req.deviceId, h0, h1);
+    if (pending !== null && pending !== undefined) h1 = Math.max(h0, pending);
+    if (!hours()) return rawPart(from, to);
+    const fields = hourlyKeys ? req.fields.filter((f) => hourlyKeys.has(rollupColumn(f, needs[0]!))) : req.fields;
+    rawPart(from, h0);
+    if (fields.length > 0) parts.push(influx.query(`SELECT ${rollupStatsSelect(req.kind, fields, needs)} FROM ${hourlySource} WHERE ${where} ${group}`, params(req.deviceId, h0, h1)));
+    rawPart(h1, to);
+  };
   const cache = history!.rowCache;
   let cached: Promise<void> | undefined;
   if (asStored && cache) {
@@ -194,8 +214,8 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
       : `SELECT ${rollupStatsSelect(req.kind, rollupFields, needs)} FROM ${rollupSource} WHERE ${where} ${group}`;
     if (rollupFields.length > 0) parts.push(influx.query(rollupSelect, params(req.deviceId, plan.rollupFrom, plan.rollupTo)));
   }
-  if (plan.from < plan.rollupFrom) parts.push(influx.query(`SELECT ${rawStats} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, plan.from, plan.rollupFrom)));
-  if (plan.rollupTo < plan.to) parts.push(influx.query(`SELECT ${rawStats} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, plan.rollupTo, plan.to)));
+  edge(plan.from, plan.rollupFrom);
+  edge(plan.rollupTo, plan.to);
   const [, answers] = await Promise.all([cached, Promise.all(parts)]);
   for (const series of answers) merge(series[0]);
   const out: Array<{ ts: number; values: Record<string, number> }> = [];

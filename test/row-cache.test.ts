@@ -66,6 +66,16 @@ describe('the rollup row cache', () => {
     expect(calls).toBe(2);
   });
 
+  it('reads a chunk again once it is older than its maximum age (rollups expire in InfluxDB by themselves)', async () => {
+    const c = new RollupRowCache({ maxAgeMs: 60_000 });
+    const f = fetcher();
+    await c.chunks(key('a'), 0, H, f.fetch, 1_000_000);
+    await c.chunks(key('a'), 0, H, f.fetch, 1_060_000);
+    expect(f.calls.length).toBe(1);
+    await c.chunks(key('a'), 0, H, f.fetch, 1_060_001);
+    expect(f.calls.length).toBe(2);
+  });
+
   it('a commit of another process to rollups.sqlite (a backfill) empties the cache', async () => {
     let version = 1;
     const c = new RollupRowCache({ externalVersion: () => version });
