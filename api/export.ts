@@ -81,6 +81,9 @@ export async function* exportRows(
 ): AsyncGenerator<string> {
   yield `device_id,city,district,ts,${fields.join(',')}\n`;
   const timezone = ctx.history?.timezone ?? 'UTC';
+  // an export walks years of many devices once: read page by page from InfluxDB, not through (and out of) the cache
+  // that keeps the rows interactive queries ask for again and again
+  const history = ctx.history ? { ...ctx.history, rowCache: undefined } : undefined;
   for (const device of devices) {
     const prefix = `${csvCell(device.id)},${csvCell(device.city)},${csvCell(device.district)},`;
     let pageFrom = range.from;
@@ -89,8 +92,8 @@ export async function* exportRows(
       let pageTo = windowStart(range.every, timezone, windowStart(range.every, timezone, pageFrom) + EXPORT_PAGE_WINDOWS * range.every.ms + (isDayWindow(range.every) ? 12 * 3_600_000 : 0));
       if (pageTo <= pageFrom || pageTo > range.to) pageTo = range.to;
       const req: AggregateRequest = { kind, deviceId: device.id, fields, every: range.every, agg: range.agg, from: pageFrom, to: pageTo, now: range.now };
-      const plan = planAggregateOr400(req, ctx.history);
-      const windows = await aggregateWindows(ctx.influx, req, plan, ctx.history);
+      const plan = planAggregateOr400(req, history);
+      const windows = await aggregateWindows(ctx.influx, req, plan, history);
       let out = '';
       for (const w of windows) out += `${prefix}${csvLine([isoMs(w.ts), ...fields.map((f) => w.values[f])])}\n`;
       if (out) yield out;

@@ -81,6 +81,11 @@ export class RollupState {
     return row?.h ?? null;
   }
 
+  /** Changes when another connection (the `npm run rollups` backfill in another process) has committed to this file. */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
   pending(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM dirty').get() as { n: number }).n;
   }

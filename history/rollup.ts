@@ -14,6 +14,8 @@ export interface RollupComputerOptions {
   influx: InfluxClient;
   rollupRp: string;
   timezone: string;
+  /** Called once buckets of [from, to) have been (re)written, also when a write failed part-way. */
+  onWritten?: (kind: Kind, resolution: Resolution, from: number, to: number, device: string | undefined) => void;
 }
 
 export interface ComputeResult {
@@ -65,8 +67,12 @@ export class RollupComputer {
     if (device !== undefined) params.device = device;
     const series = await this.options.influx.query(q, params);
     const { lines, readings } = rollupLines(kind, resolution, series);
-    for (let i = 0; i < lines.length; i += WRITE_BATCH) {
-      await this.options.influx.writeTo(this.options.rollupRp, lines.slice(i, i + WRITE_BATCH).join('\n'));
+    try {
+      for (let i = 0; i < lines.length; i += WRITE_BATCH) {
+        await this.options.influx.writeTo(this.options.rollupRp, lines.slice(i, i + WRITE_BATCH).join('\n'));
+      }
+    } finally {
+      if (lines.length > 0) this.options.onWritten?.(kind, resolution, from, to, device);
     }
     return { rows: lines.length, readings };
   }

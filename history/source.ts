@@ -7,6 +7,7 @@ import type { Kind } from '../catalog/index.js';
 import { quoteIdentifier, type InfluxClient, type Series } from '../influx/client.js';
 import { tzClause } from './rollup.js';
 import { FieldKeys } from './field-keys.js';
+import { toRowChunk, type RollupRowCache } from './row-cache.js';
 import { rawStatsSelect, rollupColumn, rollupFrom, rollupStatsSelect, type Resolution, type Stat } from './schema.js';
 import { dayStart, DAY_MS, daysAreWholeHours, HOUR_MS, nextDayStart, zoneOffsetMs } from '../catalog/time.js';
 
@@ -22,6 +23,8 @@ export interface HistorySettings {
   fieldKeys?: FieldKeys;
   /** Earliest hour of [from, to) of the device whose rollup is still being recomputed, or null. */
   firstPending?: (kind: Kind, deviceId: string, from: number, to: number) => number | null;
+  /** Stored rollup rows kept in memory (absent where another process may recompute them unseen, as in a cluster). */
+  rowCache?: RollupRowCache;
 }
 
 export interface Every {
@@ -130,46 +133,91 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
   const agg = req.agg as RollupAggregate;
   const needs = NEEDS[agg];
   const windows = new Map<number, Map<string, Stats>>();
+  // one row of stats: `value(field, stat)` gives its value, or undefined
+  const mergeRow = (ts: number, value: (field: number, stat: number) => unknown) => {
+    let w = windows.get(ts);
+    for (let fi = 0; fi < req.fields.length; fi++) {
+      const f = req.fields[fi]!;
+      const part: Stats = {};
+      let present = false;
+      for (let si = 0; si < needs.length; si++) {
+        const stat = needs[si]!;
+        const v = value(fi, si);
+        if (typeof v === 'number' && !Number.isNaN(v) && !(stat === 'count' && v <= 0)) {
+          part[stat] = v;
+          present = true;
+        }
+      }
+      if (!present) continue;
+      if (!w) windows.set(ts, (w = new Map()));
+      const prev = w.get(f);
+      if (!prev) w.set(f, part);
+      else for (const stat of needs) if (part[stat] !== undefined) prev[stat] = prev[stat] === undefined ? part[stat] : COMBINE[stat](prev[stat]!, part[stat]!);
+    }
+  };
   const merge = (series: Series | undefined) => {
     if (!series) return;
     const index = new Map(series.columns.map((c, i) => [c, i]));
-    for (const row of series.values) {
-      const ts = Number(row[0]);
-      let w = windows.get(ts);
-      for (const f of req.fields) {
-        const part: Stats = {};
-        let present = false;
-        for (const stat of needs) {
-          const v = row[index.get(rollupColumn(f, stat)) ?? -1];
-          if (typeof v === 'number' && !(stat === 'count' && v <= 0)) {
-            part[stat] = v;
-            present = true;
-          }
-        }
-        if (!present) continue;
-        if (!w) windows.set(ts, (w = new Map()));
-        const prev = w.get(f);
-        if (!prev) w.set(f, part);
-        else for (const stat of needs) if (part[stat] !== undefined) prev[stat] = prev[stat] === undefined ? part[stat] : COMBINE[stat](prev[stat]!, part[stat]!);
-      }
-    }
+    const at = req.fields.map((f) => needs.map((stat) => index.get(rollupColumn(f, stat)) ?? -1));
+    for (const row of series.values) mergeRow(Number(row[0]), (fi, si) => row[at[fi]![si]!]);
   };
   const rollupSource = rollupFrom(history!.rollupRp, req.kind, plan.source);
-  const keys = history!.fieldKeys ? await history!.fieldKeys.keys(rollupSource) : undefined;
-  const rollupFields = keys ? req.fields.filter((f) => keys.has(rollupColumn(f, needs[0]!))) : req.fields;
   const rawStats = rawStatsSelect(req.kind, req.fields, needs);
   const parts: Array<Promise<Series[]>> = [];
   // windows as long as the rollup's buckets: each stored bucket is a window already (its time is the window's start,
   // as GROUP BY time() would make it), so the rows are read as they are, without InfluxDB grouping a year of them;
   // rows of one window (a device that moved city has one series per city) are combined by `merge`
   const asStored = req.every.ms === (plan.source === '1d' ? DAY_MS : HOUR_MS);
-  const rollupSelect = asStored
-    ? `SELECT ${rollupFields.flatMap((f) => needs.map((stat) => quoteIdentifier(rollupColumn(f, stat)))).join(', ')} FROM ${rollupSource} WHERE ${where}`
-    : `SELECT ${rollupStatsSelect(req.kind, rollupFields, needs)} FROM ${rollupSource} WHERE ${where} ${group}`;
-  if (rollupFields.length > 0) parts.push(influx.query(rollupSelect, params(req.deviceId, plan.rollupFrom, plan.rollupTo)));
-  if (plan.from < plan.rollupFrom) parts.push(influx.query(`SELECT ${rawStats} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, plan.from, plan.rollupFrom)));
-  if (plan.rollupTo < plan.to) parts.push(influx.query(`SELECT ${rawStats} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, plan.rollupTo, plan.to)));
-  for (const series of await Promise.all(parts)) merge(series[0]);
+  const hourlySource = rollupFrom(history!.rollupRp, req.kind, '1h');
+  const hourlyKeys = plan.source === '1d' && history!.fieldKeys ? await history!.fieldKeys.keys(hourlySource) : undefined;
+  const rawPart = (from: number, to: number) => {
+    if (from < to) parts.push(influx.query(`SELECT ${rawStats} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, from, to)));
+  };
+  // the partial days at either end of a daily answer: their whole hours from the hourly rollups (a `from=-365d`
+  // would otherwise read up to two days of raw points), the rest and any hour still pending from raw points
+  const edge = (from: number, to: number) => {
+    const h0 = Math.ceil(from / HOUR_MS) * HOUR_MS;
+    let h1 = Math.floor(to / HOUR_MS) * HOUR_MS;
+    const hours = () => plan.source === '1d' && h1 - h0 >= 2 * HOUR_MS;
+    if (!hours() || !daysAreWholeHours(history!.timezone, from, to)) return rawPart(from, to);
+    const pending = history!.firstPending?.(req.kind, req.deviceId, h0, h1);
+    if (pending !== null && pending !== undefined) h1 = Math.max(h0, pending);
+    if (!hours()) return rawPart(from, to);
+    const fields = hourlyKeys ? req.fields.filter((f) => hourlyKeys.has(rollupColumn(f, needs[0]!))) : req.fields;
+    rawPart(from, h0);
+    if (fields.length > 0) parts.push(influx.query(`SELECT ${rollupStatsSelect(req.kind, fields, needs)} FROM ${hourlySource} WHERE ${where} ${group}`, params(req.deviceId, h0, h1)));
+    rawPart(h1, to);
+  };
+  const cache = history!.rowCache;
+  let cached: Promise<void> | undefined;
+  if (asStored && cache) {
+    // every field's stats that the measurement holds (a regular expression selects only existing fields)
+    const columns = `/_(${needs.join('|')})$/`;
+    const fetch = (from: number, to: number) =>
+      influx.query(`SELECT ${columns} FROM ${rollupSource} WHERE ${where}`, params(req.deviceId, from, to)).then((series) => toRowChunk(series[0]));
+    cached = cache.chunks({ kind: req.kind, resolution: plan.source, deviceId: req.deviceId, stats: needs }, plan.rollupFrom, plan.rollupTo, fetch).then((chunks) => {
+      for (const c of chunks) {
+        const width = c.columns.length;
+        const at = req.fields.map((f) => needs.map((stat) => c.columns.indexOf(rollupColumn(f, stat))));
+        for (let r = 0; r < c.ts.length; r++) {
+          const ts = c.ts[r]!;
+          if (ts < plan.rollupFrom || ts >= plan.rollupTo) continue;
+          mergeRow(ts, (fi, si) => (at[fi]![si]! < 0 ? undefined : c.data[r * width + at[fi]![si]!]));
+        }
+      }
+    });
+  } else {
+    const keys = history!.fieldKeys ? await history!.fieldKeys.keys(rollupSource) : undefined;
+    const rollupFields = keys ? req.fields.filter((f) => keys.has(rollupColumn(f, needs[0]!))) : req.fields;
+    const rollupSelect = asStored
+      ? `SELECT ${rollupFields.flatMap((f) => needs.map((stat) => quoteIdentifier(rollupColumn(f, stat)))).join(', ')} FROM ${rollupSource} WHERE ${where}`
+      : `SELECT ${rollupStatsSelect(req.kind, rollupFields, needs)} FROM ${rollupSource} WHERE ${where} ${group}`;
+    if (rollupFields.length > 0) parts.push(influx.query(rollupSelect, params(req.deviceId, plan.rollupFrom, plan.rollupTo)));
+  }
+  edge(plan.from, plan.rollupFrom);
+  edge(plan.rollupTo, plan.to);
+  const [, answers] = await Promise.all([cached, Promise.all(parts)]);
+  for (const series of answers) merge(series[0]);
   const out: Array<{ ts: number; values: Record<string, number> }> = [];
   for (const ts of [...windows.keys()].sort((x, y) => x - y)) {
     const values: Record<string, number> = {};

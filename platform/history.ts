@@ -13,6 +13,7 @@ import { RollupComputer } from '../history/rollup.js';
 import { ensureRetention } from '../history/schema.js';
 import { FieldKeys } from '../history/field-keys.js';
 import type { HistorySettings } from '../history/source.js';
+import { RollupRowCache } from '../history/row-cache.js';
 
 export interface History {
   job: RollupJob;
@@ -40,7 +41,16 @@ export function startHistory(platform: PlatformCore): History {
   const { config, influx, spool, metrics } = platform;
   const log = platform.log.child({ component: 'history' });
   const state = new RollupState(config.dataDir);
-  const computer = new RollupComputer({ influx, rollupRp: config.rollupRp, timezone: config.timezone });
+  let stopped = false;
+  // Stored rollup rows in memory, forgotten as this process rewrites them or a backfill in another process commits
+  // progress. Not on a node of a cluster: there, other nodes recompute buckets of the readings they took in.
+  const rowCache = !config.registryUrl ? new RollupRowCache({ externalVersion: () => (stopped ? -1 : state.dataVersion()) }) : undefined;
+  const computer = new RollupComputer({
+    influx,
+    rollupRp: config.rollupRp,
+    timezone: config.timezone,
+    onWritten: (kind, resolution, from, to, device) => rowCache?.invalidate(kind, resolution, from, to, device),
+  });
   const job = new RollupJob({
     state,
     computer,
@@ -49,7 +59,6 @@ export function startHistory(platform: PlatformCore): History {
     timezone: config.timezone,
     log,
   });
-  let stopped = false;
 
   new Gauge({
     name: 'pantau_rollup_lag_seconds',
@@ -96,6 +105,7 @@ export function startHistory(platform: PlatformCore): History {
       fieldKeys: new FieldKeys(influx),
       // while stopping, every bucket counts as pending: answers come from raw readings
       firstPending: (kind, deviceId, from, to) => (stopped ? from : state.firstPending(kind, deviceId, from, to)),
+      rowCache,
     },
     backfill: undefined,
     async stop() {

@@ -6,6 +6,7 @@ import { seconds, type BenchContext } from '../context.js';
 import { describe, fmt, H, headlineOf, summarise } from '../repeat.js';
 import type { RunSummary, ScenarioResult, Target } from '../result.js';
 import { ingestRun } from './ingest-run.js';
+import { rollupLagNote, sampleRollupLag, type RollupLag } from '../rollup-lag.js';
 import { fromIngestRun, type Scenario } from './scenario.js';
 
 interface OpenLoopSpec {
@@ -53,7 +54,7 @@ function openLoop(spec: OpenLoopSpec): Scenario {
     defaultRuns: 3,
     async run(ctx: BenchContext) {
       const durationMs = seconds(ctx, 60);
-      const run = await ingestRun(ctx, { label: spec.name, ...load, durationMs });
+      const run = await ingestRun(ctx, { label: spec.name, ...load, durationMs, during: sampleRollupLag(durationMs) });
       const result = fromIngestRun(spec.name, spec.title, ctx, { ...load, offeredReadingsPerS: scheduled, durationS: durationMs / 1000, pollMs: 50 }, run);
       const h = run.probe!.histogram.percentiles();
       result.queryableLatencyMs = { ...h, missing: run.probeMissing ?? 0, samples: run.probe!.samples };
@@ -67,6 +68,11 @@ function openLoop(spec: OpenLoopSpec): Scenario {
         result.notes.push(`${fmt(f.generatorSocketBacklogKiB ?? 0)} KiB were still queued in the generators' sockets at the end of the window: the platform was not reading its connections as fast as they were written`);
       }
       result.notes.push(`publish → stored: every reading of ${result.queryableLatencyMs.samples.toLocaleString('en')} probed (1 device in 100), polled every 50 ms (${run.probe!.queries} queries); an upper bound within the poll interval plus the query time`);
+      const lagNote = rollupLagNote(run.during?.rollupLag as RollupLag | undefined, 120);
+      if (lagNote) {
+        result.notes.push(lagNote);
+        ctx.log(`[${spec.name}] ${lagNote}`);
+      }
       result.headline = headlineOf(result);
       result.targets = this.judge!(summarise([result]), [result]);
       return result;
