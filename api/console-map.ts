@@ -4,7 +4,9 @@
 // `/api/v1/console/tiles/{z}/{x}/{y}`, so a closed network needs no tile server. Unset, the map keeps its offline
 // Natural Earth base only.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { gunzipSync } from 'node:zlib';
 import { z } from 'zod';
+import { acceptsGzip } from './accept-encoding.js';
 import { PmtilesArchive, PMTILES_TYPES } from './pmtiles.js';
 import { ProblemSchema, sendProblem } from './problem.js';
 
@@ -60,8 +62,11 @@ export function consoleMapPlugin(tiles: MapTiles | undefined): FastifyPluginAsyn
       const body = await archive.tile(zoom, x, y);
       if (!body) return sendProblem(reply, 404, `no tile ${zoom}/${x}/${y} in the map archive`);
       reply.header('content-type', PMTILES_TYPES[archive.header.tileType]!).header('cache-control', 'private, max-age=86400');
-      if (archive.header.tileCompression === 2) reply.header('content-encoding', 'gzip');
-      return reply.send(body as never);
+      reply.header('vary', 'accept-encoding');
+      if (archive.header.tileCompression !== 2) return reply.send(body as never);
+      // stored gzipped: as stored to a client that takes gzip, unpacked for one that refuses it
+      if (acceptsGzip(request.headers['accept-encoding'])) return reply.header('content-encoding', 'gzip').send(body as never);
+      return reply.send(gunzipSync(body) as never);
     });
   };
 }

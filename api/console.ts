@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { acceptsGzip } from './accept-encoding.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -74,7 +75,7 @@ function load(dir: string): { index: Asset; assets: Map<string, Asset> } {
 
 function send(request: FastifyRequest, reply: FastifyReply, a: Asset, cache: string): FastifyReply {
   reply.header('content-type', a.type).header('cache-control', cache).header('vary', 'accept-encoding');
-  if (a.gzip && /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))) {
+  if (a.gzip && acceptsGzip(request.headers['accept-encoding'])) {
     return reply.header('content-encoding', 'gzip').send(a.gzip);
   }
   return reply.send(a.body);
@@ -173,7 +174,7 @@ export function consolePlugin(src: ConsoleSources): FastifyPluginAsyncZod {
       const body = JSON.stringify({ generatedAt: new Date().toISOString(), items });
       reply.header('cache-control', 'no-store').type('application/json; charset=utf-8');
       // 5,000 devices are about a megabyte of JSON; compressed a tenth of it
-      if (body.length > 16_384 && /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))) {
+      if (body.length > 16_384 && acceptsGzip(request.headers['accept-encoding'])) {
         return reply.header('content-encoding', 'gzip').header('vary', 'accept-encoding').send(gzipSync(body, { level: 4 }) as never);
       }
       return reply.send(Buffer.from(body) as never);

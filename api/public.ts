@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { embedCard, publicPage, PUBLIC_CSS, type Lang } from './public-page.js';
 import type { PublicCity, PublicSnapshot, PublicSnapshots, Rendered } from './public-snapshot.js';
 import { HttpProblem, ProblemSchema } from './problem.js';
+import { acceptsGzip } from './accept-encoding.js';
 
 /** The page's policy: its own stylesheet, no script at all, framed by nobody (the embed by anybody). */
 const PAGE_CSP = ["default-src 'none'", "style-src 'self'", "img-src 'self' data:", "base-uri 'none'", "form-action 'none'"];
@@ -60,7 +61,7 @@ export function publicPlugin(snapshots: PublicSnapshots, options: PublicRoutesOp
 
     const send = (request: FastifyRequest, reply: FastifyReply, r: Rendered, type: string, extra: Record<string, string> = {}) => {
       // gzip when the client takes it (a slow phone connection gets a quarter of the bytes), made once per snapshot
-      const gz = /\bgzip\b/.test(request.headers['accept-encoding'] ?? '') ? r.gzipped() : null;
+      const gz = acceptsGzip(request.headers['accept-encoding']) ? r.gzipped() : null;
       const etag = gz ? gz.etag : r.etag;
       reply.header('cache-control', 'public, max-age=60').header('etag', etag).header('vary', 'accept-encoding');
       for (const [k, v] of Object.entries(extra)) reply.header(k, v);

@@ -7,7 +7,7 @@ import type { MqttClient } from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsoleIfStale } from '../console/build/build.js';
-import { launchChromium } from './support/browser.js';
+import { launchChromium, shareOfColour } from './support/browser.js';
 import { startTestPlatform, type TestPlatform } from './support/platform.js';
 import { startTileServer, type TileServer } from './support/tiles.js';
 
@@ -30,29 +30,6 @@ async function signIn(page: Page): Promise<void> {
   await page.getByTestId('login-key').fill(viewerKey);
   await page.getByTestId('login-submit').click();
   await page.getByTestId('nav-map').waitFor();
-}
-
-/** The share of a PNG's pixels in `rgb` (±2), decoded by the browser in a blank page of its own. */
-async function shareOfColour(page: Page, png: Buffer, rgb: [number, number, number]): Promise<number> {
-  const blank = await page.context().newPage();
-  try {
-    return await blank.evaluate(async ({ b64, rgb }) => {
-      const img = new Image();
-      img.src = `data:image/png;base64,${b64}`;
-      await img.decode();
-      const canvas = document.createElement('canvas');
-      canvas.width = img.naturalWidth;
-      canvas.height = img.naturalHeight;
-      const ctx = canvas.getContext('2d')!;
-      ctx.drawImage(img, 0, 0);
-      const d = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-      let n = 0;
-      for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i]! - rgb[0]) <= 2 && Math.abs(d[i + 1]! - rgb[1]) <= 2 && Math.abs(d[i + 2]! - rgb[2]) <= 2) n++;
-      return n / (d.length / 4);
-    }, { b64: png.toString('base64'), rgb });
-  } finally {
-    await blank.close();
-  }
 }
 
 beforeAll(async () => {

@@ -189,6 +189,10 @@ describe('public routes', () => {
     });
     const plain = await raw('/publik', {});
     expect(plain.headers['content-encoding']).toBeUndefined();
+    // gzip at quality 0 is a refusal (RFC 9110 §12.5.3), not a request
+    const refused = await raw('/publik', { 'accept-encoding': 'gzip;q=0, br' });
+    expect(refused.headers['content-encoding']).toBeUndefined();
+    expect(refused.body.toString()).toBe(plain.body.toString());
     const gz = await raw('/publik', { 'accept-encoding': 'gzip, deflate' });
     expect(gz.headers['content-encoding']).toBe('gzip');
     expect(gz.headers.vary).toBe('accept-encoding');

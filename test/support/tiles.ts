@@ -76,11 +76,14 @@ function varint(n: number): Buffer {
   return Buffer.from(out);
 }
 
-/** A PMTiles v3 archive of PNG tiles (`"z/x/y"` → bytes), root directory gzip-compressed. */
-export function pmtilesArchive(tiles: Map<string, Buffer>): Buffer {
+/**
+ * A PMTiles v3 archive of PNG tiles (`"z/x/y"` → bytes), root directory gzip-compressed; with `gzipTiles` each tile
+ * is stored gzipped too (tile compression 2), as archives made by tippecanoe or pmtiles often are.
+ */
+export function pmtilesArchive(tiles: Map<string, Buffer>, { gzipTiles = false } = {}): Buffer {
   const entries = [...tiles].map(([zxy, data]) => {
     const [z, x, y] = zxy.split('/').map(Number) as [number, number, number];
-    return { id: zxyToTileId(z, x, y), z, data };
+    return { id: zxyToTileId(z, x, y), z, data: gzipTiles ? gzipSync(data) : data };
   }).sort((a, b) => a.id - b.id);
   let offset = 0;
   const placed = entries.map((e) => ({ ...e, offset: (offset += e.data.length) - e.data.length }));
@@ -110,7 +113,7 @@ export function pmtilesArchive(tiles: Map<string, Buffer>): Buffer {
   u64(88, placed.length);
   header[96] = 1; // clustered
   header[97] = 2; // directories gzip
-  header[98] = 1; // tiles as stored
+  header[98] = gzipTiles ? 2 : 1; // tiles gzipped or as they are
   header[99] = 2; // PNG
   header[100] = Math.min(...placed.map((e) => e.z));
   header[101] = Math.max(...placed.map((e) => e.z));

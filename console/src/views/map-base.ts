@@ -52,7 +52,9 @@ export function addBaseLayers(map: L.Map): BaseLayers {
       if (!tiles) return;
       tiled = true;
       map.removeLayer(offline);
-      L.tileLayer(tiles.url, { minZoom: tiles.minZoom, maxZoom: Math.min(tiles.maxZoom, 18), maxNativeZoom: tiles.maxZoom, crossOrigin: false, className: 'base-tiles' }).addTo(map);
+      // the archive's zooms are what exists, not where the layer ends: beyond them Leaflet scales the nearest tiles
+      // (a layer's maxZoom below the map's would leave the map blank when zoomed in on a city)
+      L.tileLayer(tiles.url, { maxZoom: 18, minNativeZoom: tiles.minZoom, maxNativeZoom: tiles.maxZoom, crossOrigin: false, className: 'base-tiles' }).addTo(map);
       tilesAttribution = esc(tiles.attribution);
       relabel();
     })
