@@ -492,7 +492,7 @@ describe('console in Chromium', () => {
       expect(watch.errors).toEqual([]);
       await context.close();
     }
-  });
+  }, 180_000); // three screens × every view with axe: minutes on a busy CI machine
 
   it('serves hashed assets for a year, the page under a strict CSP, and refuses sessions from another origin', async () => {
     const page = await fetch(`${base}/`);
