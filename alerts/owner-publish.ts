@@ -3,8 +3,9 @@
 // cycle's one transaction, with whatever must commit with them (OwnerOutputs.inTransaction) — and every node hears
 // of them (NOTIFY pantau_alert_events, read by ClusterAlerts). Only after that commit is a change published (MQTT,
 // retained, QoS 1), webhooked and written to InfluxDB; `alert_events.published` / `.webhooked` record each
-// delivery. A new owner first delivers what its predecessor committed but had not delivered (the only duplicates
-// possible: a delivery the dead owner made but had not yet recorded, milliseconds wide).
+// delivery, written through the pool within milliseconds of it. A new owner first delivers what its predecessor
+// committed but had not delivered (the only duplicates possible: a delivery the dead owner made but had not yet
+// recorded, milliseconds wide; the bodies are byte for byte the same and webhooks carry the same Idempotency-Key).
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { Alert, AlertChange } from './engine.js';
@@ -12,6 +13,9 @@ import { changeMessages, changeOutputs } from './service.js';
 import type { WebhookSender } from './webhook.js';
 
 export const EVENTS_CHANNEL = 'pantau_alert_events';
+
+/** How long delivery marks gather before they are written (OwnerPublisher with a pool). */
+const MARK_DELAY_MS = 10;
 
 export interface OwnerOutputs {
   writeLines(lines: string[]): Promise<void>;
@@ -48,8 +52,32 @@ export class OwnerPublisher {
   private readonly webhooked = new Set<number>();
   private stopping = false;
 
-  /** `recorded`: a delivery was recorded, to be written in the owner's next cycle (`flushMarks`). */
-  constructor(private readonly outputs: OwnerOutputs, private readonly log: Logger, private readonly recorded: () => void) {}
+  private markTimer: NodeJS.Timeout | undefined;
+  private marking: Promise<void> = Promise.resolve();
+
+  /**
+   * `recorded`: a delivery was recorded, to be written in the owner's next cycle (`flushMarks`). With `pool`, marks
+   * are written through it within MARK_DELAY_MS of the delivery instead, whatever the cycle is doing: under a flood a
+   * cycle can take seconds, and every delivery made but not yet marked when the owner dies is sent again by the next.
+   */
+  constructor(
+    private readonly outputs: OwnerOutputs,
+    private readonly log: Logger,
+    private readonly recorded: () => void,
+    private readonly pool?: pg.Pool,
+  ) {}
+
+  private noteDelivery(): void {
+    if (!this.pool) return this.recorded();
+    this.markTimer ??= setTimeout(() => {
+      this.markTimer = undefined;
+      this.marking = this.marking.then(() => this.flushMarks(this.pool!)).catch((err) => {
+        // left in the sets by flushMarks: the owner's next cycle writes them
+        this.log.warn({ err: (err as Error).message }, 'alert owner: delivery marks not written yet; the next cycle writes them');
+        this.recorded();
+      });
+    }, MARK_DELAY_MS);
+  }
 
   /** The engine's changes (AlertService's store), held for the cycle's transaction. */
   hold(changes: AlertChange[]): number[] {
@@ -122,7 +150,7 @@ export class OwnerPublisher {
       this.outputs.publish(publish.topic, publish.payload).then(
         () => {
           this.published.add(seq);
-          this.recorded(); // recorded promptly: a successor re-sends only what is not recorded
+          this.noteDelivery(); // recorded promptly: a successor re-sends only what is not recorded
         },
         (err) => this.log.warn({ err: (err as Error).message, seq }, 'alert not published; the next owner publishes it again'),
       );
@@ -134,23 +162,24 @@ export class OwnerPublisher {
         // a shutdown interrupts the queue: left unmarked, the next owner sends it
         if (this.stopping) return;
         this.webhooked.add(seq);
-        this.recorded();
+        this.noteDelivery();
       });
     }
     this.outputs.onChange?.(change);
   }
 
-  /** The deliveries made since the last cycle, recorded on their events. */
-  async flushMarks(client: pg.Client): Promise<void> {
-    if (this.published.size > 0) {
-      const seqs = [...this.published];
-      this.published.clear();
-      await client.query('UPDATE alert_events SET published = true WHERE seq = ANY($1::bigint[])', [seqs]);
-    }
-    if (this.webhooked.size > 0) {
-      const seqs = [...this.webhooked];
-      this.webhooked.clear();
-      await client.query('UPDATE alert_events SET webhooked = true WHERE seq = ANY($1::bigint[])', [seqs]);
+  /** The deliveries made since the last write, recorded on their events (kept for the next write if this one fails). */
+  async flushMarks(client: pg.Client | pg.Pool): Promise<void> {
+    for (const [set, column] of [[this.published, 'published'], [this.webhooked, 'webhooked']] as const) {
+      if (set.size === 0) continue;
+      const seqs = [...set];
+      set.clear();
+      try {
+        await client.query(`UPDATE alert_events SET ${column} = true WHERE seq = ANY($1::bigint[])`, [seqs]);
+      } catch (err) {
+        for (const seq of seqs) set.add(seq);
+        throw err;
+      }
     }
   }
 
@@ -174,5 +203,8 @@ export class OwnerPublisher {
   /** Shutting down: a webhook the queue gives up on stays unrecorded, for the next owner to send. */
   stop(): void {
     this.stopping = true;
+    // the owner's stop writes what is gathered through its own connection
+    if (this.markTimer) clearTimeout(this.markTimer);
+    this.markTimer = undefined;
   }
 }

@@ -120,7 +120,7 @@ export class AlertOwner {
     private readonly log: Logger,
     private readonly options: { tickMs: number; nodeId: string },
   ) {
-    this.publisher = new OwnerPublisher(outputs, log, () => this.wake());
+    this.publisher = new OwnerPublisher(outputs, log, () => this.wake(), pg.pool);
     this.election = new OwnerElection(pg, {
       load: async (client) => {
         const stored = (await client.query<{ value: unknown }>('SELECT value FROM state WHERE key = $1', [SNAPSHOT_KEY])).rows[0]?.value;

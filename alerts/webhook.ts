@@ -5,9 +5,17 @@
 // Redirects are not followed: the signed body goes to PANTAU_WEBHOOK_URL and nowhere else, so a receiver (or whoever
 // took over its address) cannot send it on to another host; a 3xx is a failed delivery, retried like the others.
 // The URL is logged redacted (a token in its query is a credential of the receiver).
-import { createHmac } from 'node:crypto';
+// `Idempotency-Key` is a digest of the body: every attempt of a change, and a new alert owner's redelivery of a change
+// its predecessor sent but had not recorded (alerts/owner-publish.ts), carry the same key, so a receiver that keeps the
+// keys it has seen acts on each change once.
+import { createHash, createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import { redactUrl, redactUrlsIn } from '../lib/redact.js';
+
+/** The key of one alert change's webhook: its body's SHA-256, base64url (bodies are byte for byte stable). */
+export function idempotencyKey(body: string): string {
+  return createHash('sha256').update(body).digest('base64url');
+}
 
 export interface WebhookOptions {
   url: string;
@@ -92,6 +100,7 @@ export class WebhookSender {
             'user-agent': 'pantau-webhook/1',
             'x-pantau-timestamp': timestamp,
             'x-pantau-signature': signature(secret, timestamp, body),
+            'idempotency-key': idempotencyKey(body),
           },
           body,
           redirect: 'manual',

@@ -3,7 +3,7 @@
 // silent devices raise alerts; the summary adds it up.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import mqtt from 'mqtt';
 import { eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
 import { freePort } from './support/ports.js';
@@ -12,7 +12,9 @@ import { sse } from './support/sse.js';
 const SECRET = 'webhook-secret-for-tests';
 let tp: TestPlatform;
 let hookServer: Server;
-const hooks: Array<{ body: any; valid: boolean }> = [];
+const hooks: Array<{ body: any; valid: boolean; key: string; keyOfBody: string }> = [];
+/** Idempotency-Key of each refused attempt. */
+const refusedKeys: string[] = [];
 let hookFailuresLeft = 2;
 let hookAttempts = 0;
 
@@ -25,12 +27,14 @@ beforeAll(async () => {
       hookAttempts++;
       if (hookFailuresLeft > 0) {
         hookFailuresLeft--;
+        refusedKeys.push(String(req.headers['idempotency-key']));
         res.writeHead(503).end();
         return;
       }
       const ts = String(req.headers['x-pantau-timestamp']);
       const expected = `sha256=${createHmac('sha256', SECRET).update(`${ts}.${raw}`).digest('hex')}`;
-      hooks.push({ body: JSON.parse(raw), valid: req.headers['x-pantau-signature'] === expected });
+      const keyOfBody = createHash('sha256').update(raw).digest('base64url');
+      hooks.push({ body: JSON.parse(raw), valid: req.headers['x-pantau-signature'] === expected, key: String(req.headers['idempotency-key']), keyOfBody });
       res.writeHead(204).end();
     });
   });
@@ -104,6 +108,10 @@ describe('a river rising through its thresholds', () => {
     expect(types[types.length - 1]).toMatch(/^resolved:/);
     expect(hooks.every((h) => h.valid)).toBe(true);
     expect(hookAttempts).toBe(hooks.length + 2); // the first two deliveries failed and were retried
+    // the retries carried the first change's key; every change has a key of its own, its body's digest
+    expect(refusedKeys).toEqual([hooks[0]!.key, hooks[0]!.key]);
+    expect(hooks.every((h) => h.key === h.keyOfBody)).toBe(true);
+    expect(new Set(hooks.map((h) => h.key)).size).toBe(hooks.length);
 
     const streamed = stream.events.filter((e) => e.event === 'alert').map((e) => e.data.type);
     expect(streamed.slice(0, 4)).toEqual(['opened', 'escalated', 'escalated', 'acknowledged']);
