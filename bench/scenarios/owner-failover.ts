@@ -69,6 +69,23 @@ interface ClusterNode {
 interface Seen {
   key: string;
   at: number;
+  /** Webhooks: the Idempotency-Key header. */
+  idempotencyKey?: string;
+}
+
+/** Webhook copies after the first of a change, and how many of them carried the first copy's Idempotency-Key. */
+function keyedRepeats(seen: Seen[]): { repeats: number; sameKey: number } {
+  const first = new Map<string, string | undefined>();
+  let repeats = 0;
+  let sameKey = 0;
+  for (const s of seen) {
+    if (!first.has(s.key)) first.set(s.key, s.idempotencyKey);
+    else {
+      repeats++;
+      if (s.idempotencyKey && s.idempotencyKey === first.get(s.key)) sameKey++;
+    }
+  }
+  return { repeats, sameKey };
 }
 
 interface AlertBody {
@@ -147,6 +164,7 @@ export const ownerFailover: Scenario = {
       `owner serial stage: at most ${best.judgedPerS.toLocaleString('en')} readings/s judged (offered ${best.offeredPerS.toLocaleString('en')}/s); beyond, the readings wait in alert_feed (PostgreSQL): ${ceiling.steps.filter((s) => s.backlogEnd > 0 && s.judgedPerS < 0.9 * s.offeredPerS).map((s) => `${s.offeredPerS}/s offered → ${s.judgedPerS}/s judged, backlog +${s.backlogGrowthPerS}/s, oldest ${s.oldestAgeS} s at the end`).join('; ') || 'no step saturated it'}`,
       `owner serial stage: owner process RSS peak per step ${ceiling.steps.map((s) => `${s.offeredPerS}/s ${s.rssPeakMiB} MiB`).join(', ')} (the backlog stays in PostgreSQL; the owner takes at most 5,000 rows a cycle)`,
       `failover: background ${round(backgroundCores, 2)} cores before it; ceiling: ${round(backgroundCeiling, 2)} cores before it`,
+      `webhook copies after a change's first: ${failover.webhookRepeats.repeats}, of which ${failover.webhookRepeats.sameKey} carried the first copy's Idempotency-Key (a receiver that keeps the keys acts on those once)`,
     ];
     return {
       scenario: this.name,
@@ -164,6 +182,7 @@ export const ownerFailover: Scenario = {
         expectedFloodLevelChanges: failover.expectedChanges,
         mqtt: failover.mqtt,
         webhook: failover.webhook,
+        webhookRepeats: failover.webhookRepeats,
         sse: failover.sse,
         ceiling: ceiling.steps,
       },
@@ -190,7 +209,7 @@ async function runFailover(ctx: BenchContext, log: (m: string) => void) {
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       try {
-        webhooks.push({ key: changeKey(JSON.parse(body) as AlertBody), at: Date.now() });
+        webhooks.push({ key: changeKey(JSON.parse(body) as AlertBody), at: Date.now(), idempotencyKey: String(req.headers['idempotency-key'] ?? '') });
       } catch {
         // not an alert change: not counted
       }
@@ -468,6 +487,7 @@ async function runFailover(ctx: BenchContext, log: (m: string) => void) {
       expectedChanges,
       mqtt: mqttD,
       webhook: webhookD,
+      webhookRepeats: keyedRepeats(webhooks),
       sse: { ...sseD, reconnects: sseReconnects },
       cpu,
       rssMiB: { nodesSumPeak: round(rss.peak.nodes! / 2 ** 20) },
