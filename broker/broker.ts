@@ -14,7 +14,7 @@ import type { Registry } from '../registry/registry.js';
 import { ClientIdClaims, IDENTIFIER_REJECTED, makeAuthenticate, type PantauClient } from './authenticate.js';
 import { makeAuthorizePublish, makeAuthorizeForward, makeAuthorizeSubscribe, type TelemetryHandler } from './authorize.js';
 import { installPacketLimit, limitClientPackets } from './packet-limit.js';
-import { paceReads } from './read-pacing.js';
+import { paceReads, ReadGate } from './read-pacing.js';
 
 export interface BrokerOptions {
   registry: Registry;
@@ -30,6 +30,11 @@ export interface BrokerOptions {
   maxKeepaliveSeconds?: number;
   /** Connections allowed per client IP (0 = unlimited). */
   maxConnectionsPerIp?: number;
+  /**
+   * Publishes parsed and not yet done (authorized: durable), over all connections; past it no socket is read until
+   * some are done (broker/read-pacing.ts). Unset: no bound beyond one chunk per connection.
+   */
+  maxPacketsInHand?: number;
   onTelemetry: TelemetryHandler;
   /** A refused CONNECT: why, and its CONNACK return code (4 credentials, 2 client id). */
   onAuthFailure?: (reason: string, returnCode: number) => void;
@@ -47,6 +52,8 @@ export interface BrokerAddress {
 export class Broker {
   readonly aedes: Aedes;
   private readonly options: BrokerOptions;
+  /** Every connection's reads, bounded together. */
+  readonly readGate: ReadGate;
   private readonly servers: Array<net.Server | tls.Server | HttpServer> = [];
   private readonly clientsByDevice = new Map<string, Set<Client>>();
   /** City-system sessions (API-key logins), kept from aedes' public client events. */
@@ -60,6 +67,7 @@ export class Broker {
   constructor(options: BrokerOptions) {
     installPacketLimit();
     this.options = options;
+    this.readGate = new ReadGate(options.maxPacketsInHand ?? Number.POSITIVE_INFINITY);
     const { registry, log } = options;
     const onDenied =
       options.onDenied ??
@@ -250,7 +258,7 @@ export class Broker {
     // however the connection ends (also before aedes registered it), its client id is free again
     conn.once('close', () => this.clientIds.release(client));
     limitClientPackets(client, this.maxPacketBytes());
-    paceReads(client, conn);
+    paceReads(client, conn, this.readGate);
   }
 }
 

@@ -32,6 +32,8 @@ export function createEmbeddedBroker(deps: {
     maxPacketBytes: config.mqttMaxPacketBytes,
     maxKeepaliveSeconds: config.mqttMaxKeepaliveSeconds,
     maxConnectionsPerIp: config.mqttMaxConnectionsPerIp,
+    // the in-flight bound again, before parsing: packets past it wait in the sockets, not in this heap
+    maxPacketsInHand: config.ingestMaxInFlight,
     onTelemetry: config.unsafeAckBeforeDurable
       ? (device, payload, qos, format) => {
           // benchmark baseline: the acknowledgement does not wait for the fsync

@@ -14,7 +14,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import mqttPacket from 'mqtt-packet';
 import { AedesPacketParser, installPacketLimit, limitClientPackets } from '../broker/packet-limit.js';
-import { paceReads } from '../broker/read-pacing.js';
+import { paceReads, ReadGate } from '../broker/read-pacing.js';
 import { eventually } from './support/platform.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -99,22 +99,22 @@ describe('aedes: the instance publish that broker/broker.ts wraps', () => {
 
 describe('aedes: the reading of a connection that broker/read-pacing.ts paces', () => {
   /** A device on a raw socket: CONNECT, then each PUBLISH (QoS 1) as its own TCP write. */
-  async function rawDevice(url: string, keepalive = 0): Promise<{ publish: (n: number) => void; socket: net.Socket }> {
+  async function rawDevice(url: string, keepalive = 0, clientId = 'raw'): Promise<{ publish: (n: number) => void; socket: net.Socket }> {
     const { port } = new URL(url);
     const socket = net.connect(Number(port), '127.0.0.1');
     cleanups.push(() => socket.destroy());
     await new Promise<void>((resolve) => socket.once('connect', resolve));
     const connack = new Promise<void>((resolve) => socket.once('data', () => resolve()));
-    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'raw', keepalive }));
+    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive }));
     await connack;
     return {
       socket,
-      publish: (n) => socket.write(mqttPacket.generate({ cmd: 'publish', topic: `t/${n}`, payload: Buffer.from(String(n)), qos: 1, messageId: n, dup: false, retain: false })),
+      publish: (n) => socket.write(mqttPacket.generate({ cmd: 'publish', topic: `${clientId}/${n}`, payload: Buffer.from(String(n)), qos: 1, messageId: n, dup: false, retain: false })),
     };
   }
 
   /** aedes whose authorizePublish holds every publish until released; `paced` applies paceReads to each connection. */
-  async function holdingAedes(paced: boolean) {
+  async function holdingAedes(paced: boolean, gate?: ReadGate) {
     const held: Array<{ topic: string; release: () => void }> = [];
     const aedes = await Aedes.createBroker();
     aedes.authorizePublish = (_client, packet, callback) => {
@@ -122,7 +122,7 @@ describe('aedes: the reading of a connection that broker/read-pacing.ts paces', 
     };
     const server = net.createServer((socket) => {
       const client = aedes.handle(socket);
-      if (paced) paceReads(client, socket);
+      if (paced) paceReads(client, socket, gate);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     cleanups.push(() => new Promise<void>((resolve) => aedes.close(() => server.close(() => resolve()))));
@@ -157,14 +157,60 @@ describe('aedes: the reading of a connection that broker/read-pacing.ts paces', 
       for (let i = 0; i + 4 <= buf.length; i += 4) if (buf[i] === 0x40) acks.push(buf.readUInt16BE(i + 2));
     });
     await publishWhileHeld(device, held);
-    expect(held.map((h) => h.topic)).toEqual(['t/1']);
+    expect(held.map((h) => h.topic)).toEqual(['raw/1']);
     held[0]!.release();
     // what waited in the socket is read at once: both publishes, in order
     await eventually(() => held.length === 3);
-    expect(held.map((h) => h.topic)).toEqual(['t/1', 't/2', 't/3']);
+    expect(held.map((h) => h.topic)).toEqual(['raw/1', 'raw/2', 'raw/3']);
     for (const h of held.slice(1)) h.release();
     await eventually(() => acks.length === 3);
     expect(acks).toEqual([1, 2, 3]);
+  });
+
+  it('paced with a gate of 2: a third connection is not read while two publishes of others are held; it is read, in turn, once one is done', async () => {
+    const gate = new ReadGate(2);
+    const { held, url } = await holdingAedes(true, gate);
+    const [a, b, c] = [await rawDevice(url, 0, 'a'), await rawDevice(url, 0, 'b'), await rawDevice(url, 0, 'c')];
+    const acks: string[] = [];
+    for (const [name, d] of [['a', a], ['b', b], ['c', c]] as const) {
+      d.socket.on('data', (buf) => {
+        for (let i = 0; i + 4 <= buf.length; i += 4) if (buf[i] === 0x40) acks.push(`${name}/${buf.readUInt16BE(i + 2)}`);
+      });
+    }
+    a.publish(1);
+    await eventually(() => held.length === 1);
+    b.publish(1);
+    await eventually(() => held.length === 2);
+    c.publish(1);
+    await settle();
+    // c's publish waits in its socket: two packets are in hand, the gate's limit
+    expect(held.map((h) => h.topic)).toEqual(['a/1', 'b/1']);
+    expect([gate.inHand, gate.waiting]).toEqual([2, 1]);
+    held[0]!.release();
+    await eventually(() => held.length === 3);
+    expect(held[2]!.topic).toBe('c/1');
+    for (const h of held.slice(1)) h.release();
+    await eventually(() => acks.length === 3);
+    expect(acks.sort()).toEqual(['a/1', 'b/1', 'c/1']);
+    expect([gate.inHand, gate.waiting]).toEqual([0, 0]);
+  });
+
+  it('paced with a gate: a connection that closes with publishes in hand gives their places back', async () => {
+    const gate = new ReadGate(1);
+    const { held, url } = await holdingAedes(true, gate);
+    const a = await rawDevice(url, 0, 'a');
+    const b = await rawDevice(url, 0, 'b');
+    a.publish(1);
+    await eventually(() => held.length === 1);
+    b.publish(1);
+    await settle();
+    expect(held.length).toBe(1);
+    a.socket.destroy();
+    // a's place is free: b is read
+    await eventually(() => held.length === 2);
+    expect(held[1]!.topic).toBe('b/1');
+    held[1]!.release();
+    await eventually(() => gate.inHand === 0);
   });
 
   it('paced, a device whose publish waits for us longer than its keep-alive is not dropped (it sent; it is alive)', async () => {
