@@ -1,5 +1,5 @@
 // The operations room's console (docs/contract.md §8): the built single-page app from `console/dist`, served at `/`,
-// `/alerts`, `/summary`, `/devices/{id}` and `/set-password` (client-side routing), its hashed assets cached for a year, everything
+// `/alerts`, `/summary`, `/platform`, `/devices/{id}` and `/set-password` (client-side routing), its hashed assets cached for a year, everything
 // under a strict Content-Security-Policy (nothing from any other origin, no inline script or style). Plus the one
 // read the map needs that the device list does not give: every device's state, worst unresolved alert and
 // current index in one answer (`GET /api/v1/console/devices`).
@@ -133,6 +133,7 @@ export function consolePlugin(src: ConsoleSources): FastifyPluginAsyncZod {
     app.get('/', hidden, page);
     app.get('/alerts', hidden, page);
     app.get('/summary', hidden, page);
+    app.get('/platform', hidden, page);
     app.get('/devices/:id', hidden, page);
     // a person sets their password here from their one-time link (the token is in the URL fragment, never sent)
     app.get('/set-password', hidden, page);

@@ -10,7 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsoleIfStale } from '../console/build/build.js';
-import { launchChromium, shareOfColour } from './support/browser.js';
+import { launchChromium, shareOfColour, signInWithKey } from './support/browser.js';
 import { startTestPlatform, type TestPlatform } from './support/platform.js';
 import { pmtilesArchive, solidPng } from './support/tiles.js';
 
@@ -101,11 +101,7 @@ describe('the console map on a local PMTiles archive', () => {
     page.on('pageerror', (e) => errors.push(e.message));
     const tileAnswers: number[] = [];
     page.on('response', (r) => r.url().includes('/api/v1/console/tiles/') && tileAnswers.push(r.status()));
-    await page.goto(`${base}/`);
-    await page.getByTestId('login-use-key').click();
-    await page.getByTestId('login-key').fill(viewerKey);
-    await page.getByTestId('login-submit').click();
-    await page.getByTestId('nav-map').waitFor();
+    await signInWithKey(page, base, viewerKey);
     const loaded = page.locator('img.leaflet-tile-loaded');
     await expect.poll(() => loaded.count(), { timeout: 15_000 }).toBeGreaterThan(0);
     expect(tileAnswers.length).toBeGreaterThan(0);

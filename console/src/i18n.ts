@@ -91,6 +91,8 @@ export const UI = {
   navMap: { id: 'Peta', en: 'Map' },
   navAlerts: { id: 'Peringatan', en: 'Alerts' },
   navSummary: { id: 'Ringkasan', en: 'Summary' },
+  // the cluster's health (views/platform.ts), for admins only
+  navPlatform: { id: 'Platform', en: 'Platform' },
   langToggle: { id: 'English', en: 'Bahasa Indonesia' },
   langToggleLabel: { id: 'Ganti bahasa ke English', en: 'Switch language to Bahasa Indonesia' },
   role: { id: 'Peran', en: 'Role' },

@@ -1,7 +1,7 @@
 // The console's shell: sign-in (username and password, or an API key), the page where a person sets their password
 // from their one-time link (/set-password), the top bar (navigation, language, who is signed in, sign-out, live
-// state) and client-side routing between Peta (/), Peringatan (/alerts), Perangkat (/devices/{id}) and Ringkasan
-// (/summary).
+// state) and client-side routing between Peta (/), Peringatan (/alerts), Perangkat (/devices/{id}), Ringkasan
+// (/summary) and, for admins, Platform (/platform: the cluster's health).
 import 'leaflet/dist/leaflet.css';
 import 'uplot/dist/uPlot.min.css';
 import './styles.css';
@@ -15,6 +15,7 @@ import { store } from './store.js';
 import { alertsView } from './views/alerts.js';
 import { deviceView } from './views/device.js';
 import { mapView } from './views/map.js';
+import { platformView } from './views/platform.js';
 import { summaryView } from './views/summary.js';
 import type { View } from './view.js';
 
@@ -34,7 +35,7 @@ function route(): void {
   if (linked) history.replaceState(null, '', `/alerts#${linked[1]}`);
   const path = location.pathname;
   const device = /^\/devices\/([^/]+)$/.exec(path);
-  view = path === '/alerts' ? alertsView() : path === '/summary' ? summaryView() : device ? deviceView(decodeURIComponent(device[1]!)) : mapView();
+  view = path === '/alerts' ? alertsView() : path === '/summary' ? summaryView() : path === '/platform' ? platformView() : device ? deviceView(decodeURIComponent(device[1]!)) : mapView();
   shell.main.replaceChildren(view.el);
   for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) {
     if (a.getAttribute('href') === (device ? '/' : path)) a.setAttribute('aria-current', 'page');
@@ -60,7 +61,9 @@ function renderShell(): void {
   const brand = inApp(h('a', { href: '/', class: 'brand' }));
   const main = h('main', { id: 'main', tabindex: '-1' });
   const skip = h('a', { href: '#main', class: 'skip' });
-  const header = h('header', { class: 'top' }, brand, h('nav', { 'aria-label': 'Pantau' }, link('/', 'nav-map', 'navMap'), alertsLink, link('/summary', 'nav-summary', 'navSummary')), h('div', { class: 'tools' }, live, who, langButton, logout));
+  // the cluster's health is for admins: others are not offered the page (its route tells them why if typed)
+  const platformLink = session.role === 'admin' ? link('/platform', 'nav-platform', 'navPlatform') : null;
+  const header = h('header', { class: 'top' }, brand, h('nav', { 'aria-label': 'Pantau' }, link('/', 'nav-map', 'navMap'), alertsLink, link('/summary', 'nav-summary', 'navSummary'), platformLink), h('div', { class: 'tools' }, live, who, langButton, logout));
   app.replaceChildren(skip, header, main);
   const setLive = () => {
     live.textContent = store.connected ? `● ${t('live')}` : `○ ${t('reconnecting')}`;

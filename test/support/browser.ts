@@ -33,4 +33,12 @@ export async function shareOfColour(page: Page, png: Buffer, rgb: [number, numbe
   } finally {
     await blank.close();
   }
+
+/** Signs the console at `base` in with an API key (the form's secondary way in) and waits for the signed-in page. */
+export async function signInWithKey(page: Page, base: string, key: string): Promise<void> {
+  await page.goto(`${base}/`);
+  await page.getByTestId('login-use-key').click();
+  await page.getByTestId('login-key').fill(key);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('nav-map').waitFor();
 }
