@@ -33,6 +33,7 @@ export async function shareOfColour(page: Page, png: Buffer, rgb: [number, numbe
   } finally {
     await blank.close();
   }
+}
 
 /** Signs the console at `base` in with an API key (the form's secondary way in) and waits for the signed-in page. */
 export async function signInWithKey(page: Page, base: string, key: string): Promise<void> {
