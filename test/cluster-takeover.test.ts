@@ -5,11 +5,17 @@
 //       reading the broker acknowledged to its publisher is in InfluxDB exactly once within 60 s;
 //   (b) a worker SIGSTOPped for longer than its lease (its session taken over meanwhile) and SIGCONTed: it has stopped
 //       acknowledging (fenced), finds its row taken, starts fresh; nothing lost, nothing stored twice.
+// First, both sides of the race on their own: two takers claiming one session concurrently (one wins, every time),
+// and an MQTT source whose lease runs out while a message is in flight (no PUBACK: the broker delivers it again).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
+import pino from 'pino';
+import { startMqttSource, type MqttSourceOptions } from '../ingest/mqtt-source.js';
+import { claimTakeover } from '../platform/takeover.js';
+import { Registry } from '../registry/registry.js';
 import { influxQuery } from './support/influxd.js';
 import { startMosquittoServer } from './support/mosquitto.js';
 import { eventually } from './support/platform.js';
@@ -119,6 +125,72 @@ afterAll(async () => {
   stopBroker?.();
   await pg?.stop();
   rmSync(root, { recursive: true, force: true });
+});
+
+describe('both sides of a takeover race', () => {
+  it('two live workers claiming one dead worker\'s session at once: exactly one gets it; a taker without a lease gets none', async () => {
+    const registry = await Registry.open(pg.url, tempDir('pantau-race-'), { log: pino({ level: 'silent' }) });
+    const db = registry.postgres!;
+    try {
+      const now = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
+      await db.query(`INSERT INTO cluster_nodes (node_id, role, started_at, heartbeat_at, status) VALUES ('race-1', 'ingest', ${now}, ${now}, '{}'), ('race-2', 'ingest', ${now}, ${now}, '{}'), ('race-stale', 'ingest', ${now}, ${now} - 60000, '{}')`);
+      const beat = () => db.query(`UPDATE cluster_nodes SET heartbeat_at = ${now} WHERE node_id IN ('race-1', 'race-2')`);
+      for (let i = 0; i < 20; i++) {
+        await beat();
+        await db.query(`INSERT INTO cluster_nodes (node_id, role, started_at, heartbeat_at, status, session) VALUES ($1, 'ingest', ${now}, ${now} - 10000, '{}', $2)`, [`race-dead-${i}`, `pantau-ingest-race-dead-${i}`]);
+        const claims = await Promise.all([claimTakeover(db, 'race-1', 3000), claimTakeover(db, 'race-2', 3000), claimTakeover(db, 'race-stale', 3000)]);
+        expect(claims.filter((c) => c !== undefined)).toEqual([{ nodeId: `race-dead-${i}`, session: `pantau-ingest-race-dead-${i}` }]);
+        expect(claims[2]).toBeUndefined();
+        // done with it: out of the next round's way
+        await db.query(`UPDATE cluster_nodes SET taken_over_at = ${now} WHERE node_id = $1`, [`race-dead-${i}`]);
+      }
+      // within lease + margin (3.75 s) of its last heartbeat a worker is not taken over
+      await db.query(`INSERT INTO cluster_nodes (node_id, role, started_at, heartbeat_at, status, session) VALUES ('race-slow', 'ingest', ${now}, ${now} - 3500, '{}', 'pantau-ingest-race-slow')`);
+      await beat();
+      expect(await claimTakeover(db, 'race-1', 3000)).toBeUndefined();
+      await db.query("DELETE FROM cluster_nodes WHERE node_id LIKE 'race-%'");
+    } finally {
+      await registry.close();
+    }
+  }, 60_000);
+
+  it('a source whose lease runs out while a message is in flight does not acknowledge it: resumed, the broker delivers it again', async () => {
+    let allowed = true;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const accepted: string[] = [];
+    const ingest = {
+      accept: async (_d: unknown, payload: Buffer) => {
+        accepted.push(payload.toString());
+        if (accepted.length === 1) await gate;
+      },
+      reject: async () => undefined,
+      on: () => undefined,
+      off: () => undefined,
+    } as unknown as MqttSourceOptions['ingest'];
+    const source = startMqttSource({ url: brokerUrl, clientId: 'pantau-ingest-fence-test', ingest, registry: { device: (id) => ({ id, kind: 'air', city: 'Balikpapan', district: 'Balikpapan Kota' }) }, log: pino({ level: 'silent' }), mayAcknowledge: () => allowed, leaveOnClose: true });
+    try {
+      await eventually(() => source.connected, 10_000, 50);
+      const d = await mqtt.connectAsync(brokerUrl, { clientId: 'fence-dev', reconnectPeriod: 0 });
+      await d.publishAsync('sensors/air/fence-dev/telemetry', JSON.stringify({ ts: Date.now(), pm25: 1 }), { qos: 1 });
+      await d.endAsync();
+      await eventually(() => accepted.length === 1, 10_000, 20);
+      // the lease runs out (a pause, PostgreSQL away) while the message is being stored
+      allowed = false;
+      release();
+      await eventually(() => source.suspended, 5_000, 20);
+      expect(source.connected).toBe(false);
+      // renewed: connects again; the broker still holds the message, never acknowledged, and delivers it again
+      allowed = true;
+      source.resume();
+      await eventually(() => accepted.length === 2, 10_000, 20);
+      expect(accepted[1]).toBe(accepted[0]);
+      await eventually(() => source.connected, 10_000, 50);
+    } finally {
+      await source.close();
+    }
+    expect(source.sessionEnded).toBe(true);
+  }, 60_000);
 });
 
 describe('takeover of a dead worker', () => {
