@@ -8,7 +8,8 @@ import { ProblemSchema } from './problem.js';
 const NodeSchema = z.object({
   id: z.string(),
   role: z.string(),
-  state: z.enum(['live', 'silent', 'stopped']),
+  /** `taken-over`: its lease ran out and `takenBy` drained its broker session (docs/scale-out.md, *Takeover*). */
+  state: z.enum(['live', 'silent', 'stopped', 'taken-over']),
   timeSlot: z.number().int().nullable(),
   startedAt: z.string(),
   lastHeartbeat: z.string().nullable(),
@@ -19,6 +20,10 @@ const NodeSchema = z.object({
   influxUp: z.boolean(),
   alertOwner: z.boolean(),
   brokerSession: z.boolean().nullable(),
+  /** The node that took over (drains or drained) this node's broker session; null unless `taken-over`. */
+  takenBy: z.string().nullable(),
+  /** When the taker ended the session (null while it drains, or when not taken over). */
+  takenOverAt: z.string().nullable(),
 }).meta({ id: 'ClusterNode' });
 
 const ClusterSchema = z.object({

@@ -63,6 +63,11 @@ export interface MqttSourceOptions {
   leaveOnClose?: boolean;
   /** How long the connection must be quiet, after UNSUBSCRIBE, before the session is ended (default 500 ms). */
   drainQuietMs?: number;
+  /**
+   * Fencing (docs/scale-out.md, *Takeover of a dead worker*): false once this node's lease may have run out. No
+   * PUBACK leaves then; the source suspends itself (disconnects, keeping the session) until `resume()`.
+   */
+  mayAcknowledge?: () => boolean;
 }
 
 export interface MqttSource {
@@ -76,6 +81,13 @@ export interface MqttSource {
    * `leaveOnClose`) — or, without it, stop taking messages and leave the rest in the persistent session.
    */
   close(): Promise<void>;
+  /** Stop acknowledging and disconnect without ending the session: the broker keeps it (and may hand it over). */
+  suspend(why: string): void;
+  /** Connect again after `suspend()` (to the session if the broker still has it, else a fresh one). */
+  resume(): void;
+  readonly suspended: boolean;
+  /** After `close()`: the session was ended at the broker (drained, nothing left unacknowledged in it). */
+  readonly sessionEnded: boolean;
 }
 
 /** Tells mqtt.js not to send a PUBACK for this message: the source sends it once the message is durable. */
@@ -227,7 +239,10 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
         notDurable(gen, err);
       }
       await previous;
-      if (ok && gen === generation && failedGeneration !== gen && client.connected) {
+      // fenced: a node that may have lost its lease acknowledges nothing (another may be taking its session)
+      const fence = ok && fenced();
+      if (fence) suspend('lease');
+      if (ok && !fence && gen === generation && failedGeneration !== gen && client.connected && !suspended) {
         lastActivityAt = Date.now();
         if (byCallback) callback();
         else sendPacket!({ cmd: 'puback', messageId: packet.messageId! });
@@ -275,7 +290,11 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
     subscribed = false;
     // held callbacks belong to a connection that is gone: let mqtt.js move on (nothing more is acked on it)
     for (const cb of held.splice(0)) cb();
-    if (closing) return;
+    // a node resumed after a pause (SIGSTOP, a long GC) must not reconnect under its id before its lease is renewed:
+    // a live worker may be draining its session right now
+    if (fenced() && closing) void client.endAsync(true).catch(() => undefined); // nor does a fenced drain
+    else if (fenced()) suspend('lease');
+    if (closing || suspended) return;
     stats.reconnects++;
     // the next attempt waits longer, with jitter, so a fleet of workers does not reconnect in lockstep
     delay = Math.min(maxMs, delay * 2);
@@ -288,6 +307,20 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
     log.warn({ err: err.message, code: (err as { code?: unknown }).code }, 'external broker: connection error');
   });
   client.connect();
+
+  let suspended = false;
+  const fenced = () => options.mayAcknowledge !== undefined && !options.mayAcknowledge();
+  function suspend(why: string): void {
+    if (suspended || closing) return;
+    suspended = true;
+    log.warn({ clientId: options.clientId, why }, 'suspended: acknowledging nothing, disconnected from the external broker (it keeps the session)');
+    for (const cb of held.splice(0)) cb();
+    // forced: no DISCONNECT, no reconnect; in-flight messages stay unacknowledged and are delivered again
+    void client.endAsync(true).catch(() => undefined);
+  }
+  // the lease runs out on this node's own clock even when nothing arrives: checked often, not only at PUBACK time
+  const fenceTimer = setInterval(() => fenced() && suspend('lease'), options.mayAcknowledge ? 100 : 60_000);
+  fenceTimer.unref();
 
   let left = false;
   const quietMs = options.drainQuietMs ?? 500;
@@ -334,9 +367,23 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
   };
 
   let closed: Promise<void> | undefined;
+  let ended = false;
   return {
     get connected() {
       return client.connected && subscribed;
+    },
+    get suspended() {
+      return suspended;
+    },
+    get sessionEnded() {
+      return ended;
+    },
+    suspend,
+    resume() {
+      if (!suspended || closing) return;
+      suspended = false;
+      log.info({ clientId: options.clientId }, 'lease renewed: connecting to the external broker again');
+      client.reconnect();
     },
     stats,
     publish(topic, payload, publishOptions = {}) {
@@ -348,6 +395,7 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
     },
     close() {
       closed ??= (async () => {
+        clearInterval(fenceTimer);
         if (options.leaveOnClose && client.connected && subscribed) {
           draining = true;
           closing = true;
@@ -364,6 +412,7 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
         await client.endAsync(false).catch(() => undefined);
         if (left && !unacknowledged) {
           await endSession();
+          ended = true;
           log.info({ clientId: options.clientId, messages: stats.messages }, 'left the external broker: unsubscribed from the share, drained, session ended');
         } else if (left) {
           log.warn({ clientId: options.clientId, messages: stats.messages }, 'left the external broker; messages arrived while leaving and stay unacknowledged in the session (it is kept, not ended)');

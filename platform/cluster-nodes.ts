@@ -4,7 +4,11 @@
 //     (InfluxDB would keep one point of the two). Slots are claimed once per node id, under a table lock;
 //   - its lease: a heartbeat on PostgreSQL's clock every third of PANTAU_WORKER_LEASE, with its status (role, spool
 //     depth, the InfluxDB writer's lag, whether it holds the alert owner's lock, its broker session). A node whose
-//     lease ran out is `silent`. `GET /api/v1/cluster` and each node's /metrics show them.
+//     lease ran out is `silent`. `GET /api/v1/cluster` and each node's /metrics show them;
+//   - fencing through that lease (issue 24): an ingest worker acknowledges only while `mayAcknowledge()`, i.e. less
+//     than lease − ¼ lease has passed on its own monotonic clock since it sent its last successful renewal; a live
+//     worker takes over a session only lease + ¼ lease after its last heartbeat on PostgreSQL's clock
+//     (platform/takeover.ts). A renewal never succeeds while another node is draining this node's session.
 import type { Logger } from 'pino';
 import type { ClusterHealth, ClusterNodeHealth, NodeStatus } from '../api/cluster.js';
 import type { PgConnection } from '../registry/postgres.js';
@@ -18,8 +22,13 @@ export const TIME_SLOTS = 8;
 /** PANTAU_WORKER_LEASE's default: a node not heard of for this long is `silent` (its slot may go to a new node). */
 export const DEFAULT_LEASE_MS = 15_000;
 
+/** A lease's safety margin: the holder stops acknowledging this long before it runs out; the taker waits as long after. */
+export const leaseMarginMs = (leaseMs: number): number => Math.floor(leaseMs / 4);
+/** An ingest worker's broker client id: its persistent session, which a live worker takes over when it dies. */
+export const workerClientId = (workerId: string): string => `pantau-ingest-${workerId}`;
+
 /** PostgreSQL's clock in epoch ms: heartbeats are compared on one clock, never on the nodes' own. */
-const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
+export const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
 export interface ClusterNodeRow {
   nodeId: string;
@@ -31,8 +40,14 @@ export interface ClusterNodeRow {
   heartbeatAgeSeconds: number;
   /** When its lease runs out unless renewed: its last heartbeat + PANTAU_WORKER_LEASE (of the node that answers). */
   leaseExpiresAt: string;
-  /** `live` (lease held), `silent` (lease ran out: dead, or cut off from PostgreSQL) or `stopped` (left cleanly). */
-  state: 'live' | 'silent' | 'stopped';
+  /**
+   * `live` (lease held), `silent` (lease ran out: dead, or cut off from PostgreSQL), `stopped` (left cleanly) or
+   * `taken-over` (lease ran out and `takenBy` drains or drained its broker session, until the node returns).
+   */
+  state: 'live' | 'silent' | 'stopped' | 'taken-over';
+  takenBy: string | null;
+  /** When the taker ended the session (null while it drains). */
+  takenOverAt: string | null;
   status: Partial<NodeStatus>;
 }
 
@@ -42,12 +57,34 @@ export interface ClusterNode {
   list(): Promise<ClusterNodeRow[]>;
   /** Record a clean stop (the node shows `stopped`, not `silent`). */
   stop(): Promise<void>;
+  /** Fencing: this node's lease still holds on its own monotonic clock (less than lease − margin since it was renewed). */
+  mayAcknowledge(): boolean;
+  /** After every successful renewal; `taken`: the node's session had been taken over (ended), its row is reset now. */
+  onRenewed(listener: (taken: boolean) => void): void;
 }
 
-type Row = { node_id: string; role: string; time_slot: number | null; started_at: string; heartbeat_at: string; stopped_at: string | null; status: Partial<NodeStatus>; now: string };
+type Row = { node_id: string; role: string; time_slot: number | null; started_at: string; heartbeat_at: string; stopped_at: string | null; status: Partial<NodeStatus>; now: string; taken_by: string | null; taken_over_at: string | null };
+
+/**
+ * Renew the lease unless another node is draining this node's session right now (`held`: nothing changes, the lease
+ * is not renewed). A row that was taken (drained, or its taker died) is reset: `taken`.
+ */
+async function renewLease(pg: PgConnection, nodeId: string, status: string | null, leaseMs: number): Promise<'renewed' | 'taken' | 'held' | 'missing'> {
+  const r = await pg.query<{ taken_by: string | null }>(
+    `WITH old AS (SELECT taken_by, taken_over_at FROM cluster_nodes WHERE node_id = $1 FOR UPDATE)
+     UPDATE cluster_nodes n SET heartbeat_at = ${NOW_MS}, stopped_at = NULL, status = COALESCE($2::jsonb, n.status), taken_by = NULL, taken_at = NULL
+     FROM old WHERE n.node_id = $1 AND (old.taken_by IS NULL OR old.taken_over_at IS NOT NULL OR NOT EXISTS (
+       SELECT 1 FROM cluster_nodes t WHERE t.node_id = old.taken_by AND t.stopped_at IS NULL AND ${NOW_MS} - t.heartbeat_at < $3))
+     RETURNING old.taken_by`,
+    [nodeId, status, leaseMs],
+  );
+  if (r.rows[0]) return r.rows[0].taken_by === null ? 'renewed' : 'taken';
+  const row = await pg.query('SELECT 1 FROM cluster_nodes WHERE node_id = $1', [nodeId]);
+  return row.rows.length > 0 ? 'held' : 'missing';
+}
 
 /** Claim this node's time slot: its own from before, else a free one, else the longest-silent node's. */
-export async function claimTimeSlot(pg: PgConnection, nodeId: string, role: string, log: Logger, leaseMs = DEFAULT_LEASE_MS): Promise<number> {
+export async function claimTimeSlot(pg: PgConnection, nodeId: string, role: string, log: Logger, leaseMs = DEFAULT_LEASE_MS, session: string | null = null): Promise<number> {
   return pg.transaction(async (c) => {
     await c.query('LOCK TABLE cluster_nodes IN SHARE ROW EXCLUSIVE MODE');
     const rows = (await c.query<Row>(`SELECT node_id, time_slot, heartbeat_at, stopped_at, ${NOW_MS} AS now FROM cluster_nodes`)).rows;
@@ -68,11 +105,12 @@ export async function claimTimeSlot(pg: PgConnection, nodeId: string, role: stri
       }
     }
     await c.query(
-      `INSERT INTO cluster_nodes (node_id, role, time_slot, started_at, heartbeat_at, stopped_at, status)
-       VALUES ($1, $2, $3, ${NOW_MS}, ${NOW_MS}, NULL, '{}'::jsonb)
+      // a row taken over keeps its claim: the lease (and so acknowledging) starts with the first renewal (joinCluster)
+      `INSERT INTO cluster_nodes (node_id, role, time_slot, started_at, heartbeat_at, stopped_at, status, session)
+       VALUES ($1, $2, $3, ${NOW_MS}, ${NOW_MS}, NULL, '{}'::jsonb, $4)
        ON CONFLICT (node_id) DO UPDATE SET role = excluded.role, time_slot = excluded.time_slot,
-         started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL`,
-      [nodeId, role, slot],
+         started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, session = excluded.session`,
+      [nodeId, role, slot, session],
     );
     return slot;
   });
@@ -80,7 +118,7 @@ export async function claimTimeSlot(pg: PgConnection, nodeId: string, role: stri
 
 export async function joinCluster(options: {
   pg: PgConnection;
-  config: Pick<Config, 'workerId' | 'role'> & { workerLeaseMs?: number };
+  config: Pick<Config, 'workerId' | 'role'> & { workerLeaseMs?: number; brokerUrl?: string };
   log: Logger;
   ingest: { setTimeSlot(slot: number, slots: number): void };
   status(): NodeStatus;
@@ -91,12 +129,14 @@ export async function joinCluster(options: {
   const log = options.log.child({ component: 'cluster-nodes' });
   const nodeId = config.workerId;
   const leaseMs = config.workerLeaseMs ?? DEFAULT_LEASE_MS;
-  const timeSlot = await claimTimeSlot(pg, nodeId, config.role, log, leaseMs);
+  // only an ingest worker has a broker session that another may take over
+  const session = config.brokerUrl && config.role !== 'api' ? workerClientId(nodeId) : null;
+  let timeSlot = await claimTimeSlot(pg, nodeId, config.role, log, leaseMs, session);
   options.ingest.setTimeSlot(timeSlot, TIME_SLOTS);
   log.info({ nodeId, timeSlot, slots: TIME_SLOTS }, 'joined the cluster: server-assigned timestamps use this time slot');
 
   const list = async (): Promise<ClusterNodeRow[]> => {
-    const rows = (await pg.query<Row>(`SELECT node_id, role, time_slot, started_at, heartbeat_at, stopped_at, status, ${NOW_MS} AS now FROM cluster_nodes ORDER BY node_id`)).rows;
+    const rows = (await pg.query<Row>(`SELECT node_id, role, time_slot, started_at, heartbeat_at, stopped_at, status, taken_by, taken_over_at, ${NOW_MS} AS now FROM cluster_nodes ORDER BY node_id`)).rows;
     return rows.map((r) => ({
       nodeId: r.node_id,
       role: r.role,
@@ -105,32 +145,63 @@ export async function joinCluster(options: {
       lastHeartbeat: new Date(Number(r.heartbeat_at)).toISOString(),
       heartbeatAgeSeconds: Math.max(0, (Number(r.now) - Number(r.heartbeat_at)) / 1000),
       leaseExpiresAt: new Date(Number(r.heartbeat_at) + leaseMs).toISOString(),
-      state: r.stopped_at !== null ? 'stopped' : Number(r.now) - Number(r.heartbeat_at) < leaseMs ? 'live' : 'silent',
+      state: r.stopped_at !== null ? 'stopped' : r.taken_by !== null ? 'taken-over' : Number(r.now) - Number(r.heartbeat_at) < leaseMs ? 'live' : 'silent',
+      takenBy: r.taken_by,
+      takenOverAt: r.taken_over_at === null ? null : new Date(Number(r.taken_over_at)).toISOString(),
       status: r.status,
     }));
   };
-  let beating: Promise<unknown> | undefined;
-  const beat = () => {
-    // one heartbeat at a time: a slow PostgreSQL does not pile them up
+  /** performance.now() when the last successful renewal was sent (−∞: none yet): the fence's own clock. */
+  let renewedAt = Number.NEGATIVE_INFINITY;
+  const listeners: Array<(taken: boolean) => void> = [];
+  let lastOutcome = '';
+  const renew = async (): Promise<string> => {
     let status: string | null = null;
     try {
       status = JSON.stringify(options.status());
     } catch {
       // the platform is still starting (its parts are not all there yet): the lease is renewed without a status
     }
-    beating ??= pg
-      .query(`UPDATE cluster_nodes SET heartbeat_at = ${NOW_MS}, stopped_at = NULL, status = COALESCE($2::jsonb, status) WHERE node_id = $1`, [nodeId, status])
+    // sent before PostgreSQL stamps heartbeat_at, so this node's clock runs out before the taker's does
+    const sentAt = performance.now();
+    let outcome = await renewLease(pg, nodeId, status, leaseMs);
+    if (outcome === 'missing') {
+      // the row was deleted by hand: joined again (perhaps with another slot)
+      timeSlot = await claimTimeSlot(pg, nodeId, config.role, log, leaseMs, session);
+      options.ingest.setTimeSlot(timeSlot, TIME_SLOTS);
+      outcome = await renewLease(pg, nodeId, status, leaseMs);
+    }
+    if (outcome !== lastOutcome && outcome === 'held') log.warn({ nodeId }, 'lease not renewed: another worker is draining this node\'s broker session; acknowledging nothing until it is done');
+    if (outcome === 'taken') log.warn({ nodeId }, 'this node\'s broker session was taken over while its lease had run out: starting fresh');
+    lastOutcome = outcome;
+    if (outcome === 'renewed' || outcome === 'taken') {
+      renewedAt = sentAt;
+      for (const l of listeners) l(outcome === 'taken');
+    }
+    return outcome;
+  };
+  // before anything is acknowledged: a worker that returns while its session is being drained waits for the drain
+  while ((await renew().catch(() => 'held')) === 'held') await new Promise((r) => setTimeout(r, 250));
+  let beating: Promise<unknown> | undefined;
+  const beat = () => {
+    // one heartbeat at a time: a slow PostgreSQL does not pile them up
+    beating ??= renew()
       .then(async () => options.onList?.(await list()))
       .catch((err: Error) => log.debug({ err: err.message }, 'heartbeat not recorded (PostgreSQL unavailable)'))
       .finally(() => (beating = undefined));
   };
-  // the claim recorded the first heartbeat; the status follows with the next (the platform is still starting)
   const timer = setInterval(beat, Math.floor(leaseMs / 3));
   timer.unref();
 
   return {
-    timeSlot,
+    get timeSlot() {
+      return timeSlot;
+    },
     list,
+    mayAcknowledge: () => performance.now() - renewedAt < leaseMs - leaseMarginMs(leaseMs),
+    onRenewed(listener) {
+      listeners.push(listener);
+    },
     async stop() {
       clearInterval(timer);
       await beating;
@@ -162,6 +233,8 @@ export async function clusterHealth(options: {
     lastHeartbeat: null,
     heartbeatAgeSeconds: null,
     leaseExpiresAt: null,
+    takenBy: null,
+    takenOverAt: null,
     ...own,
   };
   let rows: ClusterNodeRow[] | undefined;
@@ -175,6 +248,7 @@ export async function clusterHealth(options: {
         const base = {
           id: r.nodeId, role: r.role, state: r.state, timeSlot: r.timeSlot, startedAt: r.startedAt,
           lastHeartbeat: r.lastHeartbeat, heartbeatAgeSeconds: r.heartbeatAgeSeconds, leaseExpiresAt: r.leaseExpiresAt,
+          takenBy: r.takenBy, takenOverAt: r.takenOverAt,
         };
         if (r.nodeId === options.nodeId) return { ...base, ...own, state: 'live' as const };
         const st = r.status;
@@ -188,7 +262,7 @@ export async function clusterHealth(options: {
 /** This node's /metrics: the cluster as it sees it (its own spool and writer lag are pantau_spool_* already). */
 export function clusterMetrics(metrics: Metrics, nodes: ClusterNodeRow[], own: NodeStatus): void {
   metrics.clusterNodes.reset();
-  for (const state of ['live', 'silent', 'stopped'] as const) metrics.clusterNodes.set({ state }, nodes.filter((n) => n.state === state).length);
+  for (const state of ['live', 'silent', 'stopped', 'taken-over'] as const) metrics.clusterNodes.set({ state }, nodes.filter((n) => n.state === state).length);
   metrics.clusterHeartbeatAge.reset();
   for (const n of nodes) metrics.clusterHeartbeatAge.set({ node: n.nodeId, role: n.role }, n.heartbeatAgeSeconds);
   metrics.clusterAlertOwner.set(own.alertOwner ? 1 : 0);

@@ -70,9 +70,10 @@ export function createMetrics() {
     }),
     alertChanges: new Counter({ name: 'pantau_alert_changes_total', help: 'Alert lifecycle changes', labelNames: ['change'], registers: [registry] }),
     // a cluster (platform/cluster-nodes.ts), as this node sees it in PostgreSQL after each of its heartbeats
-    clusterNodes: new Gauge({ name: 'pantau_cluster_nodes', help: 'Nodes of the cluster by state (live: lease held; silent: lease ran out; stopped)', labelNames: ['state'], registers: [registry] }),
+    clusterNodes: new Gauge({ name: 'pantau_cluster_nodes', help: 'Nodes of the cluster by state (live: lease held; silent: lease ran out; stopped; taken-over: its broker session taken over by another)', labelNames: ['state'], registers: [registry] }),
     clusterHeartbeatAge: new Gauge({ name: 'pantau_cluster_heartbeat_age_seconds', help: 'Seconds since each node of the cluster last renewed its lease', labelNames: ['node', 'role'], registers: [registry] }),
     clusterAlertOwner: new Gauge({ name: 'pantau_cluster_alert_owner', help: '1 while this node is the cluster\'s alert owner', registers: [registry] }),
+    clusterTakeovers: new Counter({ name: 'pantau_cluster_takeovers_total', help: 'Broker sessions of dead workers this node took over, by outcome (ended: drained and ended; kept: left to the next try)', labelNames: ['outcome'], registers: [registry] }),
   };
   for (const reason of REJECTION_REASONS) metrics.rejected.inc({ reason }, 0);
   return metrics;

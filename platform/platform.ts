@@ -224,7 +224,7 @@ export async function startPlatform(config: Config, hooks: PlatformHooks = {}): 
   });
   platform.adminKey = adminKey;
   if (config.brokerUrl && config.role !== 'api') {
-    worker = await startWorkerSource(platform);
+    worker = await startWorkerSource({ ...platform, node });
     const w = worker;
     publishAlert ??= (topic, payload, options) => w.publish(topic, payload, options);
   }

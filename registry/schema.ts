@@ -127,4 +127,15 @@ export const PG_MIGRATIONS: Migration[] = [
     // unique per alert, change and channel, claimed by one sender at a time (lease) — notify/store.ts
     sql: NOTIFY_TABLES_SQL,
   },
+  {
+    version: 8,
+    name: 'cluster_nodes: broker sessions and their takeover',
+    // issue 24: a worker whose lease ran out has its broker session taken over by a live worker (platform/takeover.ts):
+    // `session` is its client id, `taken_by`/`taken_at` the claim (one taker, atomically), `taken_over_at` the end of
+    // the drain (the session is ended at the broker; the worker that returns starts fresh and resets the row)
+    sql: `
+      ALTER TABLE cluster_nodes ADD COLUMN session text, ADD COLUMN taken_by text, ADD COLUMN taken_at bigint,
+        ADD COLUMN taken_over_at bigint;
+    `,
+  },
 ];
