@@ -89,8 +89,11 @@ describe('the Platform page in Chromium', () => {
     await pg.sql(`INSERT INTO cluster_nodes (node_id, role, time_slot, started_at, heartbeat_at, stopped_at, status) VALUES
       ('pekerja-3', 'ingest', NULL, ${NOW_MS} - 86400000, ${NOW_MS} - 200000, NULL, '{"spoolBytes":1887437,"writerLagSeconds":187,"influxUp":true,"alertOwner":false,"brokerSession":true}'),
       ('pekerja-4', 'ingest', NULL, ${NOW_MS} - 86400000, ${NOW_MS} - 3700000, ${NOW_MS} - 3700000, '{"spoolBytes":0,"writerLagSeconds":0,"influxUp":true,"alertOwner":false,"brokerSession":false}')`);
+    // a worker that died and whose broker session pusat-1 drained (docs/scale-out.md, takeover)
+    await pg.sql(`INSERT INTO cluster_nodes (node_id, role, time_slot, started_at, heartbeat_at, stopped_at, status, session, taken_by, taken_at, taken_over_at) VALUES
+      ('pekerja-5', 'ingest', NULL, ${NOW_MS} - 86400000, ${NOW_MS} - 600000, NULL, '{"spoolBytes":0,"writerLagSeconds":0,"influxUp":true,"alertOwner":false,"brokerSession":true}', 'pantau-ingest-pekerja-5', 'pusat-1', ${NOW_MS} - 580000, ${NOW_MS} - 578000)`);
     const health = (await b.api<Health>('GET', '/api/v1/cluster')).body;
-    expect(health.nodes.map((n) => n.id).sort()).toEqual(['api-2', 'pekerja-3', 'pekerja-4', 'pusat-1']);
+    expect(health.nodes.map((n) => n.id).sort()).toEqual(['api-2', 'pekerja-3', 'pekerja-4', 'pekerja-5', 'pusat-1']);
     const owner = health.alertOwner!;
     expect(['pusat-1', 'api-2']).toContain(owner);
 
@@ -107,7 +110,7 @@ describe('the Platform page in Chromium', () => {
     expect(await page.locator('[data-testid=nav-alerts] .badge').evaluate((e) => getComputedStyle(e).display)).toBe('none');
     await page.getByTestId('nav-platform').click();
     await page.waitForURL(`${base}/platform`);
-    await expect.poll(() => page.getByTestId('platform-node').count()).toBe(4);
+    await expect.poll(() => page.getByTestId('platform-node').count()).toBe(5);
     expect(await page.getByRole('heading', { level: 1 }).innerText()).toBe('Kesehatan platform');
     expect(await page.getByTestId('platform-owner').innerText()).toBe(`Pemilik peringatan: ${owner}`);
     expect(await page.getByTestId('platform-about').innerText()).toMatch(/^Dijawab oleh api-2 · diperbarui .+ WITA · dibaca ulang setiap 5 detik$/);
@@ -144,6 +147,8 @@ describe('the Platform page in Chromium', () => {
     expect(await cell(page, 'pekerja-4', 'heartbeat')).toMatch(/^1 jam yang lalu\n/);
     expect(await cell(page, 'pekerja-4', 'lease')).toBe('keluar dengan bersih');
     expect(await cell(page, 'pekerja-4', 'broker')).toBe('terputus');
+    expect(await page.locator('[data-node-id=pekerja-5]').getAttribute('data-state')).toBe('taken-over');
+    expect(await cell(page, 'pekerja-5', 'state')).toBe('diambil alih\nsesi broker dikuras oleh pusat-1');
     expect(await axeSerious(page)).toEqual([]);
     await page.waitForTimeout(300);
     await page.screenshot({ path: join(IMG, 'console-platform.png') });
@@ -164,6 +169,7 @@ describe('the Platform page in Chromium', () => {
     expect(await cell(page, 'pekerja-3', 'lag')).toBe('3.1 minutes');
     expect(await cell(page, 'pekerja-4', 'heartbeat')).toMatch(/^1 hour ago\n/);
     expect(await cell(page, 'pekerja-4', 'lease')).toBe('left cleanly');
+    expect(await cell(page, 'pekerja-5', 'state')).toBe('taken over\nbroker session drained by pusat-1');
     expect(await page.locator('table.platform').innerText()).not.toMatch(/(^|\s)1 (second|minute|hour|day)s\b/);
     expect(await axeSerious(page)).toEqual([]);
     await page.screenshot({ path: join(IMG, 'console-platform-en.png') });

@@ -15,7 +15,10 @@ export const REFRESH_MS = 5_000;
 interface ClusterNode {
   id: string;
   role: string;
-  state: 'live' | 'silent' | 'stopped';
+  state: 'live' | 'silent' | 'stopped' | 'taken-over';
+  /** `taken-over`: the worker that drained its broker session, and when that ended. */
+  takenBy?: string | null;
+  takenOverAt?: string | null;
   timeSlot: number | null;
   startedAt: string;
   lastHeartbeat: string | null;
@@ -67,6 +70,8 @@ const W = {
   live: { id: 'hidup', en: 'live' },
   silent: { id: 'senyap (sewa habis)', en: 'silent (lease ran out)' },
   stopped: { id: 'berhenti', en: 'stopped' },
+  takenOver: { id: 'diambil alih', en: 'taken over' },
+  takenBy: { id: 'sesi broker dikuras oleh', en: 'broker session drained by' },
   leaseIn: { id: 'berakhir', en: 'runs out' },
   leaseOut: { id: 'habis', en: 'ran out' },
   leftCleanly: { id: 'keluar dengan bersih', en: 'left cleanly' },
@@ -86,7 +91,7 @@ const COLUMNS = ['node', 'role', 'state', 'heartbeat', 'lease', 'spool', 'lag', 
 const ROLES: Record<string, Label> = { all: W.roleAll, api: W.roleApi, ingest: W.roleIngest };
 
 /** A badge: words first; its class only adds a colour (`ok`, `bad`, `off`, `owner`). */
-const badge = (label: Label, tone: 'ok' | 'bad' | 'off' | 'owner') => h('span', { class: `status-badge ${tone}` }, pick(label));
+const badge = (label: Label, tone: 'ok' | 'bad' | 'off' | 'owner' | 'warn') => h('span', { class: `status-badge ${tone}` }, pick(label));
 
 export function platformView(): View {
   const el = h('section', { class: 'platform-view' });
@@ -137,7 +142,9 @@ export function platformView(): View {
       const left = c.leaseMs / 1000 - a;
       lease.append(`${pick(left >= 0 ? W.leaseIn : W.leaseOut)} ${relative(left)}`, h('div', { class: 'sub' }, time(n.leaseExpiresAt)));
     }
-    const state = n.state === 'live' ? badge(W.live, 'ok') : n.state === 'silent' ? badge(W.silent, 'bad') : badge(W.stopped, 'off');
+    const state = n.state === 'live' ? badge(W.live, 'ok') : n.state === 'silent' ? badge(W.silent, 'bad') : n.state === 'taken-over' ? badge(W.takenOver, 'warn') : badge(W.stopped, 'off');
+    // a dead worker whose share another took: nothing waits for a person at night, the row says who
+    const takenBy = n.state === 'taken-over' && n.takenBy ? h('div', { class: 'sub', 'data-field': 'taken-by' }, `${pick(W.takenBy)} ${n.takenBy}`) : null;
     const lag = h('td', { class: 'num', 'data-field': 'lag' }, duration(n.writerLagSeconds));
     // a node that is not live reports nothing now: what it last said of InfluxDB is no news
     if (n.state === 'live' && !n.influxUp) lag.append(' ', badge(W.influxDown, 'bad'));
@@ -146,7 +153,7 @@ export function platformView(): View {
     return h('tr', { 'data-testid': 'platform-node', 'data-node-id': n.id, 'data-state': n.state, 'data-role': n.role, 'data-alert-owner': String(isOwner) },
       h('th', { scope: 'row', 'data-field': 'node' }, n.id, n.id === c.node ? h('div', { class: 'sub' }, pick(W.thisNode)) : null),
       h('td', { 'data-field': 'role' }, ROLES[n.role] ? pick(ROLES[n.role]!) : n.role),
-      h('td', { 'data-field': 'state' }, state),
+      h('td', { 'data-field': 'state' }, state, takenBy),
       heartbeat,
       lease,
       h('td', { class: 'num', 'data-field': 'spool' }, bytes(n.spoolBytes)),
