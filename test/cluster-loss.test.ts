@@ -8,19 +8,17 @@
 //      webhooked and streamed exactly once, and every reading the broker acknowledged is in InfluxDB.
 // API node B is started first, so it is the first alert owner and A (the one holding the streams) is not.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import type { Server } from 'node:http';
+import { rmSync } from 'node:fs';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { influxQuery } from './support/influxd.js';
 import { startMosquittoServer } from './support/mosquitto.js';
 import { eventually } from './support/platform.js';
-import { freePort } from './support/ports.js';
+import { startClusterNode, startWebhookReceiver, tempDirIn, type ClusterNode } from './support/cluster-node.js';
 import { startPostgres, type PostgresServer } from './support/postgres.js';
-import { platformCommand, ROOT } from './support/process.js';
+import { platformCommand } from './support/process.js';
 import { sse } from './support/sse.js';
 
 const ADMIN = 'loss-admin-key-0123456789';
@@ -44,38 +42,22 @@ const webhooks: Array<{ body: string; at: number }> = [];
 const published: Array<{ payload: string; at: number }> = [];
 let watcher: mqtt.MqttClient;
 
-const tempDir = (prefix: string) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
+const tempDir = (prefix: string) => tempDirIn(dirs, prefix);
 
-interface Node {
-  id: string;
-  role: 'api' | 'ingest';
-  child: ChildProcess;
-  httpUrl: string;
-  dataDir: string;
-  output(): string;
-  exited: Promise<unknown>;
-}
+type Node = ClusterNode;
 
-async function startNode(id: string, role: 'api' | 'ingest', dataDir = tempDir(`pantau-${id}-`)): Promise<Node> {
-  const httpPort = await freePort();
-  const [node, args] = platformCommand();
-  const child = spawn(node, args, {
-    cwd: ROOT,
+const startNode = (id: string, role: 'api' | 'ingest', dataDir = tempDir(`pantau-${id}-`)): Promise<Node> =>
+  startClusterNode({
+    id,
+    role,
+    dataDir,
+    children,
+    command: platformCommand(),
     env: {
-      ...process.env,
-      PANTAU_ROLE: role,
       PANTAU_REGISTRY_URL: pgServer.url,
       PANTAU_BROKER_URL: brokerUrl,
-      PANTAU_WORKER_ID: id,
       PANTAU_INFLUX_URL: influxUrl,
       PANTAU_INFLUX_DB: DB,
-      PANTAU_DATA_DIR: dataDir,
-      PANTAU_HTTP_PORT: String(httpPort),
-      PANTAU_HOST: '127.0.0.1',
       PANTAU_ADMIN_KEY: ADMIN,
       PANTAU_BROKER_AUTH_SECRET: 'loss-broker-secret-0123456789',
       PANTAU_WEBHOOK_URL: webhookUrl,
@@ -85,23 +67,7 @@ async function startNode(id: string, role: 'api' | 'ingest', dataDir = tempDir(`
       PANTAU_ALERT_TICK: '1s',
       PANTAU_LOG_LEVEL: 'info',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.push(child);
-  let out = '';
-  const keep = (c: Buffer) => (out = (out + c.toString()).slice(-300_000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const ready = role === 'ingest' ? 'subscribed to the shared telemetry, SenML and config-report subscriptions' : 'cluster view: receiving';
-  await eventually(() => {
-    if (child.exitCode !== null) throw new Error(`node ${id} exited during start: ${out.slice(-3000)}`);
-    return out.includes(ready) && out.includes('Pantau is running');
-  }, 60_000, 100).catch((err: Error) => {
-    throw new Error(`node ${id} did not start: ${err.message}\n${out.slice(-3000)}`);
-  });
-  return { id, role, child, httpUrl: `http://127.0.0.1:${httpPort}`, dataDir, output: () => out, exited };
-}
 
 const admin = { authorization: `Bearer ${ADMIN}` };
 async function api(node: Node, method: string, path: string, body?: unknown) {
@@ -200,16 +166,7 @@ const workers: Node[] = [];
 
 beforeAll(async () => {
   influxUrl = inject('influxUrl');
-  webhookServer = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      webhooks.push({ body, at: Date.now() });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => webhookServer.listen(0, '127.0.0.1', () => r()));
-  webhookUrl = `http://127.0.0.1:${(webhookServer.address() as { port: number }).port}/hook`;
+  ({ server: webhookServer, url: webhookUrl } = await startWebhookReceiver((body) => webhooks.push({ body, at: Date.now() })));
   const mosquitto = await startMosquittoServer(tempDir('pantau-mosquitto-'));
   children.push(mosquitto.child);
   brokerUrl = mosquitto.url;
@@ -299,23 +256,21 @@ describe('losing a node of a three-worker, two-API cluster mid-flood', () => {
     // a worker's share waits for it in its persistent session: it comes back at once, under its id and data dir
     const back = victim.role === 'ingest' ? startNode(victim.id, 'ingest', victim.dataDir) : undefined;
     const lastBefore = (await stored('loss-own')).at(-1)!.seq;
-    const seenBefore = (list: Array<{ payload?: string; body?: string; at: number }>) => new Set(list.filter((m) => m.at < killedAt).map((m) => m.payload ?? m.body));
-    const firstNew = (list: Array<{ payload?: string; body?: string; at: number }>) => {
-      const before = seenBefore(list);
-      return list.find((m) => m.at >= killedAt && isOurs(m.payload ?? m.body!) && !before.has(m.payload ?? m.body))?.at;
-    };
-    const [elected, nextStored, nextPublished, nextWebhooked] = await Promise.all([
+    const [elected, nextStored] = await Promise.all([
       eventually(() => (elections().some((n, i) => n > electionsBefore[i]!) ? Date.now() : undefined), 30_000, 10),
       eventually(() => notices.find((n) => n.seq > lastBefore)?.at, 30_000, 10),
-      eventually(() => firstNew(published), 30_000, 10),
-      eventually(() => firstNew(webhooks), 30_000, 10),
     ]);
     const newOwner = others.find((_, i) => elections()[i]! > electionsBefore[i]!)!.id;
-    console.log(`alert owner ${victim.id} SIGKILLed mid-flood: ${newOwner} took over ${elected - killedAt} ms after the kill; next alert change stored ${nextStored - killedAt} ms, published on MQTT ${nextPublished - killedAt} ms, webhooked ${nextWebhooked - killedAt} ms after it`);
     await river.done;
     if (back) workers[workers.indexOf(victim)] = await back;
     const changes = await expectEveryChangeOnce('loss-own');
     const expected = new Map(changes.map((c) => [c.key, 1]));
+    // the first change the new owner made (stored after the kill), as it reached the subscriber and the receiver
+    const seqOf = new Map(changes.map((c) => [c.key, c.seq]));
+    const firstNew = (texts: Array<{ text: string; at: number }>) => Math.min(...texts.filter((m) => isOurs(m.text) && seqOf.get(keyOf(JSON.parse(m.text)))! > lastBefore).map((m) => m.at));
+    const nextPublished = firstNew(published.map((m) => ({ text: m.payload, at: m.at })));
+    const nextWebhooked = firstNew(webhooks.map((w) => ({ text: w.body, at: w.at })));
+    console.log(`alert owner ${victim.id} SIGKILLed mid-flood: ${newOwner} took over ${elected - killedAt} ms after the kill; the next alert change stored ${nextStored - killedAt} ms, published on MQTT ${nextPublished - killedAt} ms, webhooked ${nextWebhooked - killedAt} ms after it`);
     await eventually(() => published.filter((m) => isOurs(m.payload)).length >= changes.length && webhooks.filter((w) => isOurs(w.body)).length >= changes.length, 20_000, 50);
     await new Promise((r) => setTimeout(r, 1500)); // a redelivery would have come by now
     const mqttCounts = counts(published.filter((m) => isOurs(m.payload)).map((m) => keyOf(JSON.parse(m.payload))));
