@@ -4,8 +4,10 @@
 // of them (NOTIFY pantau_alert_events, read by ClusterAlerts). Only after that commit is a change published (MQTT,
 // retained, QoS 1), webhooked and written to InfluxDB; `alert_events.published` / `.webhooked` record each
 // delivery, written through the pool within milliseconds of it. A new owner first delivers what its predecessor
-// committed but had not delivered (the only duplicates possible: a delivery the dead owner made but had not yet
-// recorded, milliseconds wide; the bodies are byte for byte the same and webhooks carry the same Idempotency-Key).
+// committed but had not delivered, except the publishes the broker's retained messages show it took
+// (`reachedBroker`). The only duplicates left: a webhook the dead owner sent in those milliseconds before recording
+// it (the body byte for byte the same, with the same Idempotency-Key), and a publish on a broker that shows no
+// retained message in time.
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { Alert, AlertChange } from './engine.js';
@@ -22,6 +24,8 @@ export interface OwnerOutputs {
   uniqueTs(stream: string, at: number): number;
   /** Retained QoS 1 publish on the cluster's broker; resolves once the broker has it. */
   publish(topic: string, payload: string): Promise<void>;
+  /** What the broker retains on these topics (topic → payload); topics it shows nothing for are left out. */
+  retained?(topics: string[]): Promise<Map<string, string>>;
   webhook?: WebhookSender;
   /** After each committed change (metrics, device state point). */
   onChange?(change: AlertChange): void;
@@ -190,14 +194,41 @@ export class OwnerPublisher {
       [Date.now() - 86_400_000],
     )).rows;
     if (rows.length === 0) return;
+    const reached = await this.reachedBroker(rows);
     const lines: string[] = [];
     for (const r of rows) {
       const out = changeOutputs(r.change, (at) => this.outputs.uniqueTs(`${r.change.alert.deviceId}\u0000alerts`, at));
       if (!r.published) lines.push(out.line);
-      this.deliver(r.seq, r.change, r.published ? undefined : { topic: out.topic, payload: out.payload }, r.webhooked ? undefined : out.webhook);
+      const publish = r.published || reached.has(r.seq) ? undefined : { topic: out.topic, payload: out.payload };
+      this.deliver(r.seq, r.change, publish, r.webhooked ? undefined : out.webhook);
     }
+    if (reached.size > 0) this.log.info({ changes: reached.size }, 'alert owner: the broker holds alert changes the previous owner published but had not recorded; not published again');
     if (lines.length > 0) await this.outputs.writeLines(lines).catch(() => undefined);
     this.log.info({ changes: rows.length }, 'alert owner: delivered alert changes the previous owner had stored but not delivered');
+  }
+
+  /**
+   * The unrecorded publishes that reached the broker. The previous owner may have died between the broker's PUBACK
+   * and recording it; published again, subscribers would get the change twice. The message the broker retains on a
+   * device's topic is the last one it took there, and one connection's QoS 1 publishes reach it in order: that
+   * change and every earlier one on the topic were published. (A broker that shows no retained message, or another
+   * one, leaves them all to be published again: at least once, never lost.)
+   */
+  private async reachedBroker(rows: Array<{ seq: number; change: AlertChange; published: boolean }>): Promise<Set<number>> {
+    const reached = new Set<number>();
+    const open = rows.filter((r) => !r.published).map((r) => ({ seq: r.seq, ...changeMessages(r.change) }));
+    if (open.length === 0 || !this.outputs.retained) return reached;
+    const retained = await this.outputs.retained([...new Set(open.map((o) => o.topic))]).catch((err: Error) => {
+      this.log.warn({ err: err.message }, 'alert owner: retained alert messages not read; the previous owner\'s unrecorded publishes are sent again');
+      return new Map<string, string>();
+    });
+    for (const [topic, payload] of retained) {
+      const onTopic = open.filter((o) => o.topic === topic);
+      let last = -1;
+      onTopic.forEach((o, i) => (last = o.payload === payload ? i : last));
+      for (const o of onTopic.slice(0, last + 1)) reached.add(o.seq);
+    }
+    return reached;
   }
 
   /** Shutting down: a webhook the queue gives up on stays unrecorded, for the next owner to send. */

@@ -180,7 +180,11 @@ export function brokerAuthPlugin(ctx: ApiContext, options: BrokerAuthOptions): F
       if (action !== 'publish' && action !== 'subscribe') return { result: 'deny', why: `unknown action ${action.slice(0, 32)}` };
       if (username === INGEST_WORKER_USERNAME) {
         if (action === 'subscribe') {
-          return WORKER_SUBSCRIPTIONS.has(topic) ? { result: 'allow', why: 'ingest worker subscription' } : { result: 'deny', why: 'ingest workers subscribe only to the shared telemetry, senml and config/reported subscriptions and the cluster readings view' };
+          if (WORKER_SUBSCRIPTIONS.has(topic)) return { result: 'allow', why: 'ingest worker subscription' };
+          // a new alert owner reads back the retained alert of each device whose publish it cannot tell was made
+          // (alerts/owner-publish.ts); one device's topic at a time, never a wildcard
+          if (ALERT_TOPIC.test(topic)) return { result: 'allow', why: 'alert owner reading back a retained alert' };
+          return { result: 'deny', why: 'ingest workers subscribe only to the shared telemetry, senml and config/reported subscriptions, the cluster readings view and single alert topics' };
         }
         if (parseDeviceTopic(topic)?.channel === 'rejections' || ALERT_TOPIC.test(topic)) return { result: 'allow', why: 'ingest worker notice' };
         // configuration pushes (retained, QoS 1) go out through the ingest workers' broker sessions

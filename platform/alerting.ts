@@ -95,6 +95,7 @@ export async function startAlerting(deps: AlertingDeps): Promise<Alerting> {
           writeLines: (lines) => ingest.writeLines(lines),
           uniqueTs: (stream, at) => ingest.uniqueTs(stream, at),
           publish: async (topic, payload) => (view ? view.publish(topic, payload) : deps.publish()?.(topic, payload, { qos: 1, retain: true })),
+          retained: view ? (topics) => view.retained(topics) : undefined,
           webhook,
           onChange: (change) => {
             metrics.alertChanges.inc({ change: change.type });

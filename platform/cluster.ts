@@ -99,6 +99,8 @@ export interface ClusterView {
   share(readings: LogReading[]): void;
   /** Retained QoS 1 publish on the cluster's broker (the alert owner's alerts); resolves on the broker's PUBACK. */
   publish(topic: string, payload: string): Promise<void>;
+  /** The messages the broker retains on these topics (a new alert owner's check of what its predecessor published). */
+  retained(topics: string[]): Promise<Map<string, string>>;
   readonly connected: boolean;
   close(): Promise<void>;
 }
@@ -172,6 +174,31 @@ export function startClusterView(options: {
       return new Promise((resolve, reject) => {
         client.publish(topic, payload, { qos: 1, retain: true }, (err) => (err ? reject(err) : resolve()));
       });
+    },
+    async retained(topics) {
+      // The broker sends a subscription's retained messages with its SUBACK, before it answers the UNSUBSCRIBE sent
+      // after it (Mosquitto). A broker that sends them later, or refuses the subscription, shows none.
+      const got = new Map<string, string>();
+      if (!client.connected) return got;
+      const wanted = new Set(topics);
+      const onMessage = (topic: string, payload: Buffer, packet: { retain?: boolean }) => {
+        if (packet.retain && wanted.has(topic) && payload.length > 0) got.set(topic, payload.toString());
+      };
+      client.on('message', onMessage);
+      try {
+        for (let i = 0; i < topics.length; i += 200) {
+          const chunk = topics.slice(i, i + 200);
+          const roundTrip = (async () => {
+            await client.subscribeAsync(chunk, { qos: 0 });
+            await client.unsubscribeAsync(chunk);
+          })();
+          let timeout: NodeJS.Timeout | undefined;
+          await Promise.race([roundTrip, new Promise((_, reject) => (timeout = setTimeout(() => reject(new Error('the broker did not answer within 5 s')), 5000)))]).finally(() => clearTimeout(timeout));
+        }
+      } finally {
+        client.removeListener('message', onMessage);
+      }
+      return got;
     },
     async close() {
       if (timer) clearTimeout(timer);

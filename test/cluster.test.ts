@@ -2,10 +2,9 @@
 // InfluxDB, two API nodes (PANTAU_ROLE=api) and two ingest workers (PANTAU_ROLE=ingest), all real processes
 // (`platform/main.ts`), plus a webhook receiver. Node A is started first, so it is the first alert owner.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import type { Server } from 'node:http';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
@@ -14,7 +13,7 @@ import { startInfluxd, influxQuery, type InfluxServer } from './support/influxd.
 import { startMosquittoServer } from './support/mosquitto.js';
 import { startEmqxApi, type EmqxApi } from './support/emqx-api.js';
 import { eventually } from './support/platform.js';
-import { freePort } from './support/ports.js';
+import { startClusterNode, startWebhookReceiver, tempDirIn, type ClusterNode } from './support/cluster-node.js';
 import { startPostgres, type PostgresServer } from './support/postgres.js';
 import { PG_MIGRATIONS } from '../registry/schema.js';
 import { startFleet } from './support/publishers.js';
@@ -39,37 +38,22 @@ const EMQX_KEY = 'cluster-kicks';
 const EMQX_SECRET = 'cluster-emqx-secret-0123';
 const webhooks: Array<{ type: string; alert: { id: string; deviceId: string; severity: string } }> = [];
 
-const tempDir = (prefix: string) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
+const tempDir = (prefix: string) => tempDirIn(dirs, prefix);
 
-interface Node {
-  id: string;
-  role: 'api' | 'ingest';
-  child: ChildProcess;
-  httpUrl: string;
-  dataDir: string;
-  output(): string;
-  exited: Promise<number | null>;
-}
+type Node = ClusterNode;
 
-async function startNode(id: string, role: 'api' | 'ingest', dataDir = tempDir(`pantau-${id}-`), extraEnv: Record<string, string> = {}): Promise<Node> {
-  const httpPort = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'platform/main.ts')], {
-    cwd: ROOT,
+const startNode = (id: string, role: 'api' | 'ingest', dataDir = tempDir(`pantau-${id}-`), extraEnv: Record<string, string> = {}): Promise<Node> =>
+  startClusterNode({
+    id,
+    role,
+    dataDir,
+    children,
+    command: [process.execPath, ['--import', 'tsx', join(ROOT, 'platform/main.ts')]],
     env: {
-      ...process.env,
-      PANTAU_ROLE: role,
       PANTAU_REGISTRY_URL: pg.url,
       PANTAU_BROKER_URL: brokerUrl,
-      PANTAU_WORKER_ID: id,
       PANTAU_INFLUX_URL: influx.url,
       PANTAU_INFLUX_DB: DB,
-      PANTAU_DATA_DIR: dataDir,
-      PANTAU_HTTP_PORT: String(httpPort),
-      PANTAU_HOST: '127.0.0.1',
       PANTAU_ADMIN_KEY: ADMIN,
       PANTAU_BROKER_AUTH_SECRET: SECRET,
       PANTAU_WEBHOOK_URL: webhookUrl,
@@ -81,23 +65,7 @@ async function startNode(id: string, role: 'api' | 'ingest', dataDir = tempDir(`
       PANTAU_LOG_LEVEL: 'info',
       ...extraEnv,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.push(child);
-  let out = '';
-  const keep = (c: Buffer) => (out = (out + c.toString()).slice(-300_000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = role === 'ingest' ? 'subscribed to the shared telemetry, SenML and config-report subscriptions' : 'cluster view: receiving';
-  await eventually(() => {
-    if (child.exitCode !== null) throw new Error(`node ${id} exited during start: ${out.slice(-3000)}`);
-    return out.includes(ready) && out.includes('Pantau is running');
-  }, 60_000, 100).catch((err: Error) => {
-    throw new Error(`node ${id} did not start: ${err.message}\n${out.slice(-3000)}`);
-  });
-  return { id, role, child, httpUrl: `http://127.0.0.1:${httpPort}`, dataDir, output: () => out, exited };
-}
 
 const admin = { authorization: `Bearer ${ADMIN}` };
 const api = async (node: Node, method: string, path: string, body?: unknown) => {
@@ -152,20 +120,13 @@ let w1: Node;
 let w2: Node;
 
 beforeAll(async () => {
-  webhookServer = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      try {
-        webhooks.push(JSON.parse(body));
-      } catch {
-        // counted as nothing
-      }
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => webhookServer.listen(0, '127.0.0.1', () => r()));
-  webhookUrl = `http://127.0.0.1:${(webhookServer.address() as { port: number }).port}/hook`;
+  ({ server: webhookServer, url: webhookUrl } = await startWebhookReceiver((body) => {
+    try {
+      webhooks.push(JSON.parse(body));
+    } catch {
+      // counted as nothing
+    }
+  }));
   const mosquitto = await startMosquittoServer(tempDir('pantau-mosquitto-'));
   children.push(mosquitto.child);
   brokerUrl = mosquitto.url;

@@ -27,9 +27,9 @@ function resolved(): { services: Record<string, Service> } {
 }
 
 describe('docker-compose.cluster.yml', () => {
-  it('docker-compose config accepts it: EMQX, PostgreSQL, InfluxDB, two ingest workers, two API nodes, Grafana', () => {
+  it('docker-compose config accepts it: EMQX, PostgreSQL, InfluxDB, three ingest workers, two API nodes, Grafana', () => {
     const { services } = resolved();
-    expect(Object.keys(services).sort()).toEqual(['emqx', 'grafana', 'influxdb', 'pantau-api-1', 'pantau-api-2', 'pantau-ingest-1', 'pantau-ingest-2', 'postgres']);
+    expect(Object.keys(services).sort()).toEqual(['emqx', 'grafana', 'influxdb', 'pantau-api-1', 'pantau-api-2', 'pantau-ingest-1', 'pantau-ingest-2', 'pantau-ingest-3', 'postgres']);
     expect(services.emqx!.image).toMatch(/^emqx\/emqx:5\./);
     expect(services.postgres!.image).toMatch(/^postgres:/);
     expect(services.influxdb!.image).toMatch(/^influxdb:1\./);
@@ -38,7 +38,7 @@ describe('docker-compose.cluster.yml', () => {
   it('every Pantau node shares the registry and the broker, with its role and a unique worker id and volume', () => {
     const { services } = resolved();
     const nodes = Object.entries(services).filter(([name]) => name.startsWith('pantau-'));
-    expect(nodes).toHaveLength(4);
+    expect(nodes).toHaveLength(5);
     const ids = new Set<string>();
     const volumes = new Set<string>();
     for (const [name, s] of nodes) {
@@ -51,8 +51,8 @@ describe('docker-compose.cluster.yml', () => {
       expect(data, name).toBeTruthy();
       volumes.add(data!);
     }
-    expect(ids.size).toBe(4);
-    expect(volumes.size).toBe(4);
+    expect(ids.size).toBe(5);
+    expect(volumes.size).toBe(5);
   });
 
   it("EMQX's HTTP authentication and authorisation point at a Pantau API node, with the shared secret", () => {
