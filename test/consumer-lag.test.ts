@@ -4,7 +4,7 @@
 //   segments are freed, every publish is still acknowledged and stored; once PostgreSQL is back it is attached again;
 // - PostgreSQL refusing the feed's inserts (a serialization failure): retried, never skipped;
 // - a restart while the feed is behind and slow to register: it still gets every reading it had not handed over.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,11 @@ const platforms: TestPlatform[] = [];
 
 beforeAll(async () => {
   pg = await startPostgres();
+}, 60_000);
+// each test's platforms stop before the next test starts: a node left running from an earlier test would share the
+// registry, could hold the alert owner's lock and judge the next test's feed (on its own, full, disk)
+beforeEach(async () => {
+  for (const tp of platforms.splice(0)) await tp.stop().catch(() => undefined);
 }, 60_000);
 afterAll(async () => {
   for (const tp of platforms) await tp.stop().catch(() => undefined);
