@@ -90,6 +90,7 @@ export class WebhookSender {
     const shown = this.shownUrl;
     const maxAttempts = this.options.maxAttempts ?? 8;
     const base = this.options.baseDelayMs ?? 500;
+    const key = idempotencyKey(body); // the same on every attempt
     for (let attempt = 1; attempt <= maxAttempts && !this.closed; attempt++) {
       const timestamp = String(Date.now());
       try {
@@ -100,7 +101,7 @@ export class WebhookSender {
             'user-agent': 'pantau-webhook/1',
             'x-pantau-timestamp': timestamp,
             'x-pantau-signature': signature(secret, timestamp, body),
-            'idempotency-key': idempotencyKey(body),
+            'idempotency-key': key,
           },
           body,
           redirect: 'manual',

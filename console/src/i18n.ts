@@ -11,7 +11,7 @@ import { GLOSSARY } from '../../catalog/glossary.js';
 const { concept, deviceStatus, alertState, alertSeverity, los } = GLOSSARY;
 
 export type Lang = 'id' | 'en';
-type Label = { readonly id: string; readonly en: string };
+export type Label = { readonly id: string; readonly en: string };
 
 const STORAGE_KEY = 'pantau.lang';
 

@@ -8,7 +8,7 @@ import { ApiError, get, type Alert } from '../api.js';
 import { SEVERITY_COLORS, textOn } from '../colors.js';
 import { chip, h } from '../dom.js';
 import { num, time } from '../format.js';
-import { ALERT_STATE_LABELS, lang, pick, ruleLabel, SEVERITY_LABELS, t } from '../i18n.js';
+import { ALERT_STATE_LABELS, lang, pick, ruleLabel, SEVERITY_LABELS, t, type Label } from '../i18n.js';
 import { store } from '../store.js';
 
 const REFRESH_MS = 30_000;
@@ -37,8 +37,6 @@ export interface Delivery {
   /** Sent within the channel's digest. */
   digest: boolean;
 }
-
-type Label = { readonly id: string; readonly en: string };
 
 /** The panel's own words. */
 const W = {

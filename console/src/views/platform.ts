@@ -6,7 +6,7 @@
 import { ApiError, currentSession, get } from '../api.js';
 import { h } from '../dom.js';
 import { bytes, duration, relative, time } from '../format.js';
-import { pick, t } from '../i18n.js';
+import { pick, t, type Label } from '../i18n.js';
 import type { View } from '../view.js';
 
 export const REFRESH_MS = 5_000;
@@ -39,8 +39,6 @@ interface Cluster {
   alertOwner: string | null;
   nodes: ClusterNode[];
 }
-
-type Label = { readonly id: string; readonly en: string };
 
 /** The page's own words. */
 const W = {
