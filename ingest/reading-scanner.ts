@@ -4,8 +4,7 @@
 // read once into the reading objects the log's consumers are handed anyway.
 //
 // It only ever takes a shortcut to the verdict the full path (decode.ts → validate.ts) reaches: anything else — an
-// unknown or repeated key, a string, an exponent, more digits than a double holds exactly, an escape, a non-ASCII
-// byte, a reading that would be refused — answers false, and the full path judges the message and explains the
+// unknown or repeated key, a string, an escape, a non-ASCII byte, a reading that would be refused — answers false, and the full path judges the message and explains the
 // refusal. test/unit/ingest-corpus.test.ts holds the fuzz corpus's verdicts to the ones recorded before this file
 // existed.
 import { CATALOG, KINDS, MAX_PAYLOAD_BYTES, MAX_READINGS_PER_MESSAGE, type Kind } from '../catalog/index.js';
@@ -34,6 +33,7 @@ const MAX_EPOCH = 8.64e15;
 
 const QUOTE = 34;
 const COMMA = 44;
+const PLUS = 43;
 const MINUS = 45;
 const DOT = 46;
 const ZERO = 48;
@@ -213,9 +213,16 @@ export class ReadingScanner {
     return value;
   }
 
-  /** A JSON number of at most 15 significant digits and no exponent, exactly as JSON.parse reads it; else NaN. */
+  /**
+   * A JSON number (RFC 8259 §6), exactly as JSON.parse reads it; NaN when the bytes are not one. Up to 15 significant
+   * digits without an exponent (what sensors mostly send) it is computed here: the mantissa and the power of ten are
+   * exact doubles, so their quotient is the correctly rounded value. Longer ones (a float as JSON.stringify writes
+   * it, `0.20618556701030927`) and exponents are handed to `Number()`, the conversion JSON.parse uses, once the
+   * grammar is checked: a short latin1 string, not the full path.
+   */
   private number(): number {
     const p = this.p;
+    const start = this.i;
     let negative = false;
     if (p[this.i] === MINUS) {
       negative = true;
@@ -232,7 +239,7 @@ export class ReadingScanner {
     } else if (b !== undefined && b > ZERO && b <= NINE) {
       while (b !== undefined && b >= ZERO && b <= NINE) {
         mantissa = mantissa * 10 + (b - ZERO);
-        if (++digits > MAX_DIGITS) return Number.NaN;
+        digits++;
         b = p[++this.i];
       }
     } else {
@@ -244,11 +251,20 @@ export class ReadingScanner {
       while (b !== undefined && b >= ZERO && b <= NINE) {
         mantissa = mantissa * 10 + (b - ZERO);
         scale++;
-        if (++digits > MAX_DIGITS) return Number.NaN;
+        digits++;
         b = p[++this.i];
       }
     }
-    if (b === 101 /* e */ || b === 69 /* E */) return Number.NaN;
+    let exponent = false;
+    if (b === 101 /* e */ || b === 69 /* E */) {
+      exponent = true;
+      b = p[++this.i];
+      if (b === PLUS || b === MINUS) b = p[++this.i];
+      if (b === undefined || b < ZERO || b > NINE) return Number.NaN;
+      while (b !== undefined && b >= ZERO && b <= NINE) b = p[++this.i];
+    }
+    // the grammar holds; past 15 digits the mantissa above is not exact (and with an exponent it is not the value)
+    if (exponent || digits > MAX_DIGITS) return Number(p.toString('latin1', start, this.i));
     const value = scale === 0 ? mantissa : mantissa / POW10[scale]!;
     return negative ? -value : value;
   }
