@@ -139,6 +139,21 @@ export interface AlertEngineOptions {
 
 const alertKey = (deviceId: string, rule: string) => `${deviceId}\u0000${rule}`;
 
+/** What `#observe` answers when nothing changed: one shared empty list (it runs ~10 times per reading). */
+const NO_CHANGES: AlertChange[] = [];
+Object.freeze(NO_CHANGES);
+
+/** `spike:<field>` and `stuck:<field>`, made once per field name rather than per reading. */
+const fieldRules = new Map<string, { spike: string; stuck: string }>();
+function rulesOf(field: string): { spike: string; stuck: string } {
+  let rules = fieldRules.get(field);
+  if (!rules) {
+    rules = { spike: ruleId('spike', field), stuck: ruleId('stuck', field) };
+    if (fieldRules.size < 1_000) fieldRules.set(field, rules);
+  }
+  return rules;
+}
+
 const FLOOD = ruleId('flood_level');
 const CONGESTION = ruleId('traffic_los');
 const ISPU = ruleId('ispu');
@@ -149,6 +164,8 @@ export class AlertEngine {
   readonly #defaults: RuleDefaults;
   /** Open and acknowledged alerts by device and rule. */
   #alerts = new Map<string, TrackedAlert>();
+  /** How many of `#alerts` each device has: a device with none needs no key built for a finding of nothing. */
+  #alertsPerDevice = new Map<string, number>();
   #devices = new Map<string, DeviceMemory>();
   /** Traffic windows by device, live; `memory.traffic` is what they held at the last snapshot. */
   #traffic = new Map<string, TrafficWindow>();
@@ -178,33 +195,44 @@ export class AlertEngine {
     }
     memory.lastTs = at;
 
-    const changes = this.#observe(device, SILENT, { severity: null, value: 0 }, at, config);
+    const changes: AlertChange[] = [];
+    this.#push(changes, this.#observe(device, SILENT, { severity: null, value: 0 }, at, config));
     // A value that jumped implausibly is not trusted to raise a flood or congestion alert; if it was real, the
     // next reading confirms it at a plausible rate.
-    const implausible = new Set<string>();
-    for (const [field, value] of Object.entries(reading.values)) {
+    let implausible: Set<string> | undefined;
+    const values = reading.values;
+    for (const field in values) {
+      const value = values[field]!;
+      const rules = rulesOf(field);
       const previous = memory.fields[field];
       if (previous) {
         const spike = spikeFinding(previous, value, at, config.maxRatePerMinute[field]);
-        if (spike.severity !== null) implausible.add(field);
-        changes.push(...this.#observe(device, ruleId('spike', field), spike, at, config));
+        if (spike.severity !== null) (implausible ??= new Set()).add(field);
+        this.#push(changes, this.#observe(device, rules.spike, spike, at, config));
       }
       const since = previous?.value === value ? previous.since : at;
-      memory.fields[field] = { value, since, ts: at };
+      // the field's memory is updated in place: one object per device and field, not one per reading
+      if (previous) {
+        previous.value = value;
+        previous.since = since;
+        previous.ts = at;
+      } else {
+        memory.fields[field] = { value, since, ts: at };
+      }
       const stuck = stuckFinding(device.kind, field, value, at - since, config);
-      changes.push(...this.#observe(device, ruleId('stuck', field), stuck, at, config));
+      this.#push(changes, this.#observe(device, rules.stuck, stuck, at, config));
     }
 
     if (device.kind === 'flood') {
       const level = reading.values.waterLevel;
-      if (level !== undefined && !implausible.has('waterLevel')) {
+      if (level !== undefined && !implausible?.has('waterLevel')) {
         const finding = floodFinding(level, config, this.#severity(device.id, FLOOD));
-        changes.push(...this.#observe(device, FLOOD, finding, at, config));
+        this.#push(changes, this.#observe(device, FLOOD, finding, at, config));
       }
     } else if (device.kind === 'traffic') {
       // the same 15-minute grading as `latest`, the summary and the dashboards
       const { vehicleCount, intervalSeconds, avgSpeed } = reading.values;
-      const plausible = !implausible.has('avgSpeed') && !implausible.has('vehicleCount');
+      const plausible = !implausible?.has('avgSpeed') && !implausible?.has('vehicleCount');
       const window = this.#trafficWindow(device.id, memory);
       if (plausible && (vehicleCount !== undefined || avgSpeed !== undefined)) {
         window.put({ ts: at, vehicleCount, intervalSeconds, avgSpeed });
@@ -214,7 +242,7 @@ export class AlertEngine {
         const current = this.#severity(device.id, CONGESTION);
         const { finding, memory: congestion } = trafficFinding(los, memory.congestion, at, config, current);
         memory.congestion = congestion;
-        changes.push(...this.#observe(device, CONGESTION, finding, at, config));
+        this.#push(changes, this.#observe(device, CONGESTION, finding, at, config));
       }
     }
     return changes;
@@ -228,7 +256,8 @@ export class AlertEngine {
     if (indices.ispu === undefined || indices.ispu === null) return [];
     if (device.kind !== 'air') throw new Error(`ISPU given for ${device.kind} device ${device.id}`);
     const config = this.#config(device);
-    return this.#observe(device, ISPU, ispuFinding(indices.ispu, config), nowMs, config);
+    const changes = this.#observe(device, ISPU, ispuFinding(indices.ispu, config), nowMs, config);
+    return changes === NO_CHANGES ? [] : changes;
   }
 
   /**
@@ -303,6 +332,8 @@ export class AlertEngine {
         .filter((t) => t.alert.state !== 'resolved')
         .map((t) => [alertKey(t.alert.deviceId, t.alert.rule), t]),
     );
+    this.#alertsPerDevice.clear();
+    for (const t of this.#alerts.values()) this.#alertsPerDevice.set(t.alert.deviceId, (this.#alertsPerDevice.get(t.alert.deviceId) ?? 0) + 1);
     this.#devices = new Map(Object.entries(parsed.data.devices));
     this.#traffic.clear();
   }
@@ -353,15 +384,22 @@ export class AlertEngine {
   }
 
   #severity(deviceId: string, rule: string): Severity | null {
+    if (!this.#alertsPerDevice.has(deviceId)) return null;
     return this.#alerts.get(alertKey(deviceId, rule))?.alert.severity ?? null;
+  }
+
+  #push(changes: AlertChange[], more: AlertChange[]): void {
+    for (let i = 0; i < more.length; i++) changes.push(more[i]!);
   }
 
   /** Feeds one finding of `rule` into the device's alert for it: open, escalate, or start/continue clearing. */
   #observe(device: EngineDevice, rule: string, finding: Finding, at: number, config: RuleConfig): AlertChange[] {
+    // nearly every finding of nearly every reading: nothing found, and no alert of the device to settle
+    if (finding.severity === null && !this.#alertsPerDevice.has(device.id)) return NO_CHANGES;
     const key = alertKey(device.id, rule);
     const tracked = this.#alerts.get(key);
     if (!tracked) {
-      if (finding.severity === null) return [];
+      if (finding.severity === null) return NO_CHANGES;
       const alert: Alert = {
         id: this.#newId(),
         deviceId: device.id,
@@ -376,6 +414,7 @@ export class AlertEngine {
         resolvedAt: null,
       };
       this.#alerts.set(key, { alert, belowSince: {}, lastValue: finding.value, clearAfterMs: config.clearAfterMs });
+      this.#alertsPerDevice.set(device.id, (this.#alertsPerDevice.get(device.id) ?? 0) + 1);
       return [{ type: 'opened', at, alert: { ...alert } }];
     }
 
@@ -427,7 +466,12 @@ export class AlertEngine {
   #resolve(tracked: TrackedAlert, at: number): AlertChange {
     tracked.alert.state = 'resolved';
     tracked.alert.resolvedAt = at;
-    this.#alerts.delete(alertKey(tracked.alert.deviceId, tracked.alert.rule));
+    const { deviceId } = tracked.alert;
+    if (this.#alerts.delete(alertKey(deviceId, tracked.alert.rule))) {
+      const left = (this.#alertsPerDevice.get(deviceId) ?? 1) - 1;
+      if (left > 0) this.#alertsPerDevice.set(deviceId, left);
+      else this.#alertsPerDevice.delete(deviceId);
+    }
     return { type: 'resolved', at, alert: { ...tracked.alert } };
   }
 }

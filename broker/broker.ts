@@ -1,6 +1,7 @@
 // The embedded MQTT broker: aedes with Pantau's device authentication and topic rules, listening on TCP,
 // optionally TLS and WebSocket (path /mqtt). It knows devices (the registry) and hands telemetry to whoever
 // the platform wires in; it does not know what ingest does with it.
+import './parser-allocations.js'; // before aedes loads mqtt-packet
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';

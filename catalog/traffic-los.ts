@@ -249,8 +249,23 @@ function gradeSums(s: WindowSums, thresholds?: TrafficThresholds | null): Traffi
   if (s.weightedVehicles > 0) speed = roundTo(s.weightedVehicles / (s.standing > 0 ? Infinity : s.weightedTime), 2);
   else if (s.plainSpeeds > 0 && s.vehicles === 0 && s.countedSeconds === 0) speed = roundTo(s.plainSpeedSum / s.plainSpeeds, 2);
   const covered = Math.min(s.coveredSeconds, 900);
-  const result = grade(flowPerHour, speed, withTrafficDefaults(thresholds), covered >= LOS_MIN_SECONDS_FOR_F);
-  return result ? { ...result, coveredSeconds: covered, intervals: s.intervals } : null;
+  const result = grade(flowPerHour, speed, roadOf(thresholds), covered >= LOS_MIN_SECONDS_FOR_F);
+  // grade's answer is a fresh object: completed in place (a counter's every reading is graded)
+  if (!result) return null;
+  const windowResult = result as TrafficWindowResult;
+  windowResult.coveredSeconds = covered;
+  windowResult.intervals = s.intervals;
+  return windowResult;
+}
+
+/** A road's thresholds with the defaults filled in, made once per thresholds object (the registry replaces it on change). */
+const roads = new WeakMap<TrafficThresholds, Required<TrafficThresholds>>();
+const DEFAULT_ROAD = withTrafficDefaults(null);
+function roadOf(thresholds: TrafficThresholds | null | undefined): Required<TrafficThresholds> {
+  if (!thresholds) return DEFAULT_ROAD;
+  let road = roads.get(thresholds);
+  if (!road) roads.set(thresholds, (road = withTrafficDefaults(thresholds)));
+  return road;
 }
 
 /**

@@ -1,4 +1,6 @@
 // `npm start`: the whole platform in one process, configured by the environment (docs/contract.md §1).
+// First: mqtt-packet's allocations trimmed before aedes or mqtt loads it (broker/parser-allocations.ts).
+import '../broker/parser-allocations.js';
 import { ConfigError, loadConfig } from './config.js';
 import { startPlatform } from './platform.js';
 

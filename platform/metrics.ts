@@ -86,13 +86,14 @@ export type Metrics = ReturnType<typeof createMetrics>;
  * known (QoS, kind, reason), so each counter child is bound once here rather than looked up by a label hash on
  * every message.
  */
-export function metered<Rest extends unknown[]>(metrics: Metrics, accept: (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, ...rest: Rest) => Promise<AcceptOutcome>) {
+export function metered(metrics: Metrics, accept: (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, format?: 'senml') => Promise<AcceptOutcome>) {
   const messages = [0, 1, 2].map((qos) => metrics.messages.labels(String(qos)));
   const readings = new Map(KINDS.map((kind) => [kind, metrics.readings.labels(kind)]));
   const rejected = new Map(REJECTION_REASONS.map((reason) => [reason, metrics.rejected.labels(reason)]));
-  return async (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, ...rest: Rest): Promise<AcceptOutcome> => {
+  // fixed parameters, not `...rest`: a rest array per message is garbage at 20,000 messages/s
+  return async (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, format?: 'senml'): Promise<AcceptOutcome> => {
     messages[qos]!.inc();
-    const outcome = await accept(device, payload, qos, ...rest);
+    const outcome = await accept(device, payload, qos, format);
     if (outcome.dropped > 0) metrics.dropped.inc(outcome.dropped);
     else {
       if (outcome.readings > 0) (readings.get(device.kind) ?? metrics.readings.labels(device.kind)).inc(outcome.readings);

@@ -3,11 +3,19 @@
 //   - broker/packet-limit.ts wraps mqtt-packet's `Parser.prototype._parseLength` and sets the aedes client's
 //     `_parser.maxPacketSize`;
 //   - broker/read-pacing.ts replaces the aedes client's `readable` listener (`_nextBatch`, `_parsingBatch`);
+//   - broker/parser-allocations.ts replaces the `debug` module in the require cache before mqtt-packet loads it,
+//     and bl's `readUInt8`/`readUInt16BE`/`readUInt32BE` on the BufferList mqtt-packet parses from;
 //   - ingest/mqtt-source.ts fails mqtt.js's `handleMessage` callback to hold a PUBACK back and sends it later
 //     with the private `_sendPacket`.
 // These tests pin exactly the library behaviour each patch relies on, against the real libraries over real
 // sockets, so an upgrade that changes it fails here instead of silently turning a guarantee off.
+// first, as platform/main.ts does: before aedes (and mqtt-packet with it) is loaded
+import { blOfPacketParser, debugPathOfPacketParser } from '../broker/parser-allocations.js';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import net from 'node:net';
+import { format } from 'node:util';
 import { PassThrough } from 'node:stream';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -323,5 +331,75 @@ describe('mqtt.js: the late acknowledgement of ingest/mqtt-source.ts', () => {
     sendPacket!.call(worker, { cmd: 'puback', messageId: taken[1]!.messageId });
     await eventually(() => acked.includes(taken[1]!.messageId));
     expect(acked).not.toContain(taken[0]!.messageId);
+  });
+});
+
+describe('mqtt-packet: the allocations broker/parser-allocations.ts removes', () => {
+  const packetRequire = createRequire(createRequire(createRequire(import.meta.url).resolve('aedes')).resolve('mqtt-packet'));
+  type Debug = ((ns: string) => { (...a: unknown[]): void; enabled: boolean; namespace: string }) & { enable(ns: string): void; disable(): string };
+
+  it('mqtt-packet makes its `debug` instances at load from `require(\'debug\')(namespace)`, and gets the quiet one', () => {
+    const root = dirname(packetRequire.resolve('mqtt-packet/package.json'));
+    for (const file of ['parser.js', 'writeToStream.js']) expect(readFileSync(join(root, file), 'utf8')).toMatch(/const debug = require\('debug'\)\('mqtt-packet:\w+'\)/);
+    expect(packetRequire.resolve('debug')).toBe(debugPathOfPacketParser);
+    const debug = packetRequire('debug') as Debug;
+    const quiet = debug('mqtt-packet:parser');
+    expect(quiet.enabled).toBe(false);
+    expect(quiet.namespace).toBe('mqtt-packet:parser');
+    // a namespace enabled (DEBUG at start) gets debug's own instance, which writes
+    const written: string[] = [];
+    debug.enable('pantau-contract');
+    try {
+      const loud = debug('pantau-contract') as ReturnType<Debug> & { log: (s: string) => void };
+      expect(loud.enabled).toBe(true);
+      loud.log = (...args: unknown[]) => written.push(format(...args));
+      loud('hello %s', 'there');
+    } finally {
+      debug.disable();
+    }
+    expect(written.join('')).toContain('hello there');
+  });
+
+  it('bl\'s integer reads, replaced, answer as Buffer\'s across buffer boundaries and throw RangeError past the end', () => {
+    type List = { append(b: Buffer): void; readUInt8(o?: number): number; readUInt16BE(o?: number): number; readUInt32BE(o?: number): number; length: number };
+    // what mqtt-packet's parser reads from is a `bl()`
+    const parser = (AedesPacketParser as unknown as { parser(): { _list: List } }).parser();
+    expect(Object.getPrototypeOf(parser._list)).toBe(blOfPacketParser.prototype);
+    let seed = 5;
+    const rand = (n: number) => ((seed = (seed * 1664525 + 1013904223) >>> 0) % n);
+    for (let round = 0; round < 200; round++) {
+      const list = (blOfPacketParser as unknown as () => List)();
+      const parts: Buffer[] = [];
+      for (let k = 1 + rand(5); k > 0; k--) parts.push(Buffer.from(Array.from({ length: rand(6) }, () => rand(256))));
+      for (const p of parts) list.append(p);
+      const whole = Buffer.concat(parts);
+      expect(list.length).toBe(whole.length);
+      for (const [method, size] of [['readUInt8', 1], ['readUInt16BE', 2], ['readUInt32BE', 4]] as const) {
+        for (let o = 0; o <= whole.length + 1; o++) {
+          if (o + size <= whole.length) expect(list[method](o)).toBe(whole[method](o));
+          else expect(() => list[method](o)).toThrow(RangeError);
+        }
+      }
+    }
+  });
+
+  it('PUBLISH and PUBREL packets split at every byte are parsed to the same packets', () => {
+    const packets = [
+      { cmd: 'publish', qos: 1, dup: false, retain: false, messageId: 0xbeef, topic: 'pantau/v1/air/sensor-1/telemetry', payload: Buffer.from('{"pm25":12.5}') },
+      { cmd: 'publish', qos: 0, dup: false, retain: true, topic: 't', payload: Buffer.alloc(300, 7) },
+      { cmd: 'pubrel', messageId: 65535 },
+    ] as const;
+    for (const packet of packets) {
+      const bytes = mqttPacket.generate(packet as unknown as mqttPacket.Packet);
+      for (let cut = 0; cut <= bytes.length; cut++) {
+        const parser = (AedesPacketParser as unknown as { parser(): NodeJS.EventEmitter & { parse(b: Buffer): number } }).parser();
+        const got: Array<Record<string, unknown>> = [];
+        parser.on('packet', (p: Record<string, unknown>) => got.push(p));
+        parser.parse(bytes.subarray(0, cut));
+        parser.parse(bytes.subarray(cut));
+        expect(got).toHaveLength(1);
+        for (const [k, v] of Object.entries(packet)) expect(got[0]![k], `${packet.cmd} cut at ${cut}: ${k}`).toEqual(v);
+      }
+    }
   });
 });

@@ -455,6 +455,20 @@ describe('engine state', () => {
     expect(after.tick(T0 + 11 * MIN + 3 * MIN + S, [{ ...device, lastSeen: null }])).toHaveLength(1);
   });
 
+  it('a restored alert is settled by readings that find nothing: the engine knows the device has one', () => {
+    const before = newEngine();
+    const device = manggarai();
+    feed(before, device, levels(...ramp(700, 780, 10)), T0);
+    expect(before.activeAlerts().map((a) => a.rule)).toContain('flood_level');
+    const after = new AlertEngine({ newId: () => 'never-used' });
+    after.restore(JSON.parse(JSON.stringify(before.snapshot())));
+    // the river falls slowly back under every threshold and stays there
+    const changes = feed(after, device, levels(...ramp(770, 600, 10), ...Array<number>(20).fill(600)), T0 + 10 * MIN);
+    const flood = summary(changes).filter((c) => c.includes('flood_level'));
+    expect(flood.at(-1)).toMatch(/^resolved flood_level/);
+    expect(after.activeAlerts().filter((a) => a.rule === 'flood_level')).toEqual([]);
+  });
+
   it('refuses something that is not a snapshot', () => {
     expect(() => newEngine().restore({ version: 2 })).toThrow(/not an alert engine snapshot/);
   });
