@@ -77,7 +77,11 @@ export function formatTable(results: ScenarioResult[]): string {
         x === r ? verdict(r) : '',
       ]);
     }
-    if (r.phases && r.scenario !== 'api') rows.push([r.scenario, '', '', '', '', '', `cost ${String((r.extra as { costAckedPercent?: number } | undefined)?.costAckedPercent ?? '–')} %`, '', '', verdict(r)]);
+    if (r.phases && r.scenario !== 'api') {
+      // a comparison's cost: `durability-cost` one percentage, others (`ack-after-store`) a label of their own
+      const e = r.extra as { costAckedPercent?: number; costLabel?: string } | undefined;
+      rows.push([r.scenario, '', '', '', '', '', e?.costLabel ?? `cost ${String(e?.costAckedPercent ?? '–')} %`, '', '', verdict(r)]);
+    }
     if (r.scenario === 'api' && r.phases) {
       for (const p of r.phases) {
         const e = p.extra as { requestsPerS: number; latencyMs: { p50: number; p90: number; p99: number } };

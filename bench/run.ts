@@ -13,6 +13,7 @@ import { combineRuns, formatRuns, headlineOf } from './repeat.js';
 import { formatScenario, formatTable } from './report.js';
 import type { ScenarioResult } from './result.js';
 import { RESULTS_DIR } from './paths.js';
+import { ackAfterStore } from './scenarios/ack-after-store.js';
 import { api } from './scenarios/api.js';
 import { connections } from './scenarios/connections.js';
 import { consoleScenario } from './scenarios/console.js';
@@ -27,7 +28,7 @@ import { qos1Single } from './scenarios/qos1-single.js';
 import { publicScenario } from './scenarios/public.js';
 import type { Scenario } from './scenarios/scenario.js';
 
-const SCENARIOS: Scenario[] = [openSingle, openBatch, openOverload, durabilityCost, qos1Single, gateway, latency, connections, api, deviceImport, history, consoleScenario, publicScenario, ownerFailover];
+const SCENARIOS: Scenario[] = [openSingle, openBatch, openOverload, durabilityCost, ackAfterStore, qos1Single, gateway, latency, connections, api, deviceImport, history, consoleScenario, publicScenario, ownerFailover];
 
 interface Options {
   scenarios: Scenario[];

@@ -25,6 +25,8 @@ export interface MosquittoOptions {
   maxInflight?: number;
   /** Messages a session may queue (default here 0 = no limit; Mosquitto's own default 1000 drops beyond it). */
   maxQueued?: number;
+  /** Seconds between `$SYS` updates (Mosquitto's default 10), e.g. 1 to watch `$SYS/broker/store/messages/count`. */
+  sysInterval?: number;
 }
 
 export async function startMosquittoServer(dir: string, options: MosquittoOptions = {}): Promise<MosquittoServer> {
@@ -44,6 +46,7 @@ export async function startMosquittoServer(dir: string, options: MosquittoOption
     // no per-session queue limit: the share of a dead worker waits for it instead of being dropped
     `max_queued_messages ${options.maxQueued ?? 0}`,
     `max_inflight_messages ${options.maxInflight ?? 100}`,
+    ...(options.sysInterval !== undefined ? [`sys_interval ${options.sysInterval}`] : []),
     // tests run as root; mosquitto would otherwise switch to the (maybe missing) user `mosquitto`
     'user root',
     'log_dest stderr',
