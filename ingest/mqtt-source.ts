@@ -86,7 +86,10 @@ export interface MqttSource {
   /** Connect again after `suspend()` (to the session if the broker still has it, else a fresh one). */
   resume(): void;
   readonly suspended: boolean;
-  /** After `close()`: the session was ended at the broker (drained, nothing left unacknowledged in it). */
+  /**
+   * After `close()`: the session was ended at the broker (drained, nothing left unacknowledged in it). Either way
+   * the connection is closed by then, and none is made again.
+   */
   readonly sessionEnded: boolean;
 }
 
@@ -267,6 +270,9 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
 
   client.on('connect', (connack) => {
     generation++;
+    // a connection made while closing (a reconnect resume() had started, which mqtt.js defers past an end under
+    // way) takes nothing and is ended at once
+    if (closing) return void client.endAsync(true).catch(() => undefined);
     delay = minMs;
     client.options.reconnectPeriod = minMs;
     log.info({ url: redactUrl(options.url), clientId: options.clientId, sessionPresent: connack.sessionPresent }, 'connected to the external broker');
@@ -396,6 +402,8 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
     close() {
       closed ??= (async () => {
         clearInterval(fenceTimer);
+        // from now on mqtt.js connects no more by itself: a session left here is a live worker's to take over
+        client.options.reconnectPeriod = 0;
         if (options.leaveOnClose && client.connected && subscribed) {
           draining = true;
           closing = true;
@@ -410,6 +418,10 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
         await Promise.allSettled([tail, ...qos0]);
         for (const cb of held.splice(0)) cb();
         await client.endAsync(false).catch(() => undefined);
+        // a reconnect that was under way (resume() just before close(); mqtt.js defers it until that end) is ended
+        // too: no connection under this client id outlives close(), or it would fight a live worker taking the
+        // session over (the broker keeps one connection per client id and kicks the other)
+        if (client.stream && !client.stream.destroyed) await client.endAsync(true).catch(() => undefined);
         if (left && !unacknowledged) {
           await endSession();
           ended = true;

@@ -8,7 +8,8 @@
 //   - fencing through that lease (issue 24): an ingest worker acknowledges only while `mayAcknowledge()`, i.e. less
 //     than lease − ¼ lease has passed on its own monotonic clock since it sent its last successful renewal; a live
 //     worker takes over a session only lease + ¼ lease after its last heartbeat on PostgreSQL's clock
-//     (platform/takeover.ts). A renewal never succeeds while another node is draining this node's session.
+//     (platform/takeover.ts). A renewal never succeeds while another node is draining this node's session. A worker
+//     that stops without ending its session is not a clean stop: it gives its lease up for a live worker to take over.
 import type { Logger } from 'pino';
 import type { ClusterHealth, ClusterNodeHealth, NodeStatus } from '../api/cluster.js';
 import type { PgConnection } from '../registry/postgres.js';
@@ -55,8 +56,15 @@ export interface ClusterNode {
   readonly timeSlot: number;
   /** Every node PostgreSQL knows, this one included. */
   list(): Promise<ClusterNodeRow[]>;
-  /** Record a clean stop (the node shows `stopped`, not `silent`). */
+  /** Record a clean stop (the node shows `stopped`, not `silent`); nothing after `stopWithSessionKept()`. */
   stop(): Promise<void>;
+  /**
+   * Stop without a clean stop: this ingest worker could not end its broker session (it was fenced, a message arrived
+   * while it was leaving, or the broker was unreachable), and the broker keeps routing messages to it. The lease is
+   * given up (no more heartbeats; the row is left as a dead worker's, `silent`) so that a live worker takes the
+   * session over at its next round. Only once the worker's connection to the broker is closed.
+   */
+  stopWithSessionKept(): Promise<void>;
   /** Fencing: this node's lease still holds on its own monotonic clock (less than lease − margin since it was renewed). */
   mayAcknowledge(): boolean;
   /** After every successful renewal; `taken`: the node's session had been taken over (ended), its row is reset now. */
@@ -192,6 +200,8 @@ export async function joinCluster(options: {
   };
   const timer = setInterval(beat, Math.floor(leaseMs / 3));
   timer.unref();
+  /** The worker stopped with its broker session kept: its lease was given up, and no clean stop is recorded. */
+  let sessionKept = false;
 
   return {
     get timeSlot() {
@@ -202,9 +212,23 @@ export async function joinCluster(options: {
     onRenewed(listener) {
       listeners.push(listener);
     },
+    async stopWithSessionKept() {
+      sessionKept = true;
+      clearInterval(timer);
+      await beating;
+      log.warn({ nodeId, session }, 'stopped with messages left in its broker session; a live worker will take it over');
+      // stopped_at stays NULL (a clean stop is never taken over) and the heartbeat goes lease + margin into the past
+      // on PostgreSQL's clock: past every taker's threshold at once (platform/takeover.ts) instead of a lease later.
+      // Should PostgreSQL not answer, the lease simply runs out and the session is taken over then.
+      // never rejects: the platform's stop goes on while this runs (platform/shutdown.ts)
+      await Promise.resolve()
+        .then(() => pg.query(`UPDATE cluster_nodes SET heartbeat_at = ${NOW_MS} - $2, stopped_at = NULL, status = $3 WHERE node_id = $1`, [nodeId, leaseMs + leaseMarginMs(leaseMs) + 1, JSON.stringify(options.status())]))
+        .catch((err: Error) => log.warn({ err: err.message }, 'could not give up the lease in cluster_nodes; the session is taken over once it runs out'));
+    },
     async stop() {
       clearInterval(timer);
       await beating;
+      if (sessionKept) return;
       await pg
         .query(`UPDATE cluster_nodes SET heartbeat_at = ${NOW_MS}, stopped_at = ${NOW_MS}, status = $2 WHERE node_id = $1`, [nodeId, JSON.stringify(options.status())])
         .catch((err: Error) => log.warn({ err: err.message }, 'could not record the stop in cluster_nodes'));

@@ -25,7 +25,7 @@ export interface Running {
   history: History;
   broker: Broker | undefined;
   /** The ingest worker, if one was started. */
-  worker: () => { close(): Promise<void> } | undefined;
+  worker: () => { close(): Promise<void>; readonly sessionKept: boolean } | undefined;
   api: FastifyInstance;
   hub: StreamHub;
   view: ClusterView | undefined;
@@ -36,7 +36,7 @@ export interface Running {
   stopStreamListeners: () => void;
   revocation: { stop(): Promise<void> } | undefined;
   /** This node's place in the cluster (its lease), if it joined one. */
-  node: { stop(): Promise<void> } | undefined;
+  node: { stop(): Promise<void>; stopWithSessionKept(): Promise<void> } | undefined;
 }
 
 export async function stopInOrder(r: Running): Promise<void> {
@@ -49,7 +49,12 @@ export async function stopInOrder(r: Running): Promise<void> {
   r.stopTimers();
   r.publicSnapshots.stop();
   // 1. no new messages: the external broker's share, then the embedded broker's listeners
-  await r.worker()?.close();
+  const worker = r.worker();
+  await worker?.close();
+  // a broker session the worker could not end (fenced, a message arrived while leaving, the broker unreachable) is
+  // not a clean stop: its connection is closed now, so its lease is given up at once for a live worker to take the
+  // session over, rather than after the writer's drain (awaited with the lease's end below)
+  const sessionLeft = worker?.sessionKept ? r.node?.stopWithSessionKept() : undefined;
   await broker?.stopAccepting();
   r.stopStreamListeners();
   await r.revocation?.stop();
@@ -71,7 +76,7 @@ export async function stopInOrder(r: Running): Promise<void> {
   alerts.saveNow();
   await webhook?.close();
   await outbox.close();
-  await r.node?.stop();
+  await (sessionLeft ?? r.node?.stop());
   await registry.close().catch((err) => log.warn({ err: (err as Error).message }, 'registry close failed'));
   const pending = spool.pendingBytes;
   log.info({ spoolBytesLeft: pending }, pending > 0 ? 'stopped; the rest of the log is written after the next start' : 'stopped; everything is in InfluxDB');

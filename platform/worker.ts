@@ -36,11 +36,16 @@ export interface WorkerSource {
   publish(topic: string, payload: string, options?: { qos?: 0 | 1; retain?: boolean }): void;
   /** Stop taking messages and let those in flight become durable. Call before the spool closes. */
   close(): Promise<void>;
+  /**
+   * After `close()`: its broker session was not ended (fenced, a message arrived while leaving, the broker
+   * unreachable), so messages may wait in it; the connection is closed. Not a clean stop: a live worker takes it over.
+   */
+  readonly sessionKept: boolean;
 }
 
 export async function startWorkerSource(platform: WorkerDeps): Promise<WorkerSource> {
   const { config, log, metrics } = platform;
-  if (!config.brokerUrl) return { connected: true, publish: () => undefined, close: async () => undefined };
+  if (!config.brokerUrl) return { connected: true, publish: () => undefined, close: async () => undefined, sessionKept: false };
   const clientId = workerClientId(config.workerId);
   // PANTAU_WORKER_ID defaults to the host name, which orchestrators keep stable per replica (config.ts)
   const password = config.brokerPassword;
@@ -75,33 +80,39 @@ export async function startWorkerSource(platform: WorkerDeps): Promise<WorkerSou
   const source = sourceFor(clientId, log.child({ component: 'mqtt-source' }));
   log.info({ clientId, username }, 'ingest worker: taking telemetry from the external broker');
   const pg = platform.registry.postgres;
-  if (!node || !pg) return source;
   // a renewal proves the row was not taken (or resets it after a takeover: the session is gone, a fresh one starts)
-  node.onRenewed(() => node.mayAcknowledge() && source.resume());
-  const takeovers = startTakeovers({
-    pg,
-    nodeId: config.workerId,
-    leaseMs: config.workerLeaseMs,
-    mayAcknowledge: () => node.mayAcknowledge() && !source.suspended,
-    log: log.child({ component: 'takeover' }),
-    metrics,
-    async drain(session) {
-      const drainer = sourceFor(session, log.child({ component: 'takeover', session }));
-      // connected and subscribed as the dead worker was (or given up after 10 s: the session is kept, tried again)
-      const until = Date.now() + 10_000;
-      while (!drainer.connected && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-      await drainer.close();
-      return { ended: drainer.sessionEnded, messages: drainer.stats.messages };
-    },
-  });
+  node?.onRenewed(() => node.mayAcknowledge() && source.resume());
+  const takeovers = node && pg
+    ? startTakeovers({
+        pg,
+        nodeId: config.workerId,
+        leaseMs: config.workerLeaseMs,
+        mayAcknowledge: () => node.mayAcknowledge() && !source.suspended,
+        log: log.child({ component: 'takeover' }),
+        metrics,
+        async drain(session) {
+          const drainer = sourceFor(session, log.child({ component: 'takeover', session }));
+          // connected and subscribed as the dead worker was (or given up after 10 s: the session is kept, tried again)
+          const until = Date.now() + 10_000;
+          while (!drainer.connected && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+          await drainer.close();
+          return { ended: drainer.sessionEnded, messages: drainer.stats.messages };
+        },
+      })
+    : undefined;
+  let closed = false;
   return {
     get connected() {
       return source.connected;
     },
     publish: (topic, payload, options) => source.publish(topic, payload, options),
     async close() {
-      await takeovers.stop();
+      await takeovers?.stop();
       await source.close();
+      closed = true;
+    },
+    get sessionKept() {
+      return closed && !source.sessionEnded;
     },
   };
 }

@@ -4,7 +4,10 @@
 //   (a) a worker SIGKILLed under QoS 1 load and never started again: a live worker takes over its session, and every
 //       reading the broker acknowledged to its publisher is in InfluxDB exactly once within 60 s;
 //   (b) a worker SIGSTOPped for longer than its lease (its session taken over meanwhile) and SIGCONTed: it has stopped
-//       acknowledging (fenced), finds its row taken, starts fresh; nothing lost, nothing stored twice.
+//       acknowledging (fenced), finds its row taken, starts fresh; nothing lost, nothing stored twice;
+//   (c) a worker SIGSTOPped past the point where it fences itself and SIGTERMed as it wakes, still fenced: it cannot
+//       end its session, so its stop is not a clean one; a live worker takes the session over, every acknowledged
+//       reading is stored once, and the worker started again under its id starts fresh.
 // First, both sides of the race on their own: two takers claiming one session concurrently (one wins, every time),
 // and an MQTT source whose lease runs out while a message is in flight (no PUBACK: the broker delivers it again).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -37,6 +40,7 @@ let fleetFile: string;
 const device = (id: string) => ({ id, kind: 'air' as const, name: id, city: 'Balikpapan', district: 'Balikpapan Kota', location: { lat: -1.27, lon: 116.83 }, token: `token-${id}-0123456789abcdef` });
 const KILL = Array.from({ length: 8 }, (_, i) => device(`tk-kill-${i}`));
 const STOP = Array.from({ length: 8 }, (_, i) => device(`tk-stop-${i}`));
+const FENCED = Array.from({ length: 8 }, (_, i) => device(`tk-fenced-${i}`));
 
 async function worker(id: string): Promise<PlatformProcess> {
   const w = await spawnPlatform({
@@ -101,6 +105,8 @@ async function compare(acked: Map<string, number[]>): Promise<{ stored: number; 
 }
 
 const row = async (id: string) => (await pg.sql(`SELECT coalesce(taken_by, '-'), taken_over_at IS NOT NULL, heartbeat_at FROM cluster_nodes WHERE node_id = '${id}'`)).trim().split('|');
+/** How old a node's last heartbeat is, in ms on PostgreSQL's clock. */
+const heartbeatAge = async (id: string) => Number((await pg.sql(`SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint - heartbeat_at FROM cluster_nodes WHERE node_id = '${id}'`)).trim());
 const drainLog = (w: PlatformProcess, dead: string) =>
   w.output().split('\n').filter((l) => l.includes('drained the dead worker') && l.includes(`"dead":"${dead}"`)).map((l) => JSON.parse(l) as { messages: number; ms: number }).map(({ messages, ms }) => ({ messages, ms }));
 const metric = async (w: PlatformProcess, prefix: string) =>
@@ -113,7 +119,7 @@ beforeAll(async () => {
   brokerUrl = m.url;
   stopBroker = () => m.child.kill('SIGKILL');
   fleetFile = join(tempDir('pantau-fleet-'), 'fleet.json');
-  writeFileSync(fleetFile, JSON.stringify([...KILL, ...STOP]));
+  writeFileSync(fleetFile, JSON.stringify([...KILL, ...STOP, ...FENCED]));
 }, 120_000);
 
 afterAll(async () => {
@@ -271,4 +277,75 @@ describe('takeover of a dead worker', () => {
     expect(cluster.body.nodes.find((n: { id: string }) => n.id === 'tk-c')).toMatchObject({ state: 'live', takenBy: null });
     expect(await metric(b, 'pantau_cluster_takeovers_total{outcome="ended"}')).toBeGreaterThanOrEqual(2);
   }, 180_000);
+
+  it('(c) a worker SIGTERMed while fenced keeps its session: not a clean stop; a live worker takes it over, every acknowledged reading stored once; started again, it starts fresh', async () => {
+    const d = await worker('tk-d');
+    const load = publish(FENCED);
+    await eventually(async () => (await metric(d, 'pantau_ingest_messages_total')) > 200, 30_000, 100);
+    // PostgreSQL answers tk-d's renewals only once this row lock is let go (a slow or unreachable PostgreSQL, as
+    // tk-d sees it): woken, it cannot win its lease back before the SIGTERM, so it stops while fenced
+    const registry = await Registry.open(pg.url, tempDir('pantau-lock-'), { log: pino({ level: 'silent' }) });
+    let unlock: () => void = () => undefined;
+    const unlocked = new Promise<void>((r) => (unlock = r));
+    let locked: () => void = () => undefined;
+    const holding = new Promise<void>((r) => (locked = r));
+    const lock = registry.postgres!.transaction(async (c) => {
+      await c.query("SELECT 1 FROM cluster_nodes WHERE node_id = 'tk-d' FOR UPDATE");
+      locked();
+      await unlocked;
+    });
+    try {
+      await holding;
+      d.child.kill('SIGSTOP');
+      // fenced on its own clock once its last heartbeat is more than lease − ¼ lease (2.25 s) old (it sent that
+      // renewal before PostgreSQL stamped it); nobody claims it before lease + ¼ lease (3.75 s)
+      await eventually(async () => (await heartbeatAge('tk-d')) > 2400, 10_000, 50);
+      d.child.kill('SIGCONT');
+      await eventually(() => d.output().includes('suspended: acknowledging nothing'), 5_000, 10);
+      d.child.kill('SIGTERM');
+      // its source closes while it is still fenced (its renewal waits for the lock)
+      await eventually(() => d.output().includes('left the external broker'), 10_000, 10);
+    } finally {
+      unlock();
+      await lock;
+      await registry.close();
+    }
+    const stoppedAt = performance.now();
+    const exit = await d.exited;
+    expect(exit.code).toBe(0);
+    // its source could not end the session: what the broker routed to it meanwhile is still in it
+    expect(d.output()).toContain('unacknowledged messages stay in the session');
+    const rowAtExit = await row('tk-d');
+    const cluster = await callApi(b.httpUrl, ADMIN, 'GET', '/api/v1/cluster');
+    const stateAtExit = cluster.body.nodes.find((n: { id: string }) => n.id === 'tk-d')?.state;
+
+    await eventually(async () => (await row('tk-d'))[1] === 't', 30_000, 100).catch(async (err: Error) => {
+      await load.stop();
+      await new Promise((r) => setTimeout(r, 5000));
+      throw new Error(`no takeover of tk-d after its fenced stop: ${err.message} ${JSON.stringify(await row('tk-d'))} (state at exit ${stateAtExit}); readings ${JSON.stringify(await compare(load.acked))} of ${load.count()}\n${d.output().slice(-3000)}`);
+    });
+    const takenAfterMs = Math.round(performance.now() - stoppedAt);
+    const [takenBy] = await row('tk-d');
+    await load.stop();
+    const published = load.count();
+    await eventually(async () => (await compare(load.acked)).missing === 0, 60_000, 200).catch(async (err: Error) => {
+      throw new Error(`${JSON.stringify(await compare(load.acked))} of ${published}: ${err.message}`);
+    });
+    const result = await compare(load.acked);
+    const taker = workers.find((w) => w.child.exitCode === null && w.output().includes(`"dead":"tk-d"`))!;
+    console.log(`takeover (c): tk-d SIGTERMed while fenced (row at exit ${JSON.stringify(rowAtExit.slice(0, 2))}, state ${stateAtExit}); taken over by ${takenBy} ${takenAfterMs} ms after it exited; drains ${JSON.stringify(drainLog(taker, 'tk-d'))}; ${published} acknowledged by the broker, ${result.stored} distinct points stored`);
+    expect(result).toEqual({ stored: published, missing: 0, extra: 0 });
+    expect(d.output()).toContain('stopped with messages left in its broker session; a live worker will take it over');
+    // never `stopped`: silent until a live worker claimed it, then taken over
+    expect(['silent', 'taken-over']).toContain(stateAtExit);
+    expect(['tk-b', 'tk-c']).toContain(takenBy);
+    const after = await callApi(b.httpUrl, ADMIN, 'GET', '/api/v1/cluster');
+    expect(after.body.nodes.find((n: { id: string }) => n.id === 'tk-d')).toMatchObject({ state: 'taken-over', takenBy, takenOverAt: expect.any(String) });
+
+    // started again under its id: its row was taken, so it starts on a fresh session like any worker taken over
+    const again = await worker('tk-d');
+    expect(again.output()).toContain('was taken over while its lease had run out: starting fresh');
+    expect(again.output().split('starting fresh').slice(1).join('')).toMatch(/"sessionPresent":false[^\n]*connected to the external broker/);
+    await eventually(async () => (await row('tk-d'))[0] === '-', 20_000, 100);
+  }, 240_000);
 });
