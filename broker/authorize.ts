@@ -7,7 +7,7 @@
 // PUBACK/PUBREC: the callback fires only once ingest says the readings are durable.
 import type { AedesOptions, Client, PublishPacket, Subscription } from 'aedes';
 import type { Logger } from 'pino';
-import { parseDeviceTopic } from '../catalog/index.js';
+import { deviceTopic, parseDeviceTopic } from '../catalog/index.js';
 import { parseExtraTopic } from '../catalog/device-config.js';
 import { deviceExtras } from '../registry/device-extras.js';
 import { DeviceRateLimiter } from '../ingest/rate-limit.js';
@@ -52,9 +52,30 @@ export function makeAuthorizePublish(options: AuthorizeOptions): AuthorizePublis
       options.log.warn({ deviceId, reason, detail }, 'MQTT status publish ignored');
     }
   };
+  // A device's own telemetry topic, made once per device: nearly every publish is one, and matching it whole
+  // spares splitting the topic into parts and two parses per message
+  const telemetryTopics = new Map<string, { kind: string; topic: string }>();
+  const telemetryTopicOf = (device: DeviceRecord): string => {
+    const known = telemetryTopics.get(device.id);
+    if (known && known.kind === device.kind) return known.topic;
+    const topic = deviceTopic(device.kind, device.id, 'telemetry');
+    if (telemetryTopics.size >= 100_000) telemetryTopics.clear();
+    telemetryTopics.set(device.id, { kind: device.kind, topic });
+    return topic;
+  };
+  const settle = (done: (err?: Error | null) => void, promise: Promise<unknown>) =>
+    promise.then(
+      () => done(null),
+      // not durable (spool failure or shutdown): no acknowledgement; the device resends after reconnecting
+      (err: Error) => done(err),
+    );
   return function authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void) {
     const deviceId = (client as PantauClient | null)?.deviceId;
     const device = deviceId ? registry.device(deviceId) : undefined;
+    if (device && packet.topic === telemetryTopicOf(device)) {
+      settle(done, onTelemetry(device, typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload, packet.qos));
+      return;
+    }
     const extra = device ? parseExtraTopic(packet.topic) : null;
     if (device && extra && extra.deviceId === device.id && extra.kind === device.kind && extra.channel !== 'config') {
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
@@ -63,7 +84,7 @@ export function makeAuthorizePublish(options: AuthorizeOptions): AuthorizePublis
         else ignoreStatus('rate_limited', device.id, 'more than one config report a second');
         return done(null);
       }
-      onTelemetry(device, payload, packet.qos, 'senml').then(() => done(null), (err: Error) => done(err));
+      settle(done, onTelemetry(device, payload, packet.qos, 'senml'));
       return;
     }
     const topic = parseDeviceTopic(packet.topic);
@@ -79,12 +100,7 @@ export function makeAuthorizePublish(options: AuthorizeOptions): AuthorizePublis
       else registry.setStatus(device.id, status);
       return done(null);
     }
-    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    onTelemetry(device, payload, packet.qos).then(
-      () => done(null),
-      // not durable (spool failure or shutdown): no acknowledgement; the device resends after reconnecting
-      (err: Error) => done(err),
-    );
+    settle(done, onTelemetry(device, typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload, packet.qos));
   };
 }
 
