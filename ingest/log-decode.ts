@@ -1,7 +1,9 @@
 // Turns a log record (the line protocol ingest wrote) back into readings and rejections, for consumers that
 // catch up from disk after a restart. Records appended by this process reach consumers already decoded; this
-// path runs only for what was on disk at start-up or fell out of the in-memory tail.
-import { isKind, type Kind, type RejectionReason } from '../catalog/index.js';
+// path runs only for what was on disk at start-up or fell out of the in-memory tail: that is, under a load the
+// consumers cannot keep up with, on every reading, so the reading line is read in place (`readingLine`), and
+// only anything else is split into parts (`parseLine`).
+import { CATALOG, KINDS, isKind, type Kind, type RejectionReason } from '../catalog/index.js';
 import type { LogEntry, LogReading, LogRejection } from './log-types.js';
 
 interface ParsedLine {
@@ -65,14 +67,107 @@ export function parseLine(text: string): ParsedLine | null {
   return { measurement, tags, fields, ts };
 }
 
+const BACKSLASH = 92;
+const SPACE = 32;
+const COMMA = 44;
+const EQUALS = 61;
+const DEVICE_ID = 'device_id';
+const FIELD_NAMES = new Map<string, readonly string[]>(KINDS.map((k) => [k, CATALOG[k].fields.map((f) => f.name)]));
+
+/** The first unescaped `,`, `=` or space from `i` (or `end`); sets `escaped` when it saw a `\\`. */
+function tokenEnd(text: string, i: number, end: number, state: { escaped: boolean }): number {
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === BACKSLASH) {
+      state.escaped = true;
+      i++;
+    } else if (c === COMMA || c === EQUALS || c === SPACE) return i;
+  }
+  return end;
+}
+
+const token = { escaped: false };
+
+/**
+ * The common line, a reading as ingest writes it (`<kind>,<tags> <numeric fields> <ts>`), read in place from the
+ * record's text without splitting it: what `parseLine` would make of it, or undefined when the line is anything else
+ * (a rejection, a derived point, a string field, a field the catalog does not have), which `parseLine` then reads.
+ */
+export function readingLine(text: string, start: number, end: number): LogReading | undefined {
+  // a quote anywhere changes how parseLine splits the line (a string field, or a quote in a tag): not this path
+  const quote = text.indexOf('"', start);
+  if (quote >= 0 && quote < end) return undefined;
+  const comma = text.indexOf(',', start);
+  if (comma < 0 || comma >= end) return undefined;
+  const kind = text.slice(start, comma);
+  const names = FIELD_NAMES.get(kind);
+  if (!names) return undefined;
+  // tags: only device_id is kept
+  let deviceId: string | undefined;
+  let i = comma + 1;
+  for (;;) {
+    token.escaped = false;
+    const eq = tokenEnd(text, i, end, token);
+    if (eq >= end || text.charCodeAt(eq) !== EQUALS) return undefined;
+    const isDevice = !token.escaped && eq - i === DEVICE_ID.length && text.startsWith(DEVICE_ID, i);
+    token.escaped = false;
+    const valueEnd = tokenEnd(text, eq + 1, end, token);
+    if (valueEnd >= end || text.charCodeAt(valueEnd) === EQUALS) return undefined;
+    if (isDevice) deviceId = token.escaped ? unescapeKey(text.slice(eq + 1, valueEnd)) : text.slice(eq + 1, valueEnd);
+    i = valueEnd + 1;
+    if (text.charCodeAt(valueEnd) === SPACE) break;
+  }
+  if (!deviceId) return undefined;
+  // fields: catalog names, numbers
+  const values: Record<string, number> = {};
+  for (;;) {
+    let name: string | undefined;
+    for (const n of names) {
+      if (text.startsWith(n, i) && text.charCodeAt(i + n.length) === EQUALS) {
+        name = n;
+        break;
+      }
+    }
+    if (name === undefined) return undefined;
+    let j = i + name.length + 1;
+    const from = j;
+    for (; j < end; j++) {
+      const c = text.charCodeAt(j);
+      if (c === COMMA || c === SPACE) break;
+      if (c === 34 /* " */ || c === BACKSLASH) return undefined;
+    }
+    if (j >= end || j === from) return undefined;
+    const raw = text.charCodeAt(j - 1) === 105 /* i */ ? text.slice(from, j - 1) : text.slice(from, j);
+    const n = Number(raw);
+    if (!Number.isFinite(n)) return undefined;
+    values[name] = n;
+    i = j + 1;
+    if (text.charCodeAt(j) === SPACE) break;
+  }
+  for (let k = i; k < end; k++) if (text.charCodeAt(k) === SPACE) return undefined;
+  const ts = Number(text.slice(i, end));
+  if (i === end || !Number.isFinite(ts)) return undefined;
+  return { deviceId, kind: kind as Kind, ts, values };
+}
+
 /** A record's readings, rejections and the count of other (derived) points. */
 export function decodeRecord(record: Buffer, end: number, appendedAt: number): LogEntry {
   const readings: LogReading[] = [];
   const rejections: LogRejection[] = [];
   let derivedLines = 0;
-  for (const text of record.toString('utf8').split('\n')) {
-    if (text.length === 0) continue;
-    const parsed = parseLine(text);
+  const all = record.toString('utf8');
+  for (let start = 0; start < all.length; ) {
+    let stop = all.indexOf('\n', start);
+    if (stop < 0) stop = all.length;
+    const from = start;
+    start = stop + 1;
+    if (stop === from) continue;
+    const fast = readingLine(all, from, stop);
+    if (fast) {
+      readings.push(fast);
+      continue;
+    }
+    const parsed = parseLine(all.slice(from, stop));
     if (!parsed) {
       derivedLines++;
       continue;
