@@ -10,7 +10,8 @@
 //
 // With PANTAU_ACK_AFTER=store a message is acknowledged once every attached durable cursor has passed it
 // (`attachedFloor`): in InfluxDB and, on a cluster node, in the alert feed — a node whose data dir is lost then
-// leaves no acknowledged reading the alert owner never judged. A detached consumer no longer holds them back.
+// leaves no acknowledged reading the alert owner never judged. A detached consumer no longer holds them back, nor
+// does one whose work stays in the data dir (`nodeLocal`: the rollups), since it is lost with the dir anyway.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -57,6 +58,8 @@ export interface CursorEvents {
 export class Cursors {
   /** Offsets consumers have reached, in memory (persisted lazily). */
   private readonly at = new Map<string, number>();
+  /** Durable consumers whose work stays in the data dir: acknowledgements do not wait for them (`attachedFloor`). */
+  private readonly nodeLocal = new Set<string>();
   /** Durable consumers detached for lagging (no segment is kept for them), by name: since when. */
   private readonly detachedSince = new Map<string, number>();
   private readonly checkpoints: CheckpointFile;
@@ -98,6 +101,7 @@ export class Cursors {
       this.logger.error({ consumer: consumer.name, checkpoint: saved, resumesAt: from, missedBytes: from - saved }, 'log consumer: its checkpoint is older than the oldest record on disk; it resumes from there and never sees what lies between');
     }
     if (consumer.durable) this.at.set(consumer.name, from);
+    if (consumer.durable && consumer.nodeLocal) this.nodeLocal.add(consumer.name);
     return from;
   }
 
@@ -179,12 +183,13 @@ export class Cursors {
 
   /**
    * The lowest in-memory position of every attached durable cursor — the writer's and each durable consumer's
-   * not detached for lagging: every record before it is in InfluxDB and handled by each of them (what
-   * PANTAU_ACK_AFTER=store waits for). Not `floor()`: that one is what is saved, for deleting segments.
+   * not detached for lagging, but for the node-local ones (rollups): every record before it is in InfluxDB and
+   * handled by each of them (what PANTAU_ACK_AFTER=store waits for). Not `floor()`: that one is what is saved, for
+   * deleting segments.
    */
   attachedFloor(): number {
     let floor = this.writer;
-    for (const [name, at] of this.at) if (!this.detachedSince.has(name)) floor = Math.min(floor, at);
+    for (const [name, at] of this.at) if (!this.detachedSince.has(name) && !this.nodeLocal.has(name)) floor = Math.min(floor, at);
     return floor;
   }
 

@@ -253,7 +253,7 @@ export class Spool extends EventEmitter {
   /**
    * Resolves once every attached durable cursor has passed `end` (an offset `append` resolved with): the InfluxDB
    * writer has committed everything before it and each durable consumer not detached for lagging (the cluster's
-   * alert feed, rollups, the alert engine) has handled it. PANTAU_ACK_AFTER=store acknowledges only then: a node
+   * alert feed, the alert engine; not the node-local rollups) has handled it. PANTAU_ACK_AFTER=store acknowledges only then: a node
    * whose data dir is lost holds nothing acknowledged that the alert owner has not got. A consumer detached while
    * acknowledgements wait on it releases them. Rejects if the spool stops or closes first.
    */

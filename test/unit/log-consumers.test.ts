@@ -149,6 +149,21 @@ describe('log consumers', () => {
     await spool.close();
   });
 
+  it('stored(end) does not wait for a durable consumer whose work stays in the data dir (nodeLocal: the rollups)', async () => {
+    const spool = await Spool.open({ dir: dir(), maxBytes: 1 << 30, log });
+    const rollups = stuckCollector('rollups');
+    spool.addConsumer({ ...rollups.consumer, nodeLocal: true });
+    const end = await append(spool, 0);
+    const stored = watch(spool.stored(end));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(stored.resolved).toBe(false); // the writer has not committed it
+    commitAll(spool);
+    await until(() => stored.resolved);
+    expect(rollups.seen).toEqual([]);
+    rollups.release();
+    await spool.close();
+  });
+
   it('stored(end) is released when the durable consumer holding it is detached for lagging', async () => {
     const spool = await Spool.open({ dir: dir(), maxBytes: 1 << 30, segmentBytes: 4096, maxConsumerLagBytes: 8192, log });
     const feed = stuckCollector('alert-feed');
