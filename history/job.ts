@@ -36,6 +36,8 @@ const KIND_WIDE = 8;
 export class RollupJob implements LogConsumer {
   readonly name = 'rollups';
   readonly durable = true;
+  /** Its marks are in the data dir: PANTAU_ACK_AFTER=store does not wait for them (up to two 250 ms gathers). */
+  readonly nodeLocal = true;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private stopped = false;

@@ -55,7 +55,8 @@ export interface IngestOptions {
   spoolMaxBytes?: number;
   /**
    * PANTAU_ACK_AFTER=store: `accept` and `reject` resolve only once the InfluxDB writer has committed the message's
-   * points, so what the broker is told is acknowledged is in InfluxDB, not only in this node's spool.
+   * points and every attached durable consumer (the cluster's alert feed) has handled them (`Spool.stored`), so what
+   * the broker is told is acknowledged is in InfluxDB and with the alert owner, not only in this node's spool.
    */
   ackAfterStore?: boolean;
 }
@@ -346,7 +347,7 @@ export class Ingest extends EventEmitter {
 
   /**
    * The open batch is durable in this node's log; with PANTAU_ACK_AFTER=store a QoS 1/2 message also waits until the
-   * InfluxDB writer has committed the batch's points.
+   * InfluxDB writer has committed the batch's points and the durable consumers have handled them.
    */
   private durable(qos: 0 | 1 | 2): Promise<unknown> {
     const appended = this.added();

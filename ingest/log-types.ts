@@ -42,6 +42,12 @@ export interface LogConsumer {
    */
   readonly durable: boolean;
   /**
+   * A durable consumer whose work stays in this node's data dir (the rollups' dirty marks): it is lost with the dir
+   * as the consumer's checkpoint is, so PANTAU_ACK_AFTER=store, which is for nodes whose dir may be lost, does not
+   * wait for it (`Spool.stored`). Default false: acknowledgements in that mode wait for the consumer.
+   */
+  readonly nodeLocal?: boolean;
+  /**
    * Handle entries in log order. The log checkpoints the last entry's `end` once this resolves. A throw or a
    * rejection is logged and counted (`pantau_log_consumer_errors_total{consumer}`) and the entries are passed
    * over: it never blocks the log or an acknowledgement. Entries are never handed before they are durable, and

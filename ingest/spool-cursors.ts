@@ -7,6 +7,11 @@
 // logged as an error, `consumer-detached` emitted (a metric), and its segments no longer kept. When it next
 // finishes a batch it is attached again and resumes from the oldest record still on disk (or from the writer's
 // position when that is too far back); what lies between is never handed to it.
+//
+// With PANTAU_ACK_AFTER=store a message is acknowledged once every attached durable cursor has passed it
+// (`attachedFloor`): in InfluxDB and, on a cluster node, in the alert feed — a node whose data dir is lost then
+// leaves no acknowledged reading the alert owner never judged. A detached consumer no longer holds them back, nor
+// does one whose work stays in the data dir (`nodeLocal`: the rollups), since it is lost with the dir anyway.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -46,11 +51,15 @@ export interface CursorEvents {
   saved(): Promise<void>;
   /** The writer's cursor moved. */
   writerMoved(): void;
+  /** A durable cursor moved, or a consumer was detached: the lowest attached position (`attachedFloor`) may have risen. */
+  moved(): void;
 }
 
 export class Cursors {
   /** Offsets consumers have reached, in memory (persisted lazily). */
   private readonly at = new Map<string, number>();
+  /** Durable consumers whose work stays in the data dir: acknowledgements do not wait for them (`attachedFloor`). */
+  private readonly nodeLocal = new Set<string>();
   /** Durable consumers detached for lagging (no segment is kept for them), by name: since when. */
   private readonly detachedSince = new Map<string, number>();
   private readonly checkpoints: CheckpointFile;
@@ -92,6 +101,7 @@ export class Cursors {
       this.logger.error({ consumer: consumer.name, checkpoint: saved, resumesAt: from, missedBytes: from - saved }, 'log consumer: its checkpoint is older than the oldest record on disk; it resumes from there and never sees what lies between');
     }
     if (consumer.durable) this.at.set(consumer.name, from);
+    if (consumer.durable && consumer.nodeLocal) this.nodeLocal.add(consumer.name);
     return from;
   }
 
@@ -133,6 +143,8 @@ export class Cursors {
       `log consumer "${name}" DETACHED: ${reason}; ingest goes on without it and its segments are no longer kept. It resumes from the oldest record on disk once it finishes a batch again; what lies between is never handed to it`,
     );
     this.events.detached(name, true);
+    // it no longer counts for the acknowledgements waiting on it (PANTAU_ACK_AFTER=store)
+    this.events.moved();
   }
 
   /**
@@ -166,6 +178,19 @@ export class Cursors {
     this.at.set(name, end);
     this.saveSoon();
     if (name === WRITER) this.events.writerMoved();
+    this.events.moved();
+  }
+
+  /**
+   * The lowest in-memory position of every attached durable cursor — the writer's and each durable consumer's
+   * not detached for lagging, but for the node-local ones (rollups): every record before it is in InfluxDB and
+   * handled by each of them (what PANTAU_ACK_AFTER=store waits for). Not `floor()`: that one is what is saved, for
+   * deleting segments.
+   */
+  attachedFloor(): number {
+    let floor = this.writer;
+    for (const [name, at] of this.at) if (!this.detachedSince.has(name) && !this.nodeLocal.has(name)) floor = Math.min(floor, at);
+    return floor;
   }
 
   /** The lowest persisted position of every attached durable cursor: nothing before it is needed any more. */

@@ -66,7 +66,7 @@ export class Spool extends EventEmitter {
   private consumersStarted: boolean;
   private statTimer: NodeJS.Timeout | undefined;
   private roomWaiters: Array<() => void> = [];
-  /** `stored()` callers: each waits for the writer's commit to pass its record's end. */
+  /** `stored()` callers: each waits for every attached durable cursor to pass its record's end. */
   private storeWaiters: Array<{ end: number; resolve: () => void; reject: (err: Error) => void }> = [];
 
   private constructor(options: SpoolOptions, files: SegmentFiles, checkpoints: SavedCheckpoints) {
@@ -80,10 +80,8 @@ export class Spool extends EventEmitter {
     this.cursors = new Cursors(this, checkpoints, options.maxConsumerLagBytes ?? Number.POSITIVE_INFINITY, this.log, {
       detached: (name, detached) => this.emit('consumer-detached', name, detached),
       saved: () => this.gc(),
-      writerMoved: () => {
-        this.wakeWaiters();
-        this.wakeStored();
-      },
+      writerMoved: () => this.wakeWaiters(),
+      moved: () => this.wakeStored(),
     });
     this.appender = new Appender(files, this.space, options.io ?? realIo, this.log, options.diskFullRetryMs ?? 1000, {
       written: (entries) => {
@@ -253,11 +251,14 @@ export class Spool extends EventEmitter {
   }
 
   /**
-   * Resolves once the InfluxDB writer has committed everything before `end` (an offset `append` resolved with):
-   * PANTAU_ACK_AFTER=store acknowledges only then. Rejects if the spool stops or closes first.
+   * Resolves once every attached durable cursor has passed `end` (an offset `append` resolved with): the InfluxDB
+   * writer has committed everything before it and each durable consumer not detached for lagging (the cluster's
+   * alert feed, the alert engine; not the node-local rollups) has handled it. PANTAU_ACK_AFTER=store acknowledges only then: a node
+   * whose data dir is lost holds nothing acknowledged that the alert owner has not got. A consumer detached while
+   * acknowledgements wait on it releases them. Rejects if the spool stops or closes first.
    */
   stored(end: number): Promise<void> {
-    if (this.committed >= end) return Promise.resolve();
+    if (this.cursors.attachedFloor() >= end) return Promise.resolve();
     if (this.failed) return Promise.reject(this.failed);
     if (this.closed) return Promise.reject(new Error('spool is closed'));
     return new Promise((resolve, reject) => this.storeWaiters.push({ end, resolve, reject }));
@@ -265,10 +266,10 @@ export class Spool extends EventEmitter {
 
   private wakeStored(): void {
     if (this.storeWaiters.length === 0) return;
-    const committed = this.committed;
+    const floor = this.cursors.attachedFloor();
     const still: typeof this.storeWaiters = [];
     for (const w of this.storeWaiters) {
-      if (committed >= w.end) w.resolve();
+      if (floor >= w.end) w.resolve();
       else still.push(w);
     }
     this.storeWaiters = still;

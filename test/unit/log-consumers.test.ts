@@ -116,6 +116,86 @@ describe('log consumers', () => {
     await spool.close();
   });
 
+  /** Watch a `stored(end)` promise: whether it resolved or rejected yet. */
+  function watch(p: Promise<void>) {
+    const state = { resolved: false, error: undefined as Error | undefined };
+    p.then(() => (state.resolved = true), (err: Error) => (state.error = err));
+    return state;
+  }
+  const commitAll = (spool: Spool) => {
+    for (let b = spool.read(1 << 20); b; b = spool.read(1 << 20)) spool.commit(b.end);
+  };
+
+  it('stored(end) (PANTAU_ACK_AFTER=store) waits, past the writer\'s commit, for every durable consumer to handle the entry; an ephemeral one does not count', async () => {
+    const spool = await Spool.open({ dir: dir(), maxBytes: 1 << 30, log });
+    const feed = stuckCollector('alert-feed');
+    const live = stuckCollector('stream');
+    const view = { ...live, consumer: { ...live.consumer, durable: false } };
+    spool.addConsumer(feed.consumer);
+    spool.addConsumer(view.consumer);
+    const end = await append(spool, 0);
+    const stored = watch(spool.stored(end));
+    commitAll(spool); // in InfluxDB
+    expect(spool.committed).toBeGreaterThanOrEqual(end);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(stored).toEqual({ resolved: false, error: undefined });
+    feed.release();
+    await until(() => stored.resolved); // while the ephemeral consumer is still stuck
+    expect(feed.seen).toEqual([reading(0)]);
+    expect(view.seen).toEqual([]);
+    // once every durable cursor is past it, at once
+    await spool.stored(end);
+    view.release();
+    await spool.close();
+  });
+
+  it('stored(end) does not wait for a durable consumer whose work stays in the data dir (nodeLocal: the rollups)', async () => {
+    const spool = await Spool.open({ dir: dir(), maxBytes: 1 << 30, log });
+    const rollups = stuckCollector('rollups');
+    spool.addConsumer({ ...rollups.consumer, nodeLocal: true });
+    const end = await append(spool, 0);
+    const stored = watch(spool.stored(end));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(stored.resolved).toBe(false); // the writer has not committed it
+    commitAll(spool);
+    await until(() => stored.resolved);
+    expect(rollups.seen).toEqual([]);
+    rollups.release();
+    await spool.close();
+  });
+
+  it('stored(end) is released when the durable consumer holding it is detached for lagging', async () => {
+    const spool = await Spool.open({ dir: dir(), maxBytes: 1 << 30, segmentBytes: 4096, maxConsumerLagBytes: 8192, log });
+    const feed = stuckCollector('alert-feed');
+    spool.addConsumer(feed.consumer);
+    const end = await append(spool, 0);
+    const stored = watch(spool.stored(end));
+    commitAll(spool);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(stored.resolved).toBe(false);
+    // readings taken without waiting (QoS 0, derived points) carry the log's end past the lag limit
+    for (let i = 1; i < 400; i++) await append(spool, i);
+    commitAll(spool);
+    await until(() => spool.detached.includes('alert-feed'));
+    await until(() => stored.resolved);
+    expect(feed.seen).toEqual([]); // still stuck: released by the detach, not by the consumer
+    feed.release();
+    await spool.close();
+  });
+
+  it('stored(end) waiting on a durable consumer is rejected when the spool closes', async () => {
+    const spool = await Spool.open({ dir: dir(), maxBytes: 1 << 30, log });
+    const feed = stuckCollector('alert-feed');
+    spool.addConsumer(feed.consumer);
+    const end = await append(spool, 0);
+    const stored = spool.stored(end);
+    commitAll(spool);
+    const closing = spool.close(200);
+    await expect(stored).rejects.toThrow('spool is closed');
+    feed.release();
+    await closing;
+  });
+
   it('a lagging durable consumer keeps no decoded backlog in memory: it reads back from disk and misses nothing', async () => {
     const spool = await Spool.open({ dir: dir(), maxBytes: 1 << 30, log });
     const lagging = stuckCollector('rollups');
