@@ -13,7 +13,7 @@ export const PLATFORM_ENTRY = join(ROOT, 'dist', 'platform', 'main.js');
  * The heap bound `npm start` and the image give the platform (package.json `start`, Dockerfile `NODE_OPTIONS`;
  * README *Memory*): without it V8 lets the old generation grow to gigabytes before it collects under load.
  */
-export const PLATFORM_HEAP_FLAG = '--max-old-space-size=384';
+export const PLATFORM_HEAP_FLAG = '--max-old-space-size=512';
 
 /** `spawn(...platformCommand())`: node itself on the compiled platform, so a signal sent to the child reaches Pantau. */
 export function platformCommand(): [string, string[]] {
