@@ -32,6 +32,4 @@ VOLUME ["/data"]
 EXPOSE 1883 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=6 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PANTAU_HTTP_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# the heap bound (README *Memory*); an operator may set NODE_OPTIONS to another
-ENV NODE_OPTIONS="--max-old-space-size=512"
 CMD ["node", "--enable-source-maps", "dist/platform/main.js"]

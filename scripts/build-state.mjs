@@ -46,7 +46,7 @@ export function ensureBuilt() {
   if (reason === undefined) return false;
   process.stderr.write(`pantau: ${reason}: npm run build …\n`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  // the platform's heap bound (`npm start` sets it in NODE_OPTIONS) is not the compiler's: tsc needs more
+  // a heap bound meant for the platform (NODE_OPTIONS, README *Memory*) is not the compiler's: tsc needs more
   const NODE_OPTIONS = (process.env.NODE_OPTIONS ?? '').replace(/--max-old-space-size=\d+/g, '').trim();
   const result = spawnSync(npm, ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 2, 2], env: { ...process.env, NODE_OPTIONS } });
   if (result.status !== 0) throw new Error(`npm run build failed (${result.error?.message ?? `exit ${result.status}`})`);

@@ -9,15 +9,9 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The compiled entry point the image runs. */
 export const PLATFORM_ENTRY = join(ROOT, 'dist', 'platform', 'main.js');
 
-/**
- * The heap bound `npm start` and the image give the platform (package.json `start`, Dockerfile `NODE_OPTIONS`;
- * README *Memory*): without it V8 lets the old generation grow to gigabytes before it collects under load.
- */
-export const PLATFORM_HEAP_FLAG = '--max-old-space-size=512';
-
 /** `spawn(...platformCommand())`: node itself on the compiled platform, so a signal sent to the child reaches Pantau. */
 export function platformCommand(): [string, string[]] {
-  return [process.execPath, ['--enable-source-maps', PLATFORM_HEAP_FLAG, PLATFORM_ENTRY]];
+  return [process.execPath, ['--enable-source-maps', PLATFORM_ENTRY]];
 }
 
 export interface PlatformProcess {
