@@ -67,7 +67,7 @@ export function makeAuthorizePublish(options: AuthorizeOptions): AuthorizePublis
     promise.then(
       () => done(null),
       // not durable (spool failure or shutdown): no acknowledgement; the device resends after reconnecting
-      (err: Error) => done(err),
+      done,
     );
   return function authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void) {
     const deviceId = (client as PantauClient | null)?.deviceId;

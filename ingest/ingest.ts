@@ -120,6 +120,10 @@ class Batch {
   rejections: Rejection[] = [];
   /** Resolves with the record's end in the log (what `Spool.stored` waits for). */
   done!: Promise<number>;
+  /** `done`, as the outcome of a message of one valid reading: what most messages get, one promise per batch. */
+  one!: Promise<AcceptOutcome>;
+  /** In-flight slots of the messages that took the fast path into this batch: handed back when it settles. */
+  slots = 0;
   resolve!: (end: number) => void;
   reject!: (err: Error) => void;
 
@@ -130,6 +134,7 @@ class Batch {
   /** After the append: the same buffer, fresh drafts (the log's consumers keep the old ones) and a new promise. */
   recycle(): Batch {
     this.lines.reset();
+    this.slots = 0;
     this.readings = [];
     this.rejections = [];
     this.open();
@@ -141,8 +146,10 @@ class Batch {
       this.resolve = resolve;
       this.reject = reject;
     });
+    this.one = this.done.then(() => ONE_READING);
     // a batch nobody awaits any more (all its messages dropped meanwhile) must not be an unhandled rejection
     this.done.catch(() => undefined);
+    this.one.catch(() => undefined);
   }
 }
 
@@ -201,38 +208,71 @@ export class Ingest extends EventEmitter {
    * Past `maxInFlight` messages not yet durable, a message waits before it is decoded, its PUBACK withheld
    * (back-pressure: acknowledgements slow down).
    */
-  async accept(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, receivedAt = Date.now(), format: 'json' | 'senml' = 'json'): Promise<AcceptOutcome> {
+  accept(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, receivedAt = Date.now(), format: 'json' | 'senml' = 'json'): Promise<AcceptOutcome> {
     // a finished message hands its slot straight to the longest waiter, so the count never overshoots
-    if (this.inFlight >= this.maxInFlight || this.inFlightWaiters.length > 0) await new Promise<void>((resolve) => this.inFlightWaiters.push(resolve));
-    else this.inFlight++;
+    if (this.inFlight >= this.maxInFlight || this.inFlightWaiters.length > 0) return this.acceptLater(device, payload, qos, receivedAt, format);
+    this.inFlight++;
+    return this.take(device, payload, qos, receivedAt, format);
+  }
+
+  /** Past the in-flight bound: wait for a slot, handed over by a message that became durable, then as any. */
+  private async acceptLater(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, receivedAt: number, format: 'json' | 'senml'): Promise<AcceptOutcome> {
+    await new Promise<void>((resolve) => this.inFlightWaiters.push(resolve));
+    return this.take(device, payload, qos, receivedAt, format);
+  }
+
+  /**
+   * With an in-flight slot taken. The common case (room in the spool, every reading valid, read in one pass by
+   * reading-scanner.ts) allocates no promise of its own: the message joins the open batch, whose one promise
+   * (`Batch.one` for a single reading) settles it, and the batch hands back the slots of all such messages at once
+   * (`flushBatch`). Nothing awaits between the scan and the batch, so the scanner's shared state cannot be
+   * overwritten meanwhile. Anything else takes the full path and hands its slot back itself.
+   */
+  private take(device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, receivedAt: number, format: 'json' | 'senml'): Promise<AcceptOutcome> {
+    let count: number;
     try {
-      // the common case: room in the spool, every reading valid, read in one pass (reading-scanner.ts); nothing
-      // awaits between the scan and the batch, so the scanner's shared state cannot be overwritten meanwhile
       if (!this.limiter.take(device.id, receivedAt)) {
-        return await this.refuse(device, [this.rejection(device, 'rate_limited', 'over the per-device message rate; slow down or batch readings', receivedAt)], qos, receivedAt);
+        return this.released(this.refuse(device, [this.rejection(device, 'rate_limited', 'over the per-device message rate; slow down or batch readings', receivedAt)], qos, receivedAt));
       }
       const scanner = this.scanner;
-      if (format === 'json' && this.roomNow()) {
-        this.window.now = receivedAt;
-        if (scanner.scan(payload, device.kind, this.window)) {
-          const series = this.series(device);
-          const out = this.batch.lines;
-          const readings = this.batch.readings;
-          for (let i = 0; i < scanner.count; i++) {
-            const given = scanner.ts[i]!;
-            const ts = Number.isNaN(given) ? this.uniqueTs(device.id, receivedAt) : given;
-            const values = scanner.values[i]!;
-            writeNumberLine(out, series.bytes, values, ts);
-            readings.push({ deviceId: device.id, kind: device.kind, ts, values });
-          }
-          const count = scanner.count;
-          scanner.values.length = 0;
-          await this.durable(qos);
-          return count === 1 ? ONE_READING : { readings: count, rejections: NONE, dropped: 0 };
-        }
+      if (format !== 'json' || !this.roomNow()) return this.released(this.judge(device, payload, qos, receivedAt, format));
+      this.window.now = receivedAt;
+      if (!scanner.scan(payload, device.kind, this.window)) return this.released(this.judge(device, payload, qos, receivedAt, format));
+      const series = this.series(device);
+      const out = this.batch.lines;
+      const readings = this.batch.readings;
+      count = scanner.count;
+      for (let i = 0; i < count; i++) {
+        const given = scanner.ts[i]!;
+        const ts = Number.isNaN(given) ? this.uniqueTs(device.id, receivedAt) : given;
+        const values = scanner.values[i]!;
+        writeNumberLine(out, series.bytes, values, ts);
+        readings.push({ deviceId: device.id, kind: device.kind, ts, values });
       }
-      return await this.judge(device, payload, qos, receivedAt, format);
+      scanner.values.length = 0;
+    } catch (err) {
+      this.release(1);
+      return Promise.reject(err as Error);
+    }
+    if (this.ackAfterStore && qos !== 0) return this.released(this.durable(qos).then(() => (count === 1 ? ONE_READING : { readings: count, rejections: NONE, dropped: 0 })));
+    const batch = this.batch;
+    batch.slots++;
+    const done = this.added();
+    return count === 1 ? batch.one : done.then(() => ({ readings: count, rejections: NONE, dropped: 0 }));
+  }
+
+  /** The outcome of a message that took the full path, its in-flight slot handed back once it settled. */
+  private async released(outcome: Promise<AcceptOutcome>): Promise<AcceptOutcome> {
+    try {
+      return await outcome;
     } finally {
+      this.release(1);
+    }
+  }
+
+  /** Hand `n` in-flight slots back: each to the longest waiter, or to the pool. */
+  private release(n: number): void {
+    for (let i = 0; i < n; i++) {
       const next = this.inFlightWaiters.shift();
       if (next) next();
       else this.inFlight--;
@@ -364,7 +404,17 @@ export class Ingest extends EventEmitter {
     this.spareBatch = undefined;
     // the spool copies the bytes into its frame before append returns, so the buffer is free again at once
     const appended = this.spool.append(batch.lines.view(), { readings: batch.readings, rejections: batch.rejections, derivedLines: 0 });
-    appended.then(batch.resolve, batch.reject);
+    const { slots, resolve, reject } = batch;
+    appended.then(
+      (end) => {
+        this.release(slots);
+        resolve(end);
+      },
+      (err: Error) => {
+        this.release(slots);
+        reject(err);
+      },
+    );
     this.spareBatch = batch.recycle();
   }
 

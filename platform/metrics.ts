@@ -2,7 +2,7 @@
 // can run several platforms in one process.
 import type { AcceptOutcome, IngestDevice } from '../ingest/ingest.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { KINDS, REJECTION_REASONS } from '../catalog/index.js';
+import { KINDS, REJECTION_REASONS, type Kind } from '../catalog/index.js';
 
 export function createMetrics() {
   const registry = new Registry();
@@ -90,15 +90,19 @@ export function metered(metrics: Metrics, accept: (device: IngestDevice, payload
   const messages = [0, 1, 2].map((qos) => metrics.messages.labels(String(qos)));
   const readings = new Map(KINDS.map((kind) => [kind, metrics.readings.labels(kind)]));
   const rejected = new Map(REJECTION_REASONS.map((reason) => [reason, metrics.rejected.labels(reason)]));
-  // fixed parameters, not `...rest`: a rest array per message is garbage at 20,000 messages/s
-  return async (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, format?: 'senml'): Promise<AcceptOutcome> => {
-    messages[qos]!.inc();
-    const outcome = await accept(device, payload, qos, format);
+  const count = (kind: Kind, outcome: AcceptOutcome): AcceptOutcome => {
     if (outcome.dropped > 0) metrics.dropped.inc(outcome.dropped);
     else {
-      if (outcome.readings > 0) (readings.get(device.kind) ?? metrics.readings.labels(device.kind)).inc(outcome.readings);
+      if (outcome.readings > 0) (readings.get(kind) ?? metrics.readings.labels(kind)).inc(outcome.readings);
       for (const r of outcome.rejections) (rejected.get(r.reason) ?? metrics.rejected.labels(r.reason)).inc();
     }
     return outcome;
+  };
+  // one counting function per kind, made here: a closure per message is garbage at 20,000 messages/s
+  const countFor = new Map(KINDS.map((kind) => [kind, (outcome: AcceptOutcome) => count(kind, outcome)]));
+  // fixed parameters, not `...rest`: a rest array per message is garbage too
+  return (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, format?: 'senml'): Promise<AcceptOutcome> => {
+    messages[qos]!.inc();
+    return accept(device, payload, qos, format).then(countFor.get(device.kind) ?? ((outcome) => count(device.kind, outcome)));
   };
 }

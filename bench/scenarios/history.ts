@@ -42,6 +42,8 @@ interface Round {
   max: number;
   /** Requests that failed (non-200, wrong source, no points); their times are not in the percentiles. */
   errors: number;
+  /** The slowest request: its index in the round and what it asked. */
+  slowest?: { k: number; ms: number; what: string };
 }
 
 function percentile(samples: number[], p: number): number {
@@ -151,8 +153,11 @@ export const history: Scenario = {
       const p = platform;
       const auth = { authorization: `Bearer ${ctx.adminKey}` };
       let unique = 0;
+      /** What the request being measured asks (for the slowest request's report). */
+      let asked = '';
       const iso = (ms: number) => new Date(ms).toISOString();
       const timed = async (path: string, expectSource: string): Promise<number> => {
+        asked = path;
         const t = performance.now();
         const res = await fetch(`${p.httpUrl}${path}`, { headers: auth });
         const body = (await res.json()) as { source?: string; points?: unknown[] };
@@ -166,6 +171,7 @@ export const history: Scenario = {
       };
       const rawYear = async (d: BenchDevice): Promise<number> => {
         const i = ++unique;
+        asked = `raw year of ${d.id} from InfluxDB`;
         const fields = fieldNames(d.kind as Kind).map((f) => `mean("${f}") AS "${f}"`).join(', ');
         const t = performance.now();
         const series = await influx.query(`SELECT ${fields} FROM "${d.kind}" WHERE "device_id" = $d AND time >= $f AND time < $t GROUP BY time(1d) fill(none) ${tzClause(ZONE)}`,
@@ -177,6 +183,7 @@ export const history: Scenario = {
       // where the time of an uncached hourly year goes: InfluxDB reading and encoding 8,760 stored rows, parsed here
       const rollupYear = async (d: BenchDevice): Promise<number> => {
         const i = ++unique;
+        asked = `hourly rollup rows of ${d.id} from InfluxDB`;
         const t = performance.now();
         const series = await influx.query(`SELECT /_(sum|count)$/ FROM "pantau_rollup"."${d.kind}_1h" WHERE "device_id" = $d AND time >= $f AND time < $t`,
           { d: d.id, f: iso(start + 6 * HOUR_MS + i), t: iso(end - 6 * HOUR_MS) });
@@ -190,22 +197,26 @@ export const history: Scenario = {
           const i = ++unique;
           return timed(`/api/v1/devices/${d.id}/readings?from=${iso(end - 30 * DAY_MS + 3 * HOUR_MS + i)}&to=${iso(end - i)}&every=1h&agg=mean`, '1h');
         }));
+        asked = '';
         return performance.now() - t;
       };
       const measure = async (n: number, fn: (k: number) => Promise<number>): Promise<Round> => {
         await fn(0).catch(() => undefined); // warm-up
         const samples: number[] = [];
         let errors = 0;
+        let slowest: Round['slowest'];
         for (let k = 0; k < n; k++) {
           try {
-            samples.push(await fn(k));
+            const ms = await fn(k);
+            samples.push(ms);
+            if (!slowest || ms > slowest.ms) slowest = { k, ms: round(ms, 1), what: asked.replace(/\?.*/, '') };
           } catch (err) {
             errors++;
             if (errors <= 3) log(`request failed: ${(err as Error).message.slice(0, 300)}`);
           }
         }
         if (samples.length === 0) return { p50: NaN, p99: NaN, max: NaN, errors };
-        return { p50: round(percentile(samples, 50), 2), p99: round(percentile(samples, 99), 2), max: round(Math.max(...samples), 2), errors };
+        return { p50: round(percentile(samples, 50), 2), p99: round(percentile(samples, 99), 2), max: round(Math.max(...samples), 2), errors, slowest };
       };
       const rounds: Record<string, Round[]> = { yearDaily: [], yearDailyRaw: [], yearHourly: [], yearHourlyRollupRows: [], city30dHourly: [] };
       const queryCpu = new CpuMeter({ platform: () => p.pids(), influxd: () => [influxd.process.pid!], orchestrator: () => [process.pid] });
@@ -216,6 +227,8 @@ export const history: Scenario = {
         rounds.yearHourly!.push(await measure(50, (k) => timed(yearPath(devices[k % DEVICES]!, '1h'), '1h')));
         rounds.yearHourlyRollupRows!.push(await measure(20, (k) => rollupYear(devices[k % DEVICES]!)));
         rounds.city30dHourly!.push(await measure(30, () => city30d()));
+        const slow = (x: Round) => (x.slowest ? `request ${x.slowest.k + 1} ${x.slowest.ms} ms${x.slowest.what ? ` ${x.slowest.what}` : ''}` : '-');
+        log(`round ${r + 1}: slowest: year hourly ${slow(rounds.yearHourly!.at(-1)!)} · city ${slow(rounds.city30dHourly!.at(-1)!)} · year daily ${slow(rounds.yearDaily!.at(-1)!)}`);
         log(`round ${r + 1}: year daily p99 ${rounds.yearDaily!.at(-1)!.p99} ms (raw ${rounds.yearDailyRaw!.at(-1)!.p99} ms) · year hourly p99 ${rounds.yearHourly!.at(-1)!.p99} ms (rollup rows straight from InfluxDB ${rounds.yearHourlyRollupRows!.at(-1)!.p99} ms) · city 30 d hourly p99 ${rounds.city30dHourly!.at(-1)!.p99} ms`);
       }
       const queryCores = queryCpu.stop();

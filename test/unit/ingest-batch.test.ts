@@ -10,11 +10,11 @@ import type { EntryDraft } from '../../ingest/spool-append.js';
 import { logConsumers, type ConsumerDeps } from '../../platform/log-consumers.js';
 
 function heldSpool() {
-  const appends: Array<{ body: string; draft: EntryDraft; release: () => void }> = [];
+  const appends: Array<{ body: string; draft: EntryDraft; release: () => void; fail: (err: Error) => void }> = [];
   const spool = {
     hasRoom: true,
     append(body: Buffer | string, draft: EntryDraft) {
-      return new Promise<void>((release) => appends.push({ body: body.toString(), draft, release }));
+      return new Promise<void>((release, fail) => appends.push({ body: body.toString(), draft, release, fail }));
     },
   } as unknown as Spool;
   return { spool, appends };
@@ -53,6 +53,45 @@ describe('ingest append path', () => {
     expect(appends.flatMap((a) => a.draft.readings.map((r) => r.deviceId))).toEqual(['aq-1', 'aq-2', 'aq-3', 'aq-4', 'aq-5']);
     for (const a of appends) a.release();
     expect((await Promise.all(accepted)).every((o) => o.readings === 1)).toBe(true);
+  });
+
+  it('a batch hands back the in-flight slots of its messages when it settles, failed or not, and the full path its own: none is lost, none counted twice', async () => {
+    const { spool, appends } = heldSpool();
+    const ingest = new Ingest({ spool, log: pino({ level: 'silent' }), deviceRateLimit: 0, maxInFlight: 3 });
+    const devices = () => appends.flatMap((a) => a.draft.readings.map((r) => r.deviceId));
+    // one reading (fast path), three readings in one message (fast path), a refused reading (full path)
+    const first = [
+      ingest.accept(device(1), reading(1), 1),
+      ingest.accept(device(2), Buffer.from(JSON.stringify([1, 2, 3].map((k) => ({ pm25: k, ts: Date.now() - 1000 * k })))), 1),
+      ingest.accept(device(3), Buffer.from('{"pm25": -5}'), 1),
+    ].map((p) => p.then((o) => o.readings, (err: Error) => err.message));
+    const waiting = [4, 5, 6].map((i) => ingest.accept(device(i), reading(i), 1));
+    await turn();
+    await turn();
+    expect(appends).toHaveLength(1);
+    expect(devices()).toEqual(['aq-1', 'aq-2', 'aq-2', 'aq-2']);
+    expect(appends[0]!.draft.rejections.map((r) => r.reason)).toEqual(['out_of_range']);
+    // the record fails: its messages are refused (no acknowledgement) and their three slots go to the three waiting
+    appends[0]!.fail(new Error('spool: write failed'));
+    expect(await Promise.all(first)).toEqual(['spool: write failed', 'spool: write failed', 'spool: write failed']);
+    await turn();
+    await turn();
+    expect(appends).toHaveLength(2);
+    expect(devices().slice(4)).toEqual(['aq-4', 'aq-5', 'aq-6']);
+    appends[1]!.release();
+    expect((await Promise.all(waiting)).map((o) => o.readings)).toEqual([1, 1, 1]);
+    // every slot is back: three more go in at once, and a fourth waits for them
+    const more = [7, 8, 9, 10].map((i) => ingest.accept(device(i), reading(i), 1));
+    await turn();
+    await turn();
+    expect(appends).toHaveLength(3);
+    expect(appends[2]!.draft.readings.map((r) => r.deviceId)).toEqual(['aq-7', 'aq-8', 'aq-9']);
+    appends[2]!.release();
+    await turn();
+    await turn();
+    expect(appends[3]!.draft.readings.map((r) => r.deviceId)).toEqual(['aq-10']);
+    appends[3]!.release();
+    expect((await Promise.all(more)).map((o) => o.readings)).toEqual([1, 1, 1, 1]);
   });
 
   it('counts its open batch against the spool budget: past it, messages wait as they did one append at a time', async () => {
