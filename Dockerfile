@@ -32,4 +32,4 @@ VOLUME ["/data"]
 EXPOSE 1883 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=6 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PANTAU_HTTP_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "--enable-source-maps", "dist/platform/main.js"]
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=64", "dist/platform/main.js"]

@@ -12,6 +12,7 @@ import { startMosquittoServer } from '../test/support/mosquitto.js';
 import { freePort } from '../test/support/ports.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { startFleet } from '../test/support/publishers.js';
+import { NODE_FLAGS } from '../test/support/process.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [devices = 500, intervalMs = 25, seconds = 20] = process.argv.slice(2).map(Number);
@@ -31,7 +32,7 @@ const [influx, pg] = await Promise.all([startInfluxd(), startPostgres()]);
 
 async function node(id: string, role: 'api' | 'ingest'): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'platform/main.ts')], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', join(ROOT, 'platform/main.ts')], {
     cwd: ROOT,
     env: {
       ...process.env, PANTAU_ROLE: role, PANTAU_REGISTRY_URL: pg.url, PANTAU_BROKER_URL: mosquitto.url, PANTAU_WORKER_ID: id,

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/support/ports.js';
-import { PLATFORM_ENTRY, waitUntilHealthy } from '../test/support/process.js';
+import { NODE_FLAGS, PLATFORM_ENTRY, waitUntilHealthy } from '../test/support/process.js';
 import { ROOT } from './paths.js';
 import { descendants } from './proc-stats.js';
 
@@ -72,7 +72,7 @@ export async function startBenchPlatform(options: PlatformOptions): Promise<Benc
   // 10,000 connections need more descriptors than a default soft limit of 1024; the shell raises it, then execs.
   const started = performance.now();
   const shell = 'ulimit -n 65535 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"';
-  const child = spawn('sh', ['-c', shell, process.execPath, '--enable-source-maps', ...profArgs, PLATFORM_ENTRY], {
+  const child = spawn('sh', ['-c', shell, process.execPath, ...NODE_FLAGS, ...profArgs, PLATFORM_ENTRY], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -70,7 +70,7 @@ export PANTAU_DATA_DIR="${PANTAU_DATA_DIR:-$DEMO/data}"
 export PANTAU_HTTP_PORT="$HTTP_PORT" PANTAU_MQTT_PORT="$MQTT_PORT"
 echo "pantau demo: starting the platform (log: $DEMO/pantau.log)"
 # the compiled platform, as `npm start` and the image run it
-start platform node --enable-source-maps dist/platform/main.js > "$DEMO/pantau.log" 2>&1
+start platform node --enable-source-maps --max-semi-space-size=64 dist/platform/main.js > "$DEMO/pantau.log" 2>&1
 API="http://127.0.0.1:$HTTP_PORT"
 for _ in $(seq 1 150); do curl -fsS -o /dev/null "$API/readyz" 2>/dev/null && break; sleep 0.2; done
 curl -fsS -o /dev/null "$API/readyz" || { echo "pantau demo: the platform did not become ready; see $DEMO/pantau.log:" >&2; tail -20 "$DEMO/pantau.log" >&2; exit 1; }

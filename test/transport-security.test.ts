@@ -14,6 +14,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { ConfigError, loadConfig } from '../platform/config.js';
 import { ADMIN_KEY, collect, eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
 import { freePort } from './support/ports.js';
+import { NODE_FLAGS } from './support/process.js';
 import { connectPacket, oversizedPublishHeader } from './support/fuzz.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -428,7 +429,7 @@ describe('configuration mistakes', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'pantau-badcfg-'));
     try {
       // what `npm start` runs: scripts/start.mjs, which loads the compiled platform in its own process
-      const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs')], {
+      const child = spawn(process.execPath, [...NODE_FLAGS, join(ROOT, 'scripts', 'start.mjs')], {
         cwd: ROOT,
         env: { ...process.env, PANTAU_HTTP_PORT: '99999', PANTAU_DATA_DIR: dataDir, PANTAU_MQTT_PORT: '0', PANTAU_INFLUX_URL: 'http://127.0.0.1:9' },
         stdio: ['ignore', 'pipe', 'pipe'],

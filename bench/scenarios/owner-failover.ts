@@ -32,7 +32,7 @@ import { startInfluxd } from '../../test/support/influxd.js';
 import { startMosquittoServer } from '../../test/support/mosquitto.js';
 import { freePort } from '../../test/support/ports.js';
 import { startPostgres } from '../../test/support/postgres.js';
-import { PLATFORM_ENTRY } from '../../test/support/process.js';
+import { NODE_FLAGS, PLATFORM_ENTRY } from '../../test/support/process.js';
 import type { BenchContext } from '../context.js';
 import { ROOT } from '../paths.js';
 import { CpuMeter, descendants, rssBytes, RssSampler, waitForQuiet } from '../proc-stats.js';
@@ -233,7 +233,7 @@ async function runFailover(ctx: BenchContext, log: (m: string) => void) {
 
   const startNode = async (id: string, port: number, dataDir: string): Promise<ClusterNode> => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, ['--enable-source-maps', PLATFORM_ENTRY], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, PLATFORM_ENTRY], {
       cwd: ROOT,
       env: {
         ...(process.env as Record<string, string>),
