@@ -1,8 +1,8 @@
 // A device's recent points as columns of numbers: one Float64Array of times and one of values (`columns` per
-// point, NaN where the point has no value), sorted by time, one point per timestamp (a repeated time replaces the
-// earlier point, as in InfluxDB). TsSeries (ts-series.ts) keeps the same order with an object per point; at 20,000
-// readings a second a window of minutes is millions of objects the garbage collector must trace and that each
-// cost a hundred bytes or more, where a row here costs 8 bytes per column and is never traced. Points arriving in
+// point, NaN where the point has no value: a point's record then has `undefined` there), sorted by time, one point per timestamp (a repeated time replaces the
+// earlier point, as in InfluxDB). It replaced a series of an object per point: at 20,000 readings a second a window
+// of minutes is millions of objects the garbage collector must trace and that each cost a hundred bytes or more,
+// where a row here costs 8 bytes per column and is never traced. Points arriving in
 // order are appended in O(1); a late one is placed by binary search and the rows after it are moved. Old points
 // leave from the front without moving the rest; the space is reused once half of it is behind the front.
 
@@ -11,6 +11,7 @@ export class ColumnSeries {
   #values: Float64Array;
   #head = 0;
   #tail = 0;
+  readonly #row: Record<string, number | undefined> = {};
 
   constructor(readonly columns: readonly string[], capacity = 16) {
     this.#ts = new Float64Array(capacity);
@@ -29,15 +30,20 @@ export class ColumnSeries {
     return this.size > 0 ? this.#ts[this.#tail - 1] : undefined;
   }
 
-  /** Adds a point from `values` (only `columns` are kept; a missing one is NaN); replaces one at the same time. */
-  put(ts: number, values: Readonly<Record<string, number | undefined>>): void {
+  /**
+   * Adds a point from `values` (only `columns` are kept; a missing one is NaN). A point at the same time is replaced,
+   * and `onReplaced` is handed its record first.
+   */
+  put(ts: number, values: object, onReplaced?: (old: Readonly<Record<string, number | undefined>>) => void): void {
     let at: number;
     if (this.size === 0 || ts > this.#ts[this.#tail - 1]!) {
       this.#room();
       at = this.#tail++;
     } else {
       at = this.#firstAtOrAfter(ts);
-      if (at === this.#tail || this.#ts[at] !== ts) {
+      if (this.#ts[at] === ts) {
+        if (onReplaced) onReplaced(this.row(at));
+      } else {
         // making room may move the rows to the front: place it again after
         this.#room();
         at = this.#firstAtOrAfter(ts);
@@ -49,29 +55,59 @@ export class ColumnSeries {
     }
     this.#ts[at] = ts;
     const w = this.columns.length;
+    const given = values as Readonly<Record<string, number | undefined>>;
     for (let c = 0; c < w; c++) {
-      const v = values[this.columns[c]!];
+      const v = given[this.columns[c]!];
       this.#values[at * w + c] = v === undefined ? NaN : v;
     }
   }
 
-  /** Removes the points with `ts < bound`, oldest first. */
-  dropBefore(bound: number): void {
-    while (this.#head < this.#tail && this.#ts[this.#head]! < bound) this.#head++;
+  /** Removes the points with `ts < bound` (`inclusive`: `ts <= bound`), oldest first, handing each to `onDrop`. */
+  dropBefore(bound: number, inclusive = false, onDrop?: (ts: number, old: Readonly<Record<string, number | undefined>>) => void): void {
+    while (this.#head < this.#tail) {
+      const ts = this.#ts[this.#head]!;
+      if (inclusive ? ts > bound : ts >= bound) break;
+      if (onDrop) onDrop(ts, this.row(this.#head));
+      this.#head++;
+    }
     if (this.#head === this.#tail) this.#head = this.#tail = 0;
   }
 
-  /**
-   * Calls `fn` for every point, oldest first, with its time and a record of its values (NaN where it has none).
-   * The record is one object reused for every point: read it, do not keep it.
-   */
-  forEach(fn: (ts: number, values: Readonly<Record<string, number>>) => void): void {
+  /** Index range [from, to) of the points with `lo < ts <= hi`, for `row` and `timeAt`. */
+  range(lo: number, hi: number): [number, number] {
+    return [this.#firstAfter(lo), this.#firstAfter(hi)];
+  }
+
+  /** The whole index range. */
+  bounds(): [number, number] {
+    return [this.#head, this.#tail];
+  }
+
+  timeAt(index: number): number {
+    return this.#ts[index]!;
+  }
+
+  /** The record of the point at an index of `range`: one object reused for every call; read it, do not keep it. */
+  row(index: number): Readonly<Record<string, number | undefined>> {
     const w = this.columns.length;
-    const row: Record<string, number> = {};
-    for (let i = this.#head; i < this.#tail; i++) {
-      for (let c = 0; c < w; c++) row[this.columns[c]!] = this.#values[i * w + c]!;
-      fn(this.#ts[i]!, row);
+    const row = this.#row;
+    for (let c = 0; c < w; c++) {
+      const v = this.#values[index * w + c]!;
+      row[this.columns[c]!] = Number.isNaN(v) ? undefined : v;
     }
+    return row;
+  }
+
+  /** Every point as a record of its own, `ts` included, oldest first. */
+  toRecords(): Array<Record<string, number | undefined> & { ts: number }> {
+    const out: Array<Record<string, number | undefined> & { ts: number }> = [];
+    for (let i = this.#head; i < this.#tail; i++) out.push({ ts: this.#ts[i]!, ...this.row(i) });
+    return out;
+  }
+
+  /** Calls `fn` for every point, oldest first, with its time and its record (`row`: reused, do not keep it). */
+  forEach(fn: (ts: number, values: Readonly<Record<string, number | undefined>>) => void): void {
+    for (let i = this.#head; i < this.#tail; i++) fn(this.#ts[i]!, this.row(i));
   }
 
   /** Room for one more row at the end: reuse the space behind the front, or grow. */
@@ -92,6 +128,18 @@ export class ColumnSeries {
     }
     this.#head = 0;
     this.#tail = size;
+  }
+
+  /** Index of the first point with time > ts. */
+  #firstAfter(ts: number): number {
+    let lo = this.#head;
+    let hi = this.#tail;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#ts[mid]! <= ts) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Index of the first point with time ≥ ts. */

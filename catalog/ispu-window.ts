@@ -26,7 +26,7 @@ export function ispuWindow(now: number): { from: number; to: number } {
 }
 
 /** Adds one reading's pollutants to the sums of its minute. */
-export function addToMinutes(minutes: Map<number, MinuteSums>, ts: number, values: Readonly<Record<string, number>>): void {
+export function addToMinutes(minutes: Map<number, MinuteSums>, ts: number, values: Readonly<Record<string, number | undefined>>): void {
   const minute = Math.floor(ts / MINUTE_MS);
   let sums = minutes.get(minute);
   for (const p of ISPU_POLLUTANTS) {

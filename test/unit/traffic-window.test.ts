@@ -1,10 +1,9 @@
 // The sliding 15-minute window the alert engine and `latest` grade traffic with (catalog/traffic-los.ts
 // `TrafficWindow`) must grade exactly as `trafficWindowLos` does over the same intervals, whatever order, repeats and
-// window sizes the readings come in; and the series under it (catalog/ts-series.ts) must stay sorted and unique.
+// window sizes the readings come in. The series under it is catalog/column-series.ts (column-series.test.ts).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LOS_WINDOW_MS, TrafficWindow, compareRatio, trafficWindowLos, type TrafficInterval } from '../../catalog/index.js';
-import { TsSeries } from '../../catalog/ts-series.js';
 
 const ROAD = { freeFlowSpeed: 60, capacity: 1800 };
 
@@ -87,30 +86,6 @@ describe('TrafficWindow', () => {
     expect(window.los(t0 + 99_000, ROAD)!.speedRatio).toBe(0);
     window.put(interval(t0 + LOS_WINDOW_MS + 1, 5, 60, 1));
     expect(window.los(t0 + LOS_WINDOW_MS + 1, ROAD)!.speedRatio).toBe(1);
-  });
-});
-
-describe('TsSeries', () => {
-  it('stays sorted with one point per timestamp, and drops from the front', () => {
-    fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 5000 }), fc.integer()), { maxLength: 3000 }), fc.integer({ min: 0, max: 5000 }), (points, bound) => {
-        const series = new TsSeries<{ ts: number; v: number }>();
-        const ref = new Map<number, number>();
-        for (const [ts, v] of points) {
-          const replaced = series.put({ ts, v });
-          expect(replaced?.v).toBe(ref.get(ts));
-          ref.set(ts, v);
-        }
-        const dropped: number[] = [];
-        series.dropBefore(bound, false, (p) => dropped.push(p.ts));
-        const want = [...ref].filter(([ts]) => ts >= bound).sort((a, b) => a[0] - b[0]);
-        expect(series.toArray().map((p) => [p.ts, p.v])).toEqual(want);
-        expect(dropped).toEqual([...ref.keys()].filter((ts) => ts < bound).sort((a, b) => a - b));
-        expect(series.oldest).toBe(want[0]?.[0]);
-        expect(series.newest).toBe(want[want.length - 1]?.[0]);
-      }),
-      { numRuns: 200 },
-    );
   });
 });
 
