@@ -414,8 +414,10 @@ export function startMqttSource(options: MqttSourceOptions): MqttSource {
         ingest.off('rejection', onRejection);
         // mqtt.js may read on; what arrives from now on is left unacknowledged in the session
         for (const cb of held.splice(0)) cb();
-        // in-flight messages finish: durable, then acknowledged while the connection still stands
-        await Promise.allSettled([tail, ...qos0]);
+        // in-flight messages finish: durable, then acknowledged while the connection still stands. A suspended
+        // (fenced) node acknowledges nothing, so it does not wait for them: with PANTAU_ACK_AFTER=store they may wait
+        // on a PostgreSQL it cannot reach, and waiting would only keep its lease from a live worker taking over
+        if (!suspended) await Promise.allSettled([tail, ...qos0]);
         for (const cb of held.splice(0)) cb();
         await client.endAsync(false).catch(() => undefined);
         // a reconnect that was under way (resume() just before close(); mqtt.js defers it until that end) is ended
