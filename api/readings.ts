@@ -12,7 +12,7 @@ import type { ApiContext } from './context.js';
 import { csvLine, wantsCsv } from './csv.js';
 import { badRequest, HttpProblem, notFound, ProblemSchema } from './problem.js';
 import { AGGREGATES, isoMs, parseEvery, parseInstant } from './time-range.js';
-import { AggregateRefused, aggregateWindows, planAggregate, type AggregateRequest, type HistorySettings, type Plan } from '../history/source.js';
+import { AggregateRefused, aggregateWindows, planAggregate, type AggregateRequest, type AggregateTiming, type HistorySettings, type Plan } from '../history/source.js';
 
 /** InfluxDB slow or away: 503 with Retry-After, not an internal error. */
 export function unavailable(err: unknown): never {
@@ -152,6 +152,7 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       const params: Record<string, string> = { device: device.id, from: isoMs(from), to: isoMs(to) };
 
       let answer: z.infer<typeof ReadingsAnswer>;
+      let timing: AggregateTiming | undefined;
       if (q.every !== undefined) {
         if (q.cursor !== undefined) throw badRequest('cursor: paging applies to raw readings, not to aggregated ones');
         const every = parseEvery(q.every);
@@ -162,8 +163,9 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
         const agg = q.agg ?? 'mean';
         const req: AggregateRequest = { kind: device.kind, deviceId: device.id, fields, every, agg, from, to, now };
         const plan = planAggregateOr400(req, ctx.history);
+        timing = { influxMs: 0 };
         const key = JSON.stringify([device.id, fields, every.text, agg, from, to, plan]);
-        const result = await aggregates.get(key, Date.now(), () => aggregateWindows(influx, req, plan, ctx.history)).catch(unavailable);
+        const result = await aggregates.get(key, Date.now(), () => aggregateWindows(influx, req, plan, ctx.history, timing)).catch(unavailable);
         answer = {
           deviceId: device.id, kind: device.kind, from: isoMs(plan.from), to: isoMs(to), every: every.text, agg, source: plan.source,
           points: result.map((w) => ({ ts: isoMs(w.ts), values: w.values })),
@@ -189,7 +191,11 @@ export function readingsPlugin(ctx: ApiContext): FastifyPluginAsyncZod {
       if (wantsCsv(request.headers.accept)) return sendCsv(reply, fields, answer.points);
       // an aggregated answer is built here from numbers and ISO times, in ReadingsAnswer's shape and key order:
       // written out as it is, without checking a year of hourly points against the schema on every request
-      if (q.every !== undefined) return sendJson(reply, JSON.stringify(answer));
+      if (q.every !== undefined) {
+        const text = JSON.stringify(answer);
+        // where a long-range answer's time went (browsers' developer tools show it): InfluxDB, then the whole request
+        return sendJson(reply.header('server-timing', serverTiming(timing!.influxMs, reply.elapsedTime)), text);
+      }
       return answer;
     });
 
@@ -279,6 +285,11 @@ function nextUrl(request: FastifyRequest, from: number, to: number, cursor: stri
   url.searchParams.set('to', isoMs(to));
   url.searchParams.set('cursor', cursor);
   return `${url.pathname}?${url.searchParams.toString()}`;
+}
+
+/** A Server-Timing header: time waiting for InfluxDB (0 for an answer from the one-second cache) and in total. */
+export function serverTiming(influxMs: number, totalMs: number): string {
+  return `influx;dur=${influxMs.toFixed(1)};desc="InfluxDB", total;dur=${totalMs.toFixed(1)}`;
 }
 
 function sendJson(reply: FastifyReply, text: string): FastifyReply {

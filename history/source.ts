@@ -109,21 +109,119 @@ export function planAggregate(req: AggregateRequest, history: HistorySettings | 
   return { source: resolution, from, to: req.to, rollupFrom: a, rollupTo: b };
 }
 
-type Stats = Partial<Record<Stat, number>>;
-
 /** The stats an aggregate needs: a mean Σsum/Σcount, the others one each. */
 const NEEDS: Record<RollupAggregate, readonly Stat[]> = { mean: ['sum', 'count'], sum: ['sum'], count: ['count'], min: ['min'], max: ['max'] };
-const COMBINE: Record<Stat, (a: number, b: number) => number> = { sum: (a, b) => a + b, count: (a, b) => a + b, min: Math.min, max: Math.max };
 
-/** Run the plan: per window and field, combine the parts and apply `agg`. Windows without values are left out. */
-export async function aggregateWindows(influx: InfluxClient, req: AggregateRequest, plan: Plan, history: HistorySettings | undefined): Promise<Array<{ ts: number; values: Record<string, number> }>> {
+/**
+ * The windows of an answer as they are combined from their parts: one row per window start, one column per field
+ * and needed stat, NaN where no part has given a value yet. A year of hourly windows is 8,760 rows: numbers in
+ * typed arrays, not an object per window and field.
+ */
+export class WindowTable {
+  private readonly rowOf = new Map<number, number>();
+  private starts = new Float64Array(64);
+  private cells: Float64Array;
+  private rows = 0;
+  private readonly width: number;
+  /** Stat codes of `needs`: 0 sum, 1 count, 2 min, 3 max. */
+  private readonly codes: number[];
+
+  constructor(
+    private readonly fields: readonly string[],
+    private readonly needs: readonly Stat[],
+  ) {
+    this.width = fields.length * needs.length;
+    this.codes = needs.map((s) => ['sum', 'count', 'min', 'max'].indexOf(s));
+    this.cells = new Float64Array(64 * this.width).fill(NaN);
+  }
+
+  /**
+   * One row of a part: `value(field, stat)` gives its value (indices into fields and needs) or anything else for
+   * none. A field whose every stat is missing, NaN or a count ≤ 0 adds nothing; a window that gets nothing is not made.
+   */
+  merge(ts: number, value: (field: number, stat: number) => unknown): void {
+    const n = this.needs.length;
+    let row = -1;
+    for (let fi = 0; fi < this.fields.length; fi++) {
+      for (let si = 0; si < n; si++) {
+        const v = value(fi, si);
+        if (typeof v !== 'number' || Number.isNaN(v)) continue;
+        const code = this.codes[si]!;
+        if (code === 1 && v <= 0) continue;
+        if (row < 0) row = this.row(ts);
+        const at = row * this.width + fi * n + si;
+        const prev = this.cells[at]!;
+        this.cells[at] = Number.isNaN(prev) ? v : code <= 1 ? prev + v : code === 2 ? Math.min(prev, v) : Math.max(prev, v);
+      }
+    }
+  }
+
+  /** Windows in time order, each with the fields whose `agg` has a finite value; windows without one left out. */
+  answer(agg: RollupAggregate): Array<{ ts: number; values: Record<string, number> }> {
+    const order = Array.from({ length: this.rows }, (_, r) => r);
+    const starts = this.starts;
+    let sorted = true;
+    for (let r = 1; r < this.rows && sorted; r++) sorted = starts[r - 1]! < starts[r]!;
+    if (!sorted) order.sort((x, y) => starts[x]! - starts[y]!);
+    const n = this.needs.length;
+    const out: Array<{ ts: number; values: Record<string, number> }> = [];
+    for (const r of order) {
+      let values: Record<string, number> | undefined;
+      for (let fi = 0; fi < this.fields.length; fi++) {
+        const at = r * this.width + fi * n;
+        // a mean is Σsum / Σcount (needs: sum, count); the others are their one stat
+        const v = agg === 'mean' ? this.cells[at]! / this.cells[at + 1]! : this.cells[at]!;
+        if (!Number.isFinite(v)) continue;
+        (values ??= {})[this.fields[fi]!] = v;
+      }
+      if (values) out.push({ ts: starts[r]!, values });
+    }
+    return out;
+  }
+
+  private row(ts: number): number {
+    const known = this.rowOf.get(ts);
+    if (known !== undefined) return known;
+    const r = this.rows++;
+    if (r === this.starts.length) {
+      const starts = new Float64Array(r * 2);
+      starts.set(this.starts);
+      this.starts = starts;
+      const cells = new Float64Array(r * 2 * this.width).fill(NaN);
+      cells.set(this.cells);
+      this.cells = cells;
+    }
+    this.starts[r] = ts;
+    this.rowOf.set(ts, r);
+    return r;
+  }
+}
+
+/** Where an answer's time went: wall-clock ms during which at least one InfluxDB query was waited for. */
+export interface AggregateTiming {
+  influxMs: number;
+}
+
+/**
+ * Run the plan: per window and field, combine the parts and apply `agg`. Windows without values are left out.
+ * `timing`, when given, gets the time spent waiting for InfluxDB (the API's Server-Timing header).
+ */
+export async function aggregateWindows(influx: InfluxClient, req: AggregateRequest, plan: Plan, history: HistorySettings | undefined, timing?: AggregateTiming): Promise<Array<{ ts: number; values: Record<string, number> }>> {
+  let waiting = 0;
+  let since = 0;
+  const query = (text: string, p: Record<string, string>): Promise<Series[]> => {
+    if (waiting++ === 0) since = performance.now();
+    return influx.query(text, p).finally(() => {
+      if (--waiting === 0 && timing) timing.influxMs += performance.now() - since;
+    });
+  };
   const tz = isDayWindow(req.every) && history ? ` ${tzClause(history.timezone)}` : '';
   const group = `GROUP BY time(${req.every.text}) fill(none)${tz}`;
   const where = '"device_id" = $device AND time >= $from AND time < $to';
   const measurement = quoteIdentifier(req.kind);
   if (plan.source === 'raw') {
     const select = req.fields.map(quoteIdentifier).map((f) => `${req.agg}(${f}) AS ${f}`).join(', ');
-    const series = await influx.query(`SELECT ${select} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, plan.from, plan.to));
+    const series = await query(`SELECT ${select} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, plan.from, plan.to));
     return rows(series[0], (columns, row) => {
       const values: Record<string, number> = {};
       for (let i = 1; i < columns.length; i++) if (typeof row[i] === 'number') values[columns[i]!] = row[i] as number;
@@ -132,34 +230,12 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
   }
   const agg = req.agg as RollupAggregate;
   const needs = NEEDS[agg];
-  const windows = new Map<number, Map<string, Stats>>();
-  // one row of stats: `value(field, stat)` gives its value, or undefined
-  const mergeRow = (ts: number, value: (field: number, stat: number) => unknown) => {
-    let w = windows.get(ts);
-    for (let fi = 0; fi < req.fields.length; fi++) {
-      const f = req.fields[fi]!;
-      const part: Stats = {};
-      let present = false;
-      for (let si = 0; si < needs.length; si++) {
-        const stat = needs[si]!;
-        const v = value(fi, si);
-        if (typeof v === 'number' && !Number.isNaN(v) && !(stat === 'count' && v <= 0)) {
-          part[stat] = v;
-          present = true;
-        }
-      }
-      if (!present) continue;
-      if (!w) windows.set(ts, (w = new Map()));
-      const prev = w.get(f);
-      if (!prev) w.set(f, part);
-      else for (const stat of needs) if (part[stat] !== undefined) prev[stat] = prev[stat] === undefined ? part[stat] : COMBINE[stat](prev[stat]!, part[stat]!);
-    }
-  };
+  const windows = new WindowTable(req.fields, needs);
   const merge = (series: Series | undefined) => {
     if (!series) return;
     const index = new Map(series.columns.map((c, i) => [c, i]));
     const at = req.fields.map((f) => needs.map((stat) => index.get(rollupColumn(f, stat)) ?? -1));
-    for (const row of series.values) mergeRow(Number(row[0]), (fi, si) => row[at[fi]![si]!]);
+    for (const row of series.values) windows.merge(Number(row[0]), (fi, si) => row[at[fi]![si]!]);
   };
   const rollupSource = rollupFrom(history!.rollupRp, req.kind, plan.source);
   const rawStats = rawStatsSelect(req.kind, req.fields, needs);
@@ -171,7 +247,7 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
   const hourlySource = rollupFrom(history!.rollupRp, req.kind, '1h');
   const hourlyKeys = plan.source === '1d' && history!.fieldKeys ? await history!.fieldKeys.keys(hourlySource) : undefined;
   const rawPart = (from: number, to: number) => {
-    if (from < to) parts.push(influx.query(`SELECT ${rawStats} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, from, to)));
+    if (from < to) parts.push(query(`SELECT ${rawStats} FROM ${measurement} WHERE ${where} ${group}`, params(req.deviceId, from, to)));
   };
   // the partial days at either end of a daily answer: their whole hours from the hourly rollups (a `from=-365d`
   // would otherwise read up to two days of raw points), the rest and any hour still pending from raw points
@@ -185,7 +261,7 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
     if (!hours()) return rawPart(from, to);
     const fields = hourlyKeys ? req.fields.filter((f) => hourlyKeys.has(rollupColumn(f, needs[0]!))) : req.fields;
     rawPart(from, h0);
-    if (fields.length > 0) parts.push(influx.query(`SELECT ${rollupStatsSelect(req.kind, fields, needs)} FROM ${hourlySource} WHERE ${where} ${group}`, params(req.deviceId, h0, h1)));
+    if (fields.length > 0) parts.push(query(`SELECT ${rollupStatsSelect(req.kind, fields, needs)} FROM ${hourlySource} WHERE ${where} ${group}`, params(req.deviceId, h0, h1)));
     rawPart(h1, to);
   };
   const cache = history!.rowCache;
@@ -194,7 +270,7 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
     // every field's stats that the measurement holds (a regular expression selects only existing fields)
     const columns = `/_(${needs.join('|')})$/`;
     const fetch = (from: number, to: number) =>
-      influx.query(`SELECT ${columns} FROM ${rollupSource} WHERE ${where}`, params(req.deviceId, from, to)).then((series) => toRowChunk(series[0]));
+      query(`SELECT ${columns} FROM ${rollupSource} WHERE ${where}`, params(req.deviceId, from, to)).then((series) => toRowChunk(series[0]));
     cached = cache.chunks({ kind: req.kind, resolution: plan.source, deviceId: req.deviceId, stats: needs }, plan.rollupFrom, plan.rollupTo, fetch).then((chunks) => {
       for (const c of chunks) {
         const width = c.columns.length;
@@ -202,7 +278,7 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
         for (let r = 0; r < c.ts.length; r++) {
           const ts = c.ts[r]!;
           if (ts < plan.rollupFrom || ts >= plan.rollupTo) continue;
-          mergeRow(ts, (fi, si) => (at[fi]![si]! < 0 ? undefined : c.data[r * width + at[fi]![si]!]));
+          windows.merge(ts, (fi, si) => (at[fi]![si]! < 0 ? undefined : c.data[r * width + at[fi]![si]!]));
         }
       }
     });
@@ -212,22 +288,13 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
     const rollupSelect = asStored
       ? `SELECT ${rollupFields.flatMap((f) => needs.map((stat) => quoteIdentifier(rollupColumn(f, stat)))).join(', ')} FROM ${rollupSource} WHERE ${where}`
       : `SELECT ${rollupStatsSelect(req.kind, rollupFields, needs)} FROM ${rollupSource} WHERE ${where} ${group}`;
-    if (rollupFields.length > 0) parts.push(influx.query(rollupSelect, params(req.deviceId, plan.rollupFrom, plan.rollupTo)));
+    if (rollupFields.length > 0) parts.push(query(rollupSelect, params(req.deviceId, plan.rollupFrom, plan.rollupTo)));
   }
   edge(plan.from, plan.rollupFrom);
   edge(plan.rollupTo, plan.to);
   const [, answers] = await Promise.all([cached, Promise.all(parts)]);
   for (const series of answers) merge(series[0]);
-  const out: Array<{ ts: number; values: Record<string, number> }> = [];
-  for (const ts of [...windows.keys()].sort((x, y) => x - y)) {
-    const values: Record<string, number> = {};
-    for (const [f, st] of windows.get(ts)!) {
-      const v = agg === 'mean' ? (st.count ? st.sum! / st.count : undefined) : st[needs[0]!];
-      if (v !== undefined && Number.isFinite(v)) values[f] = v;
-    }
-    if (Object.keys(values).length > 0) out.push({ ts, values });
-  }
-  return out;
+  return windows.answer(agg);
 }
 
 function params(device: string, from: number, to: number): Record<string, string> {

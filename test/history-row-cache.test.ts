@@ -29,7 +29,7 @@ describe('answers from cached rollup rows follow every recomputation', () => {
   }
 
   /** The API's answer and the same windows straight from raw points: [api, raw] as ts → mean. */
-  async function both(every: '1h' | '1d', from: number, to: number): Promise<{ source: string; api: Map<number, number>; raw: Map<number, number> }> {
+  async function both(every: '1h' | '1d', from: number, to: number): Promise<{ source: string; api: Map<number, number>; raw: Map<number, number>; timing: Record<string, number> }> {
     const f = new Date(from + ++unique).toISOString(); // never the API's one-second answer cache
     const t = new Date(to).toISOString();
     const res = await tp.api('GET', `/api/v1/devices/${device.id}/readings?fields=waterLevel&from=${f}&to=${t}&every=${every}&agg=mean`);
@@ -37,7 +37,10 @@ describe('answers from cached rollup rows follow every recomputation', () => {
     const body = res.body as { source: string; points: Array<{ ts: string; values: { waterLevel: number } }> };
     const tz = every === '1d' ? ` tz('${ZONE}')` : '';
     const s = await tp.query(`SELECT mean("waterLevel") FROM "flood" WHERE "device_id" = $d AND time >= $f AND time < $t GROUP BY time(${every}) fill(none)${tz}`, { d: device.id, f, t });
+    // Server-Timing: `influx;dur=12.3;desc="InfluxDB", total;dur=45.6`
+    const timing = Object.fromEntries((res.headers.get('server-timing') ?? '').split(', ').map((m) => [m.split(';')[0], Number(/;dur=([\d.]+)/.exec(m)?.[1])]));
     return {
+      timing,
       source: body.source,
       api: new Map(body.points.map((p) => [Date.parse(p.ts), p.values.waterLevel])),
       raw: new Map((s[0]?.values ?? []).map((r) => [Number(r[0]), Number(r[1])])),
@@ -84,6 +87,12 @@ describe('answers from cached rollup rows follow every recomputation', () => {
     const second = await both('1h', from, to);
     expect(rollupQueries).toBe(before);
     expect(second.api).toEqual(first.api);
+    // each says where its time went: both waited for InfluxDB (the raw partial hours at the ends), within the whole
+    for (const t of [first.timing, second.timing]) {
+      expect(Object.keys(t)).toEqual(['influx', 'total']);
+      expect(t.influx).toBeGreaterThan(0);
+      expect(t.total).toBeGreaterThanOrEqual(t.influx!);
+    }
   });
 
   it('a late reading into a past hour changes the cached hour and day once the rollup job has recomputed them', async () => {
