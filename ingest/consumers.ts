@@ -31,11 +31,15 @@ interface State {
   reader: SegmentReader | undefined;
   errors: number;
   lastErrorLog: number;
+  /** Log bytes read back from disk (behind the in-memory tail, or after a restart). */
+  readBackBytes: number;
 }
 
 const BATCH_ENTRIES = 1000;
 const BATCH_READINGS = 2000;
 const DISK_BATCH_BYTES = 256 << 10;
+/** How many times bigger a batch from memory is for a consumer more than two batches behind the newest entry. */
+const CATCH_UP = 4;
 /** How far (entries, readings) a durable consumer may be behind the newest entry and still be handed from memory. */
 const DURABLE_TAIL = 8 * BATCH_ENTRIES;
 const DURABLE_TAIL_READINGS = 8 * BATCH_READINGS;
@@ -74,7 +78,7 @@ export class ConsumerRunner {
 
   add(consumer: LogConsumer, from: number): void {
     if (this.states.some((s) => s.consumer.name === consumer.name)) throw new Error(`log consumer "${consumer.name}" is already registered`);
-    this.states.push({ consumer, cursor: from, running: undefined, reader: undefined, errors: 0, lastErrorLog: 0 });
+    this.states.push({ consumer, cursor: from, running: undefined, reader: undefined, errors: 0, lastErrorLog: 0, readBackBytes: 0 });
     this.schedule();
   }
 
@@ -83,9 +87,9 @@ export class ConsumerRunner {
     return { entries: this.tail.length - this.tailHead, readings: this.tailReadings };
   }
 
-  /** Names, positions and error counts, for /readyz and metrics. */
-  status(): Array<{ name: string; durable: boolean; lagBytes: number; errors: number }> {
-    return this.states.map((s) => ({ name: s.consumer.name, durable: s.consumer.durable, lagBytes: Math.max(0, this.log.durableEnd - s.cursor), errors: s.errors }));
+  /** Names, positions, error counts and bytes read back from disk, for /readyz and metrics. */
+  status(): Array<{ name: string; durable: boolean; lagBytes: number; errors: number; readBackBytes: number }> {
+    return this.states.map((s) => ({ name: s.consumer.name, durable: s.consumer.durable, lagBytes: Math.max(0, this.log.durableEnd - s.cursor), errors: s.errors, readBackBytes: s.readBackBytes }));
   }
 
   /** Records just made durable (and acknowledged). */
@@ -172,10 +176,15 @@ export class ConsumerRunner {
       s.reader = undefined;
       const i = this.indexOf(s.cursor);
       if (i >= 0) {
-        // a batch is bounded by entries and by readings, so one call never holds the event loop for long
+        // a batch is bounded by entries and by readings, so one call never holds the event loop for long; a
+        // consumer that has fallen behind takes bigger ones (CATCH_UP times), since one batch a turn of a busy event
+        // loop may be no more than the ingest rate, and past the tail's window it would read back from disk, at a
+        // higher cost per reading, and fall further behind
+        const behind = this.appendedReadings - this.tail[i]!.before;
+        const scale = behind > 2 * BATCH_READINGS ? CATCH_UP : 1;
         const slice: LogEntry[] = [];
         let readings = 0;
-        for (let k = i; k < this.tail.length && slice.length < BATCH_ENTRIES && (slice.length === 0 || readings < BATCH_READINGS); k++) {
+        for (let k = i; k < this.tail.length && slice.length < BATCH_ENTRIES * scale && (slice.length === 0 || readings < BATCH_READINGS * scale); k++) {
           const entry = this.tail[k]!.entry;
           slice.push(entry);
           readings += weight(entry);
@@ -195,8 +204,10 @@ export class ConsumerRunner {
       const { segments, durableEnd } = this.log.bounds();
       s.reader.setBounds(segments, durableEnd);
     }
+    const from = s.reader.position;
     const batch = s.reader.read(DISK_BATCH_BYTES);
     if (!batch) return { entries: [], next: Math.max(s.cursor, s.reader.position), fromDisk: true };
+    s.readBackBytes += Math.max(0, batch.end - from);
     const entries = batch.records.map((r, i) => decodeRecord(r, batch.ends[i]!, batch.appendedAt[i]!));
     return { entries, next: batch.end, fromDisk: true };
   }

@@ -46,6 +46,12 @@ export function createMetrics() {
       labelNames: ['consumer'],
       registers: [registry],
     }),
+    consumerReadBack: new Counter({
+      name: 'pantau_log_consumer_read_back_bytes_total',
+      help: 'Log bytes a durable consumer read back from disk: after a restart, or because it fell behind the readings held in memory',
+      labelNames: ['consumer'],
+      registers: [registry],
+    }),
     consumerLag: new Gauge({ name: 'pantau_log_consumer_lag_bytes', help: 'Log bytes a consumer has not handled yet', labelNames: ['consumer'], registers: [registry] }),
     consumerDetached: new Gauge({ name: 'pantau_consumer_detached', help: '1 while a durable log consumer is detached for lagging (PANTAU_CONSUMER_MAX_LAG, or a full disk)', labelNames: ['consumer'], registers: [registry] }),
     spoolDiskFull: new Gauge({ name: 'pantau_spool_disk_full', help: '1 while the spool cannot append for lack of disk space', registers: [registry] }),

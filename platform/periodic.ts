@@ -43,12 +43,18 @@ export function startPeriodicWork(deps: {
     t.unref();
     timers.push(t);
   };
+  const readBack = new Map<string, number>();
   every(1000, () => {
     const s = stateOf();
     metrics.spoolBytes.set(s.spool.bytes);
     metrics.spoolOldest.set(s.spool.oldestAgeSeconds);
     metrics.spoolWaiting.set(s.blockedPublishes);
-    for (const c of s.consumers) metrics.consumerLag.set({ consumer: c.name }, c.lagBytes);
+    for (const c of s.consumers) {
+      metrics.consumerLag.set({ consumer: c.name }, c.lagBytes);
+      const delta = c.readBackBytes - (readBack.get(c.name) ?? 0);
+      if (delta > 0) metrics.consumerReadBack.inc({ consumer: c.name }, delta);
+      readBack.set(c.name, c.readBackBytes);
+    }
   });
   every(5000, () => registry.flushStatus());
   every(5000, async () => {

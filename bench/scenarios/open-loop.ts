@@ -6,7 +6,7 @@ import { seconds, type BenchContext } from '../context.js';
 import { describe, fmt, H, headlineOf, summarise } from '../repeat.js';
 import type { RunSummary, ScenarioResult, Target } from '../result.js';
 import { ingestRun } from './ingest-run.js';
-import { rollupLagNote, sampleRollupLag, type RollupLag } from '../rollup-lag.js';
+import { readBackNote, rollupLagNote, sampleRollupLag, type RollupLag } from '../rollup-lag.js';
 import { fromIngestRun, type Scenario } from './scenario.js';
 
 interface OpenLoopSpec {
@@ -72,6 +72,11 @@ function openLoop(spec: OpenLoopSpec): Scenario {
       if (lagNote) {
         result.notes.push(lagNote);
         ctx.log(`[${spec.name}] ${lagNote}`);
+      }
+      const backNote = readBackNote(run.during?.rollupLag as RollupLag | undefined);
+      if (backNote) {
+        result.notes.push(backNote);
+        ctx.log(`[${spec.name}] ${backNote}`);
       }
       result.headline = headlineOf(result);
       result.targets = this.judge!(summarise([result]), [result]);

@@ -219,6 +219,11 @@ describe('log consumers', () => {
     lagging.release();
     await until(() => lagging.seen.length === 40_000, 20_000);
     expect(lagging.seen).toEqual(Array.from({ length: 40_000 }, (_, i) => reading(i)));
+    // what it read back is counted (pantau_log_consumer_read_back_bytes_total): more than the 24,000 readings
+    // past the window, of about 60 bytes of line protocol each; the one that kept up read nothing back
+    const readBack = Object.fromEntries(spool.consumers.status().map((c) => [c.name, c.readBackBytes]));
+    expect(readBack.rollups).toBeGreaterThan(24_000 * 40);
+    expect(readBack.stream).toBe(0);
     await spool.close();
   });
 
@@ -284,5 +289,48 @@ describe('log consumers', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(after.seen.length).toBe(50);
     await third.close();
+  });
+});
+
+describe('log consumers that fall behind a busy event loop', () => {
+  // The runner hands a consumer one batch a turn of the event loop. Under load a turn can carry more readings than
+  // one batch (2,000): here every turn appends 3,000. A consumer behind by more than two batches takes bigger ones
+  // until it has caught up; with one batch a turn it fell further behind each turn, past the tail's cap, where an
+  // ephemeral consumer skips (the latest values and the live stream missed readings) and a durable one reads
+  // back from disk (in open-single, 32 MiB of the log in 30 s).
+  it('an ephemeral consumer keeps up with 3,000 readings a turn and misses none', async () => {
+    const { ConsumerRunner } = await import('../../ingest/consumers.js');
+    let durableEnd = 0;
+    const fakeLog = {
+      dir: '/nonexistent',
+      get durableEnd() {
+        return durableEnd;
+      },
+      bounds: () => ({ segments: [], durableEnd }),
+      advance: () => undefined,
+      reattach: () => undefined,
+    };
+    const runner = new ConsumerRunner(fakeLog, log);
+    const stream = collector('stream', false);
+    runner.add(stream.consumer, 0);
+    let n = 0;
+    let peakHeld = 0;
+    for (let turn = 0; turn < 60; turn++) {
+      const entries = Array.from({ length: 30 }, () => {
+        const readings = Array.from({ length: 100 }, () => reading(n++));
+        const start = durableEnd;
+        durableEnd += 1000;
+        return { start, entry: { end: durableEnd, appendedAt: Date.now(), readings, rejections: [], derivedLines: 0 } };
+      });
+      runner.appended(entries);
+      peakHeld = Math.max(peakHeld, runner.held.readings);
+      await new Promise((r) => setImmediate(r));
+    }
+    await until(() => runner.status()[0]!.lagBytes === 0);
+    expect(stream.seen.length).toBe(180_000);
+    expect(stream.seen.every((r, i) => r.ts === reading(i).ts)).toBe(true);
+    // it caught up within a few turns: the tail never came near its cap of 40,000 readings
+    expect(peakHeld).toBeLessThan(20_000);
+    runner.close();
   });
 });
