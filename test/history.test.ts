@@ -215,7 +215,7 @@ describe('a restart loses no rollup work', () => {
     const readings = unevenReadings('flood', hourOf(Date.now() - 3 * DAY), 50, 7);
     await publishBacklog(first, device, readings);
     await first.drained();
-    await eventually(() => first.platform.history.state.pending() > 10); // marks are written within 250 ms
+    await eventually(() => first.platform.history.state.pending() > 10); // marks are written within 50 ms
     expect((await rollupRows(first, 'flood', '1h', device.id)).size).toBe(0);
     await first.platform.stop();
 
