@@ -16,6 +16,15 @@ import { eventually, startTestPlatform, type TestPlatform } from './support/plat
 import { startPostgres, type PostgresServer } from './support/postgres.js';
 
 let pg: PostgresServer;
+let pgDown = false;
+const pgStop = async () => {
+  await pg.down();
+  pgDown = true;
+};
+const pgStart = async () => {
+  await pg.start();
+  pgDown = false;
+};
 const mounts: string[] = [];
 const dirs: string[] = [];
 const platforms: TestPlatform[] = [];
@@ -27,6 +36,8 @@ beforeAll(async () => {
 // registry, could hold the alert owner's lock and judge the next test's feed (on its own, full, disk)
 beforeEach(async () => {
   for (const tp of platforms.splice(0)) await tp.stop().catch(() => undefined);
+  // a test that failed while PostgreSQL was stopped left it stopped: the next starts with it up
+  if (pgDown) await pgStart();
 }, 60_000);
 afterAll(async () => {
   for (const tp of platforms) await tp.stop().catch(() => undefined);
@@ -86,7 +97,7 @@ describe('log consumers never stall ingest', () => {
     const tp = await start({ PANTAU_DATA_DIR: dataDir }, logLines);
     const gauges = await Promise.all([0, 1, 2, 3].map((i) => tp.register('flood', `lag-gauge-${i}`, { thresholds: THRESHOLDS })));
     const clients = await Promise.all(gauges.map((g) => tp.connect(g.id, g.token)));
-    await pg.down();
+    await pgStop();
     // about 16 MiB of log (twice the file system) while the alert feed cannot hand anything over
     const hourAgo = Date.now() - 12 * 3_600_000;
     const sent = await Promise.all(gauges.map((g, i) => backlog(clients[i]!, g.id, 200, hourAgo)));
@@ -96,10 +107,14 @@ describe('log consumers never stall ingest', () => {
     expect(tp.platform.spool.detached).toContain('alert-feed');
     expect(logLines.some((l) => l.includes('"level":50') && l.includes('alert-feed') && l.includes('DETACHED'))).toBe(true);
     expect((await tp.api('GET', '/metrics')).text).toMatch(/pantau_consumer_detached\{consumer="alert-feed"\} 1/);
-    expect(readdirSync(join(dataDir, 'spool')).filter((n) => n.endsWith('.log')).length).toBeLessThanOrEqual(3);
+    // freed once every durable consumer still attached has passed them: `drained` waited for the writer only, and
+    // the rollup job may still be a few batches behind on a loaded machine
+    const segments = () => readdirSync(join(dataDir, 'spool')).filter((n) => n.endsWith('.log')).length;
+    await eventually(() => segments() <= 3 || undefined, 20_000).catch(() => undefined);
+    expect(segments()).toBeLessThanOrEqual(3);
 
     // PostgreSQL back: the feed finishes the batch it held, is attached again and hands new readings over
-    await pg.start();
+    await pgStart();
     await eventually(() => !tp.platform.spool.detached.includes('alert-feed'), 30_000, 100);
     expect((await tp.api('GET', '/metrics')).text).toMatch(/pantau_consumer_detached\{consumer="alert-feed"\} 0/);
     expect(logLines.some((l) => l.includes('alert-feed') && l.includes('attached again'))).toBe(true);
@@ -134,12 +149,12 @@ describe('log consumers never stall ingest', () => {
     const first = await start({ PANTAU_DATA_DIR: dataDir, PANTAU_INFLUX_URL: 'http://127.0.0.1:9', PANTAU_SHUTDOWN_TIMEOUT: '3s' });
     const gauge = await first.register('flood', 'restart-gauge', { thresholds: THRESHOLDS });
     const device = await first.connect(gauge.id, gauge.token);
-    await pg.down();
+    await pgStop();
     // more than a segment's worth that is wholly consumed gets rolled over: 2 MiB or so
     const sent = await backlog(device, gauge.id, 100, Date.now() - 7 * 3_600_000);
     await first.stop();
     platforms.splice(platforms.indexOf(first), 1);
-    await pg.start();
+    await pgStart();
     // second life: the alert owner's start-up waits on a table lock for a few seconds, while the writer drains
     const locked = pg.sql('BEGIN; LOCK TABLE alert_events IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;');
     await eventually(async () => (await pg.sql("SELECT count(*) FROM pg_locks WHERE relation = 'alert_events'::regclass AND mode = 'AccessExclusiveLock'")).trim() === '1', 10_000, 50);
