@@ -69,8 +69,9 @@ describe('console map in Chromium', () => {
     // drawn: decoded at full size, and on screen in the tiles' colour where nothing else is
     const decoded = await loaded.evaluateAll((imgs) => (imgs as HTMLImageElement[]).map((i) => i.complete && i.naturalWidth === 256 && i.src.includes('/tiles/')));
     expect(decoded.every(Boolean)).toBe(true);
-    const share = await shareOfColour(page, await page.locator('[data-testid=map]').screenshot(), [170, 211, 223]);
-    expect(share).toBeGreaterThan(0.3);
+    // the first tile loaded is not all of them, and Leaflet fades each in: the share grows to its value
+    const share = async () => shareOfColour(page, await page.locator('[data-testid=map]').screenshot(), [170, 211, 223]);
+    await expect.poll(share, { timeout: 15_000 }).toBeGreaterThan(0.3);
     // the offline coast gives way to the tiles; the attribution is the configured text, as text
     expect(await page.locator('.leaflet-control-attribution').innerText()).toContain('© Peta Uji <b>');
     expect(errors).toEqual([]);
