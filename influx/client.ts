@@ -155,7 +155,7 @@ export class InfluxClient {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        reject(new InfluxUnavailableError(`InfluxDB unreachable at ${redactUrl(this.base)} (${cause})`));
+        reject(this.unreachable(cause));
       };
       let req: http.ClientRequest;
       try {
@@ -169,7 +169,7 @@ export class InfluxClient {
         });
       } catch (err) {
         settled = true;
-        reject(new InfluxUnavailableError(`InfluxDB unreachable at ${redactUrl(this.base)} (${(err as Error).name})`));
+        reject(this.unreachable((err as Error).name));
         return;
       }
       const timer = setTimeout(() => {
@@ -201,6 +201,11 @@ export class InfluxClient {
     });
   }
 
+  /** No answer from InfluxDB (`cause`: an error code or name), naming the URL without its credentials. */
+  private unreachable(cause: string): InfluxUnavailableError {
+    return new InfluxUnavailableError(`InfluxDB unreachable at ${redactUrl(this.base)} (${cause})`);
+  }
+
   private async request(path: string, init: RequestInit, timeoutMs = this.timeoutMs): Promise<Response> {
     try {
       return await fetch(`${this.base}${path}`, {
@@ -210,7 +215,7 @@ export class InfluxClient {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-      throw new InfluxUnavailableError(`InfluxDB unreachable at ${redactUrl(this.base)} (${cause})`);
+      throw this.unreachable(cause);
     }
   }
 }
