@@ -69,11 +69,24 @@ export function startTakeovers(options: {
 }): { stop(): Promise<void> } {
   const { pg, nodeId, leaseMs, log } = options;
   let running: Promise<void> | undefined;
+  /** The round that has claimed a session and is draining it: the one thing stop() waits for. */
+  let draining: Promise<void> | undefined;
   let stopped = false;
   const round = async () => {
     if (stopped || !options.mayAcknowledge()) return;
     const claim = await claimTakeover(pg, nodeId, leaseMs);
     if (!claim) return;
+    if (stopped) {
+      // stop() did not wait for the claim (it may wait on a lock for as long as PostgreSQL's query timeout): a claim
+      // won after it is let go at once; should that fail, it lapses with this node's lease (see claimTakeover)
+      await releaseTakeover(pg, nodeId, claim.nodeId);
+      log.info({ dead: claim.nodeId }, 'takeover: claimed as this node stopped; let go for another worker');
+      return;
+    }
+    draining = drainClaimed(claim).finally(() => (draining = undefined));
+    await draining;
+  };
+  const drainClaimed = async (claim: { nodeId: string; session: string }) => {
     const started = performance.now();
     log.warn({ dead: claim.nodeId, session: claim.session }, 'takeover: a worker\'s lease ran out; draining its broker session');
     let result: DrainResult = { ended: false, messages: 0 };
@@ -102,7 +115,10 @@ export function startTakeovers(options: {
     async stop() {
       stopped = true;
       clearInterval(timer);
-      await running;
+      // a drain under way finishes (what it took is acknowledged or left in the session); a claim still waiting on
+      // PostgreSQL is not waited for: a fenced worker's own renewal, blocked on its row, can hold every claim's table
+      // lock, and its stop (and the takeover of its session) would wait for the query timeout
+      await draining?.catch(() => undefined);
     },
   };
 }

@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { startMqttSource, type MqttSourceOptions } from '../ingest/mqtt-source.js';
-import { claimTakeover } from '../platform/takeover.js';
+import { createMetrics } from '../platform/metrics.js';
+import { claimTakeover, startTakeovers } from '../platform/takeover.js';
 import { Registry } from '../registry/registry.js';
 import { influxQuery } from './support/influxd.js';
 import { startMosquittoServer } from './support/mosquitto.js';
@@ -156,6 +157,48 @@ describe('both sides of a takeover race', () => {
       expect(await claimTakeover(db, 'race-1', 3000)).toBeUndefined();
       await db.query("DELETE FROM cluster_nodes WHERE node_id LIKE 'race-%'");
     } finally {
+      await registry.close();
+    }
+  }, 60_000);
+
+  it('a taker stopping while its claim waits on a lock does not wait for it; the claim, won after the stop, is let go undrained', async () => {
+    const registry = await Registry.open(pg.url, tempDir('pantau-stuck-'), { log: pino({ level: 'silent' }) });
+    const db = registry.postgres!;
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const now = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
+    // the taker's own lease holds throughout (a heartbeat a minute ahead); the other worker is long dead
+    await db.query(`INSERT INTO cluster_nodes (node_id, role, started_at, heartbeat_at, status, session) VALUES ('stuck-taker', 'ingest', ${now}, ${now} + 60000, '{}', 'pantau-ingest-stuck-taker'), ('stuck-dead', 'ingest', ${now}, ${now} - 60000, '{}', 'pantau-ingest-stuck-dead')`);
+    // a lock every claim waits for (as a fenced worker's own renewal, blocked on its row, makes them wait)
+    let unlock: () => void = () => undefined;
+    const unlocked = new Promise<void>((r) => (unlock = r));
+    let locked: () => void = () => undefined;
+    const holding = new Promise<void>((r) => (locked = r));
+    const lock = db.transaction(async (c) => {
+      await c.query('LOCK TABLE cluster_nodes IN EXCLUSIVE MODE');
+      locked();
+      await unlocked;
+    });
+    const drained: string[] = [];
+    try {
+      await holding;
+      const takeovers = startTakeovers({ pg: db, nodeId: 'stuck-taker', leaseMs: 3000, mayAcknowledge: () => true, drain: async (s) => (drained.push(s), { ended: true, messages: 0 }), log, metrics: createMetrics() });
+      const waiting = () => pg.sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE cluster_nodes IN SHARE ROW EXCLUSIVE%'");
+      await eventually(async () => (await waiting()).trim() === '1', 10_000, 50);
+      // PostgreSQL's client gives up on a query after 10 s: stop() must not wait that long for a claim
+      const stopped = await Promise.race([takeovers.stop().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 5000))]);
+      expect(stopped).toBe(true);
+      expect((await waiting()).trim()).toBe('1');
+    } finally {
+      unlock();
+      await lock;
+    }
+    try {
+      await eventually(() => lines.some((l) => l.includes('claimed as this node stopped')), 10_000, 50);
+      expect(drained).toEqual([]);
+      expect((await pg.sql("SELECT coalesce(taken_by, '-') FROM cluster_nodes WHERE node_id = 'stuck-dead'")).trim()).toBe('-');
+    } finally {
+      await db.query("DELETE FROM cluster_nodes WHERE node_id LIKE 'stuck-%'");
       await registry.close();
     }
   }, 60_000);
@@ -304,7 +347,10 @@ describe('takeover of a dead worker', () => {
       await eventually(() => d.output().includes('suspended: acknowledging nothing'), 5_000, 10);
       d.child.kill('SIGTERM');
       // its source closes while it is still fenced (its renewal waits for the lock)
-      await eventually(() => d.output().includes('left the external broker'), 10_000, 10);
+      await eventually(() => d.output().includes('left the external broker'), 10_000, 10).catch(async (err: Error) => {
+        const activity = await pg.sql("SELECT pid, state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity WHERE datname IS NOT NULL AND pid <> pg_backend_pid()");
+        throw new Error(`tk-d did not leave the external broker after SIGTERM: ${err.message}\nPostgreSQL sessions:\n${activity}\n${d.output().slice(-4000)}`);
+      });
     } finally {
       unlock();
       await lock;
