@@ -100,12 +100,21 @@ export class InfluxClient {
    * durations from Pantau's own whitelists may be part of `q`.
    */
   async query(q: string, params?: Record<string, string | number>): Promise<Series[]> {
-    if (q.includes(';')) throw new Error('one statement per query');
+    return (await this.queryEach([q], params))[0]!;
+  }
+
+  /**
+   * Several InfluxQL statements in one request (one place in the line in front of InfluxDB, one HTTP exchange): the
+   * series of each, in order. They share `params`, so each statement names its own (`$from1`, `$to1`, …).
+   */
+  async queryEach(statements: string[], params?: Record<string, string | number>): Promise<Series[][]> {
+    if (statements.length === 0) return [];
+    if (statements.some((q) => q.includes(';'))) throw new Error('one statement per query');
     // a finishing query hands its slot straight to the next in line
     if (this.runningQueries >= this.maxQueries) await new Promise<void>((resolve) => this.queryLine.push(resolve));
     else this.runningQueries++;
     try {
-      return await this.runQuery(q, params);
+      return await this.runQuery(statements, params);
     } finally {
       const next = this.queryLine.shift();
       if (next) next();
@@ -113,8 +122,8 @@ export class InfluxClient {
     }
   }
 
-  private async runQuery(q: string, params?: Record<string, string | number>): Promise<Series[]> {
-    const form = new URLSearchParams({ db: this.database, q, epoch: 'ms' });
+  private async runQuery(statements: string[], params?: Record<string, string | number>): Promise<Series[][]> {
+    const form = new URLSearchParams({ db: this.database, q: statements.join(';\n'), epoch: 'ms' });
     if (params) form.set('params', JSON.stringify(params));
     const res = await this.request('/query', {
       method: 'POST',
@@ -122,15 +131,20 @@ export class InfluxClient {
     });
     const text = await res.text();
     if (res.status >= 500) throw new InfluxUnavailableError(`InfluxDB query failed: HTTP ${res.status}`);
-    let json: { results?: Array<{ series?: Series[]; error?: string }>; error?: string };
+    let json: { results?: Array<{ statement_id?: number; series?: Series[]; error?: string }>; error?: string };
     try {
       json = JSON.parse(text);
     } catch {
       throw new InfluxUnavailableError(`InfluxDB answered HTTP ${res.status} with a body that is not JSON`);
     }
-    const error = json.error ?? json.results?.[0]?.error;
+    const error = json.error ?? json.results?.find((r) => r.error)?.error;
     if (error) throw new InfluxRefusedError(res.status, error);
-    return json.results?.[0]?.series ?? [];
+    const out: Series[][] = statements.map(() => []);
+    (json.results ?? []).forEach((r, i) => {
+      const at = r.statement_id ?? i;
+      if (at >= 0 && at < out.length) out[at] = r.series ?? [];
+    });
+    return out;
   }
 
   async createDatabase(): Promise<void> {

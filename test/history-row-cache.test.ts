@@ -66,10 +66,11 @@ describe('answers from cached rollup rows follow every recomputation', () => {
     const { plan } = planBackfill(h.state, begin, Date.now(), ZONE);
     await runBackfill({ computer: h.computer, state: h.state, timezone: ZONE, plan });
     const influx = tp.platform.influx;
-    const realQuery = influx.query.bind(influx);
-    influx.query = (q, p) => {
-      if (q.includes('"pantau_rollup"')) rollupQueries++;
-      return realQuery(q, p);
+    // every request to InfluxDB goes through queryEach (query() included): statements reading rollup rows counted
+    const realQuery = influx.queryEach.bind(influx);
+    influx.queryEach = (statements, p) => {
+      rollupQueries += statements.filter((q) => q.includes('"pantau_rollup"')).length;
+      return realQuery(statements, p);
     };
   }, 120_000);
   afterAll(async () => {

@@ -327,9 +327,10 @@ describe('source selection and the CSV export', () => {
 
   it('streams CSV of 3 devices × 30 days in pages, with a file name', async () => {
     const influx = tp.platform.influx;
-    const realQuery = influx.query.bind(influx);
+    // every request to InfluxDB (query() is one statement through queryEach)
+    const realQuery = influx.queryEach.bind(influx);
     let queries = 0;
-    influx.query = (q, p) => {
+    influx.queryEach = (q, p) => {
       queries++;
       return realQuery(q, p);
     };
@@ -347,7 +348,7 @@ describe('source selection and the CSV export', () => {
       chunks++;
       text += decoder.decode(chunk, { stream: true });
     }
-    influx.query = realQuery;
+    influx.queryEach = realQuery;
     const lines = text.trimEnd().split('\n');
     expect(lines[0]).toBe('device_id,city,district,ts,waterLevel,rainfall,flowRate,battery,rssi');
     const bontang = devices.filter((d) => d.city === 'Bontang');

@@ -37,6 +37,25 @@ describe('InfluxClient writes', () => {
     expect(await influxQuery(inject('influxUrl'), db, `SELECT count(pm25) FROM air WHERE device_id = 'd'`)).toMatchObject([{ values: [[expect.anything(), 1]] }]);
   });
 
+  it('several statements in one query: the series of each, in order, each with its own bound range; one refused statement refuses the query', async () => {
+    await influx.write('air,device_id=m pm25=1 1700000000000\nair,device_id=m pm25=2 1700000060000\nair,device_id=m pm25=3 1700000120000\nair,device_id=n pm25=9 1700000000000');
+    const at = (ms: number) => new Date(ms).toISOString();
+    const [first, empty, last] = await influx.queryEach(
+      [
+        'SELECT pm25 FROM air WHERE device_id = $device AND time >= $from0 AND time < $to0',
+        'SELECT pm25 FROM air WHERE device_id = $device AND time >= $from1 AND time < $to1',
+        'SELECT sum(pm25) FROM air WHERE device_id = $device AND time >= $from2 AND time < $to2',
+      ],
+      { device: 'm', from0: at(1700000000000), to0: at(1700000060000), from1: at(1600000000000), to1: at(1600000060000), from2: at(1700000060000), to2: at(1700000180000) },
+    );
+    expect(first!.map((s) => s.values)).toEqual([[[1700000000000, 1]]]);
+    expect(empty).toEqual([]);
+    expect(last![0]!.values[0]![1]).toBe(5);
+    const err = await influx.queryEach(['SELECT pm25 FROM air', 'SELECT nope( FROM air']).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InfluxRefusedError);
+    await expect(influx.queryEach(['SELECT pm25 FROM air; DROP DATABASE x'])).rejects.toThrow('one statement per query');
+  });
+
   it('200 writes in a row reuse kept-alive connections', async () => {
     for (let i = 0; i < 200; i++) await influx.write(Buffer.from(`loop,device_id=k n=${i} ${1700000000000 + i}`));
     const series = await influx.query('SELECT count(n) FROM loop');

@@ -213,10 +213,11 @@ describe('public routes', () => {
   });
 
   it('is answered from the snapshot while InfluxDB is unreachable', async () => {
-    const influx = tp.platform.influx as unknown as { query: (...a: unknown[]) => Promise<unknown> };
-    const original = influx.query;
+    // every request to InfluxDB goes through queryEach (query() included)
+    const influx = tp.platform.influx as unknown as { queryEach: (...a: unknown[]) => Promise<unknown> };
+    const original = influx.queryEach;
     let calls = 0;
-    influx.query = async () => {
+    influx.queryEach = async () => {
       calls++;
       throw new Error('InfluxDB unreachable (test)');
     };
@@ -230,7 +231,7 @@ describe('public routes', () => {
       await tp.platform.publicSnapshots.rebuild();
       expect((await get('/api/public/v1/rivers')).body.items[0].last24h.length).toBeGreaterThanOrEqual(5);
     } finally {
-      influx.query = original;
+      influx.queryEach = original;
     }
   });
 });
