@@ -109,6 +109,7 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
     let metricsAfter: Promise<Record<string, number>> | undefined;
     let storedAtEnd: Promise<KindCounts> | undefined;
     rss.start();
+    const memory = traceMemory(() => p.metrics());
     meter.start();
     const t0 = performance.now();
     const windowUs = { fromUs: monotonicUs(), toUs: Infinity };
@@ -145,6 +146,8 @@ export async function ingestRun(ctx: BenchContext, o: IngestRunOptions): Promise
     const storedInWindow = total(await (storedAtEnd ?? storedCounts(influx.url, db))) - storedBefore;
     const during = await duringPromise;
     rss.stop();
+    const peakMemory = await memory.stop();
+    if (peakMemory) ctx.log(`[${o.label}] ${describePeakMemory(peakMemory, t0)}`);
     const platformMetrics = await p.metrics().catch(() => ({}) as Record<string, number>);
 
     ctx.log(`[${o.label}] run over; waiting for the spool to drain into InfluxDB…`);
@@ -258,4 +261,48 @@ function writerFigures(before: Record<string, number>, after: Record<string, num
     pointsPerWrite: writes > 0 ? Math.round(delta('pantau_influx_points_written_total') / writes) : 0,
     influxWriteMeanMs: writes > 0 ? Math.round((10_000 * delta('pantau_influx_write_duration_seconds_sum')) / writes) / 10 : 0,
   };
+}
+
+/** One reading of the platform's /metrics: where its memory is (main thread's heap, buffers) and what it holds. */
+interface MemorySample {
+  at: number;
+  m: Record<string, number>;
+}
+
+/**
+ * The platform's /metrics once a second from the start of the window until the generators are done (their wait for
+ * owed PUBACKs included: under overload, that drain is where RSS peaks), keeping the reading with the largest RSS.
+ */
+function traceMemory(read: () => Promise<Record<string, number>>) {
+  let peak: MemorySample | undefined;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const at = performance.now();
+      const m = await read().catch(() => undefined);
+      const rss = m?.pantau_process_resident_memory_bytes;
+      if (m && rss !== undefined && rss > (peak?.m.pantau_process_resident_memory_bytes ?? -1)) peak = { at, m };
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (performance.now() - at))));
+    }
+  })();
+  return {
+    async stop(): Promise<MemorySample | undefined> {
+      running = false;
+      await loop;
+      return peak;
+    },
+  };
+}
+
+function describePeakMemory({ at, m }: MemorySample, t0: number): string {
+  const mib = (name: string) => Math.round((m[name] ?? NaN) / MiB);
+  const heapTotal = m.pantau_nodejs_heap_size_total_bytes ?? NaN;
+  const external = m.pantau_nodejs_external_memory_bytes ?? NaN;
+  const rest = Math.round(((m.pantau_process_resident_memory_bytes ?? NaN) - heapTotal - external) / MiB);
+  return (
+    `platform memory at its largest /metrics RSS (${((at - t0) / 1000).toFixed(0)} s after the window's start): RSS ${mib('pantau_process_resident_memory_bytes')} MiB = ` +
+    `main thread's JS heap ${mib('pantau_nodejs_heap_size_total_bytes')} (used ${mib('pantau_nodejs_heap_size_used_bytes')}) + external (buffers) ${mib('pantau_nodejs_external_memory_bytes')} + ` +
+    `the rest (code, other threads' heaps, native) ${rest}; spool ${mib('pantau_spool_bytes')} MiB, writer lag ${mib('pantau_log_consumer_lag_bytes')} MiB summed over consumers, ` +
+    `${Math.round(m.pantau_spool_blocked_publishes ?? 0)} publishes waiting for the spool, ${Math.round(m.pantau_mqtt_connections ?? 0)} connections`
+  );
 }
