@@ -7,7 +7,8 @@
 //   from per-minute sums. Older than 15 minutes the sums come from InfluxDB (`GROUP BY time(1m)`, reloaded every
 //   `ttlMs`); the last 15 minutes are single readings, those InfluxDB had at the load and those seen since, united by
 //   timestamp (a point is its series and time) — so the newest reading counts before InfluxDB has it, a new
-//   station's first reading has an ISPU at once, and nothing is counted twice. `pm25Hourly` is the mean PM2.5 of the
+//   station's first reading has an ISPU at once, and nothing is counted twice. At most RECENT_ROWS of them per
+//   device: a faster device's oldest become per-minute sums until the next load. `pm25Hourly` is the mean PM2.5 of the
 //   last 60 minutes.
 // - Flood level: the newest water level against the gauge's thresholds; a gauge without thresholds has none.
 // - LOS (catalog/traffic-los.ts): the last 15 minutes of counting intervals, as the `traffic_los` alert grades them.
@@ -69,6 +70,13 @@ export interface IndexReading {
 
 /** How far back single readings are kept (and read from InfluxDB) instead of per-minute sums. */
 const RECENT_MS = 15 * MINUTE_MS;
+/**
+ * Single readings kept per air device, at most: a day of one a minute with room. A device reporting faster has its
+ * oldest readings folded into per-minute sums (`folded`), so memory follows minutes, not readings: one held every
+ * reading of its last 24 hours until the next load, 130 MiB for 334 air devices 160 s into the overload benchmark
+ * (a heap snapshot: 2,014 Float64Arrays), and at 20,000 readings a second sustained that would have been gigabytes.
+ */
+export const RECENT_ROWS = 2048;
 
 interface AirState {
   /** Per-minute sums from InfluxDB before `cut`, at the last load (null: never loaded). */
@@ -82,6 +90,13 @@ interface AirState {
    * largest part of the platform's live heap.
    */
   recent: ColumnSeries;
+  /**
+   * Per-minute sums of readings from `cut` on that `recent` had no room for (its oldest, past RECENT_ROWS): counted
+   * once, with the rest. Cleared at a load, which reads them back from InfluxDB (its sums before the cut, its single
+   * readings after). A reading older than every single one kept, once some were folded, is left to the next load
+   * (as one older than the cut is): it might repeat a folded point.
+   */
+  folded: Map<number, MinuteSums>;
   loading?: Promise<void>;
   /** Bumped on every change; the computed index is cached per (version, window end). */
   version: number;
@@ -109,6 +124,20 @@ function formatIspu(r: TrailingIspu): IspuIndex {
   };
 }
 
+/** Past RECENT_ROWS, a device's oldest single readings become per-minute sums; sums older than the window go. */
+function foldOldest(state: AirState): void {
+  const excess = state.recent.size - RECENT_ROWS;
+  if (excess <= 0) return;
+  const [head] = state.recent.bounds();
+  state.recent.dropBefore(state.recent.timeAt(head + excess - 1), true, (ts, values) => addToMinutes(state.folded, ts, values));
+  const first = Math.floor((state.recent.newest! - ISPU_WINDOW_MS - MINUTE_MS) / MINUTE_MS);
+  // folded oldest first, so the minutes are in order: stop at the first one inside the window
+  for (const minute of state.folded.keys()) {
+    if (minute >= first) break;
+    state.folded.delete(minute);
+  }
+}
+
 export class IndicesTracker {
   private readonly air = new Map<string, AirState>();
   private readonly traffic = new Map<string, TrafficWindow>();
@@ -131,10 +160,12 @@ export class IndicesTracker {
         const state = this.airState(r.deviceId);
         // older than the cut: in the stored sums already, or (a late backlog) counted from the next load
         if (r.ts < state.cut) continue;
+        if (state.folded.size > 0 && state.recent.size > 0 && r.ts < state.recent.oldest!) continue;
         state.recent.put(r.ts, r.values);
         state.version++;
         // readings are kept until InfluxDB has them or they leave the window, even while InfluxDB is away
         state.recent.dropBefore(state.recent.newest! - ISPU_WINDOW_MS - MINUTE_MS);
+        foldOldest(state);
       } else if (r.kind === 'traffic') {
         const { vehicleCount, intervalSeconds, avgSpeed } = r.values;
         if (vehicleCount === undefined && avgSpeed === undefined) continue;
@@ -168,8 +199,10 @@ export class IndicesTracker {
         state.stored = minutes;
         state.cut = cut;
         state.loadedAt = now;
+        state.folded.clear();
         state.recent.dropBefore(cut);
         for (const [ts, values] of readings) if (ts >= cut) state.recent.put(ts, values);
+        foldOldest(state);
         state.version++;
       })
       .finally(() => {
@@ -223,6 +256,12 @@ export class IndicesTracker {
     return this.current(device, now) ?? (device.kind === 'air' ? { ispu: null } : device.kind === 'flood' ? { alertLevel: null } : { los: null });
   }
 
+  /** Single readings and folded minutes held for an air device (memory follows these). */
+  held(deviceId: string): { readings: number; minutes: number } {
+    const state = this.air.get(deviceId);
+    return { readings: state?.recent.size ?? 0, minutes: state?.folded.size ?? 0 };
+  }
+
   forget(deviceId: string): void {
     this.air.delete(deviceId);
     this.traffic.delete(deviceId);
@@ -233,7 +272,7 @@ export class IndicesTracker {
   private airState(deviceId: string): AirState {
     let state = this.air.get(deviceId);
     if (!state) {
-      state = { stored: null, cut: -Infinity, loadedAt: 0, recent: new ColumnSeries(ISPU_POLLUTANTS), version: 0 };
+      state = { stored: null, cut: -Infinity, loadedAt: 0, recent: new ColumnSeries(ISPU_POLLUTANTS), folded: new Map(), version: 0 };
       this.air.set(deviceId, state);
     }
     return state;
@@ -245,6 +284,15 @@ export class IndicesTracker {
     const minutes = new Map<number, MinuteSums>();
     for (const [minute, sums] of state.stored ?? []) {
       minutes.set(minute, Object.fromEntries(Object.entries(sums).map(([p, s]) => [p, { ...s }])) as MinuteSums);
+    }
+    for (const [minute, sums] of state.folded) {
+      const into = minutes.get(minute) ?? {};
+      for (const [p, s] of Object.entries(sums) as Array<[IspuPollutant, { sum: number; n: number }]>) {
+        const acc = (into[p] ??= { sum: 0, n: 0 });
+        acc.sum += s.sum;
+        acc.n += s.n;
+      }
+      minutes.set(minute, into);
     }
     state.recent.forEach((ts, values) => addToMinutes(minutes, ts, values));
     const value = trailingIspu(minutes, now);

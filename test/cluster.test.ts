@@ -543,7 +543,9 @@ describe('a Pantau cluster on PostgreSQL, Mosquitto and InfluxDB', () => {
       }
       return left;
     };
-    await eventually(async () => (await missing()) === 0, 30_000, 250);
+    await eventually(async () => (await missing()) === 0, 30_000, 250).catch(async (err: Error) => {
+      throw new Error(`${await missing()} of ${fleet.ackedCount()} acknowledged readings not stored after PostgreSQL's restart: ${err.message}\nw1:\n${w1.output().slice(-2500)}\nw2:\n${w2.output().slice(-2500)}`);
+    });
     // the readings held while PostgreSQL was away reached the alert owner, who judged them all
     await eventually(async () => (await pg.sql("SELECT count(*) FROM alert_feed WHERE device_id LIKE 'clu-pg-%'")).trim() === '0', 30_000, 500);
   }, 120_000);
