@@ -72,7 +72,7 @@ export interface IndexReading {
 const RECENT_MS = 15 * MINUTE_MS;
 /**
  * Single readings kept per air device, at most: a day of one a minute with room. A device reporting faster has its
- * oldest readings folded into per-minute sums (`folded`), so memory follows minutes, not readings: one held every
+ * oldest half folded into per-minute sums (`folded`) when it gets there, so memory follows minutes, not readings: one held every
  * reading of its last 24 hours until the next load, 130 MiB for 334 air devices 160 s into the overload benchmark
  * (a heap snapshot: 2,014 Float64Arrays), and at 20,000 readings a second sustained that would have been gigabytes.
  */
@@ -124,10 +124,13 @@ function formatIspu(r: TrailingIspu): IspuIndex {
   };
 }
 
-/** Past RECENT_ROWS, a device's oldest single readings become per-minute sums; sums older than the window go. */
+/**
+ * At RECENT_ROWS, a device's oldest half of its single readings become per-minute sums (half at once: the columns'
+ * space is then reused rather than doubled); sums older than the window go.
+ */
 function foldOldest(state: AirState): void {
-  const excess = state.recent.size - RECENT_ROWS;
-  if (excess <= 0) return;
+  if (state.recent.size < RECENT_ROWS) return;
+  const excess = state.recent.size - RECENT_ROWS / 2;
   const [head] = state.recent.bounds();
   state.recent.dropBefore(state.recent.timeAt(head + excess - 1), true, (ts, values) => addToMinutes(state.folded, ts, values));
   const first = Math.floor((state.recent.newest! - ISPU_WINDOW_MS - MINUTE_MS) / MINUTE_MS);
