@@ -18,6 +18,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     teardownTimeout: 30_000,
+    // expect.poll waits 1 s by default: a browser page's first API answer on a loaded two-core CI machine can take
+    // longer (CI failed the Platform page's "when the API fails" test waiting 1 s for its first rows). Tests that
+    // time something give their own timeout (console-live's within2s).
+    expect: { poll: { timeout: 10_000 } },
     reporters: process.env.CI ? ['verbose'] : ['default'],
   },
 });
