@@ -83,7 +83,7 @@ export async function* exportRows(
   const timezone = ctx.history?.timezone ?? 'UTC';
   // an export walks years of many devices once: read page by page from InfluxDB, not through (and out of) the cache
   // that keeps the rows interactive queries ask for again and again
-  const history = ctx.history ? { ...ctx.history, rowCache: undefined } : undefined;
+  const history = ctx.history ? { ...ctx.history, rowCache: undefined, rawHours: undefined } : undefined;
   for (const device of devices) {
     const prefix = `${csvCell(device.id)},${csvCell(device.city)},${csvCell(device.district)},`;
     let pageFrom = range.from;

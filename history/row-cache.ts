@@ -16,6 +16,7 @@ import type { Kind } from '../catalog/index.js';
 import { DAY_MS } from '../catalog/time.js';
 import type { Series } from '../influx/client.js';
 import type { Resolution, Stat } from './schema.js';
+import { FillCache, type FillOptions, type Filled } from './fill-cache.js';
 
 export interface RowChunk {
   /** Row times, ascending. */
@@ -36,68 +37,37 @@ export interface ChunkKey {
 /** Span of one chunk: about a month of hourly rows, more than a year of daily ones. */
 export const CHUNK_MS: Record<Resolution, number> = { '1h': 32 * DAY_MS, '1d': 400 * DAY_MS };
 
-interface Entry {
+interface Entry extends Filled<RowChunk> {
   kind: Kind;
   resolution: Resolution;
   deviceId: string;
   index: number;
-  chunk: Promise<RowChunk>;
-  cells: number;
-  at: number;
 }
 
-export class RollupRowCache {
-  private readonly entries = new Map<string, Entry>();
-  private generation = 0;
-  private cells = 0;
-  private seenVersion: number | undefined;
-  /** Chunks read from InfluxDB and answered from memory, since start. */
-  readonly totals = { fills: 0, hits: 0, invalidations: 0 };
-
-  constructor(private readonly options: { maxCells?: number; maxAgeMs?: number; externalVersion?: () => number } = {}) {}
+export class RollupRowCache extends FillCache<RowChunk, Entry> {
+  /** `maxCells` 4 million values (about 32 MiB), `maxAgeMs` 10 minutes by default. */
+  constructor(options: FillOptions = {}) {
+    super(options, { maxCells: 4_000_000, maxAgeMs: 600_000 }, (chunk) => chunk.data.length + chunk.ts.length);
+  }
 
   /**
    * The chunks that hold [from, to) of `key`, read with `fetch(chunkFrom, chunkTo)` where not in memory.
    * The caller keeps only the rows inside [from, to).
    */
   async chunks(key: ChunkKey, from: number, to: number, fetch: (from: number, to: number) => Promise<RowChunk>, now = Date.now()): Promise<RowChunk[]> {
-    this.checkExternal();
-    const maxAge = this.options.maxAgeMs ?? 600_000;
     const span = CHUNK_MS[key.resolution];
     const prefix = `${key.kind}\u0000${key.resolution}\u0000${key.deviceId}\u0000${key.stats.join(',')}\u0000`;
     const out: Array<Promise<RowChunk>> = [];
     for (let index = Math.floor(from / span); index * span < to; index++) {
       const id = prefix + index;
-      const hit = this.entries.get(id);
-      if (hit && now - hit.at > maxAge) this.remove(id, hit);
-      else if (hit) {
-        // most recently used last
-        this.entries.delete(id);
-        this.entries.set(id, hit);
-        this.totals.hits++;
-        out.push(hit.chunk);
+      const hit = this.hit(id, now);
+      if (hit) {
+        out.push(hit.value);
         continue;
       }
-      this.totals.fills++;
-      const generation = this.generation;
-      const entry: Entry = { kind: key.kind, resolution: key.resolution, deviceId: key.deviceId, index, chunk: fetch(index * span, (index + 1) * span), cells: 0, at: now };
-      this.entries.set(id, entry);
-      entry.chunk.then(
-        (chunk) => {
-          if (this.entries.get(id) !== entry) return;
-          if (generation !== this.generation) {
-            this.entries.delete(id);
-            return;
-          }
-          entry.cells = chunk.data.length + chunk.ts.length;
-          this.cells += entry.cells;
-          this.evict();
-        },
-        () => {
-          if (this.entries.get(id) === entry) this.entries.delete(id);
-        },
-      );
-      out.push(entry.chunk);
+      const entry: Entry = { kind: key.kind, resolution: key.resolution, deviceId: key.deviceId, index, value: fetch(index * span, (index + 1) * span), cells: 0, at: now };
+      this.keep(id, entry);
+      out.push(entry.value);
     }
     return Promise.all(out);
   }
@@ -107,48 +77,16 @@ export class RollupRowCache {
    * forget the chunks that hold them, and keep no fill that was under way.
    */
   invalidate(kind: Kind, resolution: Resolution, from: number, to: number, deviceId?: string): void {
-    this.generation++;
-    this.totals.invalidations++;
     const span = CHUNK_MS[resolution];
     const first = Math.floor(from / span);
     const last = Math.floor((to - 1) / span);
-    for (const [id, e] of this.entries) {
-      if (e.kind !== kind || e.resolution !== resolution || e.index < first || e.index > last) continue;
-      if (deviceId !== undefined && e.deviceId !== deviceId) continue;
-      this.remove(id, e);
-    }
-  }
-
-  clear(): void {
-    this.generation++;
-    this.entries.clear();
-    this.cells = 0;
+    this.forget((e) => e.kind === kind && e.resolution === resolution && e.index >= first && e.index <= last && (deviceId === undefined || e.deviceId === deviceId));
   }
 
   /** Values held (for tests and the cache's bound). */
   size(): { chunks: number; cells: number } {
-    return { chunks: this.entries.size, cells: this.cells };
-  }
-
-  private checkExternal(): void {
-    const version = this.options.externalVersion?.();
-    if (version === undefined || version === this.seenVersion) return;
-    if (this.seenVersion !== undefined) this.totals.invalidations++;
-    this.seenVersion = version;
-    this.clear();
-  }
-
-  private remove(id: string, e: Entry): void {
-    this.entries.delete(id);
-    this.cells -= e.cells;
-  }
-
-  private evict(): void {
-    const max = this.options.maxCells ?? 4_000_000;
-    for (const [id, e] of this.entries) {
-      if (this.cells <= max) return;
-      if (e.cells > 0) this.remove(id, e);
-    }
+    const held = this.held();
+    return { chunks: held.entries, cells: held.cells };
   }
 }
 

@@ -3,12 +3,13 @@
 // at least three whole buckets — or when the range reaches past raw retention. Windows that are only partly inside
 // [from, to) and buckets still waiting for recomputation are read from raw readings, so the answer equals the raw
 // answer wherever raw data exists: every window is Σsum, Σcount, min of mins and max of maxes of its parts.
-import type { Kind } from '../catalog/index.js';
+import { fieldNames, type Kind } from '../catalog/index.js';
 import { quoteIdentifier, type InfluxClient, type Series } from '../influx/client.js';
 import { tzClause } from './rollup.js';
 import { FieldKeys } from './field-keys.js';
 import { toRowChunk, type RollupRowCache } from './row-cache.js';
-import { rawStatsSelect, rollupColumn, rollupFrom, rollupStatsSelect, type Resolution, type Stat } from './schema.js';
+import { rawStats as rawStatsOf, toRawHour, TOO_LARGE, type RawHourCache, type RawHourFill } from './raw-hours.js';
+import { rawStatsSelect, rollupColumn, rollupFrom, rollupStatsSelect, STATS, type Resolution, type Stat } from './schema.js';
 import { dayStart, DAY_MS, daysAreWholeHours, HOUR_MS, nextDayStart, zoneOffsetMs } from '../catalog/time.js';
 
 export type Source = 'raw' | Resolution;
@@ -25,6 +26,8 @@ export interface HistorySettings {
   firstPending?: (kind: Kind, deviceId: string, from: number, to: number) => number | null;
   /** Stored rollup rows kept in memory (absent where another process may recompute them unseen, as in a cluster). */
   rowCache?: RollupRowCache;
+  /** Raw points of past hours kept in memory, for the partial windows at an answer's ends (absent where rowCache is). */
+  rawHours?: RawHourCache;
 }
 
 export interface Every {
@@ -250,50 +253,79 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
     partParams[`from${n}`] = new Date(from).toISOString();
     partParams[`to${n}`] = new Date(to).toISOString();
     parts.push(`${select} WHERE "device_id" = $device AND time >= $from${n} AND time < $to${n}${tail}`);
+    return n;
+  };
+  const timezone = history!.timezone;
+  const cache = history!.rowCache;
+  const cached: Array<Promise<void>> = [];
+  /** Stored rows of `resolution` in [from, to) from the row cache, each into the window that holds it. */
+  const cachedRows = (resolution: Resolution, from: number, to: number) => {
+    // every field's stats that the measurement holds (a regular expression selects only existing fields)
+    const columns = `/_(${needs.join('|')})$/`;
+    const source = rollupFrom(history!.rollupRp, req.kind, resolution);
+    const fetch = (a: number, b: number) => query(`SELECT ${columns} FROM ${source} WHERE ${where}`, params(req.deviceId, a, b)).then((series) => toRowChunk(series[0]));
+    const window = req.every.ms === (resolution === '1d' ? DAY_MS : HOUR_MS) ? (ts: number) => ts : (ts: number) => windowStart(req.every, timezone, ts);
+    cached.push(
+      cache!.chunks({ kind: req.kind, resolution, deviceId: req.deviceId, stats: needs }, from, to, fetch).then((chunks) => {
+        for (const c of chunks) {
+          const width = c.columns.length;
+          const at = req.fields.map((f) => needs.map((stat) => c.columns.indexOf(rollupColumn(f, stat))));
+          for (let r = 0; r < c.ts.length; r++) {
+            const ts = c.ts[r]!;
+            if (ts < from || ts >= to) continue;
+            windows.merge(window(ts), (fi, si) => (at[fi]![si]! < 0 ? undefined : c.data[r * width + at[fi]![si]!]));
+          }
+        }
+      }),
+    );
+  };
+  // raw points of a part inside one past hour that no reading is waiting on come from the raw-hour cache (read
+  // whole, once, as a statement of this request where missing); other parts ask InfluxDB for their statistics
+  const rawHours = history!.rawHours;
+  const fromMemory: Array<{ from: number; to: number; points: Promise<RawHourFill> }> = [];
+  const fills = new Map<number, { resolve: (p: RawHourFill) => void; reject: (err: unknown) => void }>();
+  const rawPart = (from: number, to: number) => {
+    if (from >= to) return;
+    const hour = Math.floor(from / HOUR_MS) * HOUR_MS;
+    const oneWindow = to <= hour + HOUR_MS && (!isDayWindow(req.every) || daysAreWholeHours(timezone, from, to));
+    if (rawHours && oneWindow && (history!.firstPending?.(req.kind, req.deviceId, hour, hour + HOUR_MS) ?? null) === null) {
+      let points = rawHours.lookup(req.kind, req.deviceId, hour);
+      if (!points) {
+        const n = part(`SELECT ${fieldNames(req.kind).map(quoteIdentifier).join(', ')} FROM ${measurement}`, hour, hour + HOUR_MS, ` LIMIT ${rawHours.maxPoints + 1}`);
+        points = new Promise<RawHourFill>((resolve, reject) => fills.set(n, { resolve, reject }));
+        rawHours.fill(req.kind, req.deviceId, hour, points);
+      }
+      fromMemory.push({ from, to, points });
+      return;
+    }
+    part(`SELECT ${rawStats} FROM ${measurement}`, from, to, ` ${group}`);
   };
   // windows as long as the rollup's buckets: each stored bucket is a window already (its time is the window's start,
   // as GROUP BY time() would make it), so the rows are read as they are, without InfluxDB grouping a year of them;
   // rows of one window (a device that moved city has one series per city) are combined by `merge`
   const asStored = req.every.ms === (plan.source === '1d' ? DAY_MS : HOUR_MS);
   const hourlySource = rollupFrom(history!.rollupRp, req.kind, '1h');
-  const hourlyKeys = plan.source === '1d' && history!.fieldKeys ? await history!.fieldKeys.keys(hourlySource) : undefined;
-  const rawPart = (from: number, to: number) => {
-    if (from < to) part(`SELECT ${rawStats} FROM ${measurement}`, from, to, ` ${group}`);
-  };
+  const hourlyKeys = plan.source === '1d' && !cache && history!.fieldKeys ? await history!.fieldKeys.keys(hourlySource) : undefined;
   // the partial days at either end of a daily answer: their whole hours from the hourly rollups (a `from=-365d`
   // would otherwise read up to two days of raw points), the rest and any hour still pending from raw points
   const edge = (from: number, to: number) => {
     const h0 = Math.ceil(from / HOUR_MS) * HOUR_MS;
     let h1 = Math.floor(to / HOUR_MS) * HOUR_MS;
     const hours = () => plan.source === '1d' && h1 - h0 >= 2 * HOUR_MS;
-    if (!hours() || !daysAreWholeHours(history!.timezone, from, to)) return rawPart(from, to);
+    if (!hours() || !daysAreWholeHours(timezone, from, to)) return rawPart(from, to);
     const pending = history!.firstPending?.(req.kind, req.deviceId, h0, h1);
     if (pending !== null && pending !== undefined) h1 = Math.max(h0, pending);
     if (!hours()) return rawPart(from, to);
-    const fields = hourlyKeys ? req.fields.filter((f) => hourlyKeys.has(rollupColumn(f, needs[0]!))) : req.fields;
     rawPart(from, h0);
-    if (fields.length > 0) part(`SELECT ${rollupStatsSelect(req.kind, fields, needs)} FROM ${hourlySource}`, h0, h1, ` ${group}`);
+    if (cache) cachedRows('1h', h0, h1);
+    else {
+      const fields = hourlyKeys ? req.fields.filter((f) => hourlyKeys.has(rollupColumn(f, needs[0]!))) : req.fields;
+      if (fields.length > 0) part(`SELECT ${rollupStatsSelect(req.kind, fields, needs)} FROM ${hourlySource}`, h0, h1, ` ${group}`);
+    }
     rawPart(h1, to);
   };
-  const cache = history!.rowCache;
-  let cached: Promise<void> | undefined;
-  if (asStored && cache) {
-    // every field's stats that the measurement holds (a regular expression selects only existing fields)
-    const columns = `/_(${needs.join('|')})$/`;
-    const fetch = (from: number, to: number) =>
-      query(`SELECT ${columns} FROM ${rollupSource} WHERE ${where}`, params(req.deviceId, from, to)).then((series) => toRowChunk(series[0]));
-    cached = cache.chunks({ kind: req.kind, resolution: plan.source, deviceId: req.deviceId, stats: needs }, plan.rollupFrom, plan.rollupTo, fetch).then((chunks) => {
-      for (const c of chunks) {
-        const width = c.columns.length;
-        const at = req.fields.map((f) => needs.map((stat) => c.columns.indexOf(rollupColumn(f, stat))));
-        for (let r = 0; r < c.ts.length; r++) {
-          const ts = c.ts[r]!;
-          if (ts < plan.rollupFrom || ts >= plan.rollupTo) continue;
-          windows.merge(ts, (fi, si) => (at[fi]![si]! < 0 ? undefined : c.data[r * width + at[fi]![si]!]));
-        }
-      }
-    });
-  } else {
+  if (asStored && cache) cachedRows(plan.source, plan.rollupFrom, plan.rollupTo);
+  else {
     const keys = history!.fieldKeys ? await history!.fieldKeys.keys(rollupSource) : undefined;
     const rollupFields = keys ? req.fields.filter((f) => keys.has(rollupColumn(f, needs[0]!))) : req.fields;
     const rollupSelect = asStored
@@ -303,8 +335,37 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
   }
   edge(plan.from, plan.rollupFrom);
   edge(plan.rollupTo, plan.to);
-  const [, answers] = await Promise.all([cached, queryEach(parts, partParams)]);
-  for (const series of answers) merge(series[0]);
+  let answers: Series[][];
+  try {
+    [, answers] = await Promise.all([Promise.all(cached), queryEach(parts, partParams)]);
+  } catch (err) {
+    for (const f of fills.values()) f.reject(err);
+    throw err;
+  }
+  for (let n = 0; n < answers.length; n++) {
+    const fill = fills.get(n);
+    if (fill) fill.resolve(toRawHour(answers[n]![0], rawHours!.maxPoints));
+    else merge(answers[n]![0]);
+  }
+  // the parts from raw hours in memory: an hour too large to keep (or whose read by another answer failed) is asked
+  // for its statistics after all
+  const stats = new Float64Array(req.fields.length * STATS.length);
+  const codes = needs.map((stat) => STATS.indexOf(stat));
+  const again: string[] = [];
+  const againParams: Record<string, string> = { device: req.deviceId };
+  for (const m of fromMemory) {
+    const points = await m.points.catch((): RawHourFill => TOO_LARGE);
+    if (points === TOO_LARGE) {
+      const n = again.length;
+      againParams[`from${n}`] = new Date(m.from).toISOString();
+      againParams[`to${n}`] = new Date(m.to).toISOString();
+      again.push(`SELECT ${rawStats} FROM ${measurement} WHERE "device_id" = $device AND time >= $from${n} AND time < $to${n} ${group}`);
+      continue;
+    }
+    if (rawStatsOf(points, req.fields, m.from, m.to, stats) === 0) continue;
+    windows.merge(windowStart(req.every, timezone, m.from), (fi, si) => stats[fi * STATS.length + codes[si]!]);
+  }
+  for (const series of await queryEach(again, againParams)) merge(series[0]);
   return windows.answer(agg);
 }
 

@@ -14,6 +14,7 @@ import { ensureRetention } from '../history/schema.js';
 import { FieldKeys } from '../history/field-keys.js';
 import type { HistorySettings } from '../history/source.js';
 import { RollupRowCache } from '../history/row-cache.js';
+import { RawHourCache } from '../history/raw-hours.js';
 
 export interface History {
   job: RollupJob;
@@ -45,11 +46,17 @@ export function startHistory(platform: PlatformCore): History {
   // Stored rollup rows in memory, forgotten as this process rewrites them or a backfill in another process commits
   // progress. Not on a node of a cluster: there, other nodes recompute buckets of the readings they took in.
   const rowCache = !config.registryUrl ? new RollupRowCache({ externalVersion: () => (stopped ? -1 : state.dataVersion()) }) : undefined;
+  // Raw points of past hours for the partial windows at an answer's ends: forgotten as the job recomputes an hour,
+  // which it does only once every reading of the hour is in InfluxDB. Not in a cluster, for the same reason.
+  const rawHours = rowCache ? new RawHourCache({ externalVersion: () => (stopped ? -1 : state.dataVersion()) }) : undefined;
   const computer = new RollupComputer({
     influx,
     rollupRp: config.rollupRp,
     timezone: config.timezone,
-    onWritten: (kind, resolution, from, to, device) => rowCache?.invalidate(kind, resolution, from, to, device),
+    onWritten: (kind, resolution, from, to, device) => {
+      rowCache?.invalidate(kind, resolution, from, to, device);
+      if (resolution === '1h') rawHours?.invalidate(kind, from, to, device);
+    },
   });
   const job = new RollupJob({
     state,
@@ -106,6 +113,7 @@ export function startHistory(platform: PlatformCore): History {
       // while stopping, every bucket counts as pending: answers come from raw readings
       firstPending: (kind, deviceId, from, to) => (stopped ? from : state.firstPending(kind, deviceId, from, to)),
       rowCache,
+      rawHours,
     },
     backfill: undefined,
     async stop() {
