@@ -167,7 +167,12 @@ export class AlertEngine {
   /** How many of `#alerts` each device has: a device with none needs no key built for a finding of nothing. */
   #alertsPerDevice = new Map<string, number>();
   #devices = new Map<string, DeviceMemory>();
-  /** Traffic windows by device, live; `memory.traffic` is what they held at the last snapshot. */
+  /**
+   * Traffic windows by device, live. `memory.traffic` holds a window's intervals only until the window is built from
+   * it (after a restore); a snapshot takes them from the window, without keeping a copy here: under overload a
+   * counter's 15 minutes are tens of thousands of intervals, and a copy as objects per device, made again at every
+   * snapshot, was a large part of the live heap (bench/RESULTS.md, open-overload).
+   */
   #traffic = new Map<string, TrafficWindow>();
 
   constructor(options: AlertEngineOptions = {}) {
@@ -312,15 +317,12 @@ export class AlertEngine {
 
   /** Everything the engine knows, as plain JSON-serialisable data. */
   snapshot(): EngineSnapshot {
-    for (const [id, window] of this.#traffic) {
-      const memory = this.#devices.get(id);
-      if (memory) memory.traffic = window.intervals();
+    const devices: Record<string, DeviceMemory> = {};
+    for (const [id, memory] of this.#devices) {
+      const window = this.#traffic.get(id);
+      devices[id] = window ? { ...memory, traffic: window.intervals() } : memory;
     }
-    return structuredClone({
-      version: 1 as const,
-      alerts: [...this.#alerts.values()],
-      devices: Object.fromEntries(this.#devices),
-    });
+    return structuredClone({ version: 1 as const, alerts: [...this.#alerts.values()], devices });
   }
 
   /** Replaces the engine's state with a snapshot (e.g. read back from disk); throws if it is not one. */
@@ -343,6 +345,7 @@ export class AlertEngine {
     let window = this.#traffic.get(deviceId);
     if (!window) {
       window = new TrafficWindow(memory.traffic);
+      memory.traffic = [];
       this.#traffic.set(deviceId, window);
     }
     return window;

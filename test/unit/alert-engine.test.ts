@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AlertEngine, type AlertChange, type EngineDevice } from '../../alerts/engine.js';
+import { AlertEngine, type AlertChange, type EngineDevice, type EngineSnapshot } from '../../alerts/engine.js';
 import { thresholdsSchema, type Kind } from '../../catalog/index.js';
 
 const S = 1000;
@@ -453,6 +453,31 @@ describe('engine state', () => {
     expect(changes[0]!.alert.id).toBe('alert-1');
     // The learned one-minute interval came along too.
     expect(after.tick(T0 + 11 * MIN + 3 * MIN + S, [{ ...device, lastSeen: null }])).toHaveLength(1);
+  });
+
+  it("a counter's 15-minute window is in every snapshot, before and after a restore, and after it has moved on", () => {
+    const junction: EngineDevice = { id: 'smd-traffic-lembuswana', kind: 'traffic', thresholds: { freeFlowSpeed: 50 } };
+    const intervals = (snap: EngineSnapshot) => snap.devices[junction.id]!.traffic.map((i) => i.ts);
+    const before = newEngine();
+    feed(before, junction, Array.from({ length: 12 }, () => ({ avgSpeed: 10, vehicleCount: 12 })), T0);
+    const first = JSON.parse(JSON.stringify(before.snapshot())) as EngineSnapshot;
+    expect(intervals(first)).toHaveLength(12);
+    // taken again with nothing new: the same window
+    expect(intervals(before.snapshot())).toEqual(intervals(first));
+    // restored, not yet fed: the snapshot still holds the window it was restored with
+    const after = new AlertEngine({ newId: () => 'never-used' });
+    after.restore(first);
+    expect(intervals(after.snapshot())).toEqual(intervals(first));
+    // fed 10 more minutes: the window is the restored intervals still inside 15 minutes, and the new ones
+    feed(after, junction, Array.from({ length: 10 }, () => ({ avgSpeed: 10, vehicleCount: 12 })), T0 + 12 * MIN);
+    const moved = intervals(after.snapshot());
+    expect(moved[moved.length - 1]).toBe(T0 + 21 * MIN);
+    expect(moved[0]).toBeGreaterThan(T0 + 21 * MIN - 15 * MIN);
+    expect(moved).toHaveLength(15);
+    // and a snapshot is a copy: changing it changes nothing in the engine
+    after.snapshot().devices[junction.id]!.traffic.length = 0;
+    expect(intervals(after.snapshot())).toHaveLength(15);
+    expect(after.activeAlerts().map((a) => a.rule)).toEqual(['traffic_los']);
   });
 
   it('a restored alert is settled by readings that find nothing: the engine knows the device has one', () => {
