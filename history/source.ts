@@ -246,15 +246,8 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
   const rawStats = rawStatsSelect(req.kind, req.fields, needs);
   // every part but the cached rows goes to InfluxDB in one request, each statement with its own range ($from1, …):
   // a city's 20 answers at once would otherwise be 40–60 requests in the client's line of 4
-  const parts: string[] = [];
-  const partParams: Record<string, string> = { device: req.deviceId };
-  const part = (select: string, from: number, to: number, tail: string) => {
-    const n = parts.length;
-    partParams[`from${n}`] = new Date(from).toISOString();
-    partParams[`to${n}`] = new Date(to).toISOString();
-    parts.push(`${select} WHERE "device_id" = $device AND time >= $from${n} AND time < $to${n}${tail}`);
-    return n;
-  };
+  const batch = new Statements(req.deviceId);
+  const part = batch.add;
   const timezone = history!.timezone;
   const cache = history!.rowCache;
   const cached: Array<Promise<void>> = [];
@@ -337,7 +330,7 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
   edge(plan.rollupTo, plan.to);
   let answers: Series[][];
   try {
-    [, answers] = await Promise.all([Promise.all(cached), queryEach(parts, partParams)]);
+    [, answers] = await Promise.all([Promise.all(cached), queryEach(batch.list, batch.params)]);
   } catch (err) {
     for (const f of fills.values()) f.reject(err);
     throw err;
@@ -351,22 +344,37 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
   // for its statistics after all
   const stats = new Float64Array(req.fields.length * STATS.length);
   const codes = needs.map((stat) => STATS.indexOf(stat));
-  const again: string[] = [];
-  const againParams: Record<string, string> = { device: req.deviceId };
+  const again = new Statements(req.deviceId);
   for (const m of fromMemory) {
     const points = await m.points.catch((): RawHourFill => TOO_LARGE);
     if (points === TOO_LARGE) {
-      const n = again.length;
-      againParams[`from${n}`] = new Date(m.from).toISOString();
-      againParams[`to${n}`] = new Date(m.to).toISOString();
-      again.push(`SELECT ${rawStats} FROM ${measurement} WHERE "device_id" = $device AND time >= $from${n} AND time < $to${n} ${group}`);
+      again.add(`SELECT ${rawStats} FROM ${measurement}`, m.from, m.to, ` ${group}`);
       continue;
     }
     if (rawStatsOf(points, req.fields, m.from, m.to, stats) === 0) continue;
     windows.merge(windowStart(req.every, timezone, m.from), (fi, si) => stats[fi * STATS.length + codes[si]!]);
   }
-  for (const series of await queryEach(again, againParams)) merge(series[0]);
+  for (const series of await queryEach(again.list, again.params)) merge(series[0]);
   return windows.answer(agg);
+}
+
+/** Statements of one InfluxDB request about one device, each with its own range (`$from0`/`$to0`, `$from1`, …). */
+class Statements {
+  readonly list: string[] = [];
+  readonly params: Record<string, string>;
+
+  constructor(device: string) {
+    this.params = { device };
+  }
+
+  /** `select` over [from, to) of the device, then `tail`; returns the statement's index in the answer. */
+  readonly add = (select: string, from: number, to: number, tail: string): number => {
+    const n = this.list.length;
+    this.params[`from${n}`] = new Date(from).toISOString();
+    this.params[`to${n}`] = new Date(to).toISOString();
+    this.list.push(`${select} WHERE "device_id" = $device AND time >= $from${n} AND time < $to${n}${tail}`);
+    return n;
+  };
 }
 
 function params(device: string, from: number, to: number): Record<string, string> {
