@@ -110,6 +110,23 @@ const deviceMemorySchema = z.object({
       }),
     )
     .default([]),
+  /** Traffic: the window's folded seconds, older than `traffic` (a counter sending faster than the window keeps singly). */
+  trafficSeconds: z
+    .array(
+      z.object({
+        ts: z.number(),
+        intervals: z.number(),
+        vehicles: z.number(),
+        countedSeconds: z.number(),
+        coveredSeconds: z.number(),
+        weightedVehicles: z.number(),
+        weightedTime: z.number(),
+        standing: z.number(),
+        plainSpeedSum: z.number(),
+        plainSpeeds: z.number(),
+      }),
+    )
+    .default([]),
 });
 type DeviceMemory = z.infer<typeof deviceMemorySchema>;
 
@@ -320,7 +337,7 @@ export class AlertEngine {
     const devices: Record<string, DeviceMemory> = {};
     for (const [id, memory] of this.#devices) {
       const window = this.#traffic.get(id);
-      devices[id] = window ? { ...memory, traffic: window.intervals() } : memory;
+      devices[id] = window ? { ...memory, traffic: window.intervals(), trafficSeconds: window.seconds() } : memory;
     }
     return structuredClone({ version: 1 as const, alerts: [...this.#alerts.values()], devices });
   }
@@ -344,8 +361,9 @@ export class AlertEngine {
   #trafficWindow(deviceId: string, memory: DeviceMemory): TrafficWindow {
     let window = this.#traffic.get(deviceId);
     if (!window) {
-      window = new TrafficWindow(memory.traffic);
+      window = new TrafficWindow(memory.traffic, memory.trafficSeconds);
       memory.traffic = [];
+      memory.trafficSeconds = [];
       this.#traffic.set(deviceId, window);
     }
     return window;
@@ -380,7 +398,7 @@ export class AlertEngine {
   #memory(deviceId: string): DeviceMemory {
     let memory = this.#devices.get(deviceId);
     if (!memory) {
-      memory = { lastTs: null, gaps: [], fields: {}, congestion: { slowSince: null, jammedSince: null }, traffic: [] };
+      memory = { lastTs: null, gaps: [], fields: {}, congestion: { slowSince: null, jammedSince: null }, traffic: [], trafficSeconds: [] };
       this.#devices.set(deviceId, memory);
     }
     return memory;

@@ -285,41 +285,93 @@ export function trafficWindowLos(
 /** What a window keeps of an interval, besides its time. */
 const TRAFFIC_COLUMNS = ['vehicleCount', 'intervalSeconds', 'avgSpeed'];
 
-/** Below this many intervals a window is summed afresh each time, exactly as `trafficWindowLos` does. */
+/** A second's folded intervals (`TrafficWindow`), as the sums grading needs; `ts` is the end of the second. */
+export interface TrafficSecond extends WindowSums {
+  ts: number;
+}
+
+const SUM_COLUMNS = Object.keys(emptySums()) as Array<keyof WindowSums>;
+
+/** Below this many rows a window is summed afresh each time, exactly as `trafficWindowLos` does. */
 const SCAN_BELOW = 64;
+
+/**
+ * Single intervals a window keeps, at most: a counter sending one interval a second has 900 in its 15 minutes and
+ * is never folded. A faster one has its oldest half folded into per-second sums when it gets here.
+ */
+export const TRAFFIC_WINDOW_INTERVALS = 1024;
+
+const SECOND_MS = 1000;
+/** The end of the second an interval ending at `ts` is folded into: intervals in (end − 1 s, end]. */
+const secondOf = (ts: number) => Math.ceil(ts / SECOND_MS) * SECOND_MS;
+
+/** Adds (`sign` 1) or removes (−1) a folded second's sums. */
+function addSums(s: WindowSums, t: Readonly<Record<string, number | undefined>>, sign: 1 | -1): void {
+  for (const c of SUM_COLUMNS) s[c] += sign * t[c]!;
+}
 
 /**
  * One counter's intervals of the last 15 minutes before its newest, graded as `trafficWindowLos` grades them, at a
  * cost that does not grow with the window: a counter sending every second (or a benchmark sending 20 a second)
  * keeps up to 18,000 intervals, and re-summing them for every reading was the ingest's largest CPU cost. The sums
  * over all kept intervals follow each interval in and out, and are summed afresh after as many changes as the
- * window holds, so rounding cannot build up. A window smaller than 64 intervals, or a grading time that leaves some
- * kept intervals out (a late reading, a query long after the newest), is summed afresh.
+ * window holds, so rounding cannot build up. A window smaller than 64 rows, or a grading time that leaves some
+ * kept rows out (a late reading, a query long after the newest), is summed afresh.
+ *
+ * Memory is bounded by time, not by rate: past `TRAFFIC_WINDOW_INTERVALS` single intervals, the oldest half are
+ * folded into per-second sums (at most 900 of them), as the ISPU tracker folds by the minute. Under the overload
+ * benchmark (40 intervals a second per counter), unfolded windows were 167 MiB of columns at the peak. A folded
+ * second is in the window or out of it as a whole, so a fast counter's window begins within a second of 15
+ * minutes; for a counter whose intervals end on whole seconds (one a second or slower) that is exact. A late
+ * reading in a second already folded is not counted: it might repeat a folded interval (a redelivered QoS 1
+ * message), and a folded second cannot tell.
  */
 export class TrafficWindow {
-  // as columns (column-series.ts): at 20 intervals a second per counter a window of 15 minutes is 18,000 of them,
-  // kept twice (the alert engine's and `latest`'s), and as objects they were a large part of the live heap
+  // as columns (column-series.ts): as objects, intervals were a large part of the live heap
   readonly #series = new ColumnSeries(TRAFFIC_COLUMNS);
+  readonly #seconds = new ColumnSeries(SUM_COLUMNS);
   #sums = emptySums();
   #changes = 0;
   readonly #unchange = (old: TrafficMeasurement) => this.#change(old, -1);
   readonly #dropped = (_ts: number, old: TrafficMeasurement) => this.#change(old, -1);
+  readonly #droppedSecond = (_ts: number, old: Readonly<Record<string, number | undefined>>) => {
+    addSums(this.#sums, old, -1);
+    this.#changes++;
+  };
 
-  constructor(intervals: readonly TrafficInterval[] = []) {
+  /**
+   * `seconds`: folded seconds, as `seconds()` gave them (a restored snapshot); `maxIntervals`: single intervals kept
+   * before the oldest half are folded (even).
+   */
+  constructor(
+    intervals: readonly TrafficInterval[] = [],
+    seconds: readonly TrafficSecond[] = [],
+    private readonly maxIntervals = TRAFFIC_WINDOW_INTERVALS,
+  ) {
+    for (const t of seconds) {
+      this.#seconds.put(t.ts, t);
+      addSums(this.#sums, t as unknown as Record<string, number>, 1);
+    }
     for (const i of intervals) this.put(i);
   }
 
+  /** Rows kept: single intervals and folded seconds. */
   get size(): number {
-    return this.#series.size;
+    return this.#series.size + this.#seconds.size;
   }
 
   /** Adds an interval (replacing one that ends at the same time) and drops those 15 minutes older than the newest. */
   put(interval: TrafficInterval): void {
+    if (this.#seconds.size > 0 && secondOf(interval.ts) <= this.#seconds.newest!) return;
     this.#series.put(interval.ts, interval, this.#unchange);
     this.#change(interval, 1);
-    this.#series.dropBefore(this.#series.newest! - LOS_WINDOW_MS, true, this.#dropped);
+    const bound = this.#series.newest! - LOS_WINDOW_MS;
+    this.#series.dropBefore(bound, true, this.#dropped);
+    this.#seconds.dropBefore(bound, true, this.#droppedSecond);
+    if (this.#series.size >= this.maxIntervals) this.#fold();
   }
 
+  /** The single intervals kept, oldest first (the folded seconds are older: `seconds()`). */
   intervals(): TrafficInterval[] {
     return this.#series.toRecords().map(({ ts, vehicleCount, intervalSeconds, avgSpeed }) => {
       const i: TrafficInterval = { ts };
@@ -330,21 +382,55 @@ export class TrafficWindow {
     });
   }
 
-  /** LOS of (now − 15 min, now], as `trafficWindowLos` of the kept intervals. */
+  /** The folded seconds, oldest first. */
+  seconds(): TrafficSecond[] {
+    return this.#seconds.toRecords() as unknown as TrafficSecond[];
+  }
+
+  /** LOS of (now − 15 min, now], as `trafficWindowLos` of the kept intervals (a folded second: its end decides). */
   los(now: number, thresholds?: TrafficThresholds | null): TrafficWindowResult | null {
     const [from, to] = this.#series.range(now - LOS_WINDOW_MS, now);
     const [first, end] = this.#series.bounds();
-    if (this.size < SCAN_BELOW || from !== first || to !== end) {
+    const [secondsFrom, secondsTo] = this.#seconds.range(now - LOS_WINDOW_MS, now);
+    const [firstSecond, endSecond] = this.#seconds.bounds();
+    if (this.size < SCAN_BELOW || from !== first || to !== end || secondsFrom !== firstSecond || secondsTo !== endSecond) {
       const sums = emptySums();
+      for (let i = secondsFrom; i < secondsTo; i++) addSums(sums, this.#seconds.row(i), 1);
       for (let i = from; i < to; i++) addInterval(sums, this.#series.row(i), 1);
       return gradeSums(sums, thresholds);
     }
     if (this.#changes > this.size) {
       this.#sums = emptySums();
+      for (let i = firstSecond; i < endSecond; i++) addSums(this.#sums, this.#seconds.row(i), 1);
       for (let i = first; i < end; i++) addInterval(this.#sums, this.#series.row(i), 1);
       this.#changes = 0;
     }
     return gradeSums(this.#sums, thresholds);
+  }
+
+  /** The oldest half of the single intervals become per-second sums (the window's sums do not change). */
+  #fold(): void {
+    const [head] = this.#series.bounds();
+    const last = this.#series.timeAt(head + this.maxIntervals / 2 - 1);
+    // whole seconds only: the newest second reached may hold intervals not folded yet, so it stays single
+    const bound = secondOf(last) - SECOND_MS;
+    if (bound < this.#series.oldest!) return;
+    let second = NaN;
+    const sums = emptySums();
+    const flush = () => {
+      if (Number.isNaN(second)) return;
+      this.#seconds.put(second, sums);
+      Object.assign(sums, emptySums());
+    };
+    this.#series.dropBefore(bound, true, (ts, values) => {
+      const s = secondOf(ts);
+      if (s !== second) {
+        flush();
+        second = s;
+      }
+      addInterval(sums, values, 1);
+    });
+    flush();
   }
 
   #change(interval: TrafficMeasurement, sign: 1 | -1): void {

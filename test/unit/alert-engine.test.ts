@@ -480,6 +480,30 @@ describe('engine state', () => {
     expect(after.activeAlerts().map((a) => a.rule)).toEqual(['traffic_los']);
   });
 
+  it("a fast counter's folded seconds are in its snapshot, and a restored engine grades on from the same window", () => {
+    const junction: EngineDevice = { id: 'bpn-traffic-mt-haryono', kind: 'traffic', thresholds: { freeFlowSpeed: 50, losAlertAfterSeconds: 60 } };
+    // five intervals a second for four minutes: more than the window keeps singly
+    const jammed = Array.from({ length: 1200 }, (_, n) => ({ avgSpeed: 12 + (n % 5), vehicleCount: 2, intervalSeconds: 1 }));
+    const before = newEngine();
+    feed(before, junction, jammed, T0, 200);
+    const snap = JSON.parse(JSON.stringify(before.snapshot())) as EngineSnapshot;
+    const memory = snap.devices[junction.id]!;
+    expect(memory.trafficSeconds.length).toBeGreaterThan(0);
+    expect(memory.traffic.length).toBeLessThan(1200);
+    const counted = memory.traffic.length + memory.trafficSeconds.reduce((n, s) => n + s.intervals, 0);
+    expect(counted).toBe(1200);
+    const after = new AlertEngine({ newId: () => 'alert-1' });
+    after.restore(snap);
+    expect(after.snapshot()).toEqual(before.snapshot());
+    // free flow from here: both engines step the congestion down at the same reading, as the same window says
+    const free = Array.from({ length: 6500 }, () => ({ avgSpeed: 48, vehicleCount: 0, intervalSeconds: 1 }));
+    const a = summary(feed(before, junction, free, T0 + 1200 * 200, 200));
+    const b = summary(feed(after, junction, free, T0 + 1200 * 200, 200));
+    expect(a.length).toBeGreaterThan(0);
+    expect(b).toEqual(a);
+    expect(after.snapshot()).toEqual(before.snapshot());
+  });
+
   it('a restored alert is settled by readings that find nothing: the engine knows the device has one', () => {
     const before = newEngine();
     const device = manggarai();

@@ -3,7 +3,7 @@
 // window sizes the readings come in. The series under it is catalog/column-series.ts (column-series.test.ts).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LOS_WINDOW_MS, TrafficWindow, compareRatio, trafficWindowLos, type TrafficInterval } from '../../catalog/index.js';
+import { LOS_WINDOW_MS, TRAFFIC_WINDOW_INTERVALS, TrafficWindow, compareRatio, trafficWindowLos, type TrafficInterval } from '../../catalog/index.js';
 
 const ROAD = { freeFlowSpeed: 60, capacity: 1800 };
 
@@ -20,6 +20,18 @@ function reference(all: TrafficInterval[]): TrafficInterval[] {
   for (const i of all) byTs.set(i.ts, i);
   const newest = Math.max(...byTs.keys());
   return [...byTs.values()].filter((i) => i.ts > newest - LOS_WINDOW_MS).sort((a, b) => a.ts - b.ts);
+}
+
+/** The window's grade at `now` is `trafficWindowLos`'s of `kept`. */
+function expectSameGrade(window: TrafficWindow, kept: TrafficInterval[], now: number): void {
+  const got = window.los(now, ROAD);
+  const want = trafficWindowLos(kept, now, ROAD);
+  if (want === null) return void expect(got).toBeNull();
+  expect(got?.los).toBe(want.los);
+  expect(got?.intervals).toBe(want.intervals);
+  expect(got?.coveredSeconds).toBe(want.coveredSeconds);
+  expect(got?.flowPerHour).toBeCloseTo(want.flowPerHour ?? 0, 6);
+  expect(got?.speedRatio ?? 0).toBeCloseTo(want.speedRatio ?? 0, 6);
 }
 
 const arbInterval = fc.record({
@@ -43,40 +55,98 @@ describe('TrafficWindow', () => {
           seen.push(i);
           const kept = reference(seen);
           expect(window.intervals()).toEqual(kept);
-          const got = window.los(ts, ROAD);
-          const want = trafficWindowLos(kept, ts, ROAD);
-          if (want === null) expect(got).toBeNull();
-          else {
-            expect(got?.los).toBe(want.los);
-            expect(got?.intervals).toBe(want.intervals);
-            expect(got?.coveredSeconds).toBe(want.coveredSeconds);
-            expect(got?.flowPerHour).toBeCloseTo(want.flowPerHour ?? 0, 6);
-          }
+          expectSameGrade(window, kept, ts);
         }
       }),
       { numRuns: 150 },
     );
   });
 
-  it('keeps 18,000 intervals of a counter sending 20 a second, grades them in constant time, and agrees at the end', () => {
+  it('holds a counter sending 20 a second in bounded memory, grades it in constant time, and agrees with all 18,000 at a whole second', () => {
     const window = new TrafficWindow();
     const all: TrafficInterval[] = [];
     const start = 1_700_000_000_000;
-    for (let n = 0; n < 40_000; n++) {
+    let most = 0;
+    for (let n = 0; n <= 40_000; n++) {
       const i = interval(start + n * 50, 1 + (n % 7), 30 + (n % 13), 1);
       window.put(i);
       all.push(i);
       window.los(i.ts, ROAD);
+      if (n % 97 === 0) most = Math.max(most, window.intervals().length);
     }
     const last = all[all.length - 1]!.ts;
-    expect(window.size).toBe(LOS_WINDOW_MS / 50);
+    // at most the single intervals' limit, and one folded row per second of the window
+    expect(most).toBeLessThanOrEqual(TRAFFIC_WINDOW_INTERVALS);
+    expect(window.seconds().length).toBeGreaterThan(800);
+    expect(window.seconds().length).toBeLessThanOrEqual(LOS_WINDOW_MS / 1000);
+    expect(window.size).toBeLessThan(LOS_WINDOW_MS / 50 / 8);
+    // the newest ends on a whole second, so the folded seconds' window is the exact one
     const want = trafficWindowLos(all, last, ROAD)!;
     const got = window.los(last, ROAD)!;
     expect(got.intervals).toBe(18_000);
-    expect(got.los).toBe(want.los);
-    expect(got.flowPerHour).toBe(want.flowPerHour);
+    expect(got).toEqual(want);
     // the grade at a later time leaves out what has aged out since the newest
+    expect(window.los(last + 5 * 60_000, ROAD)).toEqual(trafficWindowLos(all, last + 5 * 60_000, ROAD));
     expect(window.los(last + 5 * 60_000, ROAD)!.intervals).toBe(12_000);
+    // between whole seconds, a folded second counts whole: the window begins within a second of 15 minutes
+    const between = window.los(last + 5 * 60_000 + 60, ROAD)!.intervals;
+    expect(trafficWindowLos(all, last + 5 * 60_000 + 60, ROAD)!.intervals).toBe(11_999);
+    expect(between).toBe(12_000);
+  });
+
+  it('folds a counter of one interval a second without changing a grade (late readings and repeats included)', () => {
+    let runsFolded = 0;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            // mostly on, sometimes the same second again (a repeat) or back (late)
+            step: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 3 }), weight: 8 }, { arbitrary: fc.integer({ min: -40, max: 0 }), weight: 2 }),
+            vehicleCount: fc.option(fc.integer({ min: 0, max: 40 }), { nil: undefined }),
+            avgSpeed: fc.option(fc.oneof(fc.constant(0), fc.double({ min: 0.5, max: 120, noNaN: true })), { nil: undefined }),
+          }),
+          { minLength: 200, maxLength: 1200 },
+        ),
+        (steps) => {
+          // a limit of 64 single intervals folds within a minute of one a second
+          const window = new TrafficWindow([], [], 64);
+          const counted: TrafficInterval[] = [];
+          let second = 1_700_000_000;
+          let newest = -Infinity;
+          let folds = 0;
+          for (const s of steps) {
+            second += s.step;
+            const i = interval(second * 1000, s.vehicleCount, s.avgSpeed, 1);
+            // the documented rule: a reading in a second already folded is not counted
+            const folded = window.seconds().at(-1)?.ts ?? -Infinity;
+            window.put(i);
+            if (i.ts > folded) counted.push(i);
+            newest = Math.max(newest, i.ts);
+            if (window.seconds().length > 0) folds++;
+            const kept = reference(counted);
+            expectSameGrade(window, kept, newest);
+          }
+          if (folds > 0) runsFolded++;
+        },
+      ),
+      { numRuns: 40 },
+    );
+    // the property is about folded windows: most runs get there
+    expect(runsFolded).toBeGreaterThan(30);
+  });
+
+  it('rebuilds the same window from its single intervals and folded seconds', () => {
+    const window = new TrafficWindow();
+    const start = 1_700_000_000_000;
+    for (let n = 0; n < 3000; n++) window.put(interval(start + n * 100, n % 5, 20 + (n % 30), 1));
+    const copy = new TrafficWindow(window.intervals(), window.seconds());
+    expect(window.seconds().length).toBeGreaterThan(0);
+    const now = start + 2999 * 100;
+    expect(copy.los(now, ROAD)).toEqual(window.los(now, ROAD));
+    expect(copy.los(now + 100_000, ROAD)).toEqual(window.los(now + 100_000, ROAD));
+    copy.put(interval(now + 100, 3, 25, 1));
+    window.put(interval(now + 100, 3, 25, 1));
+    expect(copy.los(now + 100, ROAD)).toEqual(window.los(now + 100, ROAD));
   });
 
   it('counts standing traffic (0 km/h with vehicles) until it leaves the window', () => {
