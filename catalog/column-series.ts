@@ -4,7 +4,11 @@
 // of minutes is millions of objects the garbage collector must trace and that each cost a hundred bytes or more,
 // where a row here costs 8 bytes per column and is never traced. Points arriving in
 // order are appended in O(1); a late one is placed by binary search and the rows after it are moved. Old points
-// leave from the front without moving the rest; the space is reused once half of it is behind the front.
+// leave from the front without moving the rest; the space is reused once a sixteenth of it is behind the front,
+// and given back once three quarters of it are unused.
+
+/** Columns of at most this many rows are not shrunk. */
+const MIN_SHRINK = 64;
 
 export class ColumnSeries {
   #ts: Float64Array;
@@ -20,6 +24,11 @@ export class ColumnSeries {
 
   get size(): number {
     return this.#tail - this.#head;
+  }
+
+  /** Rows the columns have room for (memory is this × (columns + 1) × 8 bytes). */
+  get capacity(): number {
+    return this.#ts.length;
   }
 
   get oldest(): number | undefined {
@@ -71,6 +80,9 @@ export class ColumnSeries {
       this.#head++;
     }
     if (this.#head === this.#tail) this.#head = this.#tail = 0;
+    // a burst (a load of 15 minutes from InfluxDB, a fast device before it was folded) grew the columns: give the
+    // space back once three quarters of it are unused, or it is held for as long as the series lives
+    if (this.#ts.length > MIN_SHRINK && this.size * 4 <= this.#ts.length) this.#resize(this.#ts.length / 2);
   }
 
   /** Index range [from, to) of the points with `lo < ts <= hi`, for `row` and `timeAt`. */
@@ -110,22 +122,32 @@ export class ColumnSeries {
     for (let i = this.#head; i < this.#tail; i++) fn(this.#ts[i]!, this.row(i));
   }
 
-  /** Room for one more row at the end: reuse the space behind the front, or grow. */
+  /**
+   * Room for one more row at the end: reuse the space behind the front when it is a sixteenth of the whole (a
+   * move of at most 15 rows per put, memmoves of a few hundred bytes; a sliding window of 15 minutes of seconds,
+   * 900 rows, then keeps to 1,024), or grow.
+   */
   #room(): void {
     if (this.#tail < this.#ts.length) return;
-    const w = this.columns.length;
-    const size = this.size;
-    if (this.#head > 0 && size * 2 <= this.#ts.length) {
+    if (this.#head > 0 && this.#head * 16 >= this.#ts.length) {
+      const w = this.columns.length;
       this.#ts.copyWithin(0, this.#head, this.#tail);
       this.#values.copyWithin(0, this.#head * w, this.#tail * w);
-    } else {
-      const ts = new Float64Array(Math.max(16, this.#ts.length * 2));
-      const values = new Float64Array(ts.length * w);
-      ts.set(this.#ts.subarray(this.#head, this.#tail));
-      values.set(this.#values.subarray(this.#head * w, this.#tail * w));
-      this.#ts = ts;
-      this.#values = values;
-    }
+      this.#tail -= this.#head;
+      this.#head = 0;
+    } else this.#resize(Math.max(16, this.#ts.length * 2));
+  }
+
+  /** New columns of `capacity` rows holding the rows, from the front. */
+  #resize(capacity: number): void {
+    const w = this.columns.length;
+    const size = this.size;
+    const ts = new Float64Array(capacity);
+    const values = new Float64Array(capacity * w);
+    ts.set(this.#ts.subarray(this.#head, this.#tail));
+    values.set(this.#values.subarray(this.#head * w, this.#tail * w));
+    this.#ts = ts;
+    this.#values = values;
     this.#head = 0;
     this.#tail = size;
   }

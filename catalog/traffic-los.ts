@@ -360,6 +360,11 @@ export class TrafficWindow {
     return this.#series.size + this.#seconds.size;
   }
 
+  /** Rows the window's columns have room for: single intervals and folded seconds. */
+  get capacity(): { intervals: number; seconds: number } {
+    return { intervals: this.#series.capacity, seconds: this.#seconds.capacity };
+  }
+
   /** Adds an interval (replacing one that ends at the same time) and drops those 15 minutes older than the newest. */
   put(interval: TrafficInterval): void {
     if (this.#seconds.size > 0 && secondOf(interval.ts) <= this.#seconds.newest!) return;

@@ -88,4 +88,28 @@ describe('ColumnSeries', () => {
     expect(seen[0]).toBe(seen[1]);
     expect(Object.keys(seen[0]!)).toEqual(['pm25']);
   });
+
+  it('reuses the space behind the front before growing, and gives space back after a burst', () => {
+    const series = new ColumnSeries(COLUMNS);
+    for (let t = 1; t <= 1024; t++) series.put(t, { pm25: t });
+    expect(series.capacity).toBe(1024);
+    // a window's fold: a little less than half leaves the front, then as many come in again, many times over
+    for (let round = 0; round < 20; round++) {
+      const oldest = series.oldest!;
+      series.dropBefore(oldest + 499, true);
+      for (let t = series.newest! + 1; series.size < 1024; t++) series.put(t, { pm25: t });
+      expect(series.capacity).toBe(1024);
+    }
+    expect(series.size).toBe(1024);
+    // a burst (a load from InfluxDB) grows it; what is left afterwards is held in less
+    for (let t = series.newest! + 1; series.size < 3000; t++) series.put(t, { pm25: t });
+    expect(series.capacity).toBe(4096);
+    series.dropBefore(series.newest! - 1000, true);
+    expect(series.size).toBe(1000);
+    expect(series.capacity).toBe(2048);
+    series.dropBefore(series.newest! - 100, true);
+    expect(series.capacity).toBe(1024);
+    expect(rows(series).map(([t, [pm25]]) => t - pm25!)).toEqual(Array<number>(100).fill(0));
+    expect(series.newest! - series.oldest!).toBe(99);
+  });
 });

@@ -80,6 +80,8 @@ describe('TrafficWindow', () => {
     expect(window.seconds().length).toBeGreaterThan(800);
     expect(window.seconds().length).toBeLessThanOrEqual(LOS_WINDOW_MS / 1000);
     expect(window.size).toBeLessThan(LOS_WINDOW_MS / 50 / 8);
+    // and the columns under them are no larger: a fold frees a little less than half, which is reused, not grown past
+    expect(window.capacity).toEqual({ intervals: TRAFFIC_WINDOW_INTERVALS, seconds: 1024 });
     // the newest ends on a whole second, so the folded seconds' window is the exact one
     const want = trafficWindowLos(all, last, ROAD)!;
     const got = window.los(last, ROAD)!;
