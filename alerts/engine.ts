@@ -24,8 +24,8 @@ import {
   ruleId,
   severitySchema,
   silentFinding,
-  spikeFinding,
-  stuckFinding,
+  spikeRate,
+  stuckSeverity,
   trafficFinding,
   type Finding,
   type RuleConfig,
@@ -158,6 +158,8 @@ const alertKey = (deviceId: string, rule: string) => `${deviceId}\u0000${rule}`;
 
 /** What `#observe` answers when nothing changed: one shared empty list (it runs ~10 times per reading). */
 const NO_CHANGES: AlertChange[] = [];
+/** The silence rule's finding while a reading comes in: nothing (shared, read only). */
+const NOTHING: Finding = Object.freeze({ severity: null, value: 0 });
 Object.freeze(NO_CHANGES);
 
 /** `spike:<field>` and `stuck:<field>`, made once per field name rather than per reading. */
@@ -213,12 +215,13 @@ export class AlertEngine {
     if (memory.lastTs !== null && at <= memory.lastTs) return [];
     if (memory.lastTs !== null) {
       memory.gaps.push(at - memory.lastTs);
-      if (memory.gaps.length > config.silentHistory) memory.gaps.splice(0, memory.gaps.length - config.silentHistory);
+      // shift, not splice: splice returns an array of what it removed, one per reading
+      while (memory.gaps.length > config.silentHistory) memory.gaps.shift();
     }
     memory.lastTs = at;
 
     const changes: AlertChange[] = [];
-    this.#push(changes, this.#observe(device, SILENT, { severity: null, value: 0 }, at, config));
+    this.#push(changes, this.#observe(device, SILENT, NOTHING, at, config));
     // A value that jumped implausibly is not trusted to raise a flood or congestion alert; if it was real, the
     // next reading confirms it at a plausible rate.
     let implausible: Set<string> | undefined;
@@ -227,10 +230,16 @@ export class AlertEngine {
       const value = values[field]!;
       const rules = rulesOf(field);
       const previous = memory.fields[field];
+      // a finding of nothing for a device without alerts changes nothing (#observe): none is made for it, as
+      // every field of every reading would make two
       if (previous) {
-        const spike = spikeFinding(previous, value, at, config.maxRatePerMinute[field]);
-        if (spike.severity !== null) (implausible ??= new Set()).add(field);
-        this.#push(changes, this.#observe(device, rules.spike, spike, at, config));
+        const rate = spikeRate(previous, value, at);
+        const max = config.maxRatePerMinute[field];
+        const spiking = max !== undefined && rate > max;
+        if (spiking) (implausible ??= new Set()).add(field);
+        if (spiking || this.#alertsPerDevice.has(device.id)) {
+          this.#push(changes, this.#observe(device, rules.spike, { severity: spiking ? 'warning' : null, value: rate }, at, config));
+        }
       }
       const since = previous?.value === value ? previous.since : at;
       // the field's memory is updated in place: one object per device and field, not one per reading
@@ -241,8 +250,8 @@ export class AlertEngine {
       } else {
         memory.fields[field] = { value, since, ts: at };
       }
-      const stuck = stuckFinding(device.kind, field, value, at - since, config);
-      this.#push(changes, this.#observe(device, rules.stuck, stuck, at, config));
+      const stuck = stuckSeverity(device.kind, field, value, at - since, config);
+      if (stuck !== null || this.#alertsPerDevice.has(device.id)) this.#push(changes, this.#observe(device, rules.stuck, { severity: stuck, value }, at, config));
     }
 
     if (device.kind === 'flood') {

@@ -290,8 +290,13 @@ export function stuckFinding(
   unchangedForMs: number,
   config: RuleConfig,
 ): Finding {
+  return { severity: stuckSeverity(kind, field, value, unchangedForMs, config), value };
+}
+
+/** `stuckFinding`'s severity alone (no object: the engine asks it for every field of every reading). */
+export function stuckSeverity(kind: Kind, field: string, value: number, unchangedForMs: number, config: RuleConfig): Severity | null {
   const judged = value !== 0 && STUCK_FIELDS[kind].includes(field);
-  return { severity: judged && unchangedForMs >= config.stuckAfterMs ? 'warning' : null, value };
+  return judged && unchangedForMs >= config.stuckAfterMs ? 'warning' : null;
 }
 
 /**
@@ -304,10 +309,15 @@ export function spikeFinding(
   at: number,
   maxPerMinute: number | undefined,
 ): Finding {
-  const span = Math.max(at - previous.ts, SPIKE_MIN_SPAN_MS);
-  const perMinute = round1((Math.abs(value - previous.value) * 60_000) / span);
+  const perMinute = spikeRate(previous, value, at);
   const severity = maxPerMinute !== undefined && perMinute > maxPerMinute ? 'warning' : null;
   return { severity, value: perMinute };
+}
+
+/** `spikeFinding`'s value alone: the change since the previous reading, per minute (rounded to 0.1). */
+export function spikeRate(previous: { value: number; ts: number }, value: number, at: number): number {
+  const span = Math.max(at - previous.ts, SPIKE_MIN_SPAN_MS);
+  return round1((Math.abs(value - previous.value) * 60_000) / span);
 }
 
 function round1(value: number): number {
