@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import { deviceTopic, parseDeviceTopic, type Kind } from '../catalog/index.js';
+import { deviceTopic, isDeviceTelemetryTopic, type Kind } from '../catalog/index.js';
 import type { Registry } from '../registry/registry.js';
 import { ClientIdClaims, IDENTIFIER_REJECTED, makeAuthenticate, type PantauClient } from './authenticate.js';
 import { makeAuthorizePublish, makeAuthorizeForward, makeAuthorizeSubscribe, type TelemetryHandler } from './authorize.js';
@@ -103,7 +103,7 @@ export class Broker {
     const aedesInternals = this.aedes as unknown as { publish: (packet: PublishPacket, client: unknown, done?: (err?: Error) => void) => void };
     const publish = aedesInternals.publish.bind(this.aedes);
     aedesInternals.publish = (packet, client, done) => {
-      if (client && typeof client === 'object' && packet.topic.endsWith('/telemetry') && parseDeviceTopic(packet.topic)) {
+      if (client && typeof client === 'object' && isDeviceTelemetryTopic(packet.topic)) {
         done?.();
         return;
       }

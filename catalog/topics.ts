@@ -1,5 +1,5 @@
 // MQTT topic names and device ids of docs/contract.md §3, parsed and built in one place.
-import { isKind, type Kind } from './kinds.js';
+import { isKind, KINDS, type Kind } from './kinds.js';
 
 export const DEVICE_ID_PATTERN = /^[a-z0-9][a-z0-9-]{1,62}$/;
 
@@ -24,6 +24,13 @@ export function parseDeviceTopic(topic: string): DeviceTopic | null {
   const [, kind, deviceId, channel] = parts as [string, string, string, string];
   if (!isKind(kind) || !isDeviceId(deviceId) || !CHANNELS.includes(channel)) return null;
   return { kind, deviceId, channel: channel as TopicChannel };
+}
+
+const TELEMETRY_TOPIC = new RegExp(`^sensors/(?:${KINDS.join('|')})/${DEVICE_ID_PATTERN.source.slice(1, -1)}/telemetry$`);
+
+/** `parseDeviceTopic(topic)?.channel === 'telemetry'`, without making its parts (asked for every publish). */
+export function isDeviceTelemetryTopic(topic: string): boolean {
+  return TELEMETRY_TOPIC.test(topic);
 }
 
 export function deviceTopic(kind: Kind, deviceId: string, channel: TopicChannel): string {
