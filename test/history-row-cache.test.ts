@@ -199,4 +199,43 @@ describe('answers from cached rollup rows follow every recomputation', () => {
     // the corrected points (at :05, :15, … beside the old ones) are in the partial first hour
     expect(edge.api.get(hourOf(edgeFrom))).toBeGreaterThan(edgeBefore.api.get(hourOf(edgeFrom))! + 1000);
   }, 60_000);
+
+  it('an hour of more than 3,600 points is not kept: its partial window is asked of InfluxDB as statistics, each time, and is right', async () => {
+    const hour = begin + 5 * DAY + 9 * HOUR;
+    // a device publishing every 0.9 s for the hour: 4,000 points, beside the 6 it had
+    const lines: string[] = [];
+    for (let n = 0; n < 4000; n++) lines.push(`flood,city=Bontang,device_id=${device.id},district=Bontang\\ Utara waterLevel=${200 + (n % 50)} ${hour + 1 + n * 900}`);
+    const res = await fetch(`${tp.influxUrl}/write?db=${tp.db}&precision=ms`, { method: 'POST', body: lines.join('\n') });
+    expect(res.status).toBe(204);
+    const h = tp.platform.history;
+    h.state.markDirty([{ kind: 'flood', deviceId: device.id, hour, since: Date.now() - DAY, logEnd: 0 }]);
+    await eventually(async () => h.state.pending() === 0, 30_000, 100);
+    const from = hour + 20 * 60_000;
+    const to = end - 2 * HOUR;
+    const seen: string[][] = [];
+    const influx = tp.platform.influx;
+    const counted = influx.queryEach;
+    influx.queryEach = (list, p) => {
+      seen.push(list);
+      return counted(list, p);
+    };
+    try {
+      const first = await both('1h', from, to);
+      expect(first.source).toBe('1h');
+      expect(differences(first.api, first.raw)).toEqual([]);
+      expect(first.api.get(hour)).toBeGreaterThan(200);
+      // asked whole once (one point more than may be kept), found too large, then asked as statistics of the window
+      expect(seen.flat().some((q) => q.includes(`LIMIT 3601`))).toBe(true);
+      const statistics = (list: string[]) => list.filter((q) => q.includes('sum("waterLevel")') && q.includes('GROUP BY time(1h)'));
+      expect(statistics(seen.flat())).toHaveLength(1);
+      seen.length = 0;
+      // not kept: the next answer in that hour asks InfluxDB for its statistics again, and nothing for the whole hour
+      const second = await both('1h', from + 1000, to);
+      expect(differences(second.api, second.raw)).toEqual([]);
+      expect(statistics(seen.flat())).toHaveLength(1);
+      expect(seen.flat().some((q) => q.includes('LIMIT'))).toBe(false);
+    } finally {
+      influx.queryEach = counted;
+    }
+  }, 60_000);
 });
