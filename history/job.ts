@@ -46,8 +46,7 @@ export class RollupJob implements LogConsumer {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private stopped = false;
-  /** Dirty marks gathered since the last write, and the write they wait for. */
-  /** Marks gathered for the next write, by device (one per kind and hour). */
+  /** Dirty marks gathered since the last write, by device (one per kind and hour), and the write they wait for. */
   private pendingMarks = new Map<string, DirtyBucket[]>();
   private marksWritten: Promise<void> | undefined;
   /** Rollup rows written and raw readings rolled up since start. */

@@ -115,8 +115,8 @@ export type Metrics = ReturnType<typeof createMetrics>;
 
 /**
  * Metrics around the ingest stage: what came in, what was stored, refused or dropped. The label values are few and
- * known (QoS, kind, reason), so each counter child is bound once here rather than looked up by a label hash on
- * every message.
+ * known (QoS, kind, reason), so each counter child is bound once here and counted in a number (`tally`), rather than
+ * looked up and hashed by prom-client on every message.
  */
 export function metered(metrics: Metrics, accept: (device: IngestDevice, payload: Buffer, qos: 0 | 1 | 2, format?: 'senml') => Promise<AcceptOutcome>) {
   const messages = [0, 1, 2].map((qos) => tally(metrics.messages, metrics.messages.labels(String(qos))));
