@@ -1,7 +1,8 @@
 // CPU per message of each stage of the ingest hot path on its own, in µs, for profiling issue 23's per-reading
 // budget: `npx tsx bench/stages.ts`. One process, no I/O; the whole-system figures are `npm run bench`'s.
 // - the full path's stages: decode (UTF-8 check, JSON.parse), validate, line (a string), frame;
-// - the one-pass path: scan (reading-scanner.ts: decode and validate in one pass), line into a reused buffer;
+// - the one-pass path: scan (reading-scanner.ts: decode and validate in one pass), line into a reused buffer (the
+//   payload's values, then varied values of two decimals and of 17 digits);
 // - accept: Ingest.accept end to end (1,000 messages a turn, a stand-in spool that frames each append and
 //   resolves at once), with the share of that CPU the garbage collector took (perf_hooks 'gc' entries).
 import { constants, PerformanceObserver } from 'node:perf_hooks';
@@ -69,6 +70,26 @@ await bench('line into a buffer', () => {
   if (out.length > 1 << 20) out.reset();
   writeNumberLine(out, keyBytes, v.values, v.ts);
 });
+// The same payload's values over and over are cheap to write for a reason of their own: V8 keeps the text of
+// numbers it turned into strings lately. A fleet's values vary: 200,000 readings of values of one or two decimals
+// (pm25 12.3, humidity 71.25) and the same with values of 15–17 digits, as `npm run bench`'s fleet sends them.
+let seed = 1;
+const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+const fleet = (digits: (x: number) => number) =>
+  Array.from({ length: N }, () => ({ pm25: digits(random() * 300), pm10: digits(random() * 400), no2: digits(random() * 200), temperature: digits(20 + random() * 15), humidity: digits(random() * 100) }));
+for (const [name, values] of [
+  ['… varied, 2 decimals', fleet((x) => {
+    const scale = random() < 0.5 ? 10 : 100;
+    return Math.round(x * scale) / scale;
+  })],
+  ['… varied, 17 digits', fleet((x) => x)],
+] as const) {
+  let i = 0;
+  await bench(name, () => {
+    if (out.length > 1 << 20) out.reset();
+    writeNumberLine(out, keyBytes, values[i++ % N]!, v.ts);
+  });
+}
 
 // the whole stage, as the broker drives it
 const spool = {

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LineBuffer } from '../../influx/line-buffer.js';
 import { describeLine, line, seriesKey, stringField, writeNumberLine } from '../../influx/line-protocol.js';
@@ -38,5 +39,21 @@ describe('line protocol', () => {
       }
     }
     expect(out.view().toString('utf8')).toBe(expected.join('\n'));
+  });
+
+  it('writes a value of up to three decimals (written without a string) as String() does, and every other double too', () => {
+    const text = (n: number) => {
+      const out = new LineBuffer();
+      out.float(n);
+      return out.view().toString('latin1');
+    };
+    // decimals of one to three places, small and up to the fast path's bound, and the doubles next to them
+    const decimal = fc.tuple(fc.integer({ min: -999_999_999_999_999, max: 999_999_999_999_999 }), fc.integer({ min: 1, max: 3 })).map(([n, k]) => n / 10 ** k);
+    const small = fc.tuple(fc.integer({ min: -100_000, max: 100_000 }), fc.integer({ min: 1, max: 3 })).map(([n, k]) => n / 10 ** k);
+    const nextTo = fc.tuple(small, fc.constantFrom(-1, 1)).map(([v, d]) => v + d * Number.EPSILON * Math.max(1, Math.abs(v)));
+    fc.assert(fc.property(fc.oneof(decimal, small, nextTo, fc.double({ noNaN: true, noDefaultInfinity: true })), (v) => text(v) === String(v)), { numRuns: 50_000 });
+    for (const v of [0.001, -0.001, 0.5, -0.5, 1.125, 27.5, 0.35, 0.1 + 0.2, 999_999_999_999.999, 1e12 - 0.001, 1e12 + 0.5, 1e-3 / 3, 0.0005, -0.0005, 1.0005, 5e-324]) {
+      expect(text(v)).toBe(String(v));
+    }
   });
 });
