@@ -301,21 +301,31 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
   const hourlyKeys = plan.source === '1d' && !cache && history!.fieldKeys ? await history!.fieldKeys.keys(hourlySource) : undefined;
   // the partial days at either end of a daily answer: their whole hours from the hourly rollups (a `from=-365d`
   // would otherwise read up to two days of raw points), the rest and any hour still pending from raw points
+  // raw parts hour by hour, so that each past hour can come from the raw-hour cache (a partial day of one whole hour
+  // and a part of the hour before it would otherwise be one statement to InfluxDB on every request)
+  const rawHoursOf = (from: number, to: number) => {
+    for (let t = from; t < to; ) {
+      const next = Math.min(to, Math.floor(t / HOUR_MS) * HOUR_MS + HOUR_MS);
+      rawPart(t, next);
+      t = next;
+    }
+  };
   const edge = (from: number, to: number) => {
     const h0 = Math.ceil(from / HOUR_MS) * HOUR_MS;
     let h1 = Math.floor(to / HOUR_MS) * HOUR_MS;
     const hours = () => plan.source === '1d' && h1 - h0 >= 2 * HOUR_MS;
-    if (!hours() || !daysAreWholeHours(timezone, from, to)) return rawPart(from, to);
+    if (!daysAreWholeHours(timezone, from, to)) return rawPart(from, to);
+    if (!hours()) return rawHoursOf(from, to);
     const pending = history!.firstPending?.(req.kind, req.deviceId, h0, h1);
     if (pending !== null && pending !== undefined) h1 = Math.max(h0, pending);
-    if (!hours()) return rawPart(from, to);
+    if (!hours()) return rawHoursOf(from, to);
     rawPart(from, h0);
     if (cache) cachedRows('1h', h0, h1);
     else {
       const fields = hourlyKeys ? req.fields.filter((f) => hourlyKeys.has(rollupColumn(f, needs[0]!))) : req.fields;
       if (fields.length > 0) part(`SELECT ${rollupStatsSelect(req.kind, fields, needs)} FROM ${hourlySource}`, h0, h1, ` ${group}`);
     }
-    rawPart(h1, to);
+    rawHoursOf(h1, to);
   };
   if (asStored && cache) cachedRows(plan.source, plan.rollupFrom, plan.rollupTo);
   else {
