@@ -299,8 +299,6 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
   const asStored = req.every.ms === (plan.source === '1d' ? DAY_MS : HOUR_MS);
   const hourlySource = rollupFrom(history!.rollupRp, req.kind, '1h');
   const hourlyKeys = plan.source === '1d' && !cache && history!.fieldKeys ? await history!.fieldKeys.keys(hourlySource) : undefined;
-  // the partial days at either end of a daily answer: their whole hours from the hourly rollups (a `from=-365d`
-  // would otherwise read up to two days of raw points), the rest and any hour still pending from raw points
   // raw parts hour by hour, so that each past hour can come from the raw-hour cache (a partial day of one whole hour
   // and a part of the hour before it would otherwise be one statement to InfluxDB on every request)
   const rawHoursOf = (from: number, to: number) => {
@@ -310,6 +308,8 @@ export async function aggregateWindows(influx: InfluxClient, req: AggregateReque
       t = next;
     }
   };
+  // the partial days at either end of a daily answer: their whole hours from the hourly rollups (a `from=-365d`
+  // would otherwise read up to two days of raw points), the rest and any hour still pending from raw points
   const edge = (from: number, to: number) => {
     const h0 = Math.ceil(from / HOUR_MS) * HOUR_MS;
     let h1 = Math.floor(to / HOUR_MS) * HOUR_MS;
