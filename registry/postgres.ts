@@ -73,6 +73,15 @@ export class PgConnection {
       throw this.translate(err);
     }
     let broken = false;
+    // a checked-out client has no listener of the pool's: a connection that fails between two of fn's queries
+    // (PostgreSQL restarted, pg_terminate_backend, idle_in_transaction_session_timeout) emits 'error' on the client,
+    // which unheard would end the process. Heard, it is logged; the next query fails (not queryable) and the
+    // transaction is refused as the registry being unavailable, and the client is destroyed, not pooled again.
+    const onError = (err: Error) => {
+      broken = true;
+      this.log.warn({ err: err.message }, 'PostgreSQL: a connection in a transaction failed');
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await fn(client);
@@ -83,6 +92,7 @@ export class PgConnection {
       await client.query('ROLLBACK').catch(() => (broken = true));
       throw this.translate(err);
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
@@ -106,6 +116,8 @@ export class PgConnection {
   /** Apply the migrations not applied yet; nodes starting together take turns on an advisory lock. */
   async migrate(): Promise<void> {
     const client = this.newClient();
+    // a connection lost between two migration statements: the next statement fails and start stops with its reason
+    client.on('error', (err) => this.log.warn({ err: err.message }, 'PostgreSQL: the migration connection failed'));
     await client.connect();
     try {
       await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_SPACE, LOCK_MIGRATIONS]);
