@@ -14,8 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsoleIfStale } from '../console/build/build.js';
 import { launchChromium } from './support/browser.js';
 import { ADMIN_KEY, eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
+import { screenshotDir } from './support/screenshots.js';
 
-const IMG = join(import.meta.dirname, '..', 'docs', 'img');
+const IMG = screenshotDir();
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const BOT_TOKEN = '7123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw';
 const CHAT = -1001234567890;

@@ -14,8 +14,9 @@ import { bytes, duration, relative } from '../console/src/format.js';
 import { launchChromium, signInWithKey } from './support/browser.js';
 import { ADMIN_KEY, eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
 import { startPostgres, type PostgresServer } from './support/postgres.js';
+import { screenshotDir } from './support/screenshots.js';
 
-const IMG = join(import.meta.dirname, '..', 'docs', 'img');
+const IMG = screenshotDir();
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 

@@ -3,7 +3,6 @@
 // PostgreSQL), sees only Samarinda's gauges and their alerts on the map, in the lists, the summary and the live
 // updates; acknowledges one; and stays signed in on node B, whose answers keep to the same scope. When her scope
 // is changed, both pages return to the sign-in form by themselves.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { type Browser, type Page } from 'playwright-core';
@@ -13,8 +12,9 @@ import { UI } from '../console/src/i18n.js';
 import { eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
 import { startPostgres, type PostgresServer } from './support/postgres.js';
 import { launchChromium } from './support/browser.js';
+import { screenshotDir } from './support/screenshots.js';
 
-const IMG = join(import.meta.dirname, '..', 'docs', 'img');
+const IMG = screenshotDir();
 const GAUGE = { waspada: 700, siaga: 775, awas: 825 };
 const PASSWORD = 'banjir karang mumus 2026';
 
@@ -58,7 +58,6 @@ beforeAll(async () => {
   expect((await a.api('POST', '/api/v1/password', { key: null, body: { token: made.body.passwordLink.token, password: PASSWORD } })).status).toBe(200);
 
   browser = await launchChromium();
-  mkdirSync(IMG, { recursive: true });
 }, 240_000);
 
 afterAll(async () => {

@@ -4,7 +4,7 @@
 // the ISPU colour, the language switch, the network log (nothing but Pantau), console errors, an axe-core pass,
 // and screenshots of every view for the docs.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createRequire } from 'node:module';
@@ -18,8 +18,9 @@ import { buildConsoleIfStale } from '../console/build/build.js';
 import { UI } from '../console/src/i18n.js';
 import { eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
 import { launchChromium } from './support/browser.js';
+import { screenshotDir } from './support/screenshots.js';
 
-const IMG = join(import.meta.dirname, '..', 'docs', 'img');
+const IMG = screenshotDir();
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -105,7 +106,6 @@ beforeAll(async () => {
 
   // playwright gives the browser a fresh, temporary --user-data-dir of its own
   browser = await launchChromium();
-  mkdirSync(IMG, { recursive: true });
 }, 240_000);
 
 afterAll(async () => {

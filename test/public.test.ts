@@ -2,15 +2,16 @@
 // fed over real MQTT: what the page shows without JavaScript, that nothing of a non-public device, no token, key or
 // person ever appears on a public route, ETag revalidation, answers while InfluxDB is unreachable, the embed card,
 // page weight, axe and screenshots in Chromium; and the device `public` flag over the API, audited.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, eventually, startTestPlatform, type TestPlatform } from './support/platform.js';
 import { launchChromium } from './support/browser.js';
+import { screenshotDir } from './support/screenshots.js';
 
-const IMG = join(import.meta.dirname, '..', 'docs', 'img');
+const IMG = screenshotDir();
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const HOUR = 3_600_000;
 
@@ -282,8 +283,7 @@ describe('in Chromium', () => {
       expect(res?.status()).toBe(200);
       const text = await page.evaluate(() => document.body.innerText).catch(async () => page.locator('body').innerText());
       expect(text).toContain(lang === 'id' ? 'Tidak Sehat' : 'Unhealthy');
-      mkdirSync(IMG, { recursive: true });
-      await page.screenshot({ path: join(IMG, `publik-${lang}.png`), fullPage: true });
+          await page.screenshot({ path: join(IMG, `publik-${lang}.png`), fullPage: true });
       await context.close();
       // axe needs script: a second context with JavaScript on, injected through the DevTools protocol
       const withJs = await browser.newContext({ viewport: { width: 390, height: 844 } });
